@@ -1,0 +1,27 @@
+# PriceHub: `make run` starts the whole stack, `make test` runs every test. Both set up what is missing.
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test lint format setup
+
+run: setup
+	$(PY) -m deploy.run
+
+test: setup lint
+	$(PY) -m pytest
+
+lint: $(VENV)/installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(VENV)/installed
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+setup: $(VENV)/installed
+	deploy/setup.sh
+
+$(VENV)/installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from aggregation.models import Asset
+
+
+@admin.register(Asset)
+class AssetAdmin(admin.ModelAdmin):
+    list_display = ["symbol", "base", "quote", "tier", "enabled"]
+    list_editable = ["tier", "enabled"]
+    list_filter = ["tier", "enabled"]
+    search_fields = ["symbol", "base"]

@@ -1,0 +1,92 @@
+"""Price history in DynamoDB table `prices`. The only module that imports boto3."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from django.conf import settings
+
+from aggregation.price import AggregatedPrice
+
+_serialize = TypeSerializer().serialize
+_deserialize = TypeDeserializer().deserialize
+
+
+def append(price: AggregatedPrice) -> None:
+    """Store price as a point of its asset's history."""
+    item = {key: _serialize(value) for key, value in price.to_record().items()}
+    _client().put_item(TableName=settings.DYNAMODB_TABLE, Item=item)
+
+
+def latest(symbol: str) -> AggregatedPrice | None:
+    """Return the newest stored point of symbol, or None."""
+    response = _client().query(
+        TableName=settings.DYNAMODB_TABLE,
+        KeyConditionExpression="asset = :asset",
+        ExpressionAttributeValues={":asset": {"S": symbol}},
+        ScanIndexForward=False,
+        Limit=1,
+    )
+    if not response["Items"]:
+        return None
+    item = response["Items"][0]
+    return AggregatedPrice.from_record({key: _deserialize(value) for key, value in item.items()})
+
+
+def ensure_table() -> None:
+    """Create the table unless it exists, and wait until it is active."""
+    _ensure_table(_connect(), settings.DYNAMODB_TABLE)
+
+
+def _client() -> Any:
+    # One thread-safe client per endpoint and table; the table is created on first use.
+    return _client_for(settings.DYNAMODB_ENDPOINT_URL, settings.DYNAMODB_TABLE)
+
+
+@functools.cache
+def _client_for(endpoint_url: str | None, table: str) -> Any:
+    client = _connect()
+    _ensure_table(client, table)
+    return client
+
+
+def _connect() -> Any:
+    endpoint = settings.DYNAMODB_ENDPOINT_URL
+    credentials = {}
+    if endpoint and boto3.Session().get_credentials() is None:
+        # DynamoDB Local accepts any credentials; AWS itself takes them from the usual chain.
+        credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=settings.AWS_REGION,
+        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2}),
+        **credentials,
+    )
+
+
+def _ensure_table(client: Any, name: str) -> None:
+    try:
+        client.create_table(
+            TableName=name,
+            KeySchema=[
+                {"AttributeName": "asset", "KeyType": "HASH"},
+                {"AttributeName": "timestamp", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "asset", "AttributeType": "S"},
+                {"AttributeName": "timestamp", "AttributeType": "N"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+    client.get_waiter("table_exists").wait(
+        TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    )

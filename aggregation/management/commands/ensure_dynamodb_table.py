@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from aggregation import history
+
+
+class Command(BaseCommand):
+    help = "Create the DynamoDB price history table unless it exists."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        history.ensure_table()
+        where = settings.DYNAMODB_ENDPOINT_URL or f"AWS {settings.AWS_REGION}"
+        self.stdout.write(f"Table {settings.DYNAMODB_TABLE} is ready ({where}).")

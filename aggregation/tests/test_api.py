@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import requests
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from aggregation import history, price_cache
+from aggregation.price import AggregatedPrice, Source, whole_ms
+from aggregation.services import price_refresh
+from deploy.services import free_port
+from exchanges.models import Exchange
+
+pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+def stored_price(symbol: str, *, age: timedelta) -> AggregatedPrice:
+    moment = whole_ms(datetime.now(UTC) - age)
+    return AggregatedPrice(
+        asset=symbol,
+        price=Decimal("67000.5"),
+        method="vwap",
+        last_updated=moment,
+        aggregated_at=moment,
+        sources=(Source("binance", "used", price=Decimal("67000.5"), volume=Decimal("10")),),
+    )
+
+
+def test_it_serves_the_latest_price_with_every_contract_field(api):
+    price_refresh(symbol="BTCUSDT")
+    body = api.get("/prices/BTCUSDT").json()
+    assert set(body) >= {
+        "asset", "price", "last_updated", "method", "sources_used", "sources_total", "stale",
+        "age_seconds", "sources",
+    }  # fmt: skip
+    assert (body["asset"], body["method"], body["sources_used"], body["stale"]) == (
+        "BTCUSDT", "vwap", 3, False,
+    )  # fmt: skip
+
+
+def test_it_renders_prices_as_json_numbers(api):
+    price_refresh(symbol="BTCUSDT")
+    body = api.get("/prices/BTCUSDT").json()
+    assert isinstance(body["price"], float)
+    assert isinstance(body["sources"][0]["volume"], float)
+
+
+def test_it_gives_last_updated_in_utc(api):
+    price_cache.store(stored_price("BTCUSDT", age=timedelta(0)))
+    assert api.get("/prices/BTCUSDT").json()["last_updated"].endswith("Z")
+
+
+def test_it_accepts_a_lower_case_symbol_and_echoes_it_upper_case(api):
+    price_refresh(symbol="ETHUSDT")
+    response = api.get("/prices/ethusdt")
+    assert (response.status_code, response.json()["asset"]) == (200, "ETHUSDT")
+
+
+def test_it_reports_each_source_with_its_status(api):
+    Exchange.objects.filter(name="kraken").update(base_url=f"http://127.0.0.1:{free_port()}")
+    price_refresh(symbol="BTCUSDT")
+    sources = api.get("/prices/BTCUSDT").json()["sources"]
+    assert [(s["exchange"], s["status"]) for s in sources] == [
+        ("binance", "used"), ("coinbase", "used"), ("kraken", "excluded"),
+    ]  # fmt: skip
+
+
+def test_it_rejects_a_malformed_symbol(api):
+    response = api.get("/prices/BTC-USDT!")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_asset"
+
+
+def test_it_answers_404_for_an_unknown_asset(api):
+    response = api.get("/prices/NOPECOINUSDT")
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "unknown_asset", "detail": "PriceHub does not price NOPECOINUSDT.",
+    }  # fmt: skip
+
+
+def test_it_answers_503_when_no_price_exists_yet(api):
+    response = api.get("/prices/AVAXUSDT")
+    assert (response.status_code, response.json()["error"]) == (503, "no_price")
+
+
+def test_it_falls_back_to_dynamodb_when_redis_has_no_price(api):
+    history.append(stored_price("XRPUSDT", age=timedelta(seconds=2)))
+    body = api.get("/prices/XRPUSDT").json()
+    assert (body["asset"], body["price"]) == ("XRPUSDT", 67000.5)
+
+
+def test_it_serves_history_while_redis_is_unreachable(api, settings):
+    history.append(stored_price("BTCUSDT", age=timedelta(seconds=2)))
+    dead = {
+        "default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{free_port()}"}
+    }
+    with override_settings(CACHES=dead):
+        response = api.get("/prices/BTCUSDT")
+    assert (response.status_code, response.json()["price"]) == (200, 67000.5)
+
+
+def test_it_marks_an_old_price_stale_with_its_age(api):
+    price_cache.store(stored_price("BTCUSDT", age=timedelta(minutes=5)))
+    body = api.get("/prices/BTCUSDT").json()
+    assert body["stale"] is True
+    assert 299 < body["age_seconds"] < 310
+
+
+def test_it_refreshes_on_post_and_answers_the_new_price(api):
+    response = api.post("/refresh/btcusdt")
+    body = response.json()
+    assert (response.status_code, body["message"]) == (200, "Price for BTCUSDT refreshed")
+    assert body["price"]["sources_used"] == 3
+    assert api.get("/prices/BTCUSDT").json()["price"] == body["price"]["price"]
+
+
+def test_it_rejects_a_refresh_of_a_malformed_symbol(api):
+    response = api.post("/refresh/%20")
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_asset")
+
+
+def test_it_rejects_a_refresh_of_an_unknown_asset(api):
+    response = api.post("/refresh/NOPECOINUSDT")
+    assert (response.status_code, response.json()["error"]) == (404, "unknown_asset")
+
+
+def test_it_answers_503_no_quorum_with_each_venue_reason(api):
+    Exchange.objects.update(base_url=f"http://127.0.0.1:{free_port()}")
+    response = api.post("/refresh/BTCUSDT")
+    body = response.json()
+    assert (response.status_code, body["error"]) == (503, "no_quorum")
+    assert [s["status"] for s in body["sources"]] == ["excluded"] * 3
+
+
+def test_it_answers_405_in_the_error_format(api):
+    response = api.get("/refresh/BTCUSDT")
+    assert response.status_code == 405
+    assert response.json()["error"] == "method_not_allowed"
+
+
+def test_it_answers_an_unknown_path_with_a_json_404(api):
+    response = api.get("/nothing-here")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+def test_it_serves_prices_over_http(live_server):
+    price_refresh(symbol="BTCUSDT")
+    response = requests.get(f"{live_server.url}/prices/btcusdt", timeout=5)
+    assert (response.status_code, response.headers["Content-Type"]) == (200, "application/json")
+    assert response.json()["asset"] == "BTCUSDT"

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import requests
+
+from aggregation import history, price_cache
+from aggregation.models import Asset
+from aggregation.services import NoQuorum, price_refresh
+from deploy.services import free_port
+from exchanges.models import Exchange
+
+pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
+
+
+def true_price(venues: dict[str, str], symbol: str) -> Decimal:
+    return Decimal(
+        requests.get(f"{venues['binance']}/sim/truth/{symbol}", timeout=5).json()["price"]
+    )
+
+
+def take_venue_down(name: str) -> None:
+    Exchange.objects.filter(name=name).update(base_url=f"http://127.0.0.1:{free_port()}")
+
+
+def test_it_aggregates_all_three_venues_close_to_the_true_price(venues):
+    price = price_refresh(symbol="BTCUSDT")
+    truth = true_price(venues, "BTCUSDT")
+    assert price.sources_used == 3
+    assert abs(price.price - truth) / truth < Decimal("0.002")
+
+
+def test_it_keeps_the_latest_price_in_redis():
+    price = price_refresh(symbol="ETHUSDT")
+    assert price_cache.load("ETHUSDT") == price
+
+
+def test_it_appends_the_point_to_dynamodb():
+    price = price_refresh(symbol="SOLUSDT")
+    assert history.latest("SOLUSDT") == price
+
+
+def test_it_excludes_a_venue_that_is_down_with_its_reason():
+    take_venue_down("kraken")
+    price = price_refresh(symbol="BTCUSDT")
+    kraken = next(source for source in price.sources if source.exchange == "kraken")
+    assert (price.sources_used, kraken.status) == (2, "excluded")
+    assert kraken.reason.startswith("unreachable")
+
+
+def test_it_does_not_ask_a_disabled_venue():
+    Exchange.objects.filter(name="coinbase").update(enabled=False)
+    price = price_refresh(symbol="BTCUSDT")
+    assert [source.exchange for source in price.sources] == ["binance", "kraken"]
+
+
+def test_it_reports_each_venue_error_when_none_answers():
+    for name in ("binance", "coinbase", "kraken"):
+        take_venue_down(name)
+    with pytest.raises(NoQuorum) as raised:
+        price_refresh(symbol="BTCUSDT")
+    assert [source.status for source in raised.value.sources] == ["excluded"] * 3
+
+
+def test_it_keeps_the_last_good_price_when_no_venue_answers():
+    good = price_refresh(symbol="BTCUSDT")
+    for name in ("binance", "coinbase", "kraken"):
+        take_venue_down(name)
+    with pytest.raises(NoQuorum):
+        price_refresh(symbol="BTCUSDT")
+    assert price_cache.load("BTCUSDT") == good
+
+
+def test_it_excludes_a_venue_that_does_not_list_the_asset():
+    Asset.objects.create(symbol="NOPEUSDT", base="NOPE", quote="USDT")
+    with pytest.raises(NoQuorum, match="Invalid symbol"):
+        price_refresh(symbol="NOPEUSDT")
+
+
+def test_it_refuses_a_disabled_asset():
+    Asset.objects.filter(symbol="ADAUSDT").update(enabled=False)
+    with pytest.raises(Asset.DoesNotExist):
+        price_refresh(symbol="ADAUSDT")

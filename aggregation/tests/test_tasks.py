@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from aggregation import price_cache
+from aggregation.models import Asset
+from aggregation.tasks import dispatch_due_refreshes, refresh_asset
+from pricehub.celery import celery_app
+
+# The worker runs in a thread of its own and reads committed rows, hence transactional_db.
+pytestmark = pytest.mark.usefixtures("transactional_db", "stores", "venue_rows", "seeded_assets")
+
+
+@pytest.fixture
+def seeded_assets() -> None:
+    """Exactly three enabled assets, one per tier."""
+    Asset.objects.all().delete()
+    for base, tier in (("BTC", "hot"), ("ETH", "medium"), ("AVAX", "cold")):
+        Asset.objects.create(symbol=f"{base}USDT", base=base, quote="USDT", tier=tier)
+
+
+@pytest.fixture
+def worker(services: None) -> Iterator[None]:
+    """A real Celery worker consuming from the real Redis broker."""
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING"):
+        yield
+
+
+def wait_for_prices(*symbols: str, timeout: float = 15.0) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = {symbol: price_cache.load(symbol) for symbol in symbols}
+        if all(found.values()):
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"no price for {symbols} after {timeout} s")
+
+
+def test_it_refreshes_an_asset_through_the_broker(worker):
+    refresh_asset.delay("BTCUSDT")
+    assert wait_for_prices("BTCUSDT")["BTCUSDT"].sources_used == 3
+
+
+def test_the_beat_tick_refreshes_every_enabled_asset(worker):
+    dispatch_due_refreshes.delay()
+    assert set(wait_for_prices("BTCUSDT", "ETHUSDT", "AVAXUSDT")) == {
+        "BTCUSDT",
+        "ETHUSDT",
+        "AVAXUSDT",
+    }
+
+
+def test_the_beat_tick_skips_assets_refreshed_within_their_interval():
+    assert dispatch_due_refreshes.apply().get() == 3
+    assert dispatch_due_refreshes.apply().get() == 0
+
+
+def test_the_beat_tick_skips_disabled_assets():
+    Asset.objects.filter(symbol="ETHUSDT").update(enabled=False)
+    assert dispatch_due_refreshes.apply().get() == 2
+
+
+def test_a_refresh_of_an_unknown_asset_is_logged_not_raised(caplog):
+    refresh_asset.apply(args=("NOPEUSDT",)).get()
+    assert "Skipped refresh of NOPEUSDT" in caplog.text

@@ -1,0 +1,139 @@
+"""Real services for the integration tests: Redis, DynamoDB Local and the three venues.
+
+Each is the one named by the environment (REDIS_URL, DYNAMODB_ENDPOINT_URL) when given,
+otherwise started here on a free loopback port and stopped after the session.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import boto3
+import pytest
+from django.test import override_settings
+
+from deploy.services import (
+    ROOT,
+    dynamodb_command,
+    free_port,
+    redis_answers,
+    redis_command,
+    wait_for_port,
+)
+
+TEST_TABLE = "prices-test"
+VENUE_KINDS = ("binance", "coinbase", "kraken")
+
+
+@contextmanager
+def _serving(
+    command: list[str], port: int, timeout: float = 30.0, cwd: Path = ROOT
+) -> Iterator[None]:
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for_port(port, timeout=timeout)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("REDIS_URL")
+    if given and redis_answers(given):
+        yield given
+        return
+    port = free_port()
+    with _serving(redis_command(port, tmp_path_factory.mktemp("redis")), port):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("DYNAMODB_ENDPOINT_URL")
+    if given:
+        yield given
+        return
+    port = free_port()
+    # DynamoDB Local writes a metadata file into its working directory, even in memory.
+    workdir = tmp_path_factory.mktemp("dynamodb")
+    with _serving(dynamodb_command(port, db_path=None), port, timeout=60, cwd=workdir):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def venues() -> Iterator[dict[str, str]]:
+    """Serve the three simulated venues over HTTP; map each kind to its base URL."""
+    ports = {kind: free_port() for kind in VENUE_KINDS}
+    with ExitStack() as stack:
+        for kind, port in ports.items():
+            command = [sys.executable, "-m", "mock_exchange_app", kind, "--port", str(port)]
+            stack.enter_context(_serving(command, port))
+        yield {kind: f"http://127.0.0.1:{port}" for kind, port in ports.items()}
+
+
+@pytest.fixture(scope="session")
+def services(redis_url: str, dynamodb_endpoint: str) -> Iterator[None]:
+    """Point the cache, the broker and the history at the real test services."""
+    from django.conf import settings
+
+    from pricehub.celery import celery_app
+
+    caches = {"default": {**settings.CACHES["default"], "LOCATION": redis_url}}
+    caches["default"]["KEY_PREFIX"] = "pricehub-test"
+    overrides = override_settings(
+        CACHES=caches, DYNAMODB_ENDPOINT_URL=dynamodb_endpoint, DYNAMODB_TABLE=TEST_TABLE
+    )
+    overrides.enable()
+    celery_app.conf.broker_url = redis_url
+    yield
+    overrides.disable()
+
+
+@pytest.fixture
+def stores(services: None) -> Iterator[None]:
+    """Start each test with no cached price and no history."""
+    from django.core.cache import cache
+
+    from aggregation import history
+
+    history.ensure_table()
+    cache.delete_pattern("*")
+    _empty_history()
+    yield
+    cache.delete_pattern("*")
+
+
+@pytest.fixture
+def venue_rows(db: None, venues: dict[str, str]) -> None:
+    """Point the Exchange rows at the running venues."""
+    from exchanges.models import Exchange
+
+    for kind, url in venues.items():
+        Exchange.objects.update_or_create(
+            name=kind, defaults={"kind": kind, "base_url": url, "enabled": True}
+        )
+
+
+def _empty_history() -> None:
+    from django.conf import settings
+
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=settings.DYNAMODB_ENDPOINT_URL,
+        region_name=settings.AWS_REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    for page in client.get_paginator("scan").paginate(TableName=TEST_TABLE):
+        for item in page["Items"]:
+            key = {"asset": item["asset"], "timestamp": item["timestamp"]}
+            client.delete_item(TableName=TEST_TABLE, Key=key)

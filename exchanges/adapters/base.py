@@ -1,0 +1,218 @@
+"""What every venue adapter shares: the HTTP answer's handling and the checks on its fields."""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from http import HTTPStatus
+from typing import Any, ClassVar, TypeAlias
+from urllib.parse import urlencode
+
+from exchanges.quotes import ExchangeError, Quote
+
+# A step into a JSON document: a key of an object or an index of an array.
+Path: TypeAlias = tuple[str | int, ...]
+
+# No traded asset is priced anywhere near this; a bigger number is a venue bug.
+MAX_PRICE = Decimal("1e15")
+# Meme coins trade tens of trillions of units a day, so volume gets more room than price.
+MAX_VOLUME = Decimal("1e18")
+# Venue and PriceHub clocks never agree exactly; beyond this a timestamp is wrong, not skewed.
+MAX_CLOCK_SKEW = timedelta(seconds=5)
+# Venue messages end up in logs and the admin; keep them to one short line.
+MAX_MESSAGE_LENGTH = 200
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Plain decimal notation as the venues send it; rules out "NaN", "Infinity", "1_000", " 1".
+_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]{1,3})?", re.ASCII)
+
+
+class Adapter(ABC):
+    """Translate one venue's public REST ticker into a Quote."""
+
+    kind: ClassVar[str]
+    price: ClassVar[Path]
+    bid: ClassVar[Path]
+    ask: ClassVar[Path]
+    volume: ClassVar[Path]
+
+    @abstractmethod
+    def ticker_url(self, base_url: str, base: str, quote: str) -> str:
+        """Return the URL of the ticker for the pair base/quote."""
+
+    @abstractmethod
+    def error_message(self, payload: dict[str, Any]) -> str | None:
+        """Return the venue's own error message if the payload is an error body."""
+
+    @abstractmethod
+    def timestamp(self, ticker: dict[str, Any], received_at: datetime) -> datetime:
+        """Return the venue's time for the ticker."""
+
+    def ticker(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Return the object that holds the ticker fields."""
+        return payload
+
+    def parse(
+        self, status: int, body: bytes, *, exchange: str, symbol: str, received_at: datetime
+    ) -> Quote:
+        """Translate one HTTP answer into a Quote, or raise ExchangeError."""
+        ticker = self.ticker(self._payload(status, body))
+        return Quote(
+            exchange=exchange,
+            symbol=symbol,
+            price=decimal_field(ticker, *self.price),
+            bid=optional_decimal_field(ticker, *self.bid),
+            ask=optional_decimal_field(ticker, *self.ask),
+            volume=volume_field(ticker, *self.volume),
+            timestamp=self.timestamp(ticker, received_at),
+            received_at=received_at,
+        )
+
+    def _payload(self, status: int, body: bytes) -> dict[str, Any]:
+        """Return the decoded body of a successful answer."""
+        try:
+            payload = decode_json(body)
+        except ExchangeError:
+            if status == HTTPStatus.OK:
+                raise
+            # Proxies and outages answer with HTML; the status says more than the body.
+            payload = {}
+        message = self.error_message(payload)
+        if message:
+            raise ExchangeError(f"{self.kind}: {_one_line(message)}")
+        if status != HTTPStatus.OK:
+            raise ExchangeError(f"{self.kind}: HTTP {status}")
+        return payload
+
+
+def join_url(base_url: str, path: str, **params: str) -> str:
+    """Return base_url followed by path and the encoded query params."""
+    query = f"?{urlencode(params)}" if params else ""
+    return f"{base_url.rstrip('/')}{path}{query}"
+
+
+def decode_json(body: bytes) -> dict[str, Any]:
+    """Return the JSON object in body, refusing NaN and Infinity."""
+    try:
+        # Decimal keeps any stray number exact; money fields must still be strings.
+        payload = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise ExchangeError("not JSON") from None
+    if not isinstance(payload, dict):
+        raise ExchangeError("top level is not a JSON object")
+    return payload
+
+
+def decimal_field(obj: object, *path: str | int) -> Decimal:
+    """Return the positive amount at path."""
+    value = _decimal(_required(obj, path), path)
+    _check_positive(value, path)
+    return value
+
+
+def optional_decimal_field(obj: object, *path: str | int) -> Decimal | None:
+    """Return the positive amount at path, or None when the venue leaves it out."""
+    raw = _walk(obj, path)
+    if raw is None:
+        return None
+    value = _decimal(raw, path)
+    _check_positive(value, path)
+    return value
+
+
+def volume_field(obj: object, *path: str | int) -> Decimal:
+    """Return the non-negative volume at path."""
+    value = _decimal(_required(obj, path), path)
+    if not 0 <= value < MAX_VOLUME:
+        raise ExchangeError(f"{_label(path)} is not a non-negative number below {MAX_VOLUME}")
+    return value
+
+
+def epoch_ms_field(obj: object, *path: str | int, received_at: datetime) -> datetime:
+    """Return the time at path, given in milliseconds since the Unix epoch."""
+    raw = _required(obj, path)
+    # bool is an int subclass, and true is no time.
+    if type(raw) is not int:
+        raise ExchangeError(f"{_label(path)} is not an integer")
+    try:
+        moment = _EPOCH + timedelta(milliseconds=raw)
+    except OverflowError:
+        raise ExchangeError(f"{_label(path)} is not a valid time") from None
+    return _not_future(moment, path, received_at)
+
+
+def iso_time_field(obj: object, *path: str | int, received_at: datetime) -> datetime:
+    """Return the time at path, given as ISO 8601 with a UTC offset."""
+    raw = _required(obj, path)
+    if not isinstance(raw, str):
+        raise ExchangeError(f"{_label(path)} is not a string")
+    try:
+        moment = datetime.fromisoformat(raw)
+        if moment.tzinfo is None:
+            raise ValueError
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ExchangeError(f"{_label(path)} is not an ISO 8601 time with offset") from None
+    return _not_future(moment, path, received_at)
+
+
+def _reject_constant(name: str) -> Any:
+    """Refuse the NaN and Infinity literals that Python's json module would accept."""
+    raise ValueError(name)
+
+
+def _walk(obj: object, path: Path) -> object:
+    """Return the value at path, None when a step is absent or null."""
+    for depth, step in enumerate(path):
+        if obj is None:
+            return None
+        if isinstance(step, str) and isinstance(obj, dict):
+            obj = obj.get(step)
+        elif isinstance(step, int) and isinstance(obj, list):
+            obj = obj[step] if step < len(obj) else None
+        else:
+            shape = "an array" if isinstance(step, int) else "an object"
+            raise ExchangeError(f"{_label(path[:depth])} is not {shape}")
+    return obj
+
+
+def _required(obj: object, path: Path) -> object:
+    """Return the value at path, which must be there."""
+    raw = _walk(obj, path)
+    if raw is None:
+        raise ExchangeError(f"{_label(path)} missing")
+    return raw
+
+
+def _decimal(raw: object, path: Path) -> Decimal:
+    """Return raw as a Decimal; venues send amounts as strings to keep them exact."""
+    if not isinstance(raw, str) or not _DECIMAL.fullmatch(raw):
+        raise ExchangeError(f"{_label(path)} is not a decimal string")
+    return Decimal(raw)
+
+
+def _check_positive(value: Decimal, path: Path) -> None:
+    """Refuse a price that is zero, negative or implausibly large."""
+    if not 0 < value < MAX_PRICE:
+        raise ExchangeError(f"{_label(path)} is not a positive number below {MAX_PRICE}")
+
+
+def _not_future(moment: datetime, path: Path, received_at: datetime) -> datetime:
+    """Return moment unless it is later than the answer's arrival; staleness is judged later."""
+    if moment > received_at + MAX_CLOCK_SKEW:
+        raise ExchangeError(f"{_label(path)} is in the future")
+    return moment
+
+
+def _label(path: Path) -> str:
+    """Return how messages name the field at path, e.g. field 'c[0]'."""
+    name = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path)
+    return f"field '{name.lstrip('.')}'"
+
+
+def _one_line(message: str) -> str:
+    """Return message on one line, cut to a readable length."""
+    return " ".join(message.split())[:MAX_MESSAGE_LENGTH]

@@ -1,0 +1,23 @@
+"""What a venue says about one asset, in PriceHub's own terms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+
+class ExchangeError(Exception):
+    """A venue gave no usable quote: down, slow, an error body or a malformed one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    exchange: str
+    symbol: str  # PriceHub's symbol, e.g. BTCUSDT, whatever the venue calls it
+    price: Decimal  # last trade
+    bid: Decimal | None
+    ask: Decimal | None
+    volume: Decimal  # 24 h volume in the base asset
+    timestamp: datetime  # the venue's own time (UTC); received_at when the venue gives none
+    received_at: datetime  # UTC

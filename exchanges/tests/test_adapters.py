@@ -1,0 +1,346 @@
+"""Adapters against recorded venue answers, good, erroneous and hostile."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from exchanges.adapters import ADAPTER_KINDS, get_adapter
+from exchanges.quotes import ExchangeError, Quote
+
+RECEIVED_AT = datetime(2026, 11, 25, 3, 54, 30, tzinfo=UTC)
+
+# GET /api/v3/ticker/24hr?symbol=BTCUSDT
+BINANCE_TICKER = (
+    b'{"symbol":"BTCUSDT","priceChange":"-1203.51000000","priceChangePercent":"-1.221",'
+    b'"weightedAvgPrice":"97802.11537684","prevClosePrice":"98515.96000000",'
+    b'"lastPrice":"97312.45000000","lastQty":"0.00102000","bidPrice":"97312.44000000",'
+    b'"bidQty":"3.51872000","askPrice":"97312.45000000","askQty":"4.06539000",'
+    b'"openPrice":"98515.96000000","highPrice":"99588.00000000","lowPrice":"96650.00000000",'
+    b'"volume":"18931.47538000","quoteVolume":"1851546372.91402490",'
+    b'"openTime":1795492468123,"closeTime":1795578868123,"firstId":4309185472,'
+    b'"lastId":4312547310,"count":3361839}'
+)
+# GET /products/BTC-USDT/ticker
+COINBASE_TICKER = (
+    b'{"ask":"97320.01","bid":"97319.99","volume":"312.84519263","trade_id":76418753,'
+    b'"price":"97320.00","size":"0.00051375","time":"2026-11-25T03:54:28.123456Z",'
+    b'"rfq_volume":"4.118306","conversions_volume":"0"}'
+)
+# GET /0/public/Ticker?pair=XBTUSDT
+KRAKEN_TICKER = (
+    b'{"error":[],"result":{"XBTUSDT":{"a":["97312.50000","1","1.000"],'
+    b'"b":["97312.40000","3","3.000"],"c":["97312.40000","0.00051400"],'
+    b'"v":["212.81836247","1034.53690428"],"p":["97610.80386","97802.54213"],'
+    b'"t":[5632,24719],"l":["96655.10000","96655.10000"],"h":["98120.00000","99590.00000"],'
+    b'"o":"97932.30000"}}}'
+)
+HTML_PAGE = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body></body></html>"
+
+
+def _with(body: bytes, key: str, value: bytes) -> bytes:
+    """Return the recorded body with the value of key replaced by a raw JSON value."""
+    pattern = rb'"%s":(\[[^\]]*\]|"[^"]*"|[^,}]*)' % key.encode()
+    edited, count = re.subn(pattern, lambda _: b'"%s":%s' % (key.encode(), value), body)
+    assert count == 1
+    return edited
+
+
+def _parse(kind: str, status: int, body: bytes) -> Quote:
+    """Parse one answer the way the fetcher does."""
+    return get_adapter(kind).parse(
+        status, body, exchange=kind, symbol="BTCUSDT", received_at=RECEIVED_AT
+    )
+
+
+def _error(kind: str, status: int, body: bytes) -> str:
+    """Return the message of the ExchangeError that parsing raises."""
+    with pytest.raises(ExchangeError) as caught:
+        _parse(kind, status, body)
+    return str(caught.value)
+
+
+def test_it_offers_the_three_venues_as_kinds():
+    assert ADAPTER_KINDS == ("binance", "coinbase", "kraken")
+
+
+@pytest.mark.parametrize("kind", ["binance", "coinbase", "kraken"])
+def test_it_gives_the_adapter_of_each_kind(kind):
+    assert get_adapter(kind).kind == kind
+
+
+def test_it_rejects_an_unknown_kind():
+    with pytest.raises(ValueError, match="unknown exchange kind 'bitstamp'"):
+        get_adapter("bitstamp")
+
+
+@pytest.mark.parametrize(
+    ("kind", "base_url", "base", "quote", "url"),
+    [
+        (
+            "binance",
+            "https://api.binance.com",
+            "btc",
+            "usdt",
+            "https://api.binance.com/api/v3/ticker/24hr?symbol=BTCUSDT",
+        ),
+        (
+            "binance",
+            "http://mock:8000/binance/",
+            "BTC",
+            "USDT",
+            "http://mock:8000/binance/api/v3/ticker/24hr?symbol=BTCUSDT",
+        ),
+        (
+            "coinbase",
+            "https://api.exchange.coinbase.com/",
+            "btc",
+            "usdt",
+            "https://api.exchange.coinbase.com/products/BTC-USDT/ticker",
+        ),
+        (
+            "kraken",
+            "https://api.kraken.com",
+            "BTC",
+            "USDT",
+            "https://api.kraken.com/0/public/Ticker?pair=XBTUSDT",
+        ),
+        (
+            "kraken",
+            "https://api.kraken.com/",
+            "doge",
+            "usd",
+            "https://api.kraken.com/0/public/Ticker?pair=XDGUSD",
+        ),
+        (
+            "kraken",
+            "https://api.kraken.com",
+            "ETH",
+            "BTC",
+            "https://api.kraken.com/0/public/Ticker?pair=ETHXBT",
+        ),
+    ],
+)
+def test_it_builds_the_ticker_url(kind, base_url, base, quote, url):
+    assert get_adapter(kind).ticker_url(base_url, base, quote) == url
+
+
+def test_it_reads_a_binance_ticker():
+    assert _parse("binance", 200, BINANCE_TICKER) == Quote(
+        exchange="binance",
+        symbol="BTCUSDT",
+        price=Decimal("97312.45"),
+        bid=Decimal("97312.44"),
+        ask=Decimal("97312.45"),
+        volume=Decimal("18931.47538"),
+        timestamp=datetime(2026, 11, 25, 3, 54, 28, 123000, tzinfo=UTC),
+        received_at=RECEIVED_AT,
+    )
+
+
+def test_it_reads_a_coinbase_ticker():
+    assert _parse("coinbase", 200, COINBASE_TICKER) == Quote(
+        exchange="coinbase",
+        symbol="BTCUSDT",
+        price=Decimal("97320.00"),
+        bid=Decimal("97319.99"),
+        ask=Decimal("97320.01"),
+        volume=Decimal("312.84519263"),
+        timestamp=datetime(2026, 11, 25, 3, 54, 28, 123456, tzinfo=UTC),
+        received_at=RECEIVED_AT,
+    )
+
+
+def test_it_reads_a_kraken_ticker_with_received_at_as_its_time():
+    assert _parse("kraken", 200, KRAKEN_TICKER) == Quote(
+        exchange="kraken",
+        symbol="BTCUSDT",
+        price=Decimal("97312.4"),
+        bid=Decimal("97312.4"),
+        ask=Decimal("97312.5"),
+        volume=Decimal("1034.53690428"),
+        timestamp=RECEIVED_AT,
+        received_at=RECEIVED_AT,
+    )
+
+
+def test_it_takes_kraken_s_single_pair_whatever_its_name():
+    body = KRAKEN_TICKER.replace(b'"XBTUSDT":', b'"XXBTZUSDT":')
+    assert _parse("kraken", 200, body).price == Decimal("97312.4")
+
+
+def test_it_leaves_a_missing_bid_as_none():
+    body = BINANCE_TICKER.replace(b'"bidPrice":', b'"bidPrize":')
+    assert _parse("binance", 200, body).bid is None
+
+
+def test_it_converts_an_offset_time_to_utc():
+    body = _with(COINBASE_TICKER, "time", b'"2026-11-25T04:54:28+01:00"')
+    assert _parse("coinbase", 200, body).timestamp == datetime(2026, 11, 25, 3, 54, 28, tzinfo=UTC)
+
+
+def test_it_keeps_a_stale_time_for_the_aggregator_to_judge():
+    body = _with(COINBASE_TICKER, "time", b'"2026-11-24T03:54:28Z"')
+    assert _parse("coinbase", 200, body).timestamp == datetime(2026, 11, 24, 3, 54, 28, tzinfo=UTC)
+
+
+def test_it_tolerates_a_few_seconds_of_clock_skew():
+    body = _with(BINANCE_TICKER, "closeTime", b"1795578874000")
+    assert _parse("binance", 200, body).timestamp == datetime(2026, 11, 25, 3, 54, 34, tzinfo=UTC)
+
+
+def test_it_puts_a_long_venue_message_on_one_short_line():
+    body = b'{"code":-1000,"msg":"Line one\\nline two%s"}' % (b"x" * 300)
+    assert _error("binance", 400, body) == f"binance: Line one line two{'x' * 183}"
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "body", "message"),
+    [
+        (
+            "binance",
+            400,
+            b'{"code":-1121,"msg":"Invalid symbol."}',
+            "binance: Invalid symbol. (code -1121)",
+        ),
+        (
+            "binance",
+            429,
+            b'{"code":-1003,"msg":"Too many requests; please use the websocket for live updates."}',
+            "binance: Too many requests; please use the websocket for live updates. (code -1003)",
+        ),
+        ("binance", 418, b"", "binance: HTTP 418"),
+        ("binance", 503, HTML_PAGE, "binance: HTTP 503"),
+        ("coinbase", 404, b'{"message":"NotFound"}', "coinbase: NotFound"),
+        ("coinbase", 500, b'{"error":"internal"}', "coinbase: HTTP 500"),
+        (
+            "kraken",
+            200,
+            b'{"error":["EQuery:Unknown asset pair"]}',
+            "kraken: EQuery:Unknown asset pair",
+        ),
+        ("kraken", 200, b'{"error":[{"code":1}],"result":{}}', "kraken: unreadable error"),
+        ("kraken", 520, HTML_PAGE, "kraken: HTTP 520"),
+    ],
+)
+def test_it_reports_the_venue_s_error(kind, status, body, message):
+    assert _error(kind, status, body) == message
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "message"),
+    [
+        ("binance", HTML_PAGE, "not JSON"),
+        ("binance", BINANCE_TICKER[:150], "not JSON"),
+        ("binance", b"", "not JSON"),
+        ("binance", b'{"lastPrice":"\xff"}', "not JSON"),
+        ("binance", b"[" * 100_000, "not JSON"),
+        ("binance", _with(BINANCE_TICKER, "lastPrice", b"NaN"), "not JSON"),
+        ("binance", _with(BINANCE_TICKER, "volume", b"Infinity"), "not JSON"),
+        ("binance", b'[{"lastPrice":"1"}]', "top level is not a JSON object"),
+        (
+            "binance",
+            _with(BINANCE_TICKER, "lastPrice", b'"NaN"'),
+            "field 'lastPrice' is not a decimal string",
+        ),
+        (
+            "binance",
+            _with(BINANCE_TICKER, "askPrice", b'"Infinity"'),
+            "field 'askPrice' is not a decimal string",
+        ),
+        (
+            "binance",
+            _with(BINANCE_TICKER, "lastPrice", b"97312.45"),
+            "field 'lastPrice' is not a decimal string",
+        ),
+        (
+            "binance",
+            _with(BINANCE_TICKER, "lastPrice", b"true"),
+            "field 'lastPrice' is not a decimal string",
+        ),
+        (
+            "binance",
+            _with(BINANCE_TICKER, "lastPrice", b'"-97312.45"'),
+            "field 'lastPrice' is not a positive number below 1E+15",
+        ),
+        (
+            "binance",
+            _with(BINANCE_TICKER, "lastPrice", b'"0.00000000"'),
+            "field 'lastPrice' is not a positive number below 1E+15",
+        ),
+        (
+            "binance",
+            _with(BINANCE_TICKER, "lastPrice", b'"1000000000000000.00"'),
+            "field 'lastPrice' is not a positive number below 1E+15",
+        ),
+        (
+            "binance",
+            _with(BINANCE_TICKER, "bidPrice", b'"0.00000000"'),
+            "field 'bidPrice' is not a positive number below 1E+15",
+        ),
+        (
+            "binance",
+            _with(BINANCE_TICKER, "volume", b'"-1.00000000"'),
+            "field 'volume' is not a non-negative number below 1E+18",
+        ),
+        ("binance", _with(BINANCE_TICKER, "lastPrice", b"null"), "field 'lastPrice' missing"),
+        (
+            "binance",
+            BINANCE_TICKER.replace(b'"volume":', b'"baseVolume":'),
+            "field 'volume' missing",
+        ),
+        (
+            "binance",
+            _with(BINANCE_TICKER, "closeTime", b'"1795578868123"'),
+            "field 'closeTime' is not an integer",
+        ),
+        (
+            "binance",
+            _with(BINANCE_TICKER, "closeTime", b"true"),
+            "field 'closeTime' is not an integer",
+        ),
+        (
+            "binance",
+            _with(BINANCE_TICKER, "closeTime", b"1795578928123"),
+            "field 'closeTime' is in the future",
+        ),
+        (
+            "binance",
+            _with(BINANCE_TICKER, "closeTime", b"100000000000000000000"),
+            "field 'closeTime' is not a valid time",
+        ),
+        (
+            "coinbase",
+            _with(COINBASE_TICKER, "price", b'"1e999"'),
+            "field 'price' is not a positive number below 1E+15",
+        ),
+        (
+            "coinbase",
+            _with(COINBASE_TICKER, "time", b'"yesterday"'),
+            "field 'time' is not an ISO 8601 time with offset",
+        ),
+        (
+            "coinbase",
+            _with(COINBASE_TICKER, "time", b'"2026-11-25T03:54:28.123456"'),
+            "field 'time' is not an ISO 8601 time with offset",
+        ),
+        (
+            "coinbase",
+            _with(COINBASE_TICKER, "time", b'"2026-11-25T04:54:28.123456Z"'),
+            "field 'time' is in the future",
+        ),
+        ("kraken", _with(KRAKEN_TICKER, "c", b'"97312.4"'), "field 'c' is not an array"),
+        ("kraken", _with(KRAKEN_TICKER, "v", b'["212.81836247"]'), "field 'v[1]' missing"),
+        (
+            "kraken",
+            b'{"error":[],"result":{"XBTUSDT":{},"ETHUSDT":{}}}',
+            "result is not an object with exactly one pair",
+        ),
+        ("kraken", b'{"error":[],"result":{"XBTUSDT":[]}}', "result's pair is not an object"),
+    ],
+)
+def test_it_rejects_a_hostile_answer(kind, body, message):
+    assert _error(kind, 200, body) == message

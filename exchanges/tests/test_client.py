@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from exchanges.client import MAX_RESPONSE_BYTES, fetch_quote, fetch_quotes
+from exchanges.models import Exchange
+from exchanges.quotes import ExchangeError, Quote
+
+
+def exchange(kind: str, base_url: str, timeout: float = 2.0) -> Exchange:
+    return Exchange(name=kind, kind=kind, base_url=base_url, timeout_seconds=timeout)
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def flooding_url() -> Iterator[str]:
+    """A server whose every answer is far larger than a ticker."""
+
+    class Flood(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"[" + b"1," * MAX_RESPONSE_BYTES + b"1]")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Flood)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("kind", ["binance", "coinbase", "kraken"])
+def test_it_fetches_a_quote_from_each_venue_over_http(venues, kind):
+    quote = fetch_quote(exchange(kind, venues[kind]), symbol="BTCUSDT", base="BTC", quote="USDT")
+    assert (quote.exchange, quote.symbol) == (kind, "BTCUSDT")
+    assert quote.bid < quote.ask
+
+
+def test_it_reports_a_venue_that_refuses_connections():
+    venue = exchange("binance", "http://127.0.0.1:9")
+    with pytest.raises(ExchangeError, match="unreachable"):
+        fetch_quote(venue, symbol="BTCUSDT", base="BTC", quote="USDT")
+
+
+def test_it_gives_up_on_a_venue_slower_than_its_timeout(silent_port):
+    venue = exchange("coinbase", f"http://127.0.0.1:{silent_port}", timeout=0.3)
+    with pytest.raises(ExchangeError, match=r"timed out after 0\.3 s"):
+        fetch_quote(venue, symbol="BTCUSDT", base="BTC", quote="USDT")
+
+
+def test_it_refuses_an_answer_larger_than_a_ticker(flooding_url):
+    with pytest.raises(ExchangeError, match="larger than"):
+        fetch_quote(exchange("binance", flooding_url), symbol="BTCUSDT", base="BTC", quote="USDT")
+
+
+def test_it_returns_each_venue_result_in_order(venues):
+    results = fetch_quotes(
+        [exchange("kraken", venues["kraken"]), exchange("binance", "http://127.0.0.1:9")],
+        symbol="ETHUSDT",
+        base="ETH",
+        quote="USDT",
+    )
+    assert [type(result) for result in results] == [Quote, ExchangeError]

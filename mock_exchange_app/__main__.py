@@ -1,0 +1,55 @@
+"""Serve one simulated venue over HTTP: python -m mock_exchange_app binance --port 8081."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from mock_exchange_app.market import VENUES
+from mock_exchange_app.venues import WSGIApp, create_app
+
+
+class _Server(BaseApplication):
+    """Run a ready-made WSGI app under gunicorn without a config file."""
+
+    def __init__(self, app: WSGIApp, options: dict[str, Any]) -> None:
+        self._app = app
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> WSGIApp:
+        return self._app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and serve the chosen venue until interrupted."""
+    parser = argparse.ArgumentParser(prog="python -m mock_exchange_app")
+    parser.add_argument("venue", choices=VENUES)
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    url = f"http://{args.host}:{args.port}"
+
+    def announce(_server: object) -> None:
+        print(f"{args.venue} venue listening on {url}", flush=True)
+
+    options = {
+        "bind": f"{args.host}:{args.port}",
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": 4,
+        "accesslog": None,
+        "loglevel": "warning",
+        "when_ready": announce,
+    }
+    _Server(create_app(args.venue), options).run()
+
+
+if __name__ == "__main__":
+    main()

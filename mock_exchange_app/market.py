@@ -1,0 +1,209 @@
+"""One simulated market: a true price per asset and what each venue quotes around it.
+
+Everything is a pure function of (seed, symbol, venue, time), so separate venue processes
+agree exactly without sharing state.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from functools import cache, lru_cache
+from pathlib import Path
+from statistics import NormalDist
+
+SEED = int(os.environ.get("SIM_SEED", "42"))
+VENUES = ("binance", "coinbase", "kraken")
+
+_ASSETS_CSV = Path(__file__).with_name("assets.csv")
+_LEVELS = 20  # coarsest grid 2**19 s (~6 days): Brownian up to days, anchored to the CSV price
+_WALK_NORM = 0.5  # measured: the raw sum moves ~2 units per sqrt(second)
+_DAY = 86_400
+_SAMPLE_STEP = 900  # high/low/vwap sample grid; aligned so samples are reused between requests
+_STABLECOINS = frozenset({"USDC", "USDT", "DAI", "FDUSD", "TUSD"})
+_VENUE_SHARE = {"binance": 0.45, "coinbase": 0.15, "kraken": 0.06}
+_AVG_TRADE_USD = 1500.0
+_BP = 1e-4
+_QTY = Decimal("1E-8")
+_NORMAL = NormalDist()
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    symbol: str
+    base: str
+    quote: str
+    price: Decimal  # starting price, in the quote asset
+    volume: Decimal  # 24 h volume across all venues, in the base asset
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Trading on one venue over a window that ends at the ticker's time."""
+
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    vwap: Decimal
+    volume: Decimal  # base asset
+    trades: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    venue: str
+    symbol: str
+    time: datetime  # UTC
+    last: Decimal
+    last_qty: Decimal
+    last_trade_id: int
+    bid: Decimal
+    bid_qty: Decimal
+    ask: Decimal
+    ask_qty: Decimal
+    rolling: Stats  # the last 24 h
+    today: Stats  # since 00:00 UTC
+
+
+@cache
+def assets() -> Mapping[str, Asset]:
+    """Load the asset list once."""
+    with _ASSETS_CSV.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {
+        r["symbol"]: Asset(
+            r["symbol"], r["base"], r["quote"], Decimal(r["price"]), Decimal(r["volume"])
+        )
+        for r in rows
+    }
+
+
+def known_symbols() -> tuple[str, ...]:
+    """Return every symbol the market trades, in file order."""
+    return tuple(assets())
+
+
+def true_price(symbol: str, at: datetime, seed: int = SEED) -> Decimal:
+    """Return the asset's true price at `at`; raise KeyError for an unknown symbol."""
+    return _to_tick(symbol, _truth(symbol, _seconds(at), seed), ROUND_HALF_EVEN)
+
+
+def venue_ticker(venue: str, symbol: str, at: datetime, seed: int = SEED) -> Ticker:
+    """Return what `venue` quotes for `symbol` at `at`; raise KeyError for unknown names."""
+    if venue not in _VENUE_SHARE:
+        raise KeyError(venue)
+    t = _seconds(at)
+    mid = _venue_mid(venue, symbol, t, seed)
+    half_spread = mid * (0.5 + 2 * _uniform(seed, venue, symbol, "spread")) * _BP
+    # Last trade sits anywhere inside the spread, so bid <= last <= ask.
+    last = mid + half_spread * (2 * _uniform(seed, venue, symbol, "side", int(t)) - 1)
+    midnight = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return Ticker(
+        venue=venue,
+        symbol=symbol,
+        time=at.astimezone(UTC),
+        last=_to_tick(symbol, last, ROUND_HALF_EVEN),
+        last_qty=_qty(venue, symbol, t, "last", seed),
+        last_trade_id=_trade_id(venue, symbol, t),
+        bid=_to_tick(symbol, mid - half_spread, ROUND_FLOOR),
+        bid_qty=_qty(venue, symbol, t, "bid", seed),
+        ask=_to_tick(symbol, mid + half_spread, ROUND_CEILING),
+        ask_qty=_qty(venue, symbol, t, "ask", seed),
+        rolling=_stats(venue, symbol, t - _DAY, t, last, seed),
+        today=_stats(venue, symbol, midnight.timestamp(), t, last, seed),
+    )
+
+
+def _seconds(at: datetime) -> float:
+    if at.tzinfo is None:
+        raise ValueError("naive datetime; pass an aware UTC time")
+    return at.timestamp()
+
+
+def _truth(symbol: str, t: float, seed: int) -> float:
+    asset = assets()[symbol]
+    vol = 0.0005 if asset.base in _STABLECOINS else 0.03 + 0.03 * _uniform(seed, symbol, "vol")
+    return float(asset.price) * math.exp(vol / math.sqrt(_DAY) * _walk(seed, symbol, t))
+
+
+def _walk(seed: int, symbol: str, t: float) -> float:
+    """Sum value noise over doubling grids, each scaled by sqrt(spacing) like Brownian motion."""
+    levels = (
+        math.sqrt(2**level) * _value_noise((seed, symbol, level), t, 2**level)
+        for level in range(_LEVELS)
+    )
+    return _WALK_NORM * sum(levels)
+
+
+def _value_noise(key: tuple[object, ...], t: float, spacing: float) -> float:
+    """Interpolate linearly between Gaussian deviates pinned at multiples of `spacing`."""
+    x = t / spacing
+    i = math.floor(x)
+    f = x - i
+    return (1 - f) * _gauss(*key, i) + f * _gauss(*key, i + 1)
+
+
+@lru_cache(maxsize=1 << 18)
+def _gauss(*key: object) -> float:
+    return _NORMAL.inv_cdf(_uniform(*key))
+
+
+def _uniform(*key: object) -> float:
+    """Map a key to (0, 1) identically in every process (unlike the salted built-in hash)."""
+    digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
+    return (int.from_bytes(digest, "big") + 0.5) / 2**64
+
+
+@lru_cache(maxsize=1 << 16)
+def _venue_mid(venue: str, symbol: str, t: float, seed: int) -> float:
+    offset = (2 * _uniform(seed, venue, symbol, "offset") - 1) * 3 * _BP
+    # Micro-noise changes once a second; clamped so a venue never strays far from the truth.
+    noise = max(-3.0, min(3.0, _gauss(seed, venue, symbol, "micro", int(t)))) * _BP
+    return _truth(symbol, t, seed) * (1 + offset + noise)
+
+
+def _stats(venue: str, symbol: str, start: float, end: float, last: float, seed: int) -> Stats:
+    first = math.ceil(start / _SAMPLE_STEP) * _SAMPLE_STEP
+    grid = range(int(first), int(end), _SAMPLE_STEP)
+    # The window closes on the last trade, so high >= last >= low always holds.
+    prices = [_venue_mid(venue, symbol, float(t), seed) for t in (start, *grid)] + [last]
+    volume = _daily_volume(venue, symbol, end, seed) * (end - start) / _DAY
+    return Stats(
+        open=_to_tick(symbol, prices[0], ROUND_HALF_EVEN),
+        high=_to_tick(symbol, max(prices), ROUND_HALF_EVEN),
+        low=_to_tick(symbol, min(prices), ROUND_HALF_EVEN),
+        vwap=_to_tick(symbol, sum(prices) / len(prices), ROUND_HALF_EVEN),
+        volume=Decimal(volume).quantize(_QTY, ROUND_DOWN),
+        trades=_trade_id(venue, symbol, end) - _trade_id(venue, symbol, start),
+    )
+
+
+def _daily_volume(venue: str, symbol: str, t: float, seed: int) -> float:
+    """Scale the asset's volume by venue share and a slow drift over hours."""
+    drift = math.exp(0.25 * _value_noise((seed, venue, symbol, "volume"), t, 6 * 3600))
+    return float(assets()[symbol].volume) * _VENUE_SHARE[venue] * drift
+
+
+def _trade_id(venue: str, symbol: str, t: float) -> int:
+    """Count trades at a constant rate so ids only ever grow."""
+    asset = assets()[symbol]
+    per_day = float(asset.volume * asset.price) * _VENUE_SHARE[venue] / _AVG_TRADE_USD
+    return int(t * per_day / _DAY)
+
+
+def _qty(venue: str, symbol: str, t: float, side: str, seed: int) -> Decimal:
+    typical = _AVG_TRADE_USD / float(assets()[symbol].price)
+    size = typical * math.exp(_gauss(seed, venue, symbol, side, int(t)))
+    return max(_QTY, Decimal(size).quantize(_QTY, ROUND_DOWN))
+
+
+def _to_tick(symbol: str, price: float, rounding: str) -> Decimal:
+    """Round to 8 significant digits of the asset's starting price, a fixed tick per asset."""
+    tick = Decimal(1).scaleb(assets()[symbol].price.adjusted() - 7)
+    return Decimal(price).quantize(tick, rounding)

@@ -1,0 +1,206 @@
+"""WSGI apps that speak Binance's, Coinbase Exchange's and Kraken's public ticker formats."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_CEILING, Decimal
+from functools import cache
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs
+
+from mock_exchange_app import market
+
+Query = dict[str, list[str]]
+Reply = tuple[int, Any]
+Handler = Callable[[re.Match[str], Query, datetime], Reply]
+StartResponse = Callable[[str, list[tuple[str, str]]], object]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_KRAKEN_BASE = {"BTC": "XBT", "DOGE": "XDG"}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(venue: str, clock: Callable[[], datetime] = _utc_now) -> WSGIApp:
+    """Build the WSGI app for "binance", "coinbase" or "kraken"."""
+    if venue not in _ROUTES:
+        raise ValueError(f"unknown venue {venue!r}")
+    routes = [*_ROUTES[venue], (re.compile(r"/sim/truth/(?P<symbol>[^/]+)"), _truth)]
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        status, body = _dispatch(routes, environ, clock())
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+        return [payload]
+
+    return app
+
+
+def _dispatch(
+    routes: list[tuple[re.Pattern[str], Handler]], environ: dict[str, Any], now: datetime
+) -> Reply:
+    if environ.get("REQUEST_METHOD", "GET") != "GET":
+        return 405, {"error": "method not allowed"}
+    path = environ.get("PATH_INFO", "")
+    for pattern, handler in routes:
+        if match := pattern.fullmatch(path):
+            return handler(match, parse_qs(environ.get("QUERY_STRING", "")), now)
+    return 404, {"error": "not found"}
+
+
+def _truth(match: re.Match[str], _query: Query, now: datetime) -> Reply:
+    symbol = match["symbol"]
+    if symbol not in market.assets():
+        return 404, {"error": "unknown symbol"}
+    return 200, {
+        "symbol": symbol,
+        "price": _plain(market.true_price(symbol, now)),
+        "time": _iso(now),
+    }
+
+
+def _binance_24hr(_match: re.Match[str], query: Query, now: datetime) -> Reply:
+    return _binance_each(query, lambda s: _binance_day(market.venue_ticker("binance", s, now)))
+
+
+def _binance_book(_match: re.Match[str], query: Query, now: datetime) -> Reply:
+    return _binance_each(query, lambda s: _binance_top(market.venue_ticker("binance", s, now)))
+
+
+def _binance_each(query: Query, render: Callable[[str], dict[str, Any]]) -> Reply:
+    """Render one symbol, or all of them when none is asked for, as Binance does."""
+    if "symbol" not in query:
+        return 200, [render(s) for s in market.known_symbols()]
+    symbol = query["symbol"][0]
+    if symbol not in market.assets():
+        return 400, {"code": -1121, "msg": "Invalid symbol."}
+    return 200, render(symbol)
+
+
+def _binance_top(t: market.Ticker) -> dict[str, Any]:
+    return {
+        "symbol": t.symbol,
+        "bidPrice": _e8(t.bid),
+        "bidQty": _e8(t.bid_qty),
+        "askPrice": _e8(t.ask),
+        "askQty": _e8(t.ask_qty),
+    }
+
+
+def _binance_day(t: market.Ticker) -> dict[str, Any]:
+    day = t.rolling
+    change = t.last - day.open
+    close_ms = (t.time - _EPOCH) // timedelta(milliseconds=1)
+    top = _binance_top(t)
+    return {
+        "symbol": t.symbol,
+        "priceChange": _e8(change),
+        "priceChangePercent": f"{change / day.open * 100:.3f}",
+        "weightedAvgPrice": _e8(day.vwap),
+        "prevClosePrice": _e8(day.open),
+        "lastPrice": _e8(t.last),
+        "lastQty": _e8(t.last_qty),
+        **{k: top[k] for k in ("bidPrice", "bidQty", "askPrice", "askQty")},
+        "openPrice": _e8(day.open),
+        "highPrice": _e8(day.high),
+        "lowPrice": _e8(day.low),
+        "volume": _e8(day.volume),
+        "quoteVolume": _e8(day.volume * day.vwap),
+        "openTime": close_ms - 86_400_000,
+        "closeTime": close_ms,
+        "firstId": t.last_trade_id - day.trades + 1,
+        "lastId": t.last_trade_id,
+        "count": day.trades,
+    }
+
+
+def _coinbase_ticker(match: re.Match[str], _query: Query, now: datetime) -> Reply:
+    symbol = _coinbase_products().get(match["product"])
+    if symbol is None:
+        return 404, {"message": "NotFound"}
+    t = market.venue_ticker("coinbase", symbol, now)
+    return 200, {
+        "ask": _plain(t.ask),
+        "bid": _plain(t.bid),
+        "volume": _plain(t.rolling.volume),
+        "trade_id": t.last_trade_id,
+        "price": _plain(t.last),
+        "size": _plain(t.last_qty),
+        "time": _iso(t.time),
+    }
+
+
+@cache
+def _coinbase_products() -> Mapping[str, str]:
+    return {f"{a.base}-{a.quote}": a.symbol for a in market.assets().values()}
+
+
+def _kraken_ticker(_match: re.Match[str], query: Query, now: datetime) -> Reply:
+    requested = query.get("pair", [""])[0]
+    if not requested:
+        return 200, {"error": ["EGeneral:Invalid arguments"]}
+    pairs = _kraken_pairs()
+    names = requested.split(",")
+    if any(name not in pairs for name in names):
+        return 200, {"error": ["EQuery:Unknown asset pair"]}
+    tickers = {n: _kraken_fields(market.venue_ticker("kraken", pairs[n], now)) for n in names}
+    return 200, {"error": [], "result": tickers}
+
+
+@cache
+def _kraken_pairs() -> Mapping[str, str]:
+    """Map Kraken pair names (XBTUSDT) and plain symbols, which Kraken also accepts, to symbols."""
+    pairs = {a.symbol: a.symbol for a in market.assets().values()}
+    for a in market.assets().values():
+        pairs[_KRAKEN_BASE.get(a.base, a.base) + a.quote] = a.symbol
+    return pairs
+
+
+def _kraken_fields(t: market.Ticker) -> dict[str, Any]:
+    today, day = t.today, t.rolling
+    return {
+        "a": [_plain(t.ask), _whole_lots(t.ask_qty), f"{t.ask_qty:.3f}"],
+        "b": [_plain(t.bid), _whole_lots(t.bid_qty), f"{t.bid_qty:.3f}"],
+        "c": [_plain(t.last), _e8(t.last_qty)],
+        "v": [_e8(today.volume), _e8(day.volume)],
+        "p": [_plain(today.vwap), _plain(day.vwap)],
+        "t": [today.trades, day.trades],
+        "l": [_plain(today.low), _plain(day.low)],
+        "h": [_plain(today.high), _plain(day.high)],
+        "o": _plain(today.open),
+    }
+
+
+def _whole_lots(qty: Decimal) -> str:
+    return str(int(qty.to_integral_value(ROUND_CEILING)))
+
+
+def _e8(value: Decimal) -> str:
+    """Format with exactly 8 decimals, as Binance pads every number."""
+    return f"{value:.8f}"
+
+
+def _plain(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_ROUTES: dict[str, list[tuple[re.Pattern[str], Handler]]] = {
+    "binance": [
+        (re.compile(r"/api/v3/ticker/24hr"), _binance_24hr),
+        (re.compile(r"/api/v3/ticker/bookTicker"), _binance_book),
+    ],
+    "coinbase": [(re.compile(r"/products/(?P<product>[^/]+)/ticker"), _coinbase_ticker)],
+    "kraken": [(re.compile(r"/0/public/Ticker"), _kraken_ticker)],
+}

@@ -1,0 +1,143 @@
+"""PriceHub settings: every tunable from the environment, with a sane default (see README)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="pricehub-insecure-development-key")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "exchanges",
+    "aggregation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "pricehub.urls"
+WSGI_APPLICATION = "pricehub.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite by default; DATABASE_URL=postgres://... switches to PostgreSQL.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# Redis: the latest price per asset, the Celery broker and the dispatch marks of the beat tick.
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "pricehub",
+        "OPTIONS": {
+            "SOCKET_CONNECT_TIMEOUT": 1,
+            "SOCKET_TIMEOUT": 1,
+            # A Redis outage turns reads into misses, so the API falls back to DynamoDB.
+            "IGNORE_EXCEPTIONS": True,
+        },
+    }
+}
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+
+# DynamoDB history. Unset DYNAMODB_ENDPOINT_URL means AWS itself (region and credentials
+# from the usual AWS chain); `make run` and the tests point it at DynamoDB Local.
+DYNAMODB_ENDPOINT_URL = env.str("DYNAMODB_ENDPOINT_URL", default=None)
+DYNAMODB_TABLE = env.str("DYNAMODB_TABLE", default="prices")
+AWS_REGION = env.str("AWS_REGION", default="us-east-1")
+
+# Refresh interval of each tier, in seconds; the beat tick dispatches due assets every second.
+PRICEHUB_TIER_SECONDS = {
+    "hot": env.float("REFRESH_HOT_SECONDS", default=1.0),
+    "medium": env.float("REFRESH_MEDIUM_SECONDS", default=10.0),
+    "cold": env.float("REFRESH_COLD_SECONDS", default=60.0),
+}
+# A price is stale once older than this many refresh intervals of its tier (at least 5 s).
+PRICEHUB_STALE_AFTER_INTERVALS = env.int("STALE_AFTER_INTERVALS", default=3)
+# How long the latest price stays in Redis: far longer than any interval, so a stalled
+# refresh shows as `stale` instead of a missing price.
+PRICEHUB_CACHE_TTL_SECONDS = env.int("PRICE_CACHE_TTL_SECONDS", default=3600)
+# Connect timeout for venue requests; the read timeout is each Exchange row's own.
+PRICEHUB_CONNECT_TIMEOUT_SECONDS = env.float("EXCHANGE_CONNECT_TIMEOUT_SECONDS", default=1.0)
+
+# Celery: broker on Redis, JSON only, no result backend (tasks report through Redis and DynamoDB).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_TIME_LIMIT = 30
+CELERY_TASK_SOFT_TIME_LIMIT = 20
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-due-refreshes": {"task": "aggregation.tasks.dispatch_due_refreshes", "schedule": 1.0},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "aggregation.api.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+# Base URLs of the three Exchange rows created by the first migration: the simulated venues
+# of `make run`. Operators point rows at real venues in the admin.
+PRICEHUB_SEED_VENUES = {
+    "binance": env.str("BINANCE_URL", default="http://127.0.0.1:8081"),
+    "coinbase": env.str("COINBASE_URL", default="http://127.0.0.1:8082"),
+    "kraken": env.str("KRAKEN_URL", default="http://127.0.0.1:8083"),
+}
