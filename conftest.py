@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -123,16 +124,35 @@ def venue_rows(db: None, venues: dict[str, str]) -> None:
         )
 
 
-def _empty_history() -> None:
+@pytest.fixture
+def history_count(stores: None) -> Callable[[str], int]:
+    """Count the history points of a symbol, straight from DynamoDB."""
+
+    def count(symbol: str) -> int:
+        return _dynamodb().query(
+            TableName=TEST_TABLE,
+            KeyConditionExpression="asset = :asset",
+            ExpressionAttributeValues={":asset": {"S": symbol}},
+            Select="COUNT",
+        )["Count"]
+
+    return count
+
+
+def _dynamodb() -> Any:
     from django.conf import settings
 
-    client = boto3.client(
+    return boto3.client(
         "dynamodb",
         endpoint_url=settings.DYNAMODB_ENDPOINT_URL,
         region_name=settings.AWS_REGION,
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
+
+
+def _empty_history() -> None:
+    client = _dynamodb()
     for page in client.get_paginator("scan").paginate(TableName=TEST_TABLE):
         for item in page["Items"]:
             key = {"asset": item["asset"], "timestamp": item["timestamp"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -15,6 +16,21 @@ from aggregation.price import AggregatedPrice
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
+
+
+def is_due(
+    last: AggregatedPrice | None,
+    price: AggregatedPrice,
+    *,
+    deviation_percent: float,
+    heartbeat_seconds: float,
+) -> bool:
+    """Return True when price moved or aged enough since the last point to be recorded."""
+    if last is None:
+        return True
+    elapsed = (price.aggregated_at - last.aggregated_at).total_seconds()
+    moved = abs(price.price - last.price) / last.price * 100
+    return elapsed >= heartbeat_seconds or moved > Decimal(str(deviation_percent))
 
 
 def append(price: AggregatedPrice) -> None:

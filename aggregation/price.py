@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_AMOUNTS = ("price", "bid", "ask", "volume")
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,8 +17,11 @@ class Source:
 
     exchange: str
     status: str  # "used" or "excluded"
-    reason: str | None = None  # why it was excluded
+    reason: str | None = None  # a code, such as "timeout" or "outlier"
+    detail: str | None = None  # the reason as a sentence
     price: Decimal | None = None
+    bid: Decimal | None = None
+    ask: Decimal | None = None
     volume: Decimal | None = None
 
 
@@ -31,8 +35,8 @@ class AggregatedPrice:
     sources: tuple[Source, ...]
 
     @property
-    def sources_used(self) -> int:
-        return sum(source.status == "used" for source in self.sources)
+    def used(self) -> list[Source]:
+        return [source for source in self.sources if source.status == "used"]
 
     def to_record(self) -> dict[str, Any]:
         """Return the stored form: the DynamoDB item, also kept in Redis as is."""
@@ -42,17 +46,8 @@ class AggregatedPrice:
             "price": self.price,
             "updated_at": _epoch_ms(self.last_updated),
             "method": self.method,
-            "sources_used": self.sources_used,
-            "sources": [
-                {
-                    "exchange": s.exchange,
-                    "status": s.status,
-                    "reason": s.reason,
-                    "price": s.price,
-                    "volume": s.volume,
-                }
-                for s in self.sources
-            ],
+            "sources_used": len(self.used),
+            "sources": [_source_record(source) for source in self.sources],
         }
 
     @classmethod
@@ -64,22 +59,33 @@ class AggregatedPrice:
             method=record["method"],
             last_updated=_from_epoch_ms(record["updated_at"]),
             aggregated_at=_from_epoch_ms(record["timestamp"]),
-            sources=tuple(
-                Source(
-                    exchange=s["exchange"],
-                    status=s["status"],
-                    reason=s.get("reason"),
-                    price=_optional_decimal(s.get("price")),
-                    volume=_optional_decimal(s.get("volume")),
-                )
-                for s in record["sources"]
-            ),
+            sources=tuple(_source_from_record(source) for source in record["sources"]),
         )
 
 
 def whole_ms(moment: datetime) -> datetime:
     """Return moment cut to the millisecond, the precision PriceHub stores."""
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _source_record(source: Source) -> dict[str, Any]:
+    # Absent amounts are left out: DynamoDB stores no empty attributes.
+    record = {"exchange": source.exchange, "status": source.status}
+    for name in ("reason", "detail", *_AMOUNTS):
+        if (value := getattr(source, name)) is not None:
+            record[name] = value
+    return record
+
+
+def _source_from_record(record: dict[str, Any]) -> Source:
+    amounts = {name: Decimal(record[name]) for name in _AMOUNTS if record.get(name) is not None}
+    return Source(
+        exchange=record["exchange"],
+        status=record["status"],
+        reason=record.get("reason"),
+        detail=record.get("detail"),
+        **amounts,
+    )
 
 
 def _epoch_ms(moment: datetime) -> int:
@@ -90,5 +96,28 @@ def _from_epoch_ms(epoch_ms: Decimal | int) -> datetime:
     return _EPOCH + timedelta(milliseconds=int(epoch_ms))
 
 
-def _optional_decimal(value: Decimal | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
+@dataclass(frozen=True, slots=True)
+class RefreshFailure:
+    """A refresh that published no price, and each venue's part in it."""
+
+    asset: str
+    at: datetime
+    detail: str
+    sources: tuple[Source, ...]
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "asset": self.asset,
+            "at": _epoch_ms(self.at),
+            "detail": self.detail,
+            "sources": [_source_record(source) for source in self.sources],
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> RefreshFailure:
+        return cls(
+            asset=record["asset"],
+            at=_from_epoch_ms(record["at"]),
+            detail=record["detail"],
+            sources=tuple(_source_from_record(source) for source in record["sources"]),
+        )

@@ -1,22 +1,81 @@
-"""The latest price of each asset in Redis. The only module that knows its keys."""
+"""PriceHub's state in Redis: latest prices, refresh failures and locks, request counts.
+
+The only module that knows the keys.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.conf import settings
 from django.core.cache import cache
+from django_redis import get_redis_connection
+from redis.exceptions import RedisError
 
-from aggregation.price import AggregatedPrice
+from aggregation.price import AggregatedPrice, RefreshFailure
+
+logger = logging.getLogger(__name__)
+
+# Longer than any refresh can take (the Celery hard time limit), so a crashed holder's
+# lock expires on its own.
+REFRESH_LOCK_SECONDS = 30
+_REQUESTS = "requests"
+_PROMOTED = "promoted"
+
+
+class RefreshInProgress(Exception):
+    """Another process is refreshing this asset right now."""
 
 
 def store(price: AggregatedPrice) -> None:
     """Keep price as the latest of its asset."""
-    cache.set(_price_key(price.asset), price.to_record(), settings.PRICEHUB_CACHE_TTL_SECONDS)
+    cache.set(f"price:{price.asset}", price.to_record(), settings.PRICEHUB_CACHE_TTL_SECONDS)
 
 
 def load(symbol: str) -> AggregatedPrice | None:
     """Return the latest price of symbol, or None when Redis has none (or is unreachable)."""
-    record = cache.get(_price_key(symbol))
+    record = cache.get(f"price:{symbol}")
     return None if record is None else AggregatedPrice.from_record(record)
+
+
+def store_failure(failure: RefreshFailure) -> None:
+    """Remember why the latest refresh of an asset published nothing."""
+    key = f"failure:{failure.asset}"
+    cache.set(key, failure.to_record(), settings.PRICEHUB_CACHE_TTL_SECONDS)
+
+
+def load_failure(symbol: str) -> RefreshFailure | None:
+    """Return the latest failed refresh of symbol, or None."""
+    record = cache.get(f"failure:{symbol}")
+    return None if record is None else RefreshFailure.from_record(record)
+
+
+def last_recorded(symbol: str) -> AggregatedPrice | None:
+    """Return symbol's newest history point, as far as Redis knows."""
+    record = cache.get(f"recorded:{symbol}")
+    return None if record is None else AggregatedPrice.from_record(record)
+
+
+def mark_recorded(price: AggregatedPrice) -> None:
+    """Note that price is now the newest point of its asset's history."""
+    cache.set(f"recorded:{price.asset}", price.to_record(), settings.PRICEHUB_CACHE_TTL_SECONDS)
+
+
+@contextmanager
+def refresh_lock(symbol: str, *, wait_seconds: float = 0) -> Iterator[None]:
+    """Hold symbol's refresh lock, shared by every worker and web process.
+
+    Raise RefreshInProgress when another holder keeps it longer than wait_seconds.
+    """
+    lock = cache.lock(f"refresh-lock:{symbol}", timeout=REFRESH_LOCK_SECONDS)
+    if not lock.acquire(blocking=wait_seconds > 0, blocking_timeout=wait_seconds or None):
+        raise RefreshInProgress(f"A refresh of {symbol} is already running.")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def claim_refresh(symbol: str, interval_seconds: float) -> bool:
@@ -24,5 +83,26 @@ def claim_refresh(symbol: str, interval_seconds: float) -> bool:
     return bool(cache.add(f"refresh-claim:{symbol}", 1, interval_seconds))
 
 
-def _price_key(symbol: str) -> str:
-    return f"price:{symbol}"
+def count_request(symbol: str) -> None:
+    """Count one read of symbol's price; losing a count to a Redis hiccup is harmless."""
+    try:
+        get_redis_connection().zincrby(cache.make_key(_REQUESTS), 1, symbol)
+    except RedisError:
+        logger.warning("Could not count a request for %s", symbol)
+
+
+def promote_most_requested(count: int) -> list[str]:
+    """Mark the count most requested symbols as promoted, halve all counts; return them."""
+    redis = get_redis_connection()
+    key = cache.make_key(_REQUESTS)
+    top = [member.decode() for member in redis.zrevrange(key, 0, count - 1)]
+    # Halving keeps recent demand weighing most; ZUNIONSTORE onto itself rescales in place.
+    redis.zunionstore(key, {key: 0.5})
+    redis.zremrangebyscore(key, "-inf", 0.5)
+    cache.set(_PROMOTED, top, settings.PRICEHUB_PROMOTION_SECONDS * 2)
+    return top
+
+
+def promoted() -> set[str]:
+    """Return the symbols currently promoted to hot by demand."""
+    return set(cache.get(_PROMOTED) or ())

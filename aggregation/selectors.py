@@ -1,4 +1,4 @@
-"""Reads of prices, shared by every endpoint."""
+"""Reads shared by every endpoint."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aggregation import history, price_cache
+from aggregation.models import Asset
 from aggregation.price import AggregatedPrice
 
 logger = logging.getLogger(__name__)
@@ -22,3 +23,8 @@ def price_latest(*, symbol: str) -> AggregatedPrice | None:
     except (BotoCoreError, ClientError):
         logger.exception("History unavailable for %s", symbol)
         return None
+
+
+def asset_tier(asset: Asset, promoted: set[str]) -> str:
+    """Return the tier asset refreshes at: hot while demand promotes it, else its own."""
+    return Asset.Tier.HOT.value if asset.symbol in promoted else asset.tier

@@ -1,58 +1,53 @@
-"""The refresh: fetch every venue, aggregate, keep the latest in Redis, append to history."""
+"""The refresh: fetch every venue, aggregate, keep the latest in Redis, record history."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
-from decimal import Context
+
+from django.conf import settings
 
 from aggregation import history, price_cache
-from aggregation.methods import METHODS
+from aggregation.aggregate import NoQuorum, aggregate
 from aggregation.models import Asset
-from aggregation.price import AggregatedPrice, Source, whole_ms
+from aggregation.price import AggregatedPrice, RefreshFailure
 from exchanges.client import fetch_quotes
 from exchanges.models import Exchange
-from exchanges.quotes import ExchangeError, Quote
 
-DEFAULT_METHOD = "vwap"
-# Twelve significant digits: finer than any venue's tick, and exact as a JSON number.
-_PRICE_CONTEXT = Context(prec=12)
+logger = logging.getLogger(__name__)
 
 
-class NoQuorum(Exception):
-    """Too few venues gave a usable quote to publish a price."""
+def price_refresh(*, symbol: str, wait_seconds: float = 0) -> AggregatedPrice:
+    """Fetch, aggregate, cache and record the price of one enabled asset; return it.
 
-    def __init__(self, symbol: str, sources: list[Source]) -> None:
-        self.symbol = symbol
-        self.sources = sources
-        reasons = "; ".join(f"{s.exchange}: {s.reason}" for s in sources) or "no venue enabled"
-        super().__init__(f"No venue gave a usable quote for {symbol} ({reasons}).")
-
-
-def price_refresh(*, symbol: str) -> AggregatedPrice:
-    """Fetch, aggregate, cache and store the price of one enabled asset; return it."""
+    Raise Asset.DoesNotExist, RefreshInProgress (after wait_seconds) or NoQuorum; on NoQuorum
+    the last good price stays in place and the failure is kept beside it.
+    """
     asset = Asset.objects.get(symbol=symbol, enabled=True)
-    exchanges = list(Exchange.objects.filter(enabled=True))
-    results = fetch_quotes(exchanges, symbol=asset.symbol, base=asset.base, quote=asset.quote)
-    sources = [
-        _source(exchange.name, result) for exchange, result in zip(exchanges, results, strict=True)
-    ]
-    quotes = [result for result in results if isinstance(result, Quote)]
-    if not quotes:
-        raise NoQuorum(asset.symbol, sources)
-    price = AggregatedPrice(
-        asset=asset.symbol,
-        price=_PRICE_CONTEXT.plus(METHODS[DEFAULT_METHOD](quotes)),
-        method=DEFAULT_METHOD,
-        last_updated=whole_ms(max(quote.timestamp for quote in quotes)),
-        aggregated_at=whole_ms(datetime.now(UTC)),
-        sources=tuple(sources),
+    with price_cache.refresh_lock(asset.symbol, wait_seconds=wait_seconds):
+        exchanges = list(Exchange.objects.filter(enabled=True))
+        results = fetch_quotes(exchanges, symbol=asset.symbol, base=asset.base, quote=asset.quote)
+        now = datetime.now(UTC)
+        named = [
+            (exchange.name, result) for exchange, result in zip(exchanges, results, strict=True)
+        ]
+        try:
+            price = aggregate(asset.symbol, named, rules=asset.rules, now=now)
+        except NoQuorum as exc:
+            price_cache.store_failure(RefreshFailure(asset.symbol, now, str(exc), exc.sources))
+            raise
+        price_cache.store(price)
+        _record(price)
+        return price
+
+
+def _record(price: AggregatedPrice) -> None:
+    due = history.is_due(
+        price_cache.last_recorded(price.asset),
+        price,
+        deviation_percent=settings.PRICEHUB_HISTORY_DEVIATION_PERCENT,
+        heartbeat_seconds=settings.PRICEHUB_HISTORY_HEARTBEAT_SECONDS,
     )
-    price_cache.store(price)
-    history.append(price)
-    return price
-
-
-def _source(exchange: str, result: Quote | ExchangeError) -> Source:
-    if isinstance(result, ExchangeError):
-        return Source(exchange=exchange, status="excluded", reason=str(result))
-    return Source(exchange=exchange, status="used", price=result.price, volume=result.volume)
+    if due:
+        history.append(price)
+        price_cache.mark_recorded(price)

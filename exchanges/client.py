@@ -34,9 +34,10 @@ def fetch_quote(exchange: Exchange, *, symbol: str, base: str, quote: str) -> Qu
             body = _read_capped(response)
             status = response.status_code
     except requests.Timeout as exc:
-        raise ExchangeError(f"timed out after {exchange.timeout_seconds:g} s") from exc
+        message = f"timed out after {exchange.timeout_seconds:g} s"
+        raise ExchangeError(message, reason="timeout") from exc
     except requests.RequestException as exc:
-        raise ExchangeError(f"unreachable ({type(exc).__name__})") from exc
+        raise ExchangeError(f"unreachable ({type(exc).__name__})", reason="unreachable") from exc
     return adapter.parse(
         status, body, exchange=exchange.name, symbol=symbol, received_at=datetime.now(UTC)
     )

@@ -8,7 +8,15 @@ from decimal import Decimal
 
 
 class ExchangeError(Exception):
-    """A venue gave no usable quote: down, slow, an error body or a malformed one."""
+    """A venue gave no usable quote: down, slow, an error body or a malformed one.
+
+    reason is a short code for the API's sources: "timeout", "unreachable", "venue_error"
+    (the venue answered an error) or "bad_response" (what it answered is not a ticker).
+    """
+
+    def __init__(self, message: str, reason: str = "bad_response") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,6 +120,11 @@ def venue_ticker(venue: str, symbol: str, at: datetime, seed: int = SEED) -> Tic
     )
 
 
+def tick_size(symbol: str) -> Decimal:
+    """Return the asset's price tick: the 8th significant digit of its starting price."""
+    return Decimal(1).scaleb(assets()[symbol].price.adjusted() - 7)
+
+
 def _seconds(at: datetime) -> float:
     if at.tzinfo is None:
         raise ValueError("naive datetime; pass an aware UTC time")
@@ -204,6 +209,5 @@ def _qty(venue: str, symbol: str, t: float, side: str, seed: int) -> Decimal:
 
 
 def _to_tick(symbol: str, price: float, rounding: str) -> Decimal:
-    """Round to 8 significant digits of the asset's starting price, a fixed tick per asset."""
-    tick = Decimal(1).scaleb(assets()[symbol].price.adjusted() - 7)
-    return Decimal(price).quantize(tick, rounding)
+    """Round to the asset's fixed tick, so every venue quotes the same price grid."""
+    return Decimal(price).quantize(tick_size(symbol), rounding)

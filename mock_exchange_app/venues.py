@@ -1,27 +1,35 @@
-"""WSGI apps that speak Binance's, Coinbase Exchange's and Kraken's public ticker formats."""
+"""WSGI apps that speak Binance's, Coinbase Exchange's and Kraken's public ticker formats.
+
+Besides each venue's own routes, every app serves the simulator's routes under /sim/:
+
+- GET /sim/truth/{SYMBOL}[?at=<epoch ms>]: the true price now, or at that moment.
+- GET /sim/faults: every fault set; PUT /sim/faults/{SYMBOL or *} with {"mode": ..., ...}
+  sets one; DELETE /sim/faults[/{SYMBOL}] clears one or all. See faults.py for the modes.
+"""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
-from functools import cache
+from functools import cache, partial
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-from mock_exchange_app import market
+from mock_exchange_app import faults, market
+from mock_exchange_app.faults import Quote, Reply, Response, json_response
 
 Query = dict[str, list[str]]
-Reply = tuple[int, Any]
-Handler = Callable[[re.Match[str], Query, datetime], Reply]
+Handler = Callable[[re.Match[str], Query, Quote], Reply]
 StartResponse = Callable[[str, list[tuple[str, str]]], object]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _KRAKEN_BASE = {"BTC": "XBT", "DOGE": "XDG"}
+_TRUTH = re.compile(r"/sim/truth/(?P<symbol>[^/]+)")
+_FAULTS = re.compile(r"/sim/faults(?:/(?P<symbol>[^/]+))?")
 
 
 def _utc_now() -> datetime:
@@ -32,47 +40,61 @@ def create_app(venue: str, clock: Callable[[], datetime] = _utc_now) -> WSGIApp:
     """Build the WSGI app for "binance", "coinbase" or "kraken"."""
     if venue not in _ROUTES:
         raise ValueError(f"unknown venue {venue!r}")
-    routes = [*_ROUTES[venue], (re.compile(r"/sim/truth/(?P<symbol>[^/]+)"), _truth)]
+    registry = faults.Faults()  # per app, so per venue process: faults are off at start
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        status, body = _dispatch(routes, environ, clock())
-        payload = json.dumps(body, separators=(",", ":")).encode()
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
-        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
-        return [payload]
+        reply = _respond(venue, registry, environ, clock())
+        headers = [
+            ("Content-Type", reply.content_type),
+            ("Content-Length", str(len(reply.payload))),
+        ]
+        start_response(f"{reply.status} {HTTPStatus(reply.status).phrase}", headers)
+        return [reply.payload]
 
     return app
 
 
-def _dispatch(
-    routes: list[tuple[re.Pattern[str], Handler]], environ: dict[str, Any], now: datetime
-) -> Reply:
-    if environ.get("REQUEST_METHOD", "GET") != "GET":
-        return 405, {"error": "method not allowed"}
+def _respond(
+    venue: str, registry: faults.Faults, environ: dict[str, Any], now: datetime
+) -> Response:
+    method = environ.get("REQUEST_METHOD", "GET")
     path = environ.get("PATH_INFO", "")
-    for pattern, handler in routes:
+    if match := _FAULTS.fullmatch(path):
+        reply = faults.control(registry, method, match["symbol"], _body(environ), now)
+        return json_response(*reply)
+    if method != "GET":
+        return json_response(405, {"error": "method not allowed"})
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    if match := _TRUTH.fullmatch(path):
+        return json_response(*_truth(match, query, now))
+    for pattern, handler in _ROUTES[venue]:
         if match := pattern.fullmatch(path):
-            return handler(match, parse_qs(environ.get("QUERY_STRING", "")), now)
-    return 404, {"error": "not found"}
+            return faults.serve(registry, venue, now, partial(handler, match, query))
+    return json_response(404, {"error": "not found"})
 
 
-def _truth(match: re.Match[str], _query: Query, now: datetime) -> Reply:
+def _body(environ: dict[str, Any]) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return environ["wsgi.input"].read(length) if length > 0 else b""
+
+
+def _truth(match: re.Match[str], query: Query, now: datetime) -> Reply:
     symbol = match["symbol"]
     if symbol not in market.assets():
         return 404, {"error": "unknown symbol"}
-    return 200, {
-        "symbol": symbol,
-        "price": _plain(market.true_price(symbol, now)),
-        "time": _iso(now),
-    }
+    try:
+        at = _EPOCH + timedelta(milliseconds=int(query["at"][0])) if "at" in query else now
+    except (ValueError, OverflowError):
+        return 400, {"error": "at must be a time in epoch milliseconds"}
+    return 200, {"symbol": symbol, "price": _plain(market.true_price(symbol, at)), "time": _iso(at)}
 
 
-def _binance_24hr(_match: re.Match[str], query: Query, now: datetime) -> Reply:
-    return _binance_each(query, lambda s: _binance_day(market.venue_ticker("binance", s, now)))
+def _binance_24hr(_match: re.Match[str], query: Query, quote: Quote) -> Reply:
+    return _binance_each(query, lambda s: _binance_day(quote(s)))
 
 
-def _binance_book(_match: re.Match[str], query: Query, now: datetime) -> Reply:
-    return _binance_each(query, lambda s: _binance_top(market.venue_ticker("binance", s, now)))
+def _binance_book(_match: re.Match[str], query: Query, quote: Quote) -> Reply:
+    return _binance_each(query, lambda s: _binance_top(quote(s)))
 
 
 def _binance_each(query: Query, render: Callable[[str], dict[str, Any]]) -> Reply:
@@ -122,11 +144,11 @@ def _binance_day(t: market.Ticker) -> dict[str, Any]:
     }
 
 
-def _coinbase_ticker(match: re.Match[str], _query: Query, now: datetime) -> Reply:
+def _coinbase_ticker(match: re.Match[str], _query: Query, quote: Quote) -> Reply:
     symbol = _coinbase_products().get(match["product"])
     if symbol is None:
         return 404, {"message": "NotFound"}
-    t = market.venue_ticker("coinbase", symbol, now)
+    t = quote(symbol)
     return 200, {
         "ask": _plain(t.ask),
         "bid": _plain(t.bid),
@@ -143,7 +165,7 @@ def _coinbase_products() -> Mapping[str, str]:
     return {f"{a.base}-{a.quote}": a.symbol for a in market.assets().values()}
 
 
-def _kraken_ticker(_match: re.Match[str], query: Query, now: datetime) -> Reply:
+def _kraken_ticker(_match: re.Match[str], query: Query, quote: Quote) -> Reply:
     requested = query.get("pair", [""])[0]
     if not requested:
         return 200, {"error": ["EGeneral:Invalid arguments"]}
@@ -151,7 +173,7 @@ def _kraken_ticker(_match: re.Match[str], query: Query, now: datetime) -> Reply:
     names = requested.split(",")
     if any(name not in pairs for name in names):
         return 200, {"error": ["EQuery:Unknown asset pair"]}
-    tickers = {n: _kraken_fields(market.venue_ticker("kraken", pairs[n], now)) for n in names}
+    tickers = {n: _kraken_fields(quote(pairs[n])) for n in names}
     return 200, {"error": [], "result": tickers}
 
 

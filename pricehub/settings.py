@@ -95,6 +95,16 @@ PRICEHUB_TIER_SECONDS = {
     "medium": env.float("REFRESH_MEDIUM_SECONDS", default=10.0),
     "cold": env.float("REFRESH_COLD_SECONDS", default=60.0),
 }
+# Quotes older than this by the venue's own clock are excluded as stale.
+PRICEHUB_MAX_QUOTE_AGE_SECONDS = env.float("MAX_QUOTE_AGE_SECONDS", default=30.0)
+# History gets a point when the price moved more than this percentage since the last point,
+# or when this many seconds passed; Redis always has the latest price.
+PRICEHUB_HISTORY_DEVIATION_PERCENT = env.float("HISTORY_DEVIATION_PERCENT", default=0.05)
+PRICEHUB_HISTORY_HEARTBEAT_SECONDS = env.float("HISTORY_HEARTBEAT_SECONDS", default=60.0)
+# Every PROMOTION_SECONDS the HOT_PROMOTIONS most requested assets are refreshed as hot,
+# whatever their tier; request counts halve at each promotion, so recent demand counts most.
+PRICEHUB_HOT_PROMOTIONS = env.int("HOT_PROMOTIONS", default=3)
+PRICEHUB_PROMOTION_SECONDS = env.float("PROMOTION_SECONDS", default=60.0)
 # A price is stale once older than this many refresh intervals of its tier (at least 5 s).
 PRICEHUB_STALE_AFTER_INTERVALS = env.int("STALE_AFTER_INTERVALS", default=3)
 # How long the latest price stays in Redis: far longer than any interval, so a stalled
@@ -114,6 +124,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-refreshes": {"task": "aggregation.tasks.dispatch_due_refreshes", "schedule": 1.0},
+    "promote-requested-assets": {
+        "task": "aggregation.tasks.promote_requested_assets",
+        "schedule": PRICEHUB_PROMOTION_SECONDS,
+    },
 }
 
 REST_FRAMEWORK = {

@@ -9,6 +9,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from aggregation import history, price_cache
+from aggregation.models import Asset
 from aggregation.price import AggregatedPrice, Source, whole_ms
 from aggregation.services import price_refresh
 from deploy.services import free_port
@@ -158,3 +159,31 @@ def test_it_serves_prices_over_http(live_server):
     response = requests.get(f"{live_server.url}/prices/btcusdt", timeout=5)
     assert (response.status_code, response.headers["Content-Type"]) == (200, "application/json")
     assert response.json()["asset"] == "BTCUSDT"
+
+
+def test_it_prices_by_another_method_on_request(api):
+    price = price_refresh(symbol="BTCUSDT")
+    body = api.get("/prices/BTCUSDT?method=median").json()
+    middle = sorted(source.price for source in price.used)[1]
+    assert (body["method"], body["price"]) == ("median", float(middle))
+
+
+def test_it_rejects_an_unknown_method(api):
+    response = api.get("/prices/BTCUSDT?method=average")
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_method")
+
+
+def test_it_says_how_much_to_trust_the_price(api):
+    price_refresh(symbol="BTCUSDT")
+    body = api.get("/prices/BTCUSDT").json()
+    volumes = sum(Decimal(str(source["volume"])) for source in body["sources"])
+    assert body["best_bid"] < body["best_ask"]
+    assert 0 < body["confidence"] < body["price"] * 0.001
+    assert body["volume"] == pytest.approx(float(volumes))
+
+
+def test_it_uses_the_asset_s_default_method(api):
+    Asset.objects.filter(symbol="SOLUSDT").update(method="mid")
+    price_refresh(symbol="SOLUSDT")
+    body = api.get("/prices/SOLUSDT").json()
+    assert (body["method"], body["price"]) == ("mid", (body["best_bid"] + body["best_ask"]) / 2)

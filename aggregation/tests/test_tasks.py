@@ -42,7 +42,7 @@ def wait_for_prices(*symbols: str, timeout: float = 15.0) -> dict[str, object]:
 
 def test_it_refreshes_an_asset_through_the_broker(worker):
     refresh_asset.delay("BTCUSDT")
-    assert wait_for_prices("BTCUSDT")["BTCUSDT"].sources_used == 3
+    assert len(wait_for_prices("BTCUSDT")["BTCUSDT"].used) == 3
 
 
 def test_the_beat_tick_refreshes_every_enabled_asset(worker):

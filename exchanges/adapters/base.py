@@ -82,9 +82,9 @@ class Adapter(ABC):
             payload = {}
         message = self.error_message(payload)
         if message:
-            raise ExchangeError(f"{self.kind}: {_one_line(message)}")
+            raise ExchangeError(f"{self.kind}: {_one_line(message)}", reason="venue_error")
         if status != HTTPStatus.OK:
-            raise ExchangeError(f"{self.kind}: HTTP {status}")
+            raise ExchangeError(f"{self.kind}: HTTP {status}", reason="venue_error")
         return payload
 
 

@@ -344,3 +344,21 @@ def test_it_reports_the_venue_s_error(kind, status, body, message):
 )
 def test_it_rejects_a_hostile_answer(kind, body, message):
     assert _error(kind, 200, body) == message
+
+
+def _reason(kind: str, status: int, body: bytes) -> str:
+    with pytest.raises(ExchangeError) as caught:
+        _parse(kind, status, body)
+    return caught.value.reason
+
+
+def test_it_gives_a_venue_error_body_the_reason_venue_error():
+    assert _reason("coinbase", 404, b'{"message":"NotFound"}') == "venue_error"
+
+
+def test_it_gives_an_html_outage_page_the_reason_venue_error():
+    assert _reason("kraken", 520, HTML_PAGE) == "venue_error"
+
+
+def test_it_gives_a_malformed_ticker_the_reason_bad_response():
+    assert _reason("binance", 200, BINANCE_TICKER[:150]) == "bad_response"

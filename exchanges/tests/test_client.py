@@ -76,3 +76,19 @@ def test_it_returns_each_venue_result_in_order(venues):
         quote="USDT",
     )
     assert [type(result) for result in results] == [Quote, ExchangeError]
+
+
+def test_it_gives_a_timeout_and_a_refused_connection_their_reasons(silent_port):
+    reasons = [
+        result.reason
+        for result in fetch_quotes(
+            [
+                exchange("coinbase", f"http://127.0.0.1:{silent_port}", timeout=0.2),
+                exchange("binance", "http://127.0.0.1:9"),
+            ],
+            symbol="BTCUSDT",
+            base="BTC",
+            quote="USDT",
+        )
+    ]
+    assert reasons == ["timeout", "unreachable"]

@@ -28,7 +28,7 @@ class Command(BaseCommand):
                 reason = "unknown or disabled asset" if isinstance(exc, Asset.DoesNotExist) else exc
                 self.stderr.write(f"{progress} failed: {reason}")
                 continue
-            sources = f"{price.sources_used}/{len(price.sources)} sources"
+            sources = f"{len(price.used)}/{len(price.sources)} sources"
             self.stdout.write(f"{progress} {price.price} {price.method} ({sources})")
         if failed:
             raise CommandError(f"{failed} of {len(symbols)} refreshes failed")

@@ -1,0 +1,110 @@
+"""From venue answers to one price: validate, reject outliers, check the quorum, combine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Context, Decimal
+
+from aggregation.methods import METHODS
+from aggregation.price import AggregatedPrice, Source, whole_ms
+from aggregation.validation import Rejection, check_quote, find_outliers
+from exchanges.quotes import ExchangeError, Quote
+
+# Twelve significant digits: finer than any venue's tick, and exact as a JSON number.
+_PRICE_CONTEXT = Context(prec=12)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """How one asset's price is made (Asset fields and settings)."""
+
+    method: str = "vwap"
+    quorum: int = 2
+    max_age: timedelta = timedelta(seconds=30)
+    mad_k: Decimal = Decimal(5)
+    band: Decimal = Decimal("0.01")  # a fraction of the median
+
+
+class NoQuorum(Exception):
+    """Too few venues gave a usable quote to publish a price."""
+
+    def __init__(self, symbol: str, sources: Sequence[Source], quorum: int) -> None:
+        self.symbol = symbol
+        self.sources = tuple(sources)
+        used = sum(source.status == "used" for source in sources)
+        reasons = "; ".join(
+            f"{source.exchange}: {source.detail}" for source in sources if source.detail
+        )
+        super().__init__(
+            f"{used} of {len(sources)} venues gave a usable quote for {symbol}; "
+            f"{quorum} needed" + (f" ({reasons})." if reasons else ".")
+        )
+
+
+def aggregate(
+    symbol: str,
+    results: Sequence[tuple[str, Quote | ExchangeError]],
+    *,
+    rules: Rules,
+    now: datetime,
+) -> AggregatedPrice:
+    """Return the price of symbol from each venue's quote or error; raise NoQuorum."""
+    rejections = [_check(result, rules, now) for _, result in results]
+    valid = [
+        result
+        for (_, result), rejection in zip(results, rejections, strict=True)
+        if rejection is None
+    ]
+    # Outliers are judged among the valid quotes only; each takes its verdict in order.
+    verdicts = iter(find_outliers(valid, mad_k=rules.mad_k, band=rules.band))
+    rejections = [next(verdicts) if rejection is None else rejection for rejection in rejections]
+    sources = [
+        _source(exchange, result, rejection)
+        for (exchange, result), rejection in zip(results, rejections, strict=True)
+    ]
+    used = [
+        result
+        for (_, result), rejection in zip(results, rejections, strict=True)
+        if rejection is None
+    ]
+    if len(used) < rules.quorum:
+        raise NoQuorum(symbol, sources, rules.quorum)
+    return AggregatedPrice(
+        asset=symbol,
+        price=combine(used, rules.method),
+        method=rules.method,
+        last_updated=whole_ms(max(quote.timestamp for quote in used)),
+        aggregated_at=whole_ms(now),
+        sources=tuple(sources),
+    )
+
+
+def combine(quotes: Sequence[Quote] | Sequence[Source], method: str) -> Decimal:
+    """Return the price of quotes by method, to twelve significant digits."""
+    return _PRICE_CONTEXT.plus(METHODS[method](quotes))
+
+
+def _check(result: Quote | ExchangeError, rules: Rules, now: datetime) -> Rejection | None:
+    if isinstance(result, ExchangeError):
+        return Rejection(result.reason, str(result))
+    return check_quote(result, now=now, max_age=rules.max_age)
+
+
+def _source(exchange: str, result: Quote | ExchangeError, rejection: Rejection | None) -> Source:
+    status = "used" if rejection is None else "excluded"
+    reason = None if rejection is None else rejection.reason
+    detail = None if rejection is None else rejection.detail
+    if isinstance(result, ExchangeError):
+        return Source(exchange, status, reason, detail)
+    return Source(
+        exchange,
+        status,
+        reason,
+        detail,
+        price=result.price,
+        bid=result.bid,
+        ask=result.ask,
+        volume=result.volume,
+    )

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from aggregation.accuracy import measure
+from aggregation.models import Asset
+from exchanges.models import Exchange
+
+TABLE = "{:<18} {:>4} {:>12} {:>8} {:>14}"
+
+
+class Command(BaseCommand):
+    help = (
+        "Apply each fault scenario to one simulated venue and print how far PriceHub's price "
+        "and a plain VWAP land from the true price, in basis points."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--asset", default="BTCUSDT")
+        parser.add_argument("--venue", default="binance", help="the exchange that misbehaves")
+        parser.add_argument("--samples", type=int, default=5, help="refreshes per scenario")
+
+    def handle(self, *args: Any, asset: str, venue: str, samples: int, **options: Any) -> None:
+        exchanges = list(Exchange.objects.filter(enabled=True))
+        faulty = next((exchange for exchange in exchanges if exchange.name == venue), None)
+        target = Asset.objects.filter(symbol=asset.upper()).first()
+        if faulty is None or target is None:
+            raise CommandError(f"No enabled exchange {venue!r} or no asset {asset!r}.")
+        rows = measure(target, faulty, exchanges, samples=samples)
+        baseline = rows[0].pricehub_bps or 0.0
+        self.stdout.write(f"{target.symbol}, faults on {venue}, {samples} samples each")
+        self.stdout.write(
+            TABLE.format("scenario", "used", "PriceHub bps", "vs none", "plain VWAP bps")
+        )
+        for row in rows:
+            ours = "no quorum" if row.pricehub_bps is None else f"{row.pricehub_bps:.2f}"
+            delta = "" if row.pricehub_bps is None else f"{row.pricehub_bps - baseline:+.2f}"
+            plain = f"{row.plain_vwap_bps:.2f}"
+            self.stdout.write(TABLE.format(row.scenario, row.sources_used, ours, delta, plain))

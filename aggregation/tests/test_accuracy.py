@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from aggregation.accuracy import SCENARIOS, Row, measure
+from aggregation.models import Asset
+from exchanges.models import Exchange
+
+
+
+@pytest.fixture(scope="module")
+def rows(venues: dict[str, str]) -> list[Row]:
+    """Measure once for the module: the rows of BTCUSDT with faults on binance."""
+    exchanges = [
+        Exchange(name=kind, kind=kind, base_url=url, timeout_seconds=0.5)
+        for kind, url in venues.items()
+    ]
+    asset = Asset(symbol="BTCUSDT", base="BTC", quote="USDT")
+    return measure(asset, exchanges[0], exchanges, samples=3)
+
+
+def test_it_measures_every_scenario(rows):
+    assert [row.scenario for row in rows] == [name for name, _ in SCENARIOS]
+
+
+def test_it_prices_every_fault_from_the_two_healthy_venues(rows):
+    assert [row.sources_used for row in rows[1:]] == [2] * (len(SCENARIOS) - 1)
+
+
+def test_it_stays_within_5_bps_of_its_fault_free_error_under_every_fault(rows):
+    baseline = rows[0].pricehub_bps
+    assert all(row.pricehub_bps - baseline <= 5 for row in rows)
+
+
+def test_it_beats_a_plain_vwap_when_a_venue_quotes_an_outlier(rows):
+    outlier = next(row for row in rows if row.scenario == "outlier")
+    assert outlier.plain_vwap_bps > 100 > outlier.pricehub_bps
+
+
+@pytest.mark.usefixtures("stores", "venue_rows")
+def test_the_command_prints_a_row_per_scenario():
+    Exchange.objects.update(timeout_seconds=0.5)
+    out = StringIO()
+    call_command("accuracy", "--samples", "1", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[1].split()[:2] == ["scenario", "used"]
+    assert len(lines) == 2 + len(SCENARIOS)

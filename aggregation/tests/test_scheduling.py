@@ -1,0 +1,89 @@
+"""Tiers, demand promotion, single-flight refreshes and the history write policy."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from rest_framework.test import APIClient
+
+from aggregation import price_cache
+from aggregation.models import Asset
+from aggregation.services import price_refresh
+from aggregation.tasks import dispatch_due_refreshes, promote_requested_assets, refresh_asset
+
+pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
+
+
+def hold_lock(symbol: str, seconds: float) -> threading.Thread:
+    held = threading.Event()
+
+    def hold() -> None:
+        with price_cache.refresh_lock(symbol):
+            held.set()
+            time.sleep(seconds)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(5)
+    return thread
+
+
+def test_it_does_not_start_a_refresh_that_is_already_running():
+    holder = hold_lock("BTCUSDT", 0.5)
+    with pytest.raises(price_cache.RefreshInProgress):
+        price_refresh(symbol="BTCUSDT")
+    holder.join()
+
+
+def test_a_beat_refresh_skips_an_asset_being_refreshed():
+    holder = hold_lock("BTCUSDT", 0.5)
+    refresh_asset.apply(args=("BTCUSDT",))
+    holder.join()
+    assert price_cache.load("BTCUSDT") is None
+
+
+def test_post_refresh_waits_for_the_running_refresh_then_refreshes():
+    holder = hold_lock("BTCUSDT", 0.3)
+    response = APIClient().post("/refresh/BTCUSDT")
+    holder.join()
+    assert response.status_code == 200
+
+
+def test_it_promotes_the_most_requested_asset_to_hot(settings):
+    settings.PRICEHUB_HOT_PROMOTIONS = 1
+    price_refresh(symbol="AVAXUSDT")
+    api = APIClient()
+    api.get("/prices/BTCUSDT")
+    for _ in range(3):
+        api.get("/prices/AVAXUSDT")
+    assert promote_requested_assets.apply().get() == ["AVAXUSDT"]
+    assert api.get("/prices/AVAXUSDT").json()["tier"] == "hot"
+
+
+def test_a_promoted_asset_is_refreshed_at_the_hot_interval(settings):
+    settings.PRICEHUB_HOT_PROMOTIONS = 1
+    settings.PRICEHUB_TIER_SECONDS = {"hot": 0.2, "medium": 60, "cold": 60}
+    Asset.objects.exclude(symbol__in=["AVAXUSDT", "TRXUSDT"]).update(enabled=False)
+    price_cache.count_request("AVAXUSDT")
+    promote_requested_assets.apply()
+    dispatch_due_refreshes.apply()
+    time.sleep(0.3)
+    assert dispatch_due_refreshes.apply().get() == 1
+
+
+def test_it_records_history_only_on_a_move_or_a_heartbeat(settings, history_count):
+    settings.PRICEHUB_HISTORY_DEVIATION_PERCENT = 50
+    for _ in range(3):
+        price_refresh(symbol="ETHUSDT")
+    settings.PRICEHUB_HISTORY_HEARTBEAT_SECONDS = 0
+    price_refresh(symbol="ETHUSDT")
+    assert history_count("ETHUSDT") == 2
+
+
+def test_it_keeps_the_latest_price_in_redis_even_when_history_skips_it(settings):
+    settings.PRICEHUB_HISTORY_DEVIATION_PERCENT = 50
+    price_refresh(symbol="ETHUSDT")
+    latest = price_refresh(symbol="ETHUSDT")
+    assert price_cache.load("ETHUSDT") == latest

@@ -1,0 +1,49 @@
+"""Drive a simulated venue's /sim routes over HTTP: set and clear faults, read the truth."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+_TIMEOUT = 5.0  # seconds; the /sim routes never misbehave, so this is only a safety net
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def set_fault(base_url: str, symbol: str, mode: str, **params: Any) -> None:
+    """Make the venue misbehave for `symbol` ("*" for every symbol) until cleared."""
+    # Decimals (an outlier factor) go out as strings, which the venue reads exactly.
+    body = json.dumps({"mode": mode, **params}, default=str)
+    reply = requests.put(
+        _url(base_url, f"/sim/faults/{symbol}"),
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=_TIMEOUT,
+    )
+    reply.raise_for_status()
+
+
+def clear_faults(base_url: str) -> None:
+    """Make the venue behave again for every symbol."""
+    requests.delete(_url(base_url, "/sim/faults"), timeout=_TIMEOUT).raise_for_status()
+
+
+def true_price(base_url: str, symbol: str, at: datetime | None = None) -> Decimal:
+    """Return the simulated market's true price of `symbol` at `at` (default now)."""
+    params = {} if at is None else {"at": _epoch_ms(at)}
+    reply = requests.get(_url(base_url, f"/sim/truth/{symbol}"), params=params, timeout=_TIMEOUT)
+    reply.raise_for_status()
+    return Decimal(reply.json()["price"])
+
+
+def _url(base_url: str, path: str) -> str:
+    return base_url.rstrip("/") + path
+
+
+def _epoch_ms(at: datetime) -> int:
+    if at.tzinfo is None:
+        raise ValueError("naive datetime; pass an aware UTC time")
+    return (at - _EPOCH) // timedelta(milliseconds=1)
