@@ -10,7 +10,6 @@ from aggregation.models import Asset
 from exchanges.models import Exchange
 
 
-
 @pytest.fixture(scope="module")
 def rows(venues: dict[str, str]) -> list[Row]:
     """Measure once for the module: the rows of BTCUSDT with faults on binance."""

@@ -186,4 +186,5 @@ def test_it_uses_the_asset_s_default_method(api):
     Asset.objects.filter(symbol="SOLUSDT").update(method="mid")
     price_refresh(symbol="SOLUSDT")
     body = api.get("/prices/SOLUSDT").json()
-    assert (body["method"], body["price"]) == ("mid", (body["best_bid"] + body["best_ask"]) / 2)
+    mid = (Decimal(str(body["best_bid"])) + Decimal(str(body["best_ask"]))) / 2
+    assert (body["method"], Decimal(str(body["price"]))) == ("mid", mid)
