@@ -22,11 +22,15 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_prometheus",
     "exchanges",
     "aggregation",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -35,6 +39,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "pricehub.urls"
@@ -130,14 +135,33 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# API tokens (`Authorization: Token <key>`) lift the refresh throttle; reads need none.
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "aggregation.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": False,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Throttle counts live in the default cache, Redis, so they hold across processes.
+    "DEFAULT_THROTTLE_RATES": {
+        "refresh_anon": env.str("REFRESH_ANON_RATE", default="10/min"),
+        "refresh_token": env.str("REFRESH_TOKEN_RATE", default="600/min"),
+        "read": env.str("READ_RATE", default="1200/min"),
+    },
+}
+# Per-client throttling of reads costs a Redis round trip per request, so it is off unless
+# asked for; in production, rate-limit reads at the reverse proxy (README, Deployment).
+PRICEHUB_THROTTLE_READS = env.bool("THROTTLE_READS", default=False)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PriceHub API",
+    "DESCRIPTION": "Real-time cryptocurrency prices aggregated from several exchanges.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LOGGING = {

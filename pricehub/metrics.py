@@ -1,0 +1,32 @@
+"""PriceHub's own Prometheus metrics, beside django-prometheus' request metrics.
+
+Web and worker processes on a host share them through PROMETHEUS_MULTIPROC_DIR, so /metrics
+shows the workers' refreshes too. Counters and histograms only: they aggregate across processes.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+REFRESH_SECONDS = Histogram(
+    "pricehub_refresh_seconds", "Duration of one asset refresh", ["outcome"]
+)  # outcome: published or no_quorum
+VENUE_REQUESTS = Counter(
+    "pricehub_venue_requests_total", "Ticker requests to venues", ["exchange", "outcome"]
+)  # outcome: ok, or the reason of the failure
+VENUE_SECONDS = Histogram(
+    "pricehub_venue_request_seconds", "Duration of one ticker request", ["exchange"]
+)
+QUOTES_EXCLUDED = Counter(
+    "pricehub_quotes_excluded_total", "Quotes left out of a price", ["reason"]
+)
+PRICE_READS = Counter(
+    "pricehub_price_reads_total", "Latest-price reads by where they were found", ["found_in"]
+)  # found_in: cache (a hit), history (a miss served from DynamoDB) or nowhere
+PRICE_AGE_SECONDS = Histogram(
+    "pricehub_price_age_seconds",
+    "Age of the prices served",
+    ["tier"],
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600),
+)
+CELERY_TASKS = Counter("pricehub_celery_tasks_total", "Celery tasks run", ["task", "outcome"])
