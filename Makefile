@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint format setup
+.PHONY: run test lint format setup openapi
 
 run: setup
 	$(PY) -m deploy.run
@@ -17,6 +17,9 @@ lint: $(VENV)/installed
 format: $(VENV)/installed
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
+
+openapi: $(VENV)/installed
+	$(PY) manage.py spectacular --file openapi.yaml --validate --fail-on-warn
 
 setup: $(VENV)/installed
 	deploy/setup.sh

@@ -6,6 +6,7 @@ otherwise started here on a free loopback port and stopped after the session.
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -111,6 +112,14 @@ def stores(services: None) -> Iterator[None]:
     _empty_history()
     yield
     cache.delete_pattern("*")
+
+
+@pytest.fixture
+def seeded_assets(db: None) -> None:
+    """The ten seeded assets, which a transactional test before this one may have flushed."""
+    from django.apps import apps
+
+    importlib.import_module("aggregation.migrations.0002_seed_assets").seed(apps, None)
 
 
 @pytest.fixture

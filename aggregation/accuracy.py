@@ -13,14 +13,13 @@ from decimal import Decimal
 from statistics import fmean
 from typing import Any
 
-from mock_exchange_app.control import clear_faults, set_fault, true_price
-
 from aggregation.aggregate import NoQuorum, aggregate
 from aggregation.methods import vwap
 from aggregation.models import Asset
-from exchanges.client import fetch_quotes
+from exchanges.client import circuit_close, fetch_quotes
 from exchanges.models import Exchange
 from exchanges.quotes import Quote
+from mock_exchange_app.control import clear_faults, set_fault, true_price
 
 # (name, fault) pairs; "slow" is given a delay past the venue's timeout when it is applied.
 SCENARIOS: list[tuple[str, dict[str, Any]]] = [
@@ -51,16 +50,21 @@ def measure(
     rows = []
     try:
         for name, fault in SCENARIOS:
-            for exchange in exchanges:
-                clear_faults(exchange.base_url)
+            _heal(exchanges)
             if fault:
                 params = {**fault, "delay": faulty.timeout_seconds + 1} if name == "slow" else fault
                 set_fault(faulty.base_url, asset.symbol, **params)
             rows.append(_sample(name, asset, exchanges, samples))
     finally:
-        for exchange in exchanges:
-            clear_faults(exchange.base_url)
+        _heal(exchanges)
     return rows
+
+
+def _heal(exchanges: Sequence[Exchange]) -> None:
+    # Each scenario starts from healthy venues, their circuits closed by the last one's faults.
+    for exchange in exchanges:
+        clear_faults(exchange.base_url)
+        circuit_close(exchange.name)
 
 
 def _sample(name: str, asset: Asset, exchanges: Sequence[Exchange], samples: int) -> Row:

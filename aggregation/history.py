@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.conf import settings
 
-from aggregation.price import AggregatedPrice
+from aggregation.price import AggregatedPrice, epoch_ms, from_epoch_ms
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
@@ -48,15 +49,78 @@ def latest(symbol: str) -> AggregatedPrice | None:
         ScanIndexForward=False,
         Limit=1,
     )
-    if not response["Items"]:
-        return None
-    item = response["Items"][0]
-    return AggregatedPrice.from_record({key: _deserialize(value) for key, value in item.items()})
+    return _from_item(response["Items"][0]) if response["Items"] else None
+
+
+def page(
+    symbol: str,
+    start: datetime,
+    end: datetime,
+    *,
+    newest_first: bool,
+    limit: int,
+    after_ms: int | None = None,
+) -> tuple[list[AggregatedPrice], int | None]:
+    """Return up to limit points of symbol in [start, end] after the point at after_ms,
+    and the timestamp to continue after (None at the end)."""
+    request = _range_query(symbol, start, end) | {"ScanIndexForward": not newest_first}
+    if after_ms is not None:
+        request["ExclusiveStartKey"] = {"asset": {"S": symbol}, "timestamp": {"N": str(after_ms)}}
+    response = _client().query(**request, Limit=limit)
+    points = [_from_item(item) for item in response["Items"]]
+    last = response.get("LastEvaluatedKey")
+    return points, None if last is None else int(last["timestamp"]["N"])
+
+
+def prices_between(
+    symbol: str, start: datetime, end: datetime, *, max_points: int
+) -> list[tuple[datetime, Decimal]]:
+    """Return (time, price) of symbol's points in [start, end], oldest first.
+
+    Raise TooManyPoints past max_points, so one request cannot read a table's worth.
+    """
+    request = _range_query(symbol, start, end) | {
+        "ProjectionExpression": "#t, price",
+        "ExpressionAttributeNames": {"#t": "timestamp"},
+    }
+    points: list[tuple[datetime, Decimal]] = []
+    for response in _client().get_paginator("query").paginate(**request):
+        for item in response["Items"]:
+            points.append((from_epoch_ms(item["timestamp"]["N"]), Decimal(item["price"]["N"])))
+        if len(points) > max_points:
+            raise TooManyPoints(f"more than {max_points} points in the range")
+    return points
+
+
+class TooManyPoints(Exception):
+    """A range holds more points than one request may read."""
 
 
 def ensure_table() -> None:
     """Create the table unless it exists, and wait until it is active."""
     _ensure_table(_connect(), settings.DYNAMODB_TABLE)
+
+
+def ping() -> None:
+    """Describe the table, raising when DynamoDB cannot be reached (the readiness probe)."""
+    _client().describe_table(TableName=settings.DYNAMODB_TABLE)
+
+
+def _range_query(symbol: str, start: datetime, end: datetime) -> dict[str, Any]:
+    return {
+        "TableName": settings.DYNAMODB_TABLE,
+        "KeyConditionExpression": "asset = :asset AND #t BETWEEN :start AND :end",
+        "ExpressionAttributeNames": {"#t": "timestamp"},
+        "ExpressionAttributeValues": {
+            ":asset": {"S": symbol},
+            ":start": {"N": str(epoch_ms(start))},
+            ":end": {"N": str(epoch_ms(end))},
+        },
+    }
+
+
+def _from_item(item: dict[str, Any]) -> AggregatedPrice:
+    return AggregatedPrice.from_record({key: _deserialize(value) for key, value in item.items()})
 
 
 def _client() -> Any:

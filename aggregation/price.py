@@ -42,9 +42,9 @@ class AggregatedPrice:
         """Return the stored form: the DynamoDB item, also kept in Redis as is."""
         return {
             "asset": self.asset,
-            "timestamp": _epoch_ms(self.aggregated_at),
+            "timestamp": epoch_ms(self.aggregated_at),
             "price": self.price,
-            "updated_at": _epoch_ms(self.last_updated),
+            "updated_at": epoch_ms(self.last_updated),
             "method": self.method,
             "sources_used": len(self.used),
             "sources": [_source_record(source) for source in self.sources],
@@ -57,8 +57,8 @@ class AggregatedPrice:
             asset=record["asset"],
             price=Decimal(record["price"]),
             method=record["method"],
-            last_updated=_from_epoch_ms(record["updated_at"]),
-            aggregated_at=_from_epoch_ms(record["timestamp"]),
+            last_updated=from_epoch_ms(record["updated_at"]),
+            aggregated_at=from_epoch_ms(record["timestamp"]),
             sources=tuple(_source_from_record(source) for source in record["sources"]),
         )
 
@@ -88,12 +88,14 @@ def _source_from_record(record: dict[str, Any]) -> Source:
     )
 
 
-def _epoch_ms(moment: datetime) -> int:
+def epoch_ms(moment: datetime) -> int:
+    """Return moment in whole milliseconds since the Unix epoch."""
     return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
-def _from_epoch_ms(epoch_ms: Decimal | int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=int(epoch_ms))
+def from_epoch_ms(milliseconds: Decimal | int | str) -> datetime:
+    """Return the UTC time of an epoch in milliseconds."""
+    return _EPOCH + timedelta(milliseconds=int(milliseconds))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,7 @@ class RefreshFailure:
     def to_record(self) -> dict[str, Any]:
         return {
             "asset": self.asset,
-            "at": _epoch_ms(self.at),
+            "at": epoch_ms(self.at),
             "detail": self.detail,
             "sources": [_source_record(source) for source in self.sources],
         }
@@ -117,7 +119,7 @@ class RefreshFailure:
     def from_record(cls, record: dict[str, Any]) -> RefreshFailure:
         return cls(
             asset=record["asset"],
-            at=_from_epoch_ms(record["at"]),
+            at=from_epoch_ms(record["at"]),
             detail=record["detail"],
             sources=tuple(_source_from_record(source) for source in record["sources"]),
         )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import logging
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -10,11 +11,10 @@ from django.conf import settings
 from aggregation import history, price_cache
 from aggregation.aggregate import NoQuorum, aggregate
 from aggregation.models import Asset
-from aggregation.price import AggregatedPrice, RefreshFailure
+from aggregation.price import AggregatedPrice, RefreshFailure, Source
 from exchanges.client import fetch_quotes
 from exchanges.models import Exchange
-
-logger = logging.getLogger(__name__)
+from pricehub.metrics import QUOTES_EXCLUDED, REFRESH_SECONDS
 
 
 def price_refresh(*, symbol: str, wait_seconds: float = 0) -> AggregatedPrice:
@@ -25,6 +25,7 @@ def price_refresh(*, symbol: str, wait_seconds: float = 0) -> AggregatedPrice:
     """
     asset = Asset.objects.get(symbol=symbol, enabled=True)
     with price_cache.refresh_lock(asset.symbol, wait_seconds=wait_seconds):
+        started = time.monotonic()
         exchanges = list(Exchange.objects.filter(enabled=True))
         results = fetch_quotes(exchanges, symbol=asset.symbol, base=asset.base, quote=asset.quote)
         now = datetime.now(UTC)
@@ -35,10 +36,19 @@ def price_refresh(*, symbol: str, wait_seconds: float = 0) -> AggregatedPrice:
             price = aggregate(asset.symbol, named, rules=asset.rules, now=now)
         except NoQuorum as exc:
             price_cache.store_failure(RefreshFailure(asset.symbol, now, str(exc), exc.sources))
+            _observe("no_quorum", exc.sources, started)
             raise
         price_cache.store(price)
         _record(price)
+        _observe("published", price.sources, started)
         return price
+
+
+def _observe(outcome: str, sources: Sequence[Source], started: float) -> None:
+    REFRESH_SECONDS.labels(outcome).observe(time.monotonic() - started)
+    for source in sources:
+        if source.reason is not None:
+            QUOTES_EXCLUDED.labels(source.reason).inc()
 
 
 def _record(price: AggregatedPrice) -> None:

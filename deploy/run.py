@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from honcho.manager import Manager
@@ -16,6 +18,9 @@ DATA = ROOT / "data"
 PY = sys.executable
 VENUES = {"binance": 8081, "coinbase": 8082, "kraken": 8083}
 DYNAMODB_PORT = 8000
+# Every process writes its Prometheus samples here; the web's /metrics adds them all up.
+PROMETHEUS_DIR = DATA / "prometheus"
+GUNICORN_CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
 
 
 def main() -> int:
@@ -39,19 +44,29 @@ def main() -> int:
     for args in (["migrate", "--no-input"], ["collectstatic", "--no-input", "-v0"]):
         subprocess.run([PY, "manage.py", *args], env=env, cwd=ROOT, check=True)  # noqa: S603
 
+    # Set after the one-off commands above, so only the long-running processes leave samples.
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_prometheus_dir())
     for venue, port in VENUES.items():
         manager.add_process(venue, f"{PY} -m mock_exchange_app {venue} --port {port}", env=env)
     wait = f"{PY} -m deploy.services wait {' '.join(map(str, waits))} && exec " if waits else ""
     celery = f"{wait}{PY} -m celery -A pricehub"
+    gunicorn = f"{PY} -m gunicorn pricehub.wsgi --config {GUNICORN_CONFIG}"
     processes = {
         "worker": f"{celery} worker --pool threads --concurrency 8 --loglevel WARNING",
         "beat": f"{celery} beat --loglevel WARNING --schedule {DATA / 'celerybeat-schedule'}",
-        "web": f"{PY} -m gunicorn pricehub.wsgi --bind 127.0.0.1:8080 --workers 2 --threads 4",
+        "web": f"{gunicorn} --bind 127.0.0.1:8080 --workers 2 --threads 4",
     }
     for name, command in processes.items():
         manager.add_process(name, command, env=env, cwd=str(ROOT))
     manager.loop()
     return manager.returncode
+
+
+def fresh_prometheus_dir() -> Path:
+    """Return the multiprocess metrics folder, emptied of the last run's dead processes."""
+    shutil.rmtree(PROMETHEUS_DIR, ignore_errors=True)
+    PROMETHEUS_DIR.mkdir(parents=True)
+    return PROMETHEUS_DIR
 
 
 if __name__ == "__main__":

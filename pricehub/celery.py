@@ -6,6 +6,9 @@ import os
 
 from celery import Celery
 
+# Connects the task-outcome counters in every process that loads the app: worker, beat, web.
+from pricehub import signals  # noqa: F401
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pricehub.settings")
 
 celery_app = Celery("pricehub")

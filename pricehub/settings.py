@@ -35,6 +35,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Answers If-None-Match with 304 when the ETag a view set still matches.
+    "django.middleware.http.ConditionalGetMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -179,3 +181,8 @@ PRICEHUB_SEED_VENUES = {
     "coinbase": env.str("COINBASE_URL", default="http://127.0.0.1:8082"),
     "kraken": env.str("KRAKEN_URL", default="http://127.0.0.1:8083"),
 }
+
+# Circuit breaker per venue, its state in Redis for every process: this many failed requests
+# in a row open it; after RESET seconds one trial request may close it again.
+PRICEHUB_CIRCUIT_FAIL_MAX = env.int("CIRCUIT_FAIL_MAX", default=5)
+PRICEHUB_CIRCUIT_RESET_SECONDS = env.float("CIRCUIT_RESET_SECONDS", default=30.0)

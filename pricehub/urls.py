@@ -1,14 +1,28 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from aggregation.api import PriceView, RefreshView
+from aggregation.api.assets import AssetListView
+from aggregation.api.history import CandlesView, HistoryView
+from aggregation.api.prices import PriceListView, PriceView, RefreshView
+from pricehub.health import HealthView, ReadyView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("prices", PriceListView.as_view(), name="prices"),
     path("prices/<str:asset>", PriceView.as_view(), name="price"),
+    path("prices/<str:asset>/history", HistoryView.as_view(), name="history"),
+    path("prices/<str:asset>/candles", CandlesView.as_view(), name="candles"),
+    path("assets", AssetListView.as_view(), name="assets"),
     path("refresh/<str:asset>", RefreshView.as_view(), name="refresh"),
+    path("healthz", HealthView.as_view(), name="healthz"),
+    path("readyz", ReadyView.as_view(), name="readyz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("django_prometheus.urls")),
+    path("exchanges", include("exchanges.api")),
 ]
 
 handler404 = "aggregation.api.not_found"

@@ -11,7 +11,7 @@ from exchanges.models import Exchange
 
 
 @pytest.fixture(scope="module")
-def rows(venues: dict[str, str]) -> list[Row]:
+def rows(services: None, venues: dict[str, str]) -> list[Row]:
     """Measure once for the module: the rows of BTCUSDT with faults on binance."""
     exchanges = [
         Exchange(name=kind, kind=kind, base_url=url, timeout_seconds=0.5)

@@ -154,6 +154,7 @@ def test_it_answers_an_unknown_path_with_a_json_404(api):
     assert response.json()["error"] == "not_found"
 
 
+@pytest.mark.usefixtures("seeded_assets")
 def test_it_serves_prices_over_http(live_server):
     price_refresh(symbol="BTCUSDT")
     response = requests.get(f"{live_server.url}/prices/btcusdt", timeout=5)
@@ -177,7 +178,8 @@ def test_it_says_how_much_to_trust_the_price(api):
     price_refresh(symbol="BTCUSDT")
     body = api.get("/prices/BTCUSDT").json()
     volumes = sum(Decimal(str(source["volume"])) for source in body["sources"])
-    assert body["best_bid"] < body["best_ask"]
+    assert body["best_bid"] == max(source["bid"] for source in body["sources"])
+    assert body["best_ask"] == min(source["ask"] for source in body["sources"])
     assert 0 < body["confidence"] < body["price"] * 0.001
     assert body["volume"] == pytest.approx(float(volumes))
 

@@ -12,11 +12,11 @@ from aggregation.tasks import dispatch_due_refreshes, refresh_asset
 from pricehub.celery import celery_app
 
 # The worker runs in a thread of its own and reads committed rows, hence transactional_db.
-pytestmark = pytest.mark.usefixtures("transactional_db", "stores", "venue_rows", "seeded_assets")
+pytestmark = pytest.mark.usefixtures("transactional_db", "stores", "venue_rows", "three_assets")
 
 
 @pytest.fixture
-def seeded_assets() -> None:
+def three_assets() -> None:
     """Exactly three enabled assets, one per tier."""
     Asset.objects.all().delete()
     for base, tier in (("BTC", "hot"), ("ETH", "medium"), ("AVAX", "cold")):

@@ -1,8 +1,7 @@
-"""The REST API: thin views over the refresh service and the price selector."""
+"""Latest prices: one asset, a batch of assets, and a refresh on demand."""
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -10,41 +9,51 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError
-from django.http import Http404, HttpRequest, JsonResponse
-from redis.exceptions import RedisError
-from rest_framework import exceptions, serializers
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from aggregation import methods, price_cache
 from aggregation.aggregate import NoQuorum, combine
+from aggregation.api.errors import ApiError, ErrorOutput, errors
 from aggregation.methods import METHODS
 from aggregation.models import SYMBOL_PATTERN, Asset
 from aggregation.price import AggregatedPrice, RefreshFailure, Source
 from aggregation.selectors import asset_tier, price_latest
 from aggregation.services import price_refresh
-
-logger = logging.getLogger(__name__)
+from pricehub.metrics import PRICE_AGE_SECONDS
 
 _SYMBOL_RE = re.compile(SYMBOL_PATTERN)
-_BACKEND_ERRORS = (RedisError, BotoCoreError, ClientError, DatabaseError)
 # How long POST /refresh waits for a refresh of the same asset that is already running.
 REFRESH_WAIT_SECONDS = 10
+MAX_BATCH = 50
 
 
-class ApiError(exceptions.APIException):
-    """An error answered with PriceHub's body: {"error": code, "detail": sentence, ...extra}."""
+class RefreshAnonThrottle(AnonRateThrottle):
+    scope = "refresh_anon"
 
-    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
-        self.status_code = status
-        self.extra = extra
-        super().__init__(detail, code)
+
+class RefreshTokenThrottle(UserRateThrottle):
+    scope = "refresh_token"
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        # Anonymous callers answer to the stricter throttle alone.
+        if request.user is None or not request.user.is_authenticated:
+            return None
+        return super().get_cache_key(request, view)
+
+
+class ReadThrottle(AnonRateThrottle):
+    """Per-client read limit, when settings.PRICEHUB_THROTTLE_READS turns it on."""
+
+    scope = "read"
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        return not settings.PRICEHUB_THROTTLE_READS or super().allow_request(request, view)
 
 
 class SourceOutput(serializers.Serializer):
@@ -89,31 +98,79 @@ class PriceOutput(serializers.Serializer):
     )
 
 
+class BatchErrorOutput(ErrorOutput):
+    asset = serializers.CharField()
+
+
+class BatchOutput(serializers.Serializer):
+    prices = PriceOutput(many=True)
+    errors = BatchErrorOutput(many=True, help_text="Assets that could not be served, and why.")
+
+
+class RefreshOutput(serializers.Serializer):
+    message = serializers.CharField()
+    price = PriceOutput()
+
+
 class PriceView(APIView):
+    throttle_classes = [ReadThrottle]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("method", str, enum=list(METHODS), description="default: the asset's")
+        ],
+        responses={200: PriceOutput, **errors(400, 404, 429, 503)},
+        summary="The latest price of one asset",
+    )
     def get(self, request: Request, asset: str) -> Response:
-        known = _known_asset(asset)
-        method = request.query_params.get("method", known.method)
-        if method not in METHODS:
-            raise ApiError(
-                400,
-                "invalid_method",
-                f"method is one of: {', '.join(METHODS)}.",
-                methods=[*METHODS],
+        known = known_asset(asset)
+        document = price_document(known, request.query_params.get("method", known.method))
+        response = Response(document)
+        tier_seconds = settings.PRICEHUB_TIER_SECONDS[document["tier"]]
+        response["Cache-Control"] = f"max-age={max(1, int(tier_seconds))}"
+        response["ETag"] = _etag(document)
+        return response
+
+
+class PriceListView(APIView):
+    throttle_classes = [ReadThrottle]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "assets", str, required=True, description=f"comma-separated, at most {MAX_BATCH}"
             )
-        price_cache.count_request(known.symbol)
-        price = price_latest(symbol=known.symbol)
-        failure = price_cache.load_failure(known.symbol)
-        if price is None:
-            why = f" The last refresh failed: {failure.detail}" if failure else ""
-            raise ApiError(503, "no_price", f"No price for {known.symbol} is available yet.{why}")
-        if method != price.method:
-            price = _priced_by(price, method)
-        return Response(_price_output(price, known, failure))
+        ],
+        responses={200: BatchOutput, **errors(400, 429)},
+        summary="The latest prices of several assets",
+        operation_id="prices_batch",
+    )
+    def get(self, request: Request) -> Response:
+        symbols = [s for s in request.query_params.get("assets", "").split(",") if s.strip()]
+        if not symbols:
+            raise ApiError(400, "invalid_request", "Give assets=BTCUSDT,ETHUSDT,...")
+        if len(symbols) > MAX_BATCH:
+            raise ApiError(400, "too_many_assets", f"Ask for at most {MAX_BATCH} assets at once.")
+        prices, failures = [], []
+        for raw in dict.fromkeys(symbol.strip().upper() for symbol in symbols):
+            try:
+                asset = known_asset(raw)
+                prices.append(price_document(asset, asset.method))
+            except ApiError as exc:
+                failures.append({"asset": raw, "error": exc.detail.code, "detail": str(exc.detail)})
+        return Response({"prices": prices, "errors": failures})
 
 
 class RefreshView(APIView):
+    throttle_classes = [RefreshAnonThrottle, RefreshTokenThrottle]
+
+    @extend_schema(
+        request=None,
+        responses={200: RefreshOutput, **errors(400, 404, 429, 503)},
+        summary="Refresh one asset's price now",
+    )
     def post(self, request: Request, asset: str) -> Response:
-        known = _known_asset(asset)
+        known = known_asset(asset)
         try:
             price = price_refresh(symbol=known.symbol, wait_seconds=REFRESH_WAIT_SECONDS)
         except NoQuorum as exc:
@@ -122,10 +179,11 @@ class RefreshView(APIView):
         except price_cache.RefreshInProgress as exc:
             raise ApiError(503, "refresh_in_progress", str(exc)) from exc
         message = f"Price for {known.symbol} refreshed"
-        return Response({"message": message, "price": _price_output(price, known, None)})
+        return Response({"message": message, "price": _output(price, known, None)})
 
 
-def _known_asset(raw: str) -> Asset:
+def known_asset(raw: str) -> Asset:
+    """Return the enabled asset raw names, in any case; raise ApiError 400 or 404."""
     symbol = raw.upper()
     if not _SYMBOL_RE.match(symbol):
         raise ApiError(
@@ -137,6 +195,23 @@ def _known_asset(raw: str) -> Asset:
     return asset
 
 
+def price_document(asset: Asset, method: str) -> dict[str, Any]:
+    """Return the latest price of asset by method, as the API shows it; raise ApiError."""
+    if method not in METHODS:
+        raise ApiError(
+            400, "invalid_method", f"method is one of: {', '.join(METHODS)}.", methods=[*METHODS]
+        )
+    price_cache.count_request(asset.symbol)
+    price = price_latest(symbol=asset.symbol)
+    failure = price_cache.load_failure(asset.symbol)
+    if price is None:
+        why = f" The last refresh failed: {failure.detail}" if failure else ""
+        raise ApiError(503, "no_price", f"No price for {asset.symbol} is available yet.{why}")
+    if method != price.method:
+        price = _priced_by(price, method)
+    return _output(price, asset, failure)
+
+
 def _priced_by(price: AggregatedPrice, method: str) -> AggregatedPrice:
     """Return price recomputed by another method from the quotes it used."""
     try:
@@ -145,14 +220,11 @@ def _priced_by(price: AggregatedPrice, method: str) -> AggregatedPrice:
         raise ApiError(503, "no_price", f"No {method} for {price.asset}: {exc}.") from exc
 
 
-def _price_output(
-    price: AggregatedPrice, asset: Asset, failure: RefreshFailure | None
-) -> dict[str, Any]:
+def _output(price: AggregatedPrice, asset: Asset, failure: RefreshFailure | None) -> dict[str, Any]:
     tier = asset_tier(asset, price_cache.promoted())
-    age = (datetime.now(UTC) - price.last_updated).total_seconds()
-    stale_after = max(
-        5.0, settings.PRICEHUB_STALE_AFTER_INTERVALS * settings.PRICEHUB_TIER_SECONDS[tier]
-    )
+    interval = settings.PRICEHUB_TIER_SECONDS[tier]
+    age = max((datetime.now(UTC) - price.last_updated).total_seconds(), 0.0)
+    PRICE_AGE_SECONDS.labels(tier).observe(age)
     failing = failure is not None and failure.at > price.aggregated_at
     used = price.used
     document = {
@@ -164,8 +236,8 @@ def _price_output(
         "tier": tier,
         "sources_used": len(used),
         "sources_total": len(price.sources),
-        "stale": failing or age > stale_after,
-        "age_seconds": round(max(age, 0.0), 3),
+        "stale": failing or age > max(5.0, settings.PRICEHUB_STALE_AFTER_INTERVALS * interval),
+        "age_seconds": round(age, 3),
         "confidence": methods.confidence(used),
         "best_bid": _if_quoted(methods.best_bid, used),
         "best_ask": _if_quoted(methods.best_ask, used),
@@ -184,30 +256,9 @@ def _if_quoted(best: Callable[[list[Source]], Decimal], used: list[Source]) -> D
         return None
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Answer every error with {"error", "detail"}; a backend outage is a 503, never a 500."""
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied()
-    elif isinstance(exc, _BACKEND_ERRORS):
-        logger.exception("Backend unavailable")
-        exc = ApiError(503, "unavailable", "A PriceHub backend is unavailable; try again shortly.")
-    if not isinstance(exc, exceptions.APIException):
-        return None
-    response = drf_exception_handler(exc, context)
-    if response is not None:
-        code = getattr(exc.detail, "code", None) or exc.default_code
-        response.data = {"error": code, "detail": str(exc.detail), **getattr(exc, "extra", {})}
-    return response
-
-
-def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse({"error": "not_found", "detail": "No such endpoint."}, status=404)
-
-
-def server_error(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(
-        {"error": "internal_error", "detail": "PriceHub failed to answer; the error is logged."},
-        status=500,
-    )
+def _etag(document: dict[str, Any]) -> str:
+    # A new aggregation, another method or a new failure changes what the client holds;
+    # the age alone does not.
+    failure = document.get("last_refresh_error")
+    version = [document["asset"], document["method"], document["aggregated_at"]]
+    return f'W/"{"-".join([*version, failure["at"] if failure else ""])}"'

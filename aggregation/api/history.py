@@ -1,0 +1,173 @@
+"""Price history from DynamoDB: the points in a time range, and OHLC candles."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from aggregation import history
+from aggregation.api.errors import ApiError, errors
+from aggregation.api.prices import ReadThrottle, known_asset
+from aggregation.candles import INTERVALS, candles, parse_time
+from aggregation.price import AggregatedPrice, epoch_ms
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+MAX_CANDLES = 1000
+# Enough for a day of one-second points; a larger range asks for a coarser interval.
+MAX_CANDLE_POINTS = 100_000
+
+_RANGE = [
+    OpenApiParameter("start", str, description="ISO 8601 (UTC unless it says) or epoch ms"),
+    OpenApiParameter("end", str, description="ISO 8601 (UTC unless it says) or epoch ms; now"),
+]
+
+
+class PointOutput(serializers.Serializer):
+    time = serializers.DateTimeField()
+    price = serializers.DecimalField(None, None, coerce_to_string=False)
+    method = serializers.CharField()
+    sources_used = serializers.IntegerField()
+
+
+class HistoryOutput(serializers.Serializer):
+    asset = serializers.CharField()
+    order = serializers.ChoiceField(["desc", "asc"])
+    points = PointOutput(many=True)
+    next_cursor = serializers.CharField(allow_null=True, help_text="Pass as cursor for more.")
+
+
+class CandleOutput(serializers.Serializer):
+    start = serializers.DateTimeField()
+    open = serializers.DecimalField(None, None, coerce_to_string=False)
+    high = serializers.DecimalField(None, None, coerce_to_string=False)
+    low = serializers.DecimalField(None, None, coerce_to_string=False)
+    close = serializers.DecimalField(None, None, coerce_to_string=False)
+    points = serializers.IntegerField()
+
+
+class CandlesOutput(serializers.Serializer):
+    asset = serializers.CharField()
+    interval = serializers.ChoiceField(list(INTERVALS))
+    candles = CandleOutput(many=True)
+
+
+class HistoryView(APIView):
+    throttle_classes = [ReadThrottle]
+
+    @extend_schema(
+        parameters=[
+            *_RANGE,
+            OpenApiParameter("order", str, enum=["desc", "asc"], description="desc: newest first"),
+            OpenApiParameter("limit", int, description=f"1-{MAX_PAGE}, default {DEFAULT_PAGE}"),
+            OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
+        ],
+        responses={200: HistoryOutput, **errors(400, 404, 429, 503)},
+        summary="Stored price points of one asset in a time range",
+    )
+    def get(self, request: Request, asset: str) -> Response:
+        known = known_asset(asset)
+        params = request.query_params
+        start, end = _range(params, default_span=timedelta(hours=1))
+        order = params.get("order", "desc")
+        if order not in ("desc", "asc"):
+            raise ApiError(400, "invalid_order", "order is desc (newest first) or asc.")
+        points, last = history.page(
+            known.symbol,
+            start,
+            end,
+            newest_first=order == "desc",
+            limit=_limit(params.get("limit")),
+            after_ms=_cursor_ms(params.get("cursor"), start, end),
+        )
+        body = {
+            "asset": known.symbol,
+            "order": order,
+            "points": [_point(point) for point in points],
+            "next_cursor": None if last is None else _cursor(last),
+        }
+        return Response(HistoryOutput(body).data)
+
+
+class CandlesView(APIView):
+    throttle_classes = [ReadThrottle]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("interval", str, required=True, enum=list(INTERVALS)),
+            *_RANGE,
+        ],
+        responses={200: CandlesOutput, **errors(400, 404, 429, 503)},
+        summary="OHLC candles of one asset from its stored points",
+    )
+    def get(self, request: Request, asset: str) -> Response:
+        known = known_asset(asset)
+        name = request.query_params.get("interval", "")
+        if name not in INTERVALS:
+            raise ApiError(400, "invalid_interval", f"interval is one of: {', '.join(INTERVALS)}.")
+        interval = INTERVALS[name]
+        start, end = _range(request.query_params, default_span=interval * 100)
+        if (end - start) / interval > MAX_CANDLES:
+            raise ApiError(
+                400, "range_too_large", f"Ask for at most {MAX_CANDLES} {name} candles at once."
+            )
+        try:
+            points = history.prices_between(known.symbol, start, end, max_points=MAX_CANDLE_POINTS)
+        except history.TooManyPoints as exc:
+            raise ApiError(400, "range_too_large", f"{exc}; ask for a shorter range.") from exc
+        body = {"asset": known.symbol, "interval": name, "candles": candles(points, interval)}
+        return Response(CandlesOutput(body).data)
+
+
+def _point(price: AggregatedPrice) -> dict[str, Any]:
+    return {
+        "time": price.aggregated_at,
+        "price": price.price,
+        "method": price.method,
+        "sources_used": len(price.used),
+    }
+
+
+def _range(params: Any, *, default_span: timedelta) -> tuple[datetime, datetime]:
+    try:
+        end = parse_time(params["end"]) if "end" in params else datetime.now(UTC)
+        start = parse_time(params["start"]) if "start" in params else end - default_span
+    except (ValueError, OverflowError) as exc:
+        raise ApiError(400, "invalid_range", f"{exc}.") from exc
+    if start > end:
+        raise ApiError(400, "invalid_range", "start is after end.")
+    return start, end
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_PAGE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise ApiError(400, "invalid_limit", f"limit is a whole number from 1 to {MAX_PAGE}.")
+    return int(raw)
+
+
+def _cursor(after_ms: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": after_ms}).encode()).decode()
+
+
+def _cursor_ms(raw: str | None, start: datetime, end: datetime) -> int | None:
+    if raw is None:
+        return None
+    try:
+        after = json.loads(base64.urlsafe_b64decode(raw.encode()))["after"]
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        after = None
+    # A cursor from another range would start the page outside it.
+    if type(after) is not int or not epoch_ms(start) <= after <= epoch_ms(end):
+        raise ApiError(400, "invalid_cursor", "cursor is not a next_cursor of this range.")
+    return after

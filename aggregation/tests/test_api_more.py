@@ -1,0 +1,195 @@
+"""Batch prices, history, candles, assets, throttling and HTTP caching."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from aggregation import history
+from aggregation.api.prices import ReadThrottle
+from aggregation.price import AggregatedPrice, Source, epoch_ms
+from aggregation.services import price_refresh
+
+pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+def point(seconds: float, price: str, symbol: str = "BTCUSDT") -> AggregatedPrice:
+    moment = T0 + timedelta(seconds=seconds)
+    source = Source("binance", "used", price=Decimal(price), volume=Decimal(1))
+    return AggregatedPrice(symbol, Decimal(price), "vwap", moment, moment, (source,))
+
+
+@pytest.fixture
+def stored(stores: None) -> None:
+    """Five points a minute apart, 100 to 104, and one of another asset."""
+    for minute in range(5):
+        history.append(point(minute * 60, str(100 + minute)))
+    history.append(point(0, "7", symbol="ETHUSDT"))
+
+
+def test_it_serves_several_assets_in_one_call(api):
+    price_refresh(symbol="BTCUSDT")
+    price_refresh(symbol="ETHUSDT")
+    body = api.get("/prices?assets=btcusdt,ETHUSDT").json()
+    assert [price["asset"] for price in body["prices"]] == ["BTCUSDT", "ETHUSDT"]
+    assert body["errors"] == []
+
+
+def test_it_reports_each_bad_asset_of_a_batch_without_failing_it(api):
+    price_refresh(symbol="BTCUSDT")
+    body = api.get("/prices?assets=BTCUSDT,NOPEUSDT,BAD-ONE,AVAXUSDT").json()
+    assert [price["asset"] for price in body["prices"]] == ["BTCUSDT"]
+    assert [(e["asset"], e["error"]) for e in body["errors"]] == [
+        ("NOPEUSDT", "unknown_asset"),
+        ("BAD-ONE", "invalid_asset"),
+        ("AVAXUSDT", "no_price"),
+    ]
+
+
+def test_it_bounds_the_length_of_a_batch(api):
+    response = api.get("/prices?assets=" + ",".join(f"A{n}USDT" for n in range(51)))
+    assert (response.status_code, response.json()["error"]) == (400, "too_many_assets")
+
+
+def test_it_asks_for_the_assets_of_a_batch(api):
+    response = api.get("/prices")
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
+
+
+@pytest.mark.usefixtures("stored")
+def test_it_serves_history_newest_first_by_default(api):
+    body = api.get(f"/prices/BTCUSDT/history?start={epoch_ms(T0)}&end=2026-11-25T13:00:00Z").json()
+    assert [p["price"] for p in body["points"]] == [104, 103, 102, 101, 100]
+    assert body["points"][0]["time"] == "2026-11-25T12:04:00Z"
+    assert body["next_cursor"] is None
+
+
+@pytest.mark.usefixtures("stored")
+def test_it_pages_history_with_a_cursor(api):
+    url = "/prices/BTCUSDT/history?start=2026-11-25T12:00:00&end=2026-11-25T12:10:00&order=asc"
+    first = api.get(f"{url}&limit=3").json()
+    second = api.get(f"{url}&limit=3&cursor={first['next_cursor']}").json()
+    assert [p["price"] for p in first["points"] + second["points"]] == [100, 101, 102, 103, 104]
+
+
+@pytest.mark.usefixtures("stored")
+def test_it_limits_history_to_the_range(api):
+    body = api.get(
+        "/prices/BTCUSDT/history?start=2026-11-25T12:01:00&end=2026-11-25T12:02:00"
+    ).json()
+    assert [p["price"] for p in body["points"]] == [102, 101]
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("start=yesterday", "invalid_range"),
+        ("start=2026-11-25T13:00:00&end=2026-11-25T12:00:00", "invalid_range"),
+        ("order=sideways", "invalid_order"),
+        ("limit=0", "invalid_limit"),
+        ("limit=1001", "invalid_limit"),
+        ("cursor=not-a-cursor", "invalid_cursor"),
+    ],
+)
+def test_it_rejects_a_bad_history_request(api, query, error):
+    response = api.get(f"/prices/BTCUSDT/history?{query}")
+    assert (response.status_code, response.json()["error"]) == (400, error)
+
+
+@pytest.mark.usefixtures("stored")
+def test_it_builds_candles_from_the_stored_points(api):
+    body = api.get(
+        "/prices/BTCUSDT/candles?interval=5m&start=2026-11-25T12:00:00Z&end=2026-11-25T12:30:00Z"
+    ).json()
+    assert body["candles"] == [
+        {
+            "start": "2026-11-25T12:00:00Z",
+            "open": 100,
+            "high": 104,
+            "low": 100,
+            "close": 104,
+            "points": 5,
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("interval=2m", "invalid_interval"),
+        ("start=2026-01-01T00:00:00&end=2026-11-25T00:00:00&interval=1m", "range_too_large"),
+        ("interval=1h&start=nope", "invalid_range"),
+    ],
+)
+def test_it_rejects_a_bad_candles_request(api, query, error):
+    response = api.get(f"/prices/BTCUSDT/candles?{query}")
+    assert (response.status_code, response.json()["error"]) == (400, error)
+
+
+def test_it_lists_the_configured_assets(api):
+    assets = api.get("/assets").json()["assets"]
+    btc = next(asset for asset in assets if asset["symbol"] == "BTCUSDT")
+    assert len(assets) == 10
+    assert (btc["tier"], btc["refresh_seconds"], btc["method"], btc["enabled"]) == (
+        "hot",
+        1.0,
+        "vwap",
+        True,
+    )
+
+
+def test_it_throttles_anonymous_refreshes_with_retry_after(api, settings):
+    responses = [api.post("/refresh/BTCUSDT") for _ in range(11)]
+    assert [r.status_code for r in responses[:10]] == [200] * 10
+    assert (responses[10].status_code, responses[10].json()["error"]) == (429, "throttled")
+    assert int(responses[10]["Retry-After"]) > 0
+
+
+@pytest.mark.django_db
+def test_it_lets_a_token_refresh_past_the_anonymous_limit(api):
+    token = Token.objects.create(user=User.objects.create_user("client"))
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    statuses = {api.post("/refresh/ETHUSDT").status_code for _ in range(12)}
+    assert statuses == {200}
+
+
+def test_it_rejects_an_unknown_token(api):
+    api.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    response = api.post("/refresh/BTCUSDT")
+    assert (response.status_code, response.json()["error"]) == (401, "authentication_failed")
+
+
+def test_it_throttles_reads_only_when_asked(api, settings, monkeypatch):
+    price_refresh(symbol="BTCUSDT")
+    monkeypatch.setattr(ReadThrottle, "THROTTLE_RATES", {"read": "3/min"})
+    free = {api.get("/prices/BTCUSDT").status_code for _ in range(5)}
+    settings.PRICEHUB_THROTTLE_READS = True
+    limited = [api.get("/prices/BTCUSDT").status_code for _ in range(4)]
+    assert (free, limited[-1]) == ({200}, 429)
+
+
+def test_it_tells_caches_how_long_a_price_holds(api):
+    price_refresh(symbol="ETHUSDT")
+    response = api.get("/prices/ETHUSDT")
+    assert response["Cache-Control"] == "max-age=1"
+    assert response["ETag"].startswith('W/"ETHUSDT-vwap-')
+
+
+def test_it_answers_304_while_the_price_is_unchanged(api):
+    price_refresh(symbol="BTCUSDT")
+    etag = api.get("/prices/BTCUSDT")["ETag"]
+    assert api.get("/prices/BTCUSDT", HTTP_IF_NONE_MATCH=etag).status_code == 304
+    price_refresh(symbol="BTCUSDT")
+    assert api.get("/prices/BTCUSDT", HTTP_IF_NONE_MATCH=etag).status_code == 200

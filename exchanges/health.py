@@ -1,0 +1,108 @@
+"""Venue health in Redis, shared by every process: circuit state and recent requests.
+
+The only module that knows these keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import UTC, datetime
+from statistics import fmean
+from typing import TypedDict
+
+import pybreaker
+from django.core.cache import cache
+from django_redis import get_redis_connection
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+# Enough requests for a meaningful p95, few enough to show how a venue behaves now.
+WINDOW = 100
+
+
+class LastError(TypedDict):
+    at: datetime
+    detail: str
+
+
+class Latency(TypedDict):
+    mean: float | None
+    p95: float | None
+
+
+class VenueHealth(TypedDict):
+    last_success: datetime | None
+    last_error: LastError | None
+    latency_ms: Latency  # over every request in the window, failed ones included
+    error_rate: float | None  # failed share of the window; None before any request
+    requests: int  # in the window
+
+
+def circuit_storage(name: str) -> pybreaker.CircuitRedisStorage | None:
+    """Return the Redis storage of a venue's circuit breaker, or None while Redis is down."""
+    try:
+        return pybreaker.CircuitRedisStorage(
+            pybreaker.STATE_CLOSED,
+            get_redis_connection(),
+            namespace=cache.make_key(f"circuit:{name}"),
+        )
+    except RedisError:
+        return None
+
+
+def record(name: str, *, outcome: str, seconds: float, detail: str = "") -> None:
+    """Note one request to a venue: "ok" or its failure reason, and how long it took."""
+    now = datetime.now(UTC).isoformat()
+    last = {"success": now} if outcome == "ok" else {"error_at": now, "error": detail}
+    requests = _key(name, "requests")
+    try:
+        with get_redis_connection().pipeline() as pipe:
+            pipe.lpush(requests, f"{outcome} {seconds * 1000:.3f}")
+            pipe.ltrim(requests, 0, WINDOW - 1)
+            pipe.hset(_key(name, "last"), mapping=last)
+            pipe.execute()
+    except RedisError as exc:
+        # Health is for operators; a lost sample must never fail a fetch.
+        logger.warning("Health of venue %s not recorded: %s", name, exc)
+
+
+def venue_health(name: str) -> VenueHealth:
+    """Return a venue's last success and error, and its error rate and latency of late."""
+    with get_redis_connection().pipeline() as pipe:
+        pipe.hgetall(_key(name, "last"))
+        pipe.lrange(_key(name, "requests"), 0, -1)
+        raw_last, entries = pipe.execute()
+    last = {field.decode(): value.decode() for field, value in raw_last.items()}
+    samples = [entry.decode().split() for entry in entries]
+    failures = sum(outcome != "ok" for outcome, _ in samples)
+    return {
+        "last_success": _time(last.get("success")),
+        "last_error": _last_error(last),
+        "latency_ms": _latency(sorted(float(ms) for _, ms in samples)),
+        "error_rate": round(failures / len(samples), 4) if samples else None,
+        "requests": len(samples),
+    }
+
+
+def _key(name: str, what: str) -> str:
+    return cache.make_key(f"venue:{name}:{what}")
+
+
+def _time(iso: str | None) -> datetime | None:
+    return None if iso is None else datetime.fromisoformat(iso)
+
+
+def _last_error(last: dict[str, str]) -> LastError | None:
+    if "error_at" not in last:
+        return None
+    return {"at": datetime.fromisoformat(last["error_at"]), "detail": last["error"]}
+
+
+def _latency(ordered_ms: list[float]) -> Latency:
+    """Return the mean and the nearest-rank 95th percentile of latencies sorted ascending."""
+    if not ordered_ms:
+        return {"mean": None, "p95": None}
+    p95 = ordered_ms[math.ceil(0.95 * len(ordered_ms)) - 1]
+    return {"mean": round(fmean(ordered_ms), 1), "p95": round(p95, 1)}

@@ -1,0 +1,123 @@
+"""Probes: /healthz says the process answers, /readyz that Redis, DynamoDB and the broker do."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+
+from django_redis import get_redis_connection
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from aggregation import history
+from aggregation.api.errors import ApiError, ErrorOutput
+from pricehub.celery import celery_app
+
+logger = logging.getLogger(__name__)
+
+# A dead or hung backend must fail its check well within an orchestrator's probe timeout.
+CHECK_TIMEOUT_SECONDS = 1.5
+_ERROR_CHARS = 200
+
+
+def redis_ping() -> None:
+    """Ping the cache's Redis; the cache itself would hide an outage (IGNORE_EXCEPTIONS)."""
+    get_redis_connection("default").ping()
+
+
+def broker_ping() -> None:
+    """Connect once to the Celery broker."""
+    # connect_timeout bounds AMQP; a Redis broker takes its socket timeouts as transport options.
+    timeouts = {
+        "socket_timeout": CHECK_TIMEOUT_SECONDS,
+        "socket_connect_timeout": CHECK_TIMEOUT_SECONDS,
+    }
+    with celery_app.connection_for_write(
+        connect_timeout=CHECK_TIMEOUT_SECONDS, transport_options=timeouts
+    ) as connection:
+        connection.ensure_connection(max_retries=1, interval_start=0, timeout=CHECK_TIMEOUT_SECONDS)
+
+
+CHECKS: dict[str, Callable[[], None]] = {
+    "redis": redis_ping,
+    "dynamodb": history.ping,
+    "broker": broker_ping,
+}
+
+
+def run_checks() -> dict[str, str]:
+    """Run every check at once; return "ok" or a short error for each."""
+    pool = ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="readyz")
+    futures = {name: pool.submit(check) for name, check in CHECKS.items()}
+    # Client retries can outlast any one socket timeout, so the probe keeps its own deadline;
+    # a check still running after it ends on its client's timeouts, unwaited for.
+    wait(futures.values(), timeout=CHECK_TIMEOUT_SECONDS)
+    pool.shutdown(wait=False, cancel_futures=True)
+    return {name: _outcome(future) for name, future in futures.items()}
+
+
+def _outcome(future: Future[None]) -> str:
+    if not future.done():
+        return f"timed out after {CHECK_TIMEOUT_SECONDS:g} s"
+    exc = future.exception()
+    if exc is None:
+        return "ok"
+    return f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
+
+
+class HealthOutput(serializers.Serializer):
+    status = serializers.CharField(help_text="Always ok: the process answers.")
+
+
+class ChecksOutput(serializers.Serializer):
+    redis = serializers.CharField(help_text="ok, or why the cache's Redis failed.")
+    dynamodb = serializers.CharField(help_text="ok, or why the history table failed.")
+    broker = serializers.CharField(help_text="ok, or why the Celery broker failed.")
+
+
+class ReadyOutput(serializers.Serializer):
+    status = serializers.CharField(help_text="Always ready.")
+    checks = ChecksOutput()
+
+
+class NotReadyOutput(ErrorOutput):
+    checks = ChecksOutput()
+
+
+class ProbeView(APIView):
+    # Probes come without credentials and must never be throttled away.
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = ()
+
+
+class HealthView(ProbeView):
+    @extend_schema(
+        responses={200: HealthOutput}, summary="Liveness: the process answers", tags=["health"]
+    )
+    def get(self, request: Request) -> Response:
+        return Response(HealthOutput({"status": "ok"}).data)
+
+
+class ReadyView(ProbeView):
+    @extend_schema(
+        responses={
+            200: ReadyOutput,
+            503: OpenApiResponse(NotReadyOutput, "not_ready: checks says which backend failed."),
+        },
+        summary="Readiness: Redis, DynamoDB and the Celery broker answer",
+        tags=["health"],
+    )
+    def get(self, request: Request) -> Response:
+        checks = run_checks()
+        failed = [name for name, outcome in checks.items() if outcome != "ok"]
+        if failed:
+            logger.warning("Not ready: %s", checks)
+            detail = f"PriceHub cannot reach {', '.join(failed)}."
+            raise ApiError(503, "not_ready", detail, checks=checks)
+        return Response(ReadyOutput({"status": "ready", "checks": checks}).data)

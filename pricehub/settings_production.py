@@ -1,0 +1,54 @@
+"""Production settings: the base settings, hardened; refuse to start when misconfigured.
+
+Run with DJANGO_SETTINGS_MODULE=pricehub.settings_production behind a TLS-terminating proxy
+that sets X-Forwarded-Proto. `manage.py check --deploy` reports no issues under it.
+DYNAMODB_ENDPOINT_URL stays as the environment says: unset means AWS DynamoDB itself.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+
+from pricehub.settings import *  # noqa: F403
+from pricehub.settings import DEBUG, SECRET_KEY, env
+
+# The base settings' fallback, so that a forgotten SECRET_KEY cannot reach production.
+_DEVELOPMENT_SECRET_KEY = "pricehub-insecure-development-key"  # noqa: S105
+
+
+def _env_items(name: str) -> list[str]:
+    """Return the comma-separated list in environment variable name, blanks dropped."""
+    return [item.strip() for item in env.list(name, default=[]) if item.strip()]
+
+
+def _refuse(problem: str) -> None:
+    """Stop the process with problem, at import, before it serves anything."""
+    raise ImproperlyConfigured(f"Production settings refuse to start: {problem}")
+
+
+if DEBUG:
+    _refuse("DEBUG is on; unset DEBUG or set DEBUG=false.")
+if not SECRET_KEY or SECRET_KEY == _DEVELOPMENT_SECRET_KEY:
+    _refuse("SECRET_KEY is unset or the development key; set a long random SECRET_KEY.")
+
+# The base default (localhost) means nothing in production, so the hosts must be named.
+ALLOWED_HOSTS = _env_items("ALLOWED_HOSTS")
+if not ALLOWED_HOSTS:
+    _refuse("ALLOWED_HOSTS is empty; set it to the served host names, comma-separated.")
+# Origins allowed to POST to the admin, such as https://prices.example.com.
+CSRF_TRUSTED_ORIGINS = _env_items("CSRF_TRUSTED_ORIGINS")
+
+# TLS ends at the proxy; only trust its header because the app is reachable through it alone.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+# Probes and the Prometheus scrape reach the pods over plain HTTP, from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from deploy.services import free_port, redis_command, wait_for_port
+from pricehub.celery import celery_app
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def own_redis(services: None, redis_url: str, tmp_path: Path) -> Iterator[subprocess.Popen]:
+    """Point the cache and the broker at a throwaway Redis, leaving the session's alone."""
+    port = free_port()
+    process = subprocess.Popen(
+        redis_command(port, tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    caches = {"default": {**settings.CACHES["default"], "LOCATION": url}}
+    try:
+        wait_for_port(port)
+        with override_settings(CACHES=caches):
+            celery_app.conf.broker_url = url
+            yield process
+    finally:
+        celery_app.conf.broker_url = redis_url
+        process.kill()
+        process.wait(timeout=10)
+
+
+def test_healthz_says_the_process_is_up(api):
+    response = api.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_is_ready_when_redis_dynamodb_and_the_broker_answer(api, services):
+    response = api.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"redis": "ok", "dynamodb": "ok", "broker": "ok"},
+    }
+
+
+def test_readyz_names_redis_when_redis_is_stopped(api, own_redis):
+    own_redis.terminate()
+    own_redis.wait(timeout=10)
+    response = api.get("/readyz")
+    body = response.json()
+    assert response.status_code == 503
+    assert body["error"] == "not_ready"
+    assert body["detail"] == "PriceHub cannot reach redis, broker."
+    assert body["checks"]["redis"] != "ok"
+    assert body["checks"]["dynamodb"] == "ok"
+
+
+def test_readyz_gives_up_on_a_hung_redis_within_two_seconds(api, own_redis):
+    # A stopped process still accepts connections (the kernel does) but never answers.
+    own_redis.send_signal(signal.SIGSTOP)
+    started = time.monotonic()
+    response = api.get("/readyz")
+    elapsed = time.monotonic() - started
+    checks = response.json()["checks"]
+    assert response.status_code == 503
+    assert checks["redis"] != "ok"
+    assert checks["dynamodb"] == "ok"
+    assert elapsed < 2.5

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prometheus_client import REGISTRY
+from rest_framework.test import APIClient
+
+from aggregation.services import price_refresh
+from aggregation.tasks import refresh_asset
+from deploy.services import ROOT
+
+
+def tasks_counted(task: str, outcome: str) -> float:
+    labels = {"task": task, "outcome": outcome}
+    return REGISTRY.get_sample_value("pricehub_celery_tasks_total", labels) or 0.0
+
+
+def test_metrics_exports_the_request_metrics_of_django_prometheus():
+    client = APIClient()
+    client.get("/healthz")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert "django_http_requests_latency_seconds_by_view_method" in response.content.decode()
+
+
+@pytest.mark.usefixtures("stores", "venue_rows")
+def test_metrics_exports_the_refresh_durations_of_pricehub():
+    price_refresh(symbol="BTCUSDT")
+    response = APIClient().get("/metrics")
+    assert 'pricehub_refresh_seconds_count{outcome="published"}' in response.content.decode()
+
+
+@pytest.mark.usefixtures("db", "stores")
+def test_a_task_run_counts_as_a_success():
+    before = tasks_counted("aggregation.tasks.refresh_asset", "success")
+    refresh_asset.apply(args=("NOPEUSDT",))
+    assert tasks_counted("aggregation.tasks.refresh_asset", "success") == before + 1
+
+
+@pytest.mark.usefixtures("db", "stores")
+def test_a_task_that_raises_counts_as_a_failure():
+    before = tasks_counted("aggregation.tasks.refresh_asset", "failure")
+    refresh_asset.apply(args=(), kwargs={})  # missing its symbol: a TypeError in the task
+    assert tasks_counted("aggregation.tasks.refresh_asset", "failure") == before + 1
+
+
+def run_python(code: str, multiproc_dir: Path) -> str:
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="pricehub.settings",
+        PROMETHEUS_MULTIPROC_DIR=str(multiproc_dir),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def test_metrics_add_up_the_samples_of_every_process_sharing_a_multiprocess_dir(tmp_path):
+    worker = (
+        "import django; django.setup()\n"
+        "from celery.signals import task_success\n"
+        "from aggregation.tasks import refresh_asset\n"
+        "task_success.send(sender=refresh_asset, result=None)\n"
+    )
+    web = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "print(Client().get('/metrics').content.decode())\n"
+    )
+    run_python(worker, tmp_path)
+    run_python(worker, tmp_path)
+    sample = 'pricehub_celery_tasks_total{outcome="success",task="aggregation.tasks.refresh_asset"}'
+    assert f"{sample} 2.0" in run_python(web, tmp_path).splitlines()

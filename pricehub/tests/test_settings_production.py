@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from deploy.services import ROOT
+
+# Long and varied enough for Django's own SECRET_KEY check (security.W009).
+PRODUCTION_KEY = "k3v-Jq9x_Lr2mW8tZp4sNc7yHb1dGf6aUe0oQi5XwVzRjTnYlKgMhBsDcEfPaS"
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": PRODUCTION_KEY,
+    "ALLOWED_HOSTS": "prices.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://prices.example.com",
+}
+
+
+def check_deploy(**overrides: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **{name: value for name, value in os.environ.items() if name not in PRODUCTION_ENV},
+        **PRODUCTION_ENV,
+        **overrides,
+        "DJANGO_SETTINGS_MODULE": "pricehub.settings_production",
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_check_deploy_finds_no_issue_under_the_production_settings():
+    done = check_deploy()
+    assert done.stderr == ""
+    assert done.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"DEBUG": "true"}, "DEBUG is on"),
+        ({"SECRET_KEY": ""}, "SECRET_KEY is unset or the development key"),
+        ({"SECRET_KEY": "pricehub-insecure-development-key"}, "SECRET_KEY is unset"),
+        ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS is empty"),
+    ],
+)
+def test_the_production_settings_refuse_to_start_when_misconfigured(overrides, message):
+    done = check_deploy(**overrides)
+    assert done.returncode != 0
+    assert f"ImproperlyConfigured: Production settings refuse to start: {message}" in done.stderr
