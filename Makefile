@@ -2,13 +2,16 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint format setup openapi
+.PHONY: run test bench lint format setup openapi
 
 run: setup
 	$(PY) -m deploy.run
 
 test: setup lint
 	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m bench.load
 
 lint: $(VENV)/installed
 	$(PY) -m ruff check .
