@@ -31,3 +31,14 @@ def test_every_operation_documents_its_error_responses():
         and not any(code.startswith(("4", "5")) for code in operation["responses"])
     ]
     assert undocumented == []
+
+
+def test_it_serves_the_schema(client):
+    response = client.get("/api/schema/")
+    assert response.status_code == 200
+    assert yaml.safe_load(response.content)["info"]["title"] == "PriceHub API"
+
+
+def test_it_serves_swagger_ui_from_its_own_static_files(client):
+    page = client.get("/api/docs/").content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+
+
+@pytest.mark.django_db
+def test_the_admin_sends_anonymous_visitors_to_its_login(client):
+    response = client.get("/admin/aggregation/asset/")
+    assert (response.status_code, response["Location"]) == (
+        302,
+        "/admin/login/?next=/admin/aggregation/asset/",
+    )
+
+
+@pytest.mark.django_db
+def test_the_admin_turns_away_a_user_who_is_not_staff(client):
+    client.force_login(User.objects.create_user("reader"))
+    assert client.get("/admin/aggregation/asset/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_admin_lets_staff_edit_assets(admin_client):
+    page = admin_client.get("/admin/aggregation/asset/").content.decode()
+    assert "BTCUSDT" in page
