@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -14,6 +15,8 @@ class ExchangeAdmin(admin.ModelAdmin):
     list_editable = ["enabled"]
     list_filter = ["kind", "enabled"]
     actions = ["close_circuits"]
+    # Venue URLs are typed in full; a bare host means https, as Django 6 will assume.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.display(description="circuit")
     def circuit(self, exchange: Exchange) -> str:

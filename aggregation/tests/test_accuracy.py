@@ -18,7 +18,7 @@ def rows(services: None, venues: dict[str, str]) -> list[Row]:
         for kind, url in venues.items()
     ]
     asset = Asset(symbol="BTCUSDT", base="BTC", quote="USDT")
-    return measure(asset, exchanges[0], exchanges, samples=3)
+    return measure(asset, exchanges[0], exchanges, samples=5)
 
 
 def test_it_measures_every_scenario(rows):
