@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from statistics import fmean
 from typing import Any
@@ -16,7 +15,8 @@ from typing import Any
 from aggregation.aggregate import NoQuorum, aggregate
 from aggregation.methods import vwap
 from aggregation.models import Asset
-from exchanges.client import circuit_close, fetch_quotes
+from aggregation.services import quotes_collect
+from exchanges.client import circuit_close
 from exchanges.models import Exchange
 from exchanges.quotes import Quote
 from mock_exchange_app.control import clear_faults, set_fault, true_price
@@ -72,14 +72,10 @@ def _sample(name: str, asset: Asset, exchanges: Sequence[Exchange], samples: int
     plain: list[float] = []
     used = 0
     for _ in range(samples):
-        results = fetch_quotes(exchanges, symbol=asset.symbol, base=asset.base, quote=asset.quote)
-        now = datetime.now(UTC)
+        now, named = quotes_collect(asset, exchanges)
         truth = true_price(exchanges[0].base_url, asset.symbol, at=now)
-        quotes = [result for result in results if isinstance(result, Quote)]
+        quotes = [result for _, result in named if isinstance(result, Quote)]
         plain.append(_bps(vwap(quotes), truth))
-        named = [
-            (exchange.name, result) for exchange, result in zip(exchanges, results, strict=True)
-        ]
         try:
             price = aggregate(asset.symbol, named, rules=asset.rules, now=now)
         except NoQuorum:

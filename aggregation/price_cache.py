@@ -8,19 +8,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
-from aggregation.price import AggregatedPrice, RefreshFailure
+from aggregation.price import AggregatedPrice, RefreshFailure, epoch_ms, from_epoch_ms
+from exchanges.quotes import Quote
 
 logger = logging.getLogger(__name__)
 
 # Longer than any refresh can take (the Celery hard time limit), so a crashed holder's
 # lock expires on its own.
 REFRESH_LOCK_SECONDS = 30
+# Far longer than any quote may be old, so a stuck venue keeps its first-seen time.
+_UNCHANGED_TTL = 3600
 _REQUESTS = "requests"
 _PROMOTED = "promoted"
 
@@ -61,6 +65,18 @@ def last_recorded(symbol: str) -> AggregatedPrice | None:
 def mark_recorded(price: AggregatedPrice) -> None:
     """Note that price is now the newest point of its asset's history."""
     cache.set(f"recorded:{price.asset}", price.to_record(), settings.PRICEHUB_CACHE_TTL_SECONDS)
+
+
+def unchanged_since(quote: Quote, now: datetime) -> datetime:
+    """Return when quote's venue first gave this very quote, now if it is new."""
+    key = f"unchanged:{quote.exchange}:{quote.symbol}"
+    # A live market moves the 24 h volume with every trade; a still ticker is a stuck one.
+    fingerprint = f"{quote.price} {quote.bid} {quote.ask} {quote.volume}"
+    record = cache.get(key)
+    if record is not None and record["fingerprint"] == fingerprint:
+        return from_epoch_ms(record["since"])
+    cache.set(key, {"fingerprint": fingerprint, "since": epoch_ms(now)}, _UNCHANGED_TTL)
+    return now
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from aggregation.models import Asset
 from aggregation.price import AggregatedPrice, RefreshFailure, Source
 from exchanges.client import fetch_quotes
 from exchanges.models import Exchange
+from exchanges.quotes import ExchangeError, Quote
 from pricehub.metrics import QUOTES_EXCLUDED, REFRESH_SECONDS
 
 
@@ -26,12 +28,7 @@ def price_refresh(*, symbol: str, wait_seconds: float = 0) -> AggregatedPrice:
     asset = Asset.objects.get(symbol=symbol, enabled=True)
     with price_cache.refresh_lock(asset.symbol, wait_seconds=wait_seconds):
         started = time.monotonic()
-        exchanges = list(Exchange.objects.filter(enabled=True))
-        results = fetch_quotes(exchanges, symbol=asset.symbol, base=asset.base, quote=asset.quote)
-        now = datetime.now(UTC)
-        named = [
-            (exchange.name, result) for exchange, result in zip(exchanges, results, strict=True)
-        ]
+        now, named = quotes_collect(asset, list(Exchange.objects.filter(enabled=True)))
         try:
             price = aggregate(asset.symbol, named, rules=asset.rules, now=now)
         except NoQuorum as exc:
@@ -42,6 +39,25 @@ def price_refresh(*, symbol: str, wait_seconds: float = 0) -> AggregatedPrice:
         _record(price)
         _observe("published", price.sources, started)
         return price
+
+
+def quotes_collect(
+    asset: Asset, exchanges: Sequence[Exchange]
+) -> tuple[datetime, list[tuple[str, Quote | ExchangeError]]]:
+    """Ask every venue for asset; return the time and each venue's dated quote or error.
+
+    A quote without the venue's own time is dated when PriceHub first saw it unchanged,
+    so a venue stuck on one answer goes stale like any other.
+    """
+    results = fetch_quotes(exchanges, symbol=asset.symbol, base=asset.base, quote=asset.quote)
+    now = datetime.now(UTC)
+    dated = [
+        replace(result, timestamp=price_cache.unchanged_since(result, now))
+        if isinstance(result, Quote) and result.timestamp is None
+        else result
+        for result in results
+    ]
+    return now, [(exchange.name, result) for exchange, result in zip(exchanges, dated, strict=True)]
 
 
 def _observe(outcome: str, sources: Sequence[Source], started: float) -> None:

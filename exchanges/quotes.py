@@ -27,5 +27,5 @@ class Quote:
     bid: Decimal | None
     ask: Decimal | None
     volume: Decimal  # 24 h volume in the base asset
-    timestamp: datetime  # the venue's own time (UTC); received_at when the venue gives none
+    timestamp: datetime | None  # the venue's own time (UTC); None when its ticker has none
     received_at: datetime  # UTC

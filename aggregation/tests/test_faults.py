@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -73,3 +74,22 @@ def test_it_reports_outliers_rather_than_fall_below_the_quorum(venues):
     response = APIClient().post("/refresh/BTCUSDT")
     assert response.status_code == 503
     assert {s["reason"] for s in response.json()["sources"]} == {"outlier"}
+
+
+def test_it_excludes_a_stuck_venue_whose_ticker_has_no_time(venues, settings):
+    settings.PRICEHUB_MAX_QUOTE_AGE_SECONDS = 1
+    set_fault(venues["kraken"], "BTCUSDT", "stale", age=120)
+    price_refresh(symbol="BTCUSDT")
+    time.sleep(1.1)
+    price = price_refresh(symbol="BTCUSDT")
+    kraken = next(source for source in price.sources if source.exchange == "kraken")
+    assert (kraken.status, kraken.reason) == ("excluded", "stale")
+
+
+def test_it_uses_a_moving_venue_whose_ticker_has_no_time(venues, settings):
+    settings.PRICEHUB_MAX_QUOTE_AGE_SECONDS = 1
+    price_refresh(symbol="BTCUSDT")
+    time.sleep(1.1)
+    price = price_refresh(symbol="BTCUSDT")
+    kraken = next(source for source in price.sources if source.exchange == "kraken")
+    assert kraken.status == "used"

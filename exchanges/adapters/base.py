@@ -48,8 +48,8 @@ class Adapter(ABC):
         """Return the venue's own error message if the payload is an error body."""
 
     @abstractmethod
-    def timestamp(self, ticker: dict[str, Any], received_at: datetime) -> datetime:
-        """Return the venue's time for the ticker."""
+    def timestamp(self, ticker: dict[str, Any], received_at: datetime) -> datetime | None:
+        """Return the venue's time for the ticker, or None when it gives none."""
 
     def ticker(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Return the object that holds the ticker fields."""

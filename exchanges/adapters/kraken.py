@@ -45,9 +45,9 @@ class KrakenAdapter(Adapter):
             raise ExchangeError("result's pair is not an object")
         return ticker
 
-    def timestamp(self, ticker: dict[str, Any], received_at: datetime) -> datetime:
-        """Return received_at, since Kraken's ticker carries no time."""
-        return received_at
+    def timestamp(self, ticker: dict[str, Any], received_at: datetime) -> None:
+        """Return None: Kraken's ticker carries no time."""
+        return None
 
 
 def kraken_asset(asset: str) -> str:

@@ -154,7 +154,7 @@ def test_it_reads_a_coinbase_ticker():
     )
 
 
-def test_it_reads_a_kraken_ticker_with_received_at_as_its_time():
+def test_it_reads_a_kraken_ticker_which_has_no_time():
     assert _parse("kraken", 200, KRAKEN_TICKER) == Quote(
         exchange="kraken",
         symbol="BTCUSDT",
@@ -162,7 +162,7 @@ def test_it_reads_a_kraken_ticker_with_received_at_as_its_time():
         bid=Decimal("97312.4"),
         ask=Decimal("97312.5"),
         volume=Decimal("1034.53690428"),
-        timestamp=RECEIVED_AT,
+        timestamp=None,
         received_at=RECEIVED_AT,
     )
 
