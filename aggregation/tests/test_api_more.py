@@ -14,6 +14,7 @@ from aggregation import history
 from aggregation.api.prices import ReadThrottle
 from aggregation.price import AggregatedPrice, Source, epoch_ms
 from aggregation.services import price_refresh
+from deploy.services import free_port
 
 pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
 
@@ -193,3 +194,11 @@ def test_it_answers_304_while_the_price_is_unchanged(api):
     assert api.get("/prices/BTCUSDT", HTTP_IF_NONE_MATCH=etag).status_code == 304
     price_refresh(symbol="BTCUSDT")
     assert api.get("/prices/BTCUSDT", HTTP_IF_NONE_MATCH=etag).status_code == 200
+
+
+def test_it_answers_503_not_500_while_dynamodb_is_down(api, settings):
+    settings.DYNAMODB_ENDPOINT_URL = f"http://127.0.0.1:{free_port()}"
+    refresh = api.post("/refresh/BTCUSDT")
+    history_page = api.get("/prices/BTCUSDT/history")
+    assert (refresh.status_code, refresh.json()["error"]) == (503, "unavailable")
+    assert (history_page.status_code, history_page.json()["error"]) == (503, "unavailable")
