@@ -119,7 +119,7 @@ class PriceView(APIView):
         parameters=[
             OpenApiParameter("method", str, enum=list(METHODS), description="default: the asset's")
         ],
-        responses={200: PriceOutput, **errors(400, 404, 429, 503)},
+        responses={200: PriceOutput, **errors(304, 400, 404, 429, 503)},
         summary="The latest price of one asset",
     )
     def get(self, request: Request, asset: str) -> Response:
