@@ -10,10 +10,7 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from pricehub.settings import *  # noqa: F403
-from pricehub.settings import DEBUG, SECRET_KEY, env
-
-# The base settings' fallback, so that a forgotten SECRET_KEY cannot reach production.
-_DEVELOPMENT_SECRET_KEY = "pricehub-insecure-development-key"  # noqa: S105
+from pricehub.settings import DEBUG, DEVELOPMENT_SECRET_KEY, SECRET_KEY, env
 
 
 def _env_items(name: str) -> list[str]:
@@ -28,7 +25,7 @@ def _refuse(problem: str) -> None:
 
 if DEBUG:
     _refuse("DEBUG is on; unset DEBUG or set DEBUG=false.")
-if not SECRET_KEY or SECRET_KEY == _DEVELOPMENT_SECRET_KEY:
+if not SECRET_KEY or SECRET_KEY == DEVELOPMENT_SECRET_KEY:
     _refuse("SECRET_KEY is unset or the development key; set a long random SECRET_KEY.")
 
 # The base default (localhost) means nothing in production, so the hosts must be named.
