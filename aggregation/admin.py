@@ -1,8 +1,13 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from aggregation.aggregate import NoQuorum
 from aggregation.models import Asset
+from aggregation.price_cache import RefreshInProgress
+from aggregation.services import price_refresh
 
 
 @admin.register(Asset)
@@ -11,3 +16,16 @@ class AssetAdmin(admin.ModelAdmin):
     list_editable = ["tier", "method", "enabled"]
     list_filter = ["tier", "method", "enabled"]
     search_fields = ["symbol", "base"]
+    actions = ["refresh_now"]
+
+    @admin.action(description="Refresh the selected assets now")
+    def refresh_now(self, request: HttpRequest, queryset: QuerySet[Asset]) -> None:
+        """Refresh each selected enabled asset, saying how each went."""
+        for asset in queryset.filter(enabled=True):
+            try:
+                price = price_refresh(symbol=asset.symbol)
+            except (NoQuorum, RefreshInProgress) as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+                continue
+            used = f"{len(price.used)}/{len(price.sources)} sources"
+            self.message_user(request, f"{asset.symbol}: {price.price} ({used})")
