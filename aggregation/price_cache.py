@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -44,16 +45,31 @@ def load(symbol: str) -> AggregatedPrice | None:
     return None if record is None else AggregatedPrice.from_record(record)
 
 
+@dataclass(frozen=True, slots=True)
+class Cached:
+    """What a read of one asset needs from Redis."""
+
+    price: AggregatedPrice | None
+    failure: RefreshFailure | None  # the latest failed refresh
+    promoted: frozenset[str]  # every symbol promoted to hot by demand
+
+
+def load_cached(symbol: str) -> Cached:
+    """Return symbol's latest price and failed refresh, and the promoted symbols, at once."""
+    found = cache.get_many([f"price:{symbol}", f"failure:{symbol}", _PROMOTED])
+    price = found.get(f"price:{symbol}")
+    failure = found.get(f"failure:{symbol}")
+    return Cached(
+        price=None if price is None else AggregatedPrice.from_record(price),
+        failure=None if failure is None else RefreshFailure.from_record(failure),
+        promoted=frozenset(found.get(_PROMOTED, ())),
+    )
+
+
 def store_failure(failure: RefreshFailure) -> None:
     """Remember why the latest refresh of an asset published nothing."""
     key = f"failure:{failure.asset}"
     cache.set(key, failure.to_record(), settings.PRICEHUB_CACHE_TTL_SECONDS)
-
-
-def load_failure(symbol: str) -> RefreshFailure | None:
-    """Return the latest failed refresh of symbol, or None."""
-    record = cache.get(f"failure:{symbol}")
-    return None if record is None else RefreshFailure.from_record(record)
 
 
 def last_recorded(symbol: str) -> AggregatedPrice | None:
@@ -119,6 +135,6 @@ def promote_most_requested(count: int) -> list[str]:
     return top
 
 
-def promoted() -> set[str]:
+def promoted() -> frozenset[str]:
     """Return the symbols currently promoted to hot by demand."""
-    return set(cache.get(_PROMOTED) or ())
+    return frozenset(cache.get(_PROMOTED) or ())

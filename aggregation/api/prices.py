@@ -179,7 +179,8 @@ class RefreshView(APIView):
         except price_cache.RefreshInProgress as exc:
             raise ApiError(503, "refresh_in_progress", str(exc)) from exc
         message = f"Price for {known.symbol} refreshed"
-        return Response({"message": message, "price": _output(price, known, None)})
+        output = _output(price, known, None, price_cache.promoted())
+        return Response({"message": message, "price": output})
 
 
 def known_asset(raw: str) -> Asset:
@@ -202,14 +203,14 @@ def price_document(asset: Asset, method: str) -> dict[str, Any]:
             400, "invalid_method", f"method is one of: {', '.join(METHODS)}.", methods=[*METHODS]
         )
     price_cache.count_request(asset.symbol)
-    price = price_latest(symbol=asset.symbol)
-    failure = price_cache.load_failure(asset.symbol)
+    latest = price_latest(symbol=asset.symbol)
+    price, failure = latest.price, latest.failure
     if price is None:
         why = f" The last refresh failed: {failure.detail}" if failure else ""
         raise ApiError(503, "no_price", f"No price for {asset.symbol} is available yet.{why}")
     if method != price.method:
         price = _priced_by(price, method)
-    return _output(price, asset, failure)
+    return _output(price, asset, failure, latest.promoted)
 
 
 def _priced_by(price: AggregatedPrice, method: str) -> AggregatedPrice:
@@ -220,8 +221,13 @@ def _priced_by(price: AggregatedPrice, method: str) -> AggregatedPrice:
         raise ApiError(503, "no_price", f"No {method} for {price.asset}: {exc}.") from exc
 
 
-def _output(price: AggregatedPrice, asset: Asset, failure: RefreshFailure | None) -> dict[str, Any]:
-    tier = asset_tier(asset, price_cache.promoted())
+def _output(
+    price: AggregatedPrice,
+    asset: Asset,
+    failure: RefreshFailure | None,
+    promoted: frozenset[str],
+) -> dict[str, Any]:
+    tier = asset_tier(asset, promoted)
     interval = settings.PRICEHUB_TIER_SECONDS[tier]
     age = max((datetime.now(UTC) - price.last_updated).total_seconds(), 0.0)
     PRICE_AGE_SECONDS.labels(tier).observe(age)
