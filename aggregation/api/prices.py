@@ -186,7 +186,7 @@ class RefreshView(APIView):
 def known_asset(raw: str) -> Asset:
     """Return the enabled asset raw names, in any case; raise ApiError 400 or 404."""
     symbol = raw.upper()
-    if not _SYMBOL_RE.match(symbol):
+    if not _SYMBOL_RE.fullmatch(symbol):
         raise ApiError(
             400, "invalid_asset", "An asset is 2-20 letters or digits, base then quote: BTCUSDT."
         )

@@ -190,3 +190,8 @@ def test_it_uses_the_asset_s_default_method(api):
     body = api.get("/prices/SOLUSDT").json()
     mid = (Decimal(str(body["best_bid"])) + Decimal(str(body["best_ask"]))) / 2
     assert (body["method"], Decimal(str(body["price"]))) == ("mid", mid)
+
+
+def test_it_rejects_a_symbol_with_a_trailing_newline(api):
+    response = api.get("/prices/BTCUSDT%0A")
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_asset")
