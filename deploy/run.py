@@ -48,7 +48,10 @@ def main() -> int:
     env["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_prometheus_dir())
     for venue, port in VENUES.items():
         manager.add_process(venue, f"{PY} -m mock_exchange_app {venue} --port {port}", env=env)
-    wait = f"{PY} -m deploy.services wait {' '.join(map(str, waits))} && exec " if waits else ""
+    # The worker and beat start once their services and the venues listen, so the first
+    # refreshes find everyone up.
+    waits.extend(VENUES.values())
+    wait = f"{PY} -m deploy.services wait {' '.join(map(str, waits))} && exec "
     celery = f"{wait}{PY} -m celery -A pricehub"
     gunicorn = f"{PY} -m gunicorn pricehub.wsgi --config {GUNICORN_CONFIG}"
     processes = {
