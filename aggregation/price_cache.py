@@ -39,12 +39,6 @@ def store(price: AggregatedPrice) -> None:
     cache.set(f"price:{price.asset}", price.to_record(), settings.PRICEHUB_CACHE_TTL_SECONDS)
 
 
-def load(symbol: str) -> AggregatedPrice | None:
-    """Return the latest price of symbol, or None when Redis has none (or is unreachable)."""
-    record = cache.get(f"price:{symbol}")
-    return None if record is None else AggregatedPrice.from_record(record)
-
-
 @dataclass(frozen=True, slots=True)
 class Cached:
     """What a read of one asset needs from Redis."""

@@ -21,7 +21,7 @@ def test_it_refreshes_the_named_assets_with_progress():
     output = run("refresh", "btcusdt", "ETHUSDT")
     assert output.startswith("[1/2] BTCUSDT ")
     assert "[2/2] ETHUSDT " in output
-    assert price_cache.load("ETHUSDT") is not None
+    assert price_cache.load_cached("ETHUSDT").price is not None
 
 
 def test_it_refreshes_every_enabled_asset_with_all():
