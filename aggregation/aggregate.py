@@ -18,13 +18,13 @@ _PRICE_CONTEXT = Context(prec=12)
 
 @dataclass(frozen=True, slots=True)
 class Rules:
-    """How one asset's price is made (Asset fields and settings)."""
+    """How one asset's price is made: Asset.rules fills it from the asset and settings."""
 
-    method: str = "vwap"
-    quorum: int = 2
-    max_age: timedelta = timedelta(seconds=30)
-    mad_k: Decimal = Decimal(5)
-    band: Decimal = Decimal("0.01")  # a fraction of the median
+    method: str
+    quorum: int
+    max_age: timedelta
+    mad_k: Decimal
+    band: Decimal  # a fraction of the median
 
 
 class NoQuorum(Exception):
@@ -52,11 +52,7 @@ def aggregate(
 ) -> AggregatedPrice:
     """Return the price of symbol from each venue's quote or error; raise NoQuorum."""
     rejections = [_check(result, rules, now) for _, result in results]
-    valid = [
-        result
-        for (_, result), rejection in zip(results, rejections, strict=True)
-        if rejection is None
-    ]
+    valid = _kept(results, rejections)
     # Outliers are judged among the valid quotes only; each takes its verdict in order.
     verdicts = iter(find_outliers(valid, mad_k=rules.mad_k, band=rules.band))
     rejections = [next(verdicts) if rejection is None else rejection for rejection in rejections]
@@ -64,11 +60,7 @@ def aggregate(
         _source(exchange, result, rejection)
         for (exchange, result), rejection in zip(results, rejections, strict=True)
     ]
-    used = [
-        result
-        for (_, result), rejection in zip(results, rejections, strict=True)
-        if rejection is None
-    ]
+    used = _kept(results, rejections)
     if len(used) < rules.quorum:
         raise NoQuorum(symbol, sources, rules.quorum)
     return AggregatedPrice(
@@ -84,6 +76,17 @@ def aggregate(
 def combine(quotes: Sequence[Quote] | Sequence[Source], method: str) -> Decimal:
     """Return the price of quotes by method, to twelve significant digits."""
     return _PRICE_CONTEXT.plus(METHODS[method](quotes))
+
+
+def _kept(
+    results: Sequence[tuple[str, Quote | ExchangeError]], rejections: Sequence[Rejection | None]
+) -> list[Quote]:
+    """Return the quotes that nothing rejected, in order (an error always carries one)."""
+    return [
+        result
+        for (_, result), rejection in zip(results, rejections, strict=True)
+        if rejection is None
+    ]
 
 
 def _check(result: Quote | ExchangeError, rules: Rules, now: datetime) -> Rejection | None:
