@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -69,7 +68,3 @@ def _with_health(exchange: Exchange) -> dict[str, Any]:
         "circuit": circuit_state(exchange.name),
         **venue_health(exchange.name),
     }
-
-
-# pricehub/urls.py mounts these at /exchanges.
-urlpatterns = [path("", ExchangeListView.as_view(), name="exchanges")]

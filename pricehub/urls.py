@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from aggregation.api.assets import AssetListView
 from aggregation.api.history import CandlesView, HistoryView
 from aggregation.api.prices import PriceListView, PriceView, RefreshView
+from exchanges.api import ExchangeListView
 from pricehub.health import HealthView, ReadyView
 
 urlpatterns = [
@@ -16,13 +17,13 @@ urlpatterns = [
     path("prices/<str:asset>/history", HistoryView.as_view(), name="history"),
     path("prices/<str:asset>/candles", CandlesView.as_view(), name="candles"),
     path("assets", AssetListView.as_view(), name="assets"),
+    path("exchanges", ExchangeListView.as_view(), name="exchanges"),
     path("refresh/<str:asset>", RefreshView.as_view(), name="refresh"),
     path("healthz", HealthView.as_view(), name="healthz"),
     path("readyz", ReadyView.as_view(), name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("django_prometheus.urls")),
-    path("exchanges", include("exchanges.api")),
 ]
 
 handler404 = "aggregation.api.not_found"
