@@ -1,8 +1,7 @@
-"""OHLC candles from stored price points, and the time arguments of history requests. Pure."""
+"""OHLC candles, folded point by point, and the time arguments of history requests. Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -27,20 +26,20 @@ class Candle:
     points: int
 
 
-def candles(points: Iterable[tuple[datetime, Decimal]], interval: timedelta) -> list[Candle]:
-    """Return one candle per interval that has points, oldest first; points oldest first."""
-    result: list[Candle] = []
+def start_of(moment: datetime, interval: timedelta) -> datetime:
+    """Return the start of the interval-long candle that moment falls in."""
     width = interval // timedelta(milliseconds=1)
-    for moment, price in points:
-        start = from_epoch_ms(epoch_ms(moment) // width * width)
-        last = result[-1] if result else None
-        if last is None or last.start != start:
-            result.append(Candle(start, price, price, price, price, 1))
-            continue
-        result[-1] = Candle(
-            start, last.open, max(last.high, price), min(last.low, price), price, last.points + 1
-        )
-    return result
+    return from_epoch_ms(epoch_ms(moment) // width * width)
+
+
+def fold(candle: Candle | None, moment: datetime, price: Decimal, interval: timedelta) -> Candle:
+    """Return candle with the point (moment, price) added, or a new candle when the point
+    falls in another interval; points come oldest first."""
+    start = start_of(moment, interval)
+    if candle is None or candle.start != start:
+        return Candle(start, price, price, price, price, 1)
+    high, low = max(candle.high, price), min(candle.low, price)
+    return Candle(start, candle.open, high, low, price, candle.points + 1)
 
 
 def parse_time(value: str) -> datetime:

@@ -1,8 +1,16 @@
-"""Price history in DynamoDB table `prices`. The only module that imports boto3."""
+"""Price history in DynamoDB, and the memo in Redis that decides what it records.
+
+Points go to table DYNAMODB_TABLE; each point is also folded into its asset's candle of every
+interval, kept in table f"{DYNAMODB_TABLE}-candles" under asset f"{symbol}#{interval}" and the
+candle's start. The only module that imports boto3.
+"""
 
 from __future__ import annotations
 
 import functools
+import itertools
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -12,11 +20,18 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.conf import settings
+from django.core.cache import cache
 
+from aggregation.candles import INTERVALS, Candle, fold, start_of
 from aggregation.price import AggregatedPrice, epoch_ms, from_epoch_ms
+
+Item = dict[str, Any]  # a DynamoDB item in its typed form, such as {"price": {"N": "1.5"}}
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
+_OHLC = ("open", "high", "low", "close")
+_BATCH_SIZE = 25  # the most items one BatchWriteItem takes
+_BATCH_ATTEMPTS = 4
 
 
 def is_due(
@@ -34,10 +49,27 @@ def is_due(
     return elapsed >= heartbeat_seconds or moved > Decimal(str(deviation_percent))
 
 
+def record(price: AggregatedPrice) -> bool:
+    """Store price with its candles if it moved or aged enough since the last point.
+
+    Return whether it did. An asset's prices come one at a time, oldest first (the refresh
+    lock sees to it).
+    """
+    memo = _memo(price.asset)
+    due = is_due(
+        None if memo is None else _from_item(memo["point"]),
+        price,
+        deviation_percent=settings.PRICEHUB_HISTORY_DEVIATION_PERCENT,
+        heartbeat_seconds=settings.PRICEHUB_HISTORY_HEARTBEAT_SECONDS,
+    )
+    if due:
+        _store(price, memo)
+    return due
+
+
 def append(price: AggregatedPrice) -> None:
-    """Store price as a point of its asset's history."""
-    item = {key: _serialize(value) for key, value in price.to_record().items()}
-    _client().put_item(TableName=settings.DYNAMODB_TABLE, Item=item)
+    """Store price as the newest point of its asset's history, with its candles."""
+    _store(price, _memo(price.asset))
 
 
 def latest(symbol: str) -> AggregatedPrice | None:
@@ -72,38 +104,155 @@ def page(
     return points, None if last is None else int(last["timestamp"]["N"])
 
 
-def prices_between(
-    symbol: str, start: datetime, end: datetime, *, max_points: int
-) -> list[tuple[datetime, Decimal]]:
-    """Return (time, price) of symbol's points in [start, end], oldest first.
-
-    Raise TooManyPoints past max_points, so one request cannot read a table's worth.
-    """
-    request = _range_query(symbol, start, end) | {
-        "ProjectionExpression": "#t, price",
-        "ExpressionAttributeNames": {"#t": "timestamp"},
-    }
-    points: list[tuple[datetime, Decimal]] = []
-    for response in _client().get_paginator("query").paginate(**request):
-        for item in response["Items"]:
-            points.append((from_epoch_ms(item["timestamp"]["N"]), Decimal(item["price"]["N"])))
-        if len(points) > max_points:
-            raise TooManyPoints(f"more than {max_points} points in the range")
-    return points
+def candles_between(
+    symbol: str, interval_name: str, start: datetime, end: datetime
+) -> list[Candle]:
+    """Return symbol's candles that start in [start, end], start floored to the interval,
+    oldest first: one Query, of at most as many items as the range has intervals."""
+    interval = INTERVALS[interval_name]
+    first = start_of(start, interval)
+    key = f"{symbol}#{interval_name}"
+    request = _range_query(key, first, end) | {"TableName": _candles_table()}
+    response = _client().query(**request, Limit=(end - first) // interval + 1)
+    return [_candle(item) for item in response["Items"]]
 
 
-class TooManyPoints(Exception):
-    """A range holds more points than one request may read."""
+def rollup(symbol: str) -> int:
+    """Rebuild symbol's candles from its stored points; return how many candles it wrote."""
+    items = _rolled_up(symbol)
+    written = 0
+    while batch := list(itertools.islice(items, _BATCH_SIZE)):
+        _write({_candles_table(): batch})
+        written += len(batch)
+    cache.delete(_memo_key(symbol))  # so the next point folds into the rebuilt candles
+    return written
 
 
 def ensure_table() -> None:
-    """Create the table unless it exists, and wait until it is active."""
-    _ensure_table(_connect(), settings.DYNAMODB_TABLE)
+    """Create the points and candles tables unless they exist, and wait until they are active."""
+    _ensure_tables(_connect(), settings.DYNAMODB_TABLE)
 
 
 def ping() -> None:
     """Describe the table, raising when DynamoDB cannot be reached (the readiness probe)."""
     _client().describe_table(TableName=settings.DYNAMODB_TABLE)
+
+
+def _memo_key(symbol: str) -> str:
+    return f"history-memo:{symbol}"
+
+
+def _memo(symbol: str) -> dict[str, Any] | None:
+    # {"point": the last point's item, "candles": the items of its candles}: typed items hold
+    # numbers as strings, so the memo is JSON-safe.
+    return cache.get(_memo_key(symbol))
+
+
+def _store(price: AggregatedPrice, memo: dict[str, Any] | None) -> None:
+    point = {key: _serialize(value) for key, value in price.to_record().items()}
+    candles = _folded(price, [] if memo is None else memo["candles"])
+    _write({settings.DYNAMODB_TABLE: [point], _candles_table(): candles})
+    fresh = {"point": point, "candles": candles}
+    cache.set(_memo_key(price.asset), fresh, settings.PRICEHUB_CACHE_TTL_SECONDS)
+
+
+def _folded(price: AggregatedPrice, known: list[Item]) -> list[Item]:
+    # A candle the memo does not hold (lost, or an earlier one) is read from DynamoDB, so a
+    # lost memo never restarts a candle.
+    keys = {name: _candle_key(price.asset, name, price.aggregated_at) for name in INTERVALS}
+    found = {_key_of(item): item for item in known}
+    missing = [key for key in keys.values() if _key_of(key) not in found]
+    if missing:
+        found |= {_key_of(item): item for item in _read_candles(missing)}
+    folded = []
+    for name, key in keys.items():
+        item = found.get(_key_of(key))
+        candle = None if item is None else _candle(item)
+        candle = fold(candle, price.aggregated_at, price.price, INTERVALS[name])
+        folded.append(_candle_item(price.asset, name, candle))
+    return folded
+
+
+def _rolled_up(symbol: str) -> Iterator[Item]:
+    # Yields each candle once its last point is folded in.
+    building: dict[str, Candle] = {}
+    for moment, price in _points(symbol):
+        for name, interval in INTERVALS.items():
+            candle = fold(building.get(name), moment, price, interval)
+            if name in building and building[name].start != candle.start:
+                yield _candle_item(symbol, name, building[name])
+            building[name] = candle
+    for name, candle in building.items():
+        yield _candle_item(symbol, name, candle)
+
+
+def _points(symbol: str) -> Iterator[tuple[datetime, Decimal]]:
+    request = {
+        "TableName": settings.DYNAMODB_TABLE,
+        "KeyConditionExpression": "asset = :asset",
+        "ExpressionAttributeValues": {":asset": {"S": symbol}},
+        "ProjectionExpression": "#t, price",
+        "ExpressionAttributeNames": {"#t": "timestamp"},
+    }
+    for response in _client().get_paginator("query").paginate(**request):
+        for item in response["Items"]:
+            yield from_epoch_ms(item["timestamp"]["N"]), Decimal(item["price"]["N"])
+
+
+def _candle_key(symbol: str, interval_name: str, moment: datetime) -> Item:
+    start = start_of(moment, INTERVALS[interval_name])
+    return {"asset": {"S": f"{symbol}#{interval_name}"}, "timestamp": {"N": str(epoch_ms(start))}}
+
+
+def _key_of(item: Item) -> tuple[str, str]:
+    return item["asset"]["S"], item["timestamp"]["N"]
+
+
+def _candle_item(symbol: str, interval_name: str, candle: Candle) -> Item:
+    item = _candle_key(symbol, interval_name, candle.start)
+    item |= {name: {"N": str(getattr(candle, name))} for name in _OHLC}
+    return item | {"points": {"N": str(candle.points)}}
+
+
+def _candle(item: Item) -> Candle:
+    return Candle(
+        start=from_epoch_ms(item["timestamp"]["N"]),
+        points=int(item["points"]["N"]),
+        **{name: Decimal(item[name]["N"]) for name in _OHLC},
+    )
+
+
+def _read_candles(keys: list[Item]) -> list[Item]:
+    table = _candles_table()
+    request = {table: {"Keys": keys, "ConsistentRead": True}}
+    answers = _until_processed(_client().batch_get_item, request, "UnprocessedKeys")
+    return [item for answer in answers for item in answer["Responses"].get(table, [])]
+
+
+def _write(items: dict[str, list[Item]]) -> None:
+    request = {
+        table: [{"PutRequest": {"Item": item}} for item in batch] for table, batch in items.items()
+    }
+    _until_processed(_client().batch_write_item, request, "UnprocessedItems")
+
+
+def _until_processed(
+    send: Callable[..., dict[str, Any]], request: dict[str, Any], left: str
+) -> list[dict[str, Any]]:
+    """Send a batch request, then what DynamoDB left of it under left; return the answers.
+
+    Raise ClientError, as for any DynamoDB failure, when some is still left after a few tries.
+    """
+    answers: list[dict[str, Any]] = []
+    for attempt in range(_BATCH_ATTEMPTS):
+        if attempt:
+            time.sleep(0.05 * 2**attempt)  # DynamoDB leaves some out when throttled: back off
+        answers.append(send(RequestItems=request))
+        request = answers[-1].get(left)
+        if not request:
+            return answers
+    error = {"Code": left, "Message": f"{left} after {_BATCH_ATTEMPTS} attempts"}
+    raise ClientError({"Error": error}, send.__name__)
 
 
 def _range_query(symbol: str, start: datetime, end: datetime) -> dict[str, Any]:
@@ -119,19 +268,23 @@ def _range_query(symbol: str, start: datetime, end: datetime) -> dict[str, Any]:
     }
 
 
-def _from_item(item: dict[str, Any]) -> AggregatedPrice:
+def _from_item(item: Item) -> AggregatedPrice:
     return AggregatedPrice.from_record({key: _deserialize(value) for key, value in item.items()})
 
 
+def _candles_table(table: str | None = None) -> str:
+    return f"{table or settings.DYNAMODB_TABLE}-candles"
+
+
 def _client() -> Any:
-    # One thread-safe client per endpoint and table; the table is created on first use.
+    # One thread-safe client per endpoint and table; the tables are created on first use.
     return _client_for(settings.DYNAMODB_ENDPOINT_URL, settings.DYNAMODB_TABLE)
 
 
 @functools.cache
 def _client_for(endpoint_url: str | None, table: str) -> Any:
     client = _connect()
-    _ensure_table(client, table)
+    _ensure_tables(client, table)
     return client
 
 
@@ -170,3 +323,8 @@ def _ensure_table(client: Any, name: str) -> None:
     client.get_waiter("table_exists").wait(
         TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
     )
+
+
+def _ensure_tables(client: Any, table: str) -> None:
+    for name in (table, _candles_table(table)):
+        _ensure_table(client, name)

@@ -1,21 +1,29 @@
-"""PriceHub's state in Redis: latest prices, refresh failures and locks, request counts.
+"""PriceHub's state in Redis: latest prices and their documents, refresh failures and locks,
+request counts and promotions.
 
-The only module that knows the keys.
+The only module that knows their keys.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django_redis import get_redis_connection
+from redis import Redis
 from redis.exceptions import RedisError
 
+from aggregation.documents import render_failure, render_price
 from aggregation.price import AggregatedPrice, RefreshFailure, epoch_ms, from_epoch_ms
 from exchanges.quotes import Quote
 
@@ -28,6 +36,12 @@ REFRESH_LOCK_SECONDS = 30
 _UNCHANGED_TTL = 3600
 _REQUESTS = "requests"
 _PROMOTED = "promoted"
+_ASSETS_VERSION = "assets-version"
+
+# This process's reads since the last flush to Redis.
+_demand: Counter[str] = Counter()
+_demand_lock = threading.Lock()
+_demand_flushed = 0.0
 
 
 class RefreshInProgress(Exception):
@@ -35,46 +49,68 @@ class RefreshInProgress(Exception):
 
 
 def store(price: AggregatedPrice) -> None:
-    """Keep price as the latest of its asset."""
-    cache.set(f"price:{price.asset}", price.to_record(), settings.PRICEHUB_CACHE_TTL_SECONDS)
+    """Publish price as the latest of its asset: its record and its rendered document."""
+    ttl = settings.PRICEHUB_CACHE_TTL_SECONDS
+    with _redis().pipeline(transaction=False) as pipe:
+        pipe.set(_key(f"price:{price.asset}"), _json(price.to_record()), ex=ttl)
+        pipe.set(_key(f"document:{price.asset}"), document_of(price), ex=ttl)
+        pipe.execute()
 
 
-@dataclass(frozen=True, slots=True)
-class Cached:
-    """What a read of one asset needs from Redis."""
-
-    price: AggregatedPrice | None
-    failure: RefreshFailure | None  # the latest failed refresh
-    promoted: frozenset[str]  # every symbol promoted to hot by demand
+def document_of(price: AggregatedPrice) -> bytes:
+    """Return price's published document as Redis keeps it: a JSON array of aggregated_at
+    and last_updated in epoch ms, the method, then the document."""
+    aggregated, updated = epoch_ms(price.aggregated_at), epoch_ms(price.last_updated)
+    return b'[%d,%d,"%s",%s]' % (aggregated, updated, price.method.encode(), render_price(price))
 
 
-def load_cached(symbol: str) -> Cached:
-    """Return symbol's latest price and failed refresh, and the promoted symbols, at once."""
-    found = cache.get_many([f"price:{symbol}", f"failure:{symbol}", _PROMOTED])
-    price = found.get(f"price:{symbol}")
-    failure = found.get(f"failure:{symbol}")
-    return Cached(
-        price=None if price is None else AggregatedPrice.from_record(price),
-        failure=None if failure is None else RefreshFailure.from_record(failure),
-        promoted=frozenset(found.get(_PROMOTED, ())),
-    )
+def latest_price(symbol: str) -> AggregatedPrice | None:
+    """Return the latest price published for symbol, or None."""
+    record = _redis().get(_key(f"price:{symbol}"))
+    return None if record is None else AggregatedPrice.from_record(json.loads(record))
 
 
 def store_failure(failure: RefreshFailure) -> None:
     """Remember why the latest refresh of an asset published nothing."""
-    key = f"failure:{failure.asset}"
-    cache.set(key, failure.to_record(), settings.PRICEHUB_CACHE_TTL_SECONDS)
+    document = b"[%d,%s]" % (epoch_ms(failure.at), render_failure(failure))
+    _redis().set(_key(f"failure:{failure.asset}"), document, ex=settings.PRICEHUB_CACHE_TTL_SECONDS)
 
 
-def last_recorded(symbol: str) -> AggregatedPrice | None:
-    """Return symbol's newest history point, as far as Redis knows."""
-    record = cache.get(f"recorded:{symbol}")
-    return None if record is None else AggregatedPrice.from_record(record)
+@dataclass(frozen=True, slots=True)
+class Published:
+    """An asset's latest published document (see document_of) and failed refresh (a JSON
+    array of its time in epoch ms and its document), as Redis keeps them."""
+
+    document: bytes | None
+    failure: bytes | None
 
 
-def mark_recorded(price: AggregatedPrice) -> None:
-    """Note that price is now the newest point of its asset's history."""
-    cache.set(f"recorded:{price.asset}", price.to_record(), settings.PRICEHUB_CACHE_TTL_SECONDS)
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a read of some assets needs from Redis, read at once."""
+
+    published: dict[str, Published]
+    promoted: frozenset[str]  # every symbol promoted to hot by demand
+    assets_version: bytes  # changes whenever an asset's configuration does
+
+
+def read_published(symbols: list[str]) -> Snapshot:
+    """Return the published documents of symbols, the promotions and the assets version,
+    in one round trip."""
+    keys = [_key(_PROMOTED), _key(_ASSETS_VERSION)]
+    for symbol in symbols:
+        keys += [_key(f"document:{symbol}"), _key(f"failure:{symbol}")]
+    promoted, version, *documents = _redis().mget(keys)
+    published = {
+        symbol: Published(documents[2 * n], documents[2 * n + 1])
+        for n, symbol in enumerate(symbols)
+    }
+    return Snapshot(published, frozenset(json.loads(promoted or b"[]")), version or b"0")
+
+
+def assets_changed() -> None:
+    """Tell every process that the asset configuration changed."""
+    _redis().incr(_key(_ASSETS_VERSION))
 
 
 def unchanged_since(quote: Quote, now: datetime) -> datetime:
@@ -110,25 +146,56 @@ def claim_refresh(symbol: str, interval_seconds: float) -> bool:
 
 
 def count_request(symbol: str) -> None:
-    """Count one read of symbol's price; losing a count to a Redis hiccup is harmless."""
+    """Count one read of symbol's price, in process; the counts reach Redis in batches."""
+    with _demand_lock:
+        _demand[symbol] += 1
+    if time.monotonic() >= _demand_flushed + settings.PRICEHUB_DEMAND_FLUSH_SECONDS:
+        flush_requests()
+
+
+def flush_requests() -> None:
+    """Add this process's request counts to the shared ones; a lost batch is harmless."""
+    global _demand_flushed
+    with _demand_lock:
+        counts = dict(_demand)
+        _demand.clear()
+        _demand_flushed = time.monotonic()
+    if not counts:
+        return
     try:
-        get_redis_connection().zincrby(cache.make_key(_REQUESTS), 1, symbol)
+        with _redis().pipeline(transaction=False) as pipe:
+            for symbol, count in counts.items():
+                pipe.zincrby(_key(_REQUESTS), count, symbol)
+            pipe.execute()
     except RedisError:
-        logger.warning("Could not count a request for %s", symbol)
+        logger.warning("Could not count %d requests", sum(counts.values()))
 
 
 def promote_most_requested(count: int) -> list[str]:
     """Mark the count most requested symbols as promoted, halve all counts; return them."""
-    redis = get_redis_connection()
-    key = cache.make_key(_REQUESTS)
+    flush_requests()
+    redis = _redis()
+    key = _key(_REQUESTS)
     top = [member.decode() for member in redis.zrevrange(key, 0, count - 1)]
     # Halving keeps recent demand weighing most; ZUNIONSTORE onto itself rescales in place.
     redis.zunionstore(key, {key: 0.5})
     redis.zremrangebyscore(key, "-inf", 0.5)
-    cache.set(_PROMOTED, top, settings.PRICEHUB_PROMOTION_SECONDS * 2)
+    redis.set(_key(_PROMOTED), json.dumps(top), ex=int(settings.PRICEHUB_PROMOTION_SECONDS * 2))
     return top
 
 
 def promoted() -> frozenset[str]:
     """Return the symbols currently promoted to hot by demand."""
-    return frozenset(cache.get(_PROMOTED) or ())
+    return frozenset(json.loads(_redis().get(_key(_PROMOTED)) or b"[]"))
+
+
+def _redis() -> Redis:
+    return get_redis_connection()
+
+
+def _key(name: str) -> str:
+    return cache.make_key(name)
+
+
+def _json(record: dict[str, Any]) -> str:
+    return json.dumps(record, default=str)  # Decimal amounts as their exact text

@@ -1,35 +1,269 @@
-"""Reads shared by every endpoint."""
+"""Reads shared by every endpoint: the asset table and the latest price documents.
+
+A read of the latest prices costs one Redis round trip (MGET), or none while this process's
+copy is younger than settings.PRICEHUB_READ_COPY_SECONDS; the document itself was rendered
+when the refresh published it, and a read adds only `tier`, `stale` and `age_seconds`.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import replace
+import re
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.db import close_old_connections
+from redis.exceptions import RedisError
 
 from aggregation import history, price_cache
+from aggregation.aggregate import combine
+from aggregation.methods import METHODS
 from aggregation.models import Asset
-from pricehub.metrics import PRICE_READS
+from aggregation.price import AggregatedPrice
+from aggregation.price_cache import Published
+from common.errors import ApiError
+from pricehub.metrics import PRICE_AGE_SECONDS, PRICE_READS
 
 logger = logging.getLogger(__name__)
 
+# ASCII letters and digits, checked before any change of case.
+_SYMBOL_RE = re.compile(r"[A-Za-z0-9]{2,20}")
+MAX_BATCH = 50
 
-def price_latest(*, symbol: str) -> price_cache.Cached:
-    """Return the latest price of symbol (from Redis, else the newest history point, else
-    None), with its latest failed refresh and the symbols promoted to hot."""
-    cached = price_cache.load_cached(symbol)
-    if cached.price is not None:
+
+@dataclass(frozen=True, slots=True)
+class AssetInfo:
+    """What a read needs of an enabled asset's configuration."""
+
+    symbol: str
+    tier: str
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One asset's price document, ready to send."""
+
+    body: bytes
+    etag: str
+    max_age: int  # seconds a client may keep it: the tier's interval
+
+
+class _AssetTable:
+    """This process's copy of the enabled assets, reloaded when the configuration changes."""
+
+    def __init__(self) -> None:
+        self.assets: dict[str, AssetInfo] = {}
+        self.version: bytes | None = None
+        self.loaded_at = float("-inf")
+        self.lock = threading.Lock()
+
+    def current(self, version: bytes | None = None) -> dict[str, AssetInfo]:
+        """Return the table, reloaded first if version differs or it is too old."""
+        age = time.monotonic() - self.loaded_at
+        if age < settings.PRICEHUB_ASSET_TABLE_SECONDS and version in (None, self.version):
+            return self.assets
+        with self.lock:
+            rows = Asset.objects.filter(enabled=True).values_list("symbol", "tier", "method")
+            self.assets = {row[0]: AssetInfo(*row) for row in rows}
+            close_old_connections()
+            self.version = self.version if version is None else version
+            self.loaded_at = time.monotonic()
+        return self.assets
+
+
+_table = _AssetTable()
+# symbol -> (when read, what Redis held); promotions and assets version, likewise.
+_copies: dict[str, tuple[float, Published]] = {}
+_shared: tuple[float, frozenset[str], bytes | None] = (float("-inf"), frozenset(), None)
+
+
+def asset_known(raw: str) -> AssetInfo:
+    """Return the enabled asset raw names, in any case; raise ApiError 400 or 404."""
+    symbol = _symbol(raw)
+    asset = _table.current().get(symbol)
+    if asset is None:
+        raise ApiError(404, "unknown_asset", f"PriceHub does not price {symbol}.")
+    return asset
+
+
+def forget_assets() -> None:
+    """Make this process reload the asset table at its next read."""
+    _table.loaded_at = float("-inf")
+
+
+def price_reading(*, symbol: str, method: str | None = None) -> Reading:
+    """Return the latest price document of one enabled asset; raise ApiError."""
+    upper = _symbol(symbol)
+    if method is not None and method not in METHODS:
+        raise ApiError(
+            400, "invalid_method", f"method is one of: {', '.join(METHODS)}.", methods=[*METHODS]
+        )
+    known, published, promoted = _read([upper])
+    if upper not in known:
+        raise ApiError(404, "unknown_asset", f"PriceHub does not price {upper}.")
+    asset = known[upper]
+    return _finish(asset, published[upper], promoted, method or asset.method)
+
+
+def prices_reading(*, symbols: list[str]) -> tuple[list[bytes], list[dict[str, str]]]:
+    """Return the documents of the enabled assets among symbols, and why each other one
+    could not be served, in order; raise ApiError for a malformed batch."""
+    names = [name.strip() for name in symbols if name.strip()]
+    if not names:
+        raise ApiError(400, "invalid_request", "Give assets=BTCUSDT,ETHUSDT,...")
+    if len(names) > MAX_BATCH:
+        raise ApiError(400, "too_many_assets", f"Ask for at most {MAX_BATCH} assets at once.")
+    wanted = list(
+        dict.fromkeys(name.upper() if _SYMBOL_RE.fullmatch(name) else name for name in names)
+    )
+    known, published, promoted = _read([name for name in wanted if _SYMBOL_RE.fullmatch(name)])
+    documents, failures = [], []
+    for name in wanted:
+        try:
+            if name not in known:
+                asset_known(name)  # raises the 400 or 404 it deserves
+            asset = known[name]
+            documents.append(_finish(asset, published[name], promoted, asset.method).body)
+        except ApiError as exc:
+            failures.append({"asset": name, "error": exc.code, "detail": str(exc.detail)})
+    return documents, failures
+
+
+def price_document(price: AggregatedPrice) -> bytes:
+    """Return the document of a price just published."""
+    asset = _table.current().get(price.asset) or AssetInfo(price.asset, "medium", price.method)
+    published = Published(price_cache.document_of(price), None)
+    return _finish(asset, published, price_cache.promoted(), price.method).body
+
+
+def asset_tier(asset: Asset | AssetInfo, promoted: frozenset[str]) -> str:
+    """Return the tier asset refreshes at: hot while demand promotes it, else its own."""
+    return Asset.Tier.HOT.value if asset.symbol in promoted else asset.tier
+
+
+def _symbol(raw: str) -> str:
+    if not _SYMBOL_RE.fullmatch(raw):
+        raise ApiError(
+            400, "invalid_asset", "An asset is 2-20 letters or digits, base then quote: BTCUSDT."
+        )
+    return raw.upper()
+
+
+def _read(
+    symbols: list[str],
+) -> tuple[dict[str, AssetInfo], dict[str, Published], frozenset[str]]:
+    """Return the known assets among symbols, what Redis holds for them, and the promotions."""
+    global _shared
+    now = time.monotonic()
+    horizon = settings.PRICEHUB_READ_COPY_SECONDS
+    table = _table.current()
+    known = {symbol: table[symbol] for symbol in symbols if symbol in table}
+    published: dict[str, Published] = {}
+    missing = []
+    for symbol in known:
+        copy = _copies.get(symbol)
+        if copy is not None and now - copy[0] < horizon:
+            published[symbol] = copy[1]
+        else:
+            missing.append(symbol)
+    if missing or now - _shared[0] >= horizon:
+        try:
+            snapshot = price_cache.read_published(missing)
+        except RedisError:
+            logger.warning("Redis unavailable: reading prices from history")
+            return known, {symbol: Published(None, None) for symbol in known}, frozenset()
+        for symbol, found in snapshot.published.items():
+            _copies[symbol] = (now, found)
+            published[symbol] = found
+        changed = snapshot.assets_version != _table.version
+        _shared = (now, snapshot.promoted, snapshot.assets_version)
+        if changed:
+            _table.current(snapshot.assets_version)
+            _copies.clear()
+            return _read(symbols)
+    return known, published, _shared[1]
+
+
+def _finish(
+    asset: AssetInfo, published: Published, promoted: frozenset[str], method: str
+) -> Reading:
+    """Return the document of asset's latest price by method, as a read at this moment sees it."""
+    price_cache.count_request(asset.symbol)
+    document = published.document
+    if document is None:
+        document = _from_history(asset.symbol, published.failure)
+    else:
         PRICE_READS.labels("cache").inc()
-        return cached
+    aggregated_ms, updated_ms, stored_method, body = document[1:-1].split(b",", 3)
+    if stored_method[1:-1].decode() != method:
+        return _finish(
+            asset, Published(_priced_by(asset.symbol, method), published.failure), promoted, method
+        )
+    failed_ms, failure = (
+        published.failure[1:-1].split(b",", 1) if published.failure else (b"0", b"")
+    )
+    failing = int(failed_ms) > int(aggregated_ms)
+    tier = asset_tier(asset, promoted)
+    interval = settings.PRICEHUB_TIER_SECONDS[tier]
+    age = max(time.time() * 1000 - int(updated_ms), 0) / 1000
+    PRICE_AGE_SECONDS.labels(tier).observe(age)
+    stale = failing or age > max(5.0, settings.PRICEHUB_STALE_AFTER_INTERVALS * interval)
+    moment = (
+        f'{{"tier":"{tier}","stale":{"true" if stale else "false"},"age_seconds":{round(age, 3)},'
+    )
+    tail = b',"last_refresh_error":' + failure + b"}" if failing else b"}"
+    # A new aggregation, another method, a new failure or turning stale changes what the
+    # client holds; the age alone does not.
+    version = [asset.symbol, method, aggregated_ms.decode(), failed_ms.decode() if failing else ""]
+    etag = f'W/"{"-".join(version)}{"-stale" if stale else ""}"'
+    return Reading(moment.encode() + body[1:-1] + tail, etag, max(1, int(interval)))
+
+
+def _from_history(symbol: str, failure: bytes | None) -> bytes:
+    """Return the document of symbol's newest history point; raise ApiError when none."""
     price = None
     try:
         price = history.latest(symbol)
     except (BotoCoreError, ClientError):
         logger.exception("History unavailable for %s", symbol)
     PRICE_READS.labels("nowhere" if price is None else "history").inc()
-    return replace(cached, price=price)
+    if price is None:
+        why = ""
+        if failure is not None:
+            why = f" The last refresh failed: {json.loads(failure)[1]['detail']}"
+        raise ApiError(503, "no_price", f"No price for {symbol} is available yet.{why}")
+    return price_cache.document_of(price)
 
 
-def asset_tier(asset: Asset, promoted: frozenset[str]) -> str:
-    """Return the tier asset refreshes at: hot while demand promotes it, else its own."""
-    return Asset.Tier.HOT.value if asset.symbol in promoted else asset.tier
+def _priced_by(symbol: str, method: str) -> bytes:
+    """Return the document of symbol's latest price recomputed by another method."""
+    price = _latest_price(symbol)
+    try:
+        repriced = replace(price, price=combine(price.used, method), method=method)
+    except ValueError as exc:
+        raise ApiError(503, "no_price", f"No {method} for {symbol}: {exc}.") from exc
+    return price_cache.document_of(repriced)
+
+
+def _latest_price(symbol: str) -> AggregatedPrice:
+    try:
+        price = price_cache.latest_price(symbol)
+    except RedisError:
+        price = None
+    if price is None:
+        price = history.latest(symbol)
+    if price is None:
+        raise ApiError(503, "no_price", f"No price for {symbol} is available yet.")
+    return price
+
+
+def render_batch(documents: list[bytes], failures: list[dict[str, Any]]) -> bytes:
+    """Return the body of a batch of prices."""
+    errors = json.dumps(failures, ensure_ascii=False, separators=(",", ":")).encode()
+    return b'{"prices":[' + b",".join(documents) + b'],"errors":' + errors + b"}"

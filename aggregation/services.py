@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from django.conf import settings
-
 from aggregation import history, price_cache
 from aggregation.aggregate import NoQuorum, aggregate
 from aggregation.models import Asset
@@ -36,7 +34,7 @@ def price_refresh(*, symbol: str, wait_seconds: float = 0) -> AggregatedPrice:
             _observe("no_quorum", exc.sources, started)
             raise
         price_cache.store(price)
-        _record(price)
+        history.record(price)
         _observe("published", price.sources, started)
         return price
 
@@ -65,15 +63,3 @@ def _observe(outcome: str, sources: Sequence[Source], started: float) -> None:
     for source in sources:
         if source.reason is not None:
             QUOTES_EXCLUDED.labels(source.reason).inc()
-
-
-def _record(price: AggregatedPrice) -> None:
-    due = history.is_due(
-        price_cache.last_recorded(price.asset),
-        price,
-        deviation_percent=settings.PRICEHUB_HISTORY_DEVIATION_PERCENT,
-        heartbeat_seconds=settings.PRICEHUB_HISTORY_HEARTBEAT_SECONDS,
-    )
-    if due:
-        history.append(price)
-        price_cache.mark_recorded(price)

@@ -20,7 +20,11 @@ VENUES = {"binance": 8081, "coinbase": 8082, "kraken": 8083}
 DYNAMODB_PORT = 8000
 # Every process writes its Prometheus samples here; the web's /metrics adds them all up.
 PROMETHEUS_DIR = DATA / "prometheus"
-GUNICORN_CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
+# The API's server: Granian, two worker processes of 8 threads; granian restarts a crashed one.
+WEB = (
+    f"{PY} -m granian pricehub.wsgi:application --interface wsgi --host 127.0.0.1 --port 8080"
+    " --workers 2 --blocking-threads 8 --respawn-failed-workers --log-level warning"
+)
 
 
 def main() -> int:
@@ -41,7 +45,11 @@ def main() -> int:
         manager.add_process("dynamodb", shlex.join(command), cwd=str(DATA / "dynamodb"))
         waits.append(DYNAMODB_PORT)
 
-    for args in (["migrate", "--no-input"], ["collectstatic", "--no-input", "-v0"]):
+    commands = [["migrate", "--no-input"], ["collectstatic", "--no-input", "-v0"]]
+    if env.get("SIM_ASSETS"):
+        # The venues quote SIM_ASSETS assets (they inherit env); price the same ones.
+        commands.insert(1, ["sim_assets", env["SIM_ASSETS"]])
+    for args in commands:
         subprocess.run([PY, "manage.py", *args], env=env, cwd=ROOT, check=True)  # noqa: S603
 
     # Set after the one-off commands above, so only the long-running processes leave samples.
@@ -53,11 +61,10 @@ def main() -> int:
     waits.extend(VENUES.values())
     wait = f"{PY} -m deploy.services wait {' '.join(map(str, waits))} && exec "
     celery = f"{wait}{PY} -m celery -A pricehub"
-    gunicorn = f"{PY} -m gunicorn pricehub.wsgi --config {GUNICORN_CONFIG}"
     processes = {
         "worker": f"{celery} worker --pool threads --concurrency 8 --loglevel WARNING",
         "beat": f"{celery} beat --loglevel WARNING --schedule {DATA / 'celerybeat-schedule'}",
-        "web": f"{gunicorn} --bind 127.0.0.1:8080 --workers 2 --threads 4",
+        "web": WEB,
     }
     for name, command in processes.items():
         manager.add_process(name, command, env=env, cwd=str(ROOT))

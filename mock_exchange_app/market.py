@@ -22,6 +22,12 @@ SEED = int(os.environ.get("SIM_SEED", "42"))
 VENUES = ("binance", "coinbase", "kraken")
 
 _ASSETS_CSV = Path(__file__).with_name("assets.csv")
+# Synthetic assets: a base of letters and digits that no real or Kraken-renamed asset uses.
+_SYNTHETIC_BASE = "SIM{:04d}"
+_SYNTHETIC_QUOTE = "USDT"
+_SYNTHETIC_PRICES = (-2.0, 4.0)  # log10 range of starting prices: $0.01 to $10,000
+_SYNTHETIC_TOP_USD = 1e8  # 24 h volume of the first synthetic asset, below the CSV's least
+_ZIPF = 0.8  # volume falls as rank**-0.8, roughly how trading spreads over a long tail
 _LEVELS = 20  # coarsest grid 2**19 s (~6 days): Brownian up to days, anchored to the CSV price
 _WALK_NORM = 0.5  # measured: the raw sum moves ~2 units per sqrt(second)
 _DAY = 86_400
@@ -71,21 +77,63 @@ class Ticker:
     today: Stats  # since 00:00 UTC
 
 
+def sim_asset_count(raw: str | None) -> int | None:
+    """Parse SIM_ASSETS: None when unset or empty, else a positive number of assets."""
+    if not raw:
+        return None
+    try:
+        count = int(raw)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ValueError(f"SIM_ASSETS must be a positive whole number, not {raw!r}")
+    return count
+
+
+SIM_ASSETS = sim_asset_count(os.environ.get("SIM_ASSETS"))
+
+
 @cache
 def assets() -> Mapping[str, Asset]:
-    """Load the asset list once."""
+    """Return the assets the market trades: SIM_ASSETS of them, or the CSV's when unset."""
+    return listing(SIM_ASSETS, SEED)
+
+
+@cache
+def listing(count: int | None = None, seed: int = SEED) -> Mapping[str, Asset]:
+    """Return the `count` most traded assets: the CSV's in file order, then synthetic ones.
+
+    None means the CSV's assets alone; a count below theirs keeps the first `count`.
+    """
     with _ASSETS_CSV.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    return {
-        r["symbol"]: Asset(
-            r["symbol"], r["base"], r["quote"], Decimal(r["price"]), Decimal(r["volume"])
-        )
-        for r in rows
-    }
+        real = [
+            Asset(r["symbol"], r["base"], r["quote"], Decimal(r["price"]), Decimal(r["volume"]))
+            for r in csv.DictReader(f)
+        ]
+    count = len(real) if count is None else count
+    synthetic = (_synthetic(rank, seed) for rank in range(1, count - len(real) + 1))
+    return {a.symbol: a for a in [*real[:count], *synthetic]}
+
+
+def _synthetic(rank: int, seed: int) -> Asset:
+    """Make the rank-th synthetic asset; its volume in USDT falls strictly with rank."""
+    base = _SYNTHETIC_BASE.format(rank)
+    symbol = base + _SYNTHETIC_QUOTE
+    low, high = _SYNTHETIC_PRICES
+    price = _significant(10 ** (low + (high - low) * _uniform(seed, symbol, "listing")), 5)
+    volume_usd = _SYNTHETIC_TOP_USD * rank**-_ZIPF
+    volume = _significant(volume_usd / float(price), 8)
+    return Asset(symbol, base, _SYNTHETIC_QUOTE, price, volume)
+
+
+def _significant(value: float, digits: int) -> Decimal:
+    """Round to `digits` significant digits, keeping whole numbers free of exponents."""
+    exponent = min(0, math.floor(math.log10(value)) - digits + 1)
+    return Decimal(value).quantize(Decimal(1).scaleb(exponent), ROUND_HALF_EVEN)
 
 
 def known_symbols() -> tuple[str, ...]:
-    """Return every symbol the market trades, in file order."""
+    """Return every symbol the market trades, in listing order."""
     return tuple(assets())
 
 

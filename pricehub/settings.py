@@ -86,6 +86,8 @@ CACHES = {
         "OPTIONS": {
             "SOCKET_CONNECT_TIMEOUT": 1,
             "SOCKET_TIMEOUT": 1,
+            # Data only: a value read from Redis never runs code.
+            "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
             # A Redis outage turns reads into misses, so the API falls back to DynamoDB.
             "IGNORE_EXCEPTIONS": True,
         },
@@ -120,6 +122,16 @@ PRICEHUB_STALE_AFTER_INTERVALS = env.int("STALE_AFTER_INTERVALS", default=3)
 # How long the latest price stays in Redis: far longer than any interval, so a stalled
 # refresh shows as `stale` instead of a missing price.
 PRICEHUB_CACHE_TTL_SECONDS = env.int("PRICE_CACHE_TTL_SECONDS", default=3600)
+# How long a web process answers from its own copy of a price and of the promotions before
+# asking Redis again (a quarter of the hot interval); 0 asks on every read.
+PRICEHUB_READ_COPY_SECONDS = env.float(
+    "READ_COPY_SECONDS", default=PRICEHUB_TIER_SECONDS["hot"] / 4
+)
+# Each process keeps the asset table; an edit through the admin or the ORM reaches every
+# process at its next read, any other edit (bulk updates, SQL) within this many seconds.
+PRICEHUB_ASSET_TABLE_SECONDS = env.float("ASSET_TABLE_SECONDS", default=10.0)
+# Reads are counted in process and added to the shared demand counts this often.
+PRICEHUB_DEMAND_FLUSH_SECONDS = env.float("DEMAND_FLUSH_SECONDS", default=1.0)
 # Connect timeout for venue requests; the read timeout is each Exchange row's own.
 PRICEHUB_CONNECT_TIMEOUT_SECONDS = env.float("EXCHANGE_CONNECT_TIMEOUT_SECONDS", default=1.0)
 

@@ -15,18 +15,11 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from common.errors import ApiError
+
 logger = logging.getLogger(__name__)
 
 _BACKEND_ERRORS = (RedisError, BotoCoreError, ClientError, DatabaseError)
-
-
-class ApiError(exceptions.APIException):
-    """An error answered with PriceHub's body: {"error": code, "detail": sentence, ...extra}."""
-
-    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
-        self.status_code = status
-        self.extra = extra
-        super().__init__(detail, code)
 
 
 class ErrorOutput(serializers.Serializer):

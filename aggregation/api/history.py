@@ -15,16 +15,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aggregation import history
-from aggregation.api.errors import ApiError, errors
-from aggregation.api.prices import ReadThrottle, known_asset
-from aggregation.candles import INTERVALS, candles, parse_time
+from aggregation.api.errors import errors
+from aggregation.api.prices import ReadThrottle
+from aggregation.candles import INTERVALS, parse_time
 from aggregation.price import AggregatedPrice, epoch_ms
+from aggregation.selectors import asset_known
+from common.errors import ApiError
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 MAX_CANDLES = 1000
-# Enough for a day of one-second points; a larger range asks for a coarser interval.
-MAX_CANDLE_POINTS = 100_000
 
 _RANGE = [
     OpenApiParameter("start", str, description="ISO 8601 (UTC unless it says) or epoch ms"),
@@ -75,7 +75,7 @@ class HistoryView(APIView):
         summary="Stored price points of one asset in a time range",
     )
     def get(self, request: Request, asset: str) -> Response:
-        known = known_asset(asset)
+        known = asset_known(asset)
         params = request.query_params
         start, end = _range(params, default_span=timedelta(hours=1))
         order = params.get("order", "desc")
@@ -110,7 +110,7 @@ class CandlesView(APIView):
         summary="OHLC candles of one asset from its stored points",
     )
     def get(self, request: Request, asset: str) -> Response:
-        known = known_asset(asset)
+        known = asset_known(asset)
         name = request.query_params.get("interval", "")
         if name not in INTERVALS:
             raise ApiError(400, "invalid_interval", f"interval is one of: {', '.join(INTERVALS)}.")
@@ -120,11 +120,8 @@ class CandlesView(APIView):
             raise ApiError(
                 400, "range_too_large", f"Ask for at most {MAX_CANDLES} {name} candles at once."
             )
-        try:
-            points = history.prices_between(known.symbol, start, end, max_points=MAX_CANDLE_POINTS)
-        except history.TooManyPoints as exc:
-            raise ApiError(400, "range_too_large", f"{exc}; ask for a shorter range.") from exc
-        body = {"asset": known.symbol, "interval": name, "candles": candles(points, interval)}
+        found = history.candles_between(known.symbol, name, start, end)
+        body = {"asset": known.symbol, "interval": name, "candles": found}
         return Response(CandlesOutput(body).data)
 
 

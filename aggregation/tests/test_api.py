@@ -6,7 +6,6 @@ from decimal import Decimal
 import pytest
 import requests
 from django.test import override_settings
-from rest_framework.test import APIClient
 
 from aggregation import history, price_cache
 from aggregation.models import Asset
@@ -16,11 +15,6 @@ from deploy.services import free_port
 from exchanges.models import Exchange
 
 pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
-
-
-@pytest.fixture
-def api() -> APIClient:
-    return APIClient()
 
 
 def stored_price(symbol: str, *, age: timedelta) -> AggregatedPrice:

@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from aggregation import history
 from aggregation.api.prices import ReadThrottle
@@ -19,11 +18,6 @@ from deploy.services import free_port
 pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def api() -> APIClient:
-    return APIClient()
 
 
 def point(seconds: float, price: str, symbol: str = "BTCUSDT") -> AggregatedPrice:

@@ -5,36 +5,47 @@ from decimal import Decimal
 
 import pytest
 
-from aggregation.candles import Candle, candles, parse_time
+from aggregation.candles import Candle, fold, parse_time, start_of
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 
 
-def at(seconds: float, price: str) -> tuple[datetime, Decimal]:
-    return T0 + timedelta(seconds=seconds), Decimal(price)
+def folded(*points: tuple[float, str], interval: timedelta = MINUTE) -> Candle | None:
+    candle = None
+    for seconds, price in points:
+        candle = fold(candle, T0 + timedelta(seconds=seconds), Decimal(price), interval)
+    return candle
 
 
-def test_it_makes_one_candle_per_interval_with_open_high_low_close():
-    points = [at(0, "10"), at(10, "12"), at(20, "9"), at(59.999, "11"), at(60, "11.5")]
-    assert candles(points, MINUTE) == [
-        Candle(T0, Decimal("10"), Decimal("12"), Decimal("9"), Decimal("11"), 4),
-        Candle(T0 + MINUTE, Decimal("11.5"), Decimal("11.5"), Decimal("11.5"), Decimal("11.5"), 1),
-    ]
+def test_it_opens_a_candle_with_the_first_point():
+    assert folded((10, "10")) == Candle(T0, Decimal(10), Decimal(10), Decimal(10), Decimal(10), 1)
+
+
+def test_it_folds_points_into_open_high_low_close():
+    candle = folded((0, "10"), (10, "12"), (20, "9"), (59.999, "11"))
+    assert candle == Candle(T0, Decimal(10), Decimal(12), Decimal(9), Decimal(11), 4)
+
+
+def test_it_starts_a_new_candle_in_the_next_interval():
+    candle = folded((0, "10"), (30, "12"), (60, "11.5"))
+    assert candle == Candle(
+        T0 + MINUTE, Decimal("11.5"), Decimal("11.5"), Decimal("11.5"), Decimal("11.5"), 1
+    )
+
+
+def test_it_starts_a_new_candle_after_intervals_without_points():
+    assert folded((0, "10"), (180, "12")).start == T0 + 3 * MINUTE
 
 
 def test_it_aligns_candles_to_the_interval_since_the_epoch():
-    (candle,) = candles([at(7 * 60 + 5, "1")], timedelta(minutes=5))
-    assert candle.start == T0 + timedelta(minutes=5)
+    assert folded((7 * 60 + 5, "1"), interval=timedelta(minutes=5)).start == T0 + 5 * MINUTE
 
 
-def test_it_skips_intervals_without_points():
-    result = candles([at(0, "1"), at(180, "2")], MINUTE)
-    assert [candle.start for candle in result] == [T0, T0 + 3 * MINUTE]
-
-
-def test_it_makes_no_candle_of_no_points():
-    assert candles([], MINUTE) == []
+def test_it_starts_daily_candles_at_midnight_utc():
+    assert start_of(T0 + timedelta(hours=13), timedelta(days=1)) == datetime(
+        2026, 11, 26, tzinfo=UTC
+    )
 
 
 def test_it_reads_epoch_milliseconds():

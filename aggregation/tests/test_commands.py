@@ -21,7 +21,7 @@ def test_it_refreshes_the_named_assets_with_progress():
     output = run("refresh", "btcusdt", "ETHUSDT")
     assert output.startswith("[1/2] BTCUSDT ")
     assert "[2/2] ETHUSDT " in output
-    assert price_cache.load_cached("ETHUSDT").price is not None
+    assert price_cache.latest_price("ETHUSDT") is not None
 
 
 def test_it_refreshes_every_enabled_asset_with_all():
@@ -51,6 +51,6 @@ def test_it_creates_the_history_table_idempotently(settings):
     assert (
         first
         == second
-        == f"Table prices-command-test is ready ({settings.DYNAMODB_ENDPOINT_URL}).\n"
+        == f"Tables prices-command-test and prices-command-test-candles are ready ({settings.DYNAMODB_ENDPOINT_URL}).\n"
     )
     assert history.latest("BTCUSDT") is None

@@ -33,7 +33,7 @@ def test_it_aggregates_all_three_venues_close_to_the_true_price(venues):
 
 def test_it_keeps_the_latest_price_in_redis():
     price = price_refresh(symbol="ETHUSDT")
-    assert price_cache.load_cached("ETHUSDT").price == price
+    assert price_cache.latest_price("ETHUSDT") == price
 
 
 def test_it_appends_the_point_to_dynamodb():
@@ -69,7 +69,7 @@ def test_it_keeps_the_last_good_price_when_no_venue_answers():
         take_venue_down(name)
     with pytest.raises(NoQuorum):
         price_refresh(symbol="BTCUSDT")
-    assert price_cache.load_cached("BTCUSDT").price == good
+    assert price_cache.latest_price("BTCUSDT") == good
 
 
 def test_it_excludes_a_venue_that_does_not_list_the_asset():

@@ -41,7 +41,7 @@ def test_a_beat_refresh_skips_an_asset_being_refreshed():
     holder = hold_lock("BTCUSDT", 0.5)
     refresh_asset.apply(args=("BTCUSDT",))
     holder.join()
-    assert price_cache.load_cached("BTCUSDT").price is None
+    assert price_cache.latest_price("BTCUSDT") is None
 
 
 def test_post_refresh_waits_for_the_running_refresh_then_refreshes():
@@ -86,4 +86,4 @@ def test_it_keeps_the_latest_price_in_redis_even_when_history_skips_it(settings)
     settings.PRICEHUB_HISTORY_DEVIATION_PERCENT = 50
     price_refresh(symbol="ETHUSDT")
     latest = price_refresh(symbol="ETHUSDT")
-    assert price_cache.load_cached("ETHUSDT").price == latest
+    assert price_cache.latest_price("ETHUSDT") == latest

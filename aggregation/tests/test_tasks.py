@@ -33,7 +33,7 @@ def worker(services: None) -> Iterator[None]:
 def wait_for_prices(*symbols: str, timeout: float = 15.0) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = {symbol: price_cache.load_cached(symbol).price for symbol in symbols}
+        found = {symbol: price_cache.latest_price(symbol) for symbol in symbols}
         if all(found.values()):
             return found
         time.sleep(0.1)

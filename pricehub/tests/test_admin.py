@@ -37,4 +37,4 @@ def test_the_admin_refreshes_the_selected_assets_now(admin_client):
         follow=True,
     )
     assert "ETHUSDT: " in response.content.decode()
-    assert price_cache.load_cached("ETHUSDT").price is not None
+    assert price_cache.latest_price("ETHUSDT") is not None

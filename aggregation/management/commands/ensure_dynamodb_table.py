@@ -9,9 +9,10 @@ from aggregation import history
 
 
 class Command(BaseCommand):
-    help = "Create the DynamoDB price history table unless it exists."
+    help = "Create the DynamoDB price history tables (points and candles) unless they exist."
 
     def handle(self, *args: Any, **options: Any) -> None:
         history.ensure_table()
         where = settings.DYNAMODB_ENDPOINT_URL or f"AWS {settings.AWS_REGION}"
-        self.stdout.write(f"Table {settings.DYNAMODB_TABLE} is ready ({where}).")
+        table = settings.DYNAMODB_TABLE
+        self.stdout.write(f"Tables {table} and {table}-candles are ready ({where}).")

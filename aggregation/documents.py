@@ -1,0 +1,106 @@
+"""The price documents the API serves, rendered once when a refresh publishes them.
+
+A published document holds everything about a price but the three fields that depend on
+the moment of the read (`tier`, `stale`, `age_seconds`); a read adds those (selectors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
+
+from aggregation import methods
+from aggregation.price import AggregatedPrice, RefreshFailure, Source
+
+_render = JSONRenderer().render
+
+
+class SourceOutput(serializers.Serializer):
+    exchange = serializers.CharField()
+    price = serializers.DecimalField(None, None, coerce_to_string=False, allow_null=True)
+    bid = serializers.DecimalField(None, None, coerce_to_string=False, allow_null=True)
+    ask = serializers.DecimalField(None, None, coerce_to_string=False, allow_null=True)
+    volume = serializers.DecimalField(None, None, coerce_to_string=False, allow_null=True)
+    status = serializers.CharField(help_text="used or excluded")
+    reason = serializers.CharField(allow_null=True, help_text="why excluded, as a code")
+    detail = serializers.CharField(allow_null=True, help_text="why excluded, as a sentence")
+
+
+class RefreshErrorOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    detail = serializers.CharField()
+    sources = SourceOutput(many=True)
+
+
+class PublishedPriceOutput(serializers.Serializer):
+    asset = serializers.CharField()
+    price = serializers.DecimalField(None, None, coerce_to_string=False)
+    last_updated = serializers.DateTimeField(help_text="Venue time of the newest quote used (UTC).")
+    aggregated_at = serializers.DateTimeField()
+    method = serializers.CharField()
+    sources_used = serializers.IntegerField()
+    sources_total = serializers.IntegerField()
+    confidence = serializers.DecimalField(
+        None, None, coerce_to_string=False, help_text="Half-width of the used venues' range."
+    )
+    best_bid = serializers.DecimalField(None, None, coerce_to_string=False, allow_null=True)
+    best_ask = serializers.DecimalField(None, None, coerce_to_string=False, allow_null=True)
+    volume = serializers.DecimalField(
+        None, None, coerce_to_string=False, help_text="24 h base volume of the used venues."
+    )
+    sources = SourceOutput(many=True)
+
+
+class PriceOutput(PublishedPriceOutput):
+    """The document of GET /prices/{asset}: the published one and the read's own fields."""
+
+    tier = serializers.CharField(help_text="hot, medium or cold: how often it is refreshed.")
+    stale = serializers.BooleanField()
+    age_seconds = serializers.FloatField(help_text="Seconds since last_updated.")
+    last_refresh_error = RefreshErrorOutput(
+        required=False, help_text="Why refreshes fail, while the price shown is stale."
+    )
+
+
+def render_price(price: AggregatedPrice) -> bytes:
+    """Return price's published document as JSON."""
+    used = price.used
+    return _render(
+        PublishedPriceOutput(
+            {
+                "asset": price.asset,
+                "price": price.price,
+                "last_updated": price.last_updated,
+                "aggregated_at": price.aggregated_at,
+                "method": price.method,
+                "sources_used": len(used),
+                "sources_total": len(price.sources),
+                "confidence": methods.confidence(used),
+                "best_bid": _quoted(methods.best_bid, used),
+                "best_ask": _quoted(methods.best_ask, used),
+                "volume": sum((source.volume or 0 for source in used), Decimal(0)),
+                "sources": price.sources,
+            }
+        ).data
+    )
+
+
+def render_failure(failure: RefreshFailure) -> bytes:
+    """Return a failed refresh as the `last_refresh_error` document, in JSON."""
+    return _render(RefreshErrorOutput(failure).data)
+
+
+def render_sources(sources: tuple[Source, ...]) -> list[dict[str, Any]]:
+    """Return each venue's part in a price or a failure, as the API shows it."""
+    return SourceOutput(sources, many=True).data
+
+
+def _quoted(best: Callable[[list[Source]], Decimal], used: list[Source]) -> Decimal | None:
+    try:
+        return best(used)
+    except ValueError:  # no used venue quotes that side of the book
+        return None

@@ -1,0 +1,25 @@
+"""Tell every process when the asset configuration changes, so reads see it at once."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from redis.exceptions import RedisError
+
+from aggregation import price_cache, selectors
+from aggregation.models import Asset
+
+logger = logging.getLogger(__name__)
+
+
+@receiver([post_save, post_delete], sender=Asset)
+def asset_changed(**kwargs: Any) -> None:
+    """Reload the asset table here now, and in every other process at its next read."""
+    selectors.forget_assets()
+    try:
+        price_cache.assets_changed()
+    except RedisError:
+        logger.warning("Could not announce an asset change; other processes see it later")

@@ -1,0 +1,179 @@
+"""The fast path of the price reads answers exactly as the documented DRF views do."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import RequestFactory, override_settings
+from prometheus_client import REGISTRY
+from rest_framework.test import APIClient
+
+from aggregation import price_cache
+from aggregation.api import fast_reads
+from aggregation.models import Asset
+from aggregation.price import AggregatedPrice, RefreshFailure, Source, whole_ms
+from aggregation.services import price_refresh
+from deploy.services import free_port
+from exchanges.models import Exchange
+
+pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
+
+# Set by each server, not by PriceHub.
+_TRANSPORT_HEADERS = {"Content-Length", "Date", "Server"}
+
+
+def stored_price(symbol: str, *, age: timedelta) -> AggregatedPrice:
+    moment = whole_ms(datetime.now(UTC) - age)
+    source = Source("binance", "used", price=Decimal("67000.5"), volume=Decimal("10"))
+    return AggregatedPrice(symbol, Decimal("67000.5"), "vwap", moment, moment, (source,))
+
+
+def fast(path: str, method: str = "GET", **headers: str) -> Any:
+    """Return the fast path's answer to a request, None when it leaves it to Django."""
+    return fast_reads.serve(RequestFactory().generic(method, path, **headers).environ)
+
+
+def both(path: str, **headers: str) -> tuple[Any, Any]:
+    """Return the fast path's answer and the DRF view's to the same GET."""
+    answer = fast(path, **headers)
+    assert answer is not None, f"the fast path left {path} to Django"
+    return answer, APIClient().get(path, **headers)
+
+
+def assert_same(path: str, **headers: str) -> dict[str, Any] | None:
+    (status, fast_headers, body), documented = both(path, **headers)
+    assert status == documented.status_code
+    expected = {k: v for k, v in documented.items() if k not in _TRANSPORT_HEADERS}
+    got = {k: v for k, v in fast_headers if k not in _TRANSPORT_HEADERS}
+    if not expected["ETag"].startswith("W/"):
+        # A digest of the body, which holds the moment of each read.
+        for etag, content in ((got.pop("ETag"), body), (expected.pop("ETag"), documented.content)):
+            assert etag == f'"{hashlib.md5(content, usedforsecurity=False).hexdigest()}"'
+    assert got == expected
+    if status == 304:
+        assert body == documented.content == b""
+        return None
+    fast_body, documented_body = json.loads(body), documented.json()
+    for document in (fast_body, documented_body):
+        for price in [document, *document.get("prices", [])]:
+            price.pop("age_seconds", None)  # differs by the time between the two reads
+    assert fast_body == documented_body
+    return fast_body
+
+
+def test_it_answers_a_fresh_price_as_the_view_does():
+    price_refresh(symbol="BTCUSDT")
+    body = assert_same("/prices/btcusdt")
+    assert (body["asset"], body["stale"], body["sources_used"]) == ("BTCUSDT", False, 3)
+
+
+def test_it_answers_a_stale_price_as_the_view_does():
+    price_cache.store(stored_price("ETHUSDT", age=timedelta(minutes=5)))
+    assert assert_same("/prices/ETHUSDT")["stale"] is True
+
+
+def test_it_answers_a_failing_asset_as_the_view_does():
+    price_refresh(symbol="BTCUSDT")
+    Exchange.objects.update(base_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(Exception, match="usable"):
+        price_refresh(symbol="BTCUSDT")
+    body = assert_same("/prices/BTCUSDT")
+    assert body["stale"] is True
+    assert [s["reason"] for s in body["last_refresh_error"]["sources"]] == ["unreachable"] * 3
+
+
+def test_it_answers_another_method_and_a_304_as_the_view_does():
+    price_refresh(symbol="SOLUSDT")
+    assert assert_same("/prices/SOLUSDT?method=median")["method"] == "median"
+    etag = APIClient().get("/prices/SOLUSDT")["ETag"]
+    assert_same("/prices/SOLUSDT", HTTP_IF_NONE_MATCH=etag)
+
+
+def test_it_answers_a_batch_as_the_view_does():
+    price_refresh(symbol="BTCUSDT")
+    body = assert_same("/prices?assets=BTCUSDT,ethusdt,NOPEUSDT,BAD-ONE,AVAXUSDT,btcusdt")
+    assert [p["asset"] for p in body["prices"]] == ["BTCUSDT"]
+    assert [e["error"] for e in body["errors"]] == [
+        "no_price",
+        "unknown_asset",
+        "invalid_asset",
+        "no_price",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/prices/BTC-USDT!", "invalid_asset"),
+        ("/prices/BTCUSDT%0A", "invalid_asset"),
+        ("/prices/stra%C3%9Fe", "invalid_asset"),
+        ("/prices/NOPECOINUSDT", "unknown_asset"),
+        ("/prices/BTCUSDT?method=average", "invalid_method"),
+        ("/prices/AVAXUSDT", "no_price"),
+        ("/prices", "invalid_request"),
+        ("/prices?assets=" + ",".join(f"A{n}USDT" for n in range(51)), "too_many_assets"),
+    ],
+)
+def test_it_answers_every_error_as_the_view_does(path, error):
+    assert assert_same(path)["error"] == error
+
+
+def test_it_answers_a_disabled_asset_as_unknown_at_once():
+    price_refresh(symbol="XRPUSDT")
+    asset = Asset.objects.get(symbol="XRPUSDT")
+    asset.enabled = False
+    asset.save()
+    assert assert_same("/prices/XRPUSDT")["error"] == "unknown_asset"
+
+
+def test_it_leaves_throttled_reads_writes_and_other_paths_to_django(settings):
+    assert fast("/prices/BTCUSDT", method="POST") is None
+    assert fast("/prices/BTCUSDT/history") is None
+    assert fast("/prices/BTCUSDT", HTTP_HOST="evil.example") is None
+    settings.PRICEHUB_THROTTLE_READS = True
+    assert fast("/prices/BTCUSDT") is None
+
+
+def test_it_counts_its_answers_in_the_request_metrics():
+    def served() -> float:
+        labels = {"status": "404", "view": "price", "method": "GET"}
+        name = "django_http_responses_total_by_status_view_method_total"
+        return REGISTRY.get_sample_value(name, labels) or 0
+
+    before = served()
+    fast("/prices/NOPEUSDT")
+    assert served() == before + 1
+
+
+def test_it_serves_a_copy_no_older_than_the_read_copy_horizon():
+    price_cache.store(stored_price("ADAUSDT", age=timedelta(seconds=1)))
+    with override_settings(PRICEHUB_READ_COPY_SECONDS=60):
+        first = assert_same("/prices/ADAUSDT")
+        price_cache.store(stored_price("ADAUSDT", age=timedelta(0)))
+        copied = json.loads(fast("/prices/ADAUSDT")[2])
+    assert copied["aggregated_at"] == first["aggregated_at"]
+    assert assert_same("/prices/ADAUSDT")["aggregated_at"] != first["aggregated_at"]
+
+
+def test_a_price_turning_stale_changes_its_etag():
+    # Stale once older than 5 s (three hot intervals, at least 5 s).
+    price_cache.store(stored_price("BTCUSDT", age=timedelta(seconds=4.5)))
+    etag = APIClient().get("/prices/BTCUSDT")["ETag"]
+    time.sleep(0.6)
+    response = APIClient().get("/prices/BTCUSDT", HTTP_IF_NONE_MATCH=etag)
+    assert (response.status_code, response.json()["stale"]) == (200, True)
+    assert response["ETag"] == etag.removesuffix('"') + '-stale"'
+
+
+def test_a_failed_refresh_changes_the_etag():
+    price_cache.store(stored_price("ETHUSDT", age=timedelta(seconds=1)))
+    etag = APIClient().get("/prices/ETHUSDT")["ETag"]
+    price_cache.store_failure(RefreshFailure("ETHUSDT", datetime.now(UTC), "No quorum.", ()))
+    response = APIClient().get("/prices/ETHUSDT", HTTP_IF_NONE_MATCH=etag)
+    assert (response.status_code, response.json()["stale"]) == (200, True)

@@ -1,0 +1,175 @@
+"""Recording history: points, the candles rolled up as they are written, and reading candles."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from io import StringIO
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from django.conf import settings
+from django.core.cache import cache
+from django.core.management import call_command
+
+from aggregation import history
+from aggregation.candles import INTERVALS, Candle
+from aggregation.price import AggregatedPrice, Source
+
+pytestmark = pytest.mark.usefixtures("stores")
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+DAY = timedelta(days=1)
+
+
+def point(seconds: float, price: str, symbol: str = "BTCUSDT") -> AggregatedPrice:
+    moment = T0 + timedelta(seconds=seconds)
+    source = Source("binance", "used", price=Decimal(price), volume=Decimal(1))
+    return AggregatedPrice(symbol, Decimal(price), "vwap", moment, moment, (source,))
+
+
+def candle(start: datetime, *ohlc: int, points: int) -> Candle:
+    return Candle(start, *(Decimal(price) for price in ohlc), points)
+
+
+def every_candle(symbol: str = "BTCUSDT") -> dict[str, list[Candle]]:
+    end = T0 + timedelta(hours=1)
+    return {name: history.candles_between(symbol, name, T0, end) for name in INTERVALS}
+
+
+@pytest.fixture
+def queries() -> Iterator[list[dict[str, Any]]]:
+    """The answers of the DynamoDB Queries the history makes, as they come."""
+    answers: list[dict[str, Any]] = []
+
+    def keep(parsed: dict[str, Any], **kwargs: Any) -> None:
+        answers.append(parsed)
+
+    events = history._client().meta.events
+    events.register("after-call.dynamodb.Query", keep)
+    yield answers
+    events.unregister("after-call.dynamodb.Query", keep)
+
+
+def test_it_records_the_point_and_the_candle_of_every_interval(history_count):
+    for seconds, price in [(0, "100"), (30, "103"), (90, "98"), (400, "101")]:
+        assert history.record(point(seconds, price))
+    assert history_count("BTCUSDT") == 4
+    assert every_candle() == {
+        "1m": [
+            candle(T0, 100, 103, 100, 103, points=2),
+            candle(T0 + MINUTE, 98, 98, 98, 98, points=1),
+            candle(T0 + 6 * MINUTE, 101, 101, 101, 101, points=1),
+        ],
+        "5m": [
+            candle(T0, 100, 103, 98, 98, points=3),
+            candle(T0 + 5 * MINUTE, 101, 101, 101, 101, points=1),
+        ],
+        "1h": [candle(T0, 100, 103, 98, 101, points=4)],
+        "1d": [candle(T0 - timedelta(hours=12), 100, 103, 98, 101, points=4)],
+    }
+
+
+def test_it_skips_a_point_within_the_deviation_and_leaves_the_candles_be(history_count):
+    assert history.record(point(0, "100"))
+    assert not history.record(point(10, "100.01"))
+    assert history_count("BTCUSDT") == 1
+    assert every_candle()["1m"] == [candle(T0, 100, 100, 100, 100, points=1)]
+
+
+def test_a_lost_memo_keeps_the_candles_whole():
+    history.record(point(0, "100"))
+    history.record(point(10, "120"))
+    cache.delete("history-memo:BTCUSDT")
+    history.record(point(20, "90"))
+    assert every_candle()["1m"] == [candle(T0, 100, 120, 90, 90, points=3)]
+
+
+def test_it_keeps_a_json_safe_memo():
+    history.record(point(0, "100.5"))
+    memo = cache.get("history-memo:BTCUSDT")
+    assert json.loads(json.dumps(memo)) == memo
+
+
+def test_it_answers_a_hundred_daily_candles_from_one_bounded_query(client, seeded_assets, queries):
+    first = datetime(2026, 8, 17, tzinfo=UTC)
+    for day in range(100):
+        for hour, price in [(1, 100), (7, 110), (13, 90), (19, 105)]:
+            seconds = (first + day * DAY + timedelta(hours=hour) - T0).total_seconds()
+            history.record(point(seconds, str(price + day)))
+    queries.clear()
+    end = (first + 100 * DAY - MINUTE).isoformat()
+    response = client.get(
+        "/prices/BTCUSDT/candles", {"interval": "1d", "start": first.isoformat(), "end": end}
+    )
+    assert response.status_code == 200
+    assert response.json()["candles"][99] == {
+        "start": "2026-11-24T00:00:00Z",
+        "open": 199,
+        "high": 209,
+        "low": 189,
+        "close": 204,
+        "points": 4,
+    }
+    assert [c["open"] for c in response.json()["candles"]] == list(range(100, 200))
+    assert [(answer["Count"], answer["ScannedCount"]) for answer in queries] == [(100, 100)]
+
+
+def test_it_still_refuses_more_than_a_thousand_candles(client, seeded_assets):
+    query = {"interval": "1d", "start": "2023-01-01T00:00:00", "end": "2026-11-25T00:00:00"}
+    response = client.get("/prices/BTCUSDT/candles", query)
+    assert (response.status_code, response.json()["error"]) == (400, "range_too_large")
+
+
+def test_the_rollup_command_rebuilds_the_candles_of_points_stored_without_them(seeded_assets):
+    prices = [point(0, "100"), point(30, "103"), point(90, "98"), point(400, "101")]
+    for price in prices:
+        history.append(price)
+    rolled_up = every_candle()
+    _empty_candles_table()
+    cache.delete("history-memo:BTCUSDT")
+    assert every_candle()["1d"] == []
+    out = StringIO()
+    call_command("rollup_candles", stdout=out)
+    assert every_candle() == rolled_up
+    assert "BTCUSDT: 7 candles\n" in out.getvalue()
+    assert "ETHUSDT: 0 candles\n" in out.getvalue()
+
+
+def test_it_sends_again_what_dynamodb_left_unprocessed():
+    sent = []
+
+    def send(RequestItems: dict[str, Any]) -> dict[str, Any]:
+        sent.append(RequestItems)
+        return {"UnprocessedItems": {"prices": ["b"]} if len(sent) == 1 else {}}
+
+    history._until_processed(send, {"prices": ["a", "b"]}, "UnprocessedItems")
+    assert sent == [{"prices": ["a", "b"]}, {"prices": ["b"]}]
+
+
+def test_it_fails_when_dynamodb_keeps_leaving_items_unprocessed():
+    def send(RequestItems: dict[str, Any]) -> dict[str, Any]:
+        return {"UnprocessedItems": RequestItems}
+
+    with pytest.raises(ClientError, match="UnprocessedItems after 4 attempts"):
+        history._until_processed(send, {"prices": ["a"]}, "UnprocessedItems")
+
+
+def _empty_candles_table() -> None:
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=settings.DYNAMODB_ENDPOINT_URL,
+        region_name=settings.AWS_REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    table = f"{settings.DYNAMODB_TABLE}-candles"
+    for page in client.get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            key = {"asset": item["asset"], "timestamp": item["timestamp"]}
+            client.delete_item(TableName=table, Key=key)

@@ -1,0 +1,1 @@
+"""What every PriceHub app shares: the API error type and the metrics."""
