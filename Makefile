@@ -10,7 +10,8 @@ run: setup
 test: setup lint
 	$(PY) -m pytest
 
-bench: setup
+bench: setup $(VENV)/bench-installed
+	bench/setup.sh
 	$(PY) -m bench.load
 
 lint: $(VENV)/installed
@@ -26,6 +27,10 @@ openapi: $(VENV)/installed
 
 setup: $(VENV)/installed
 	deploy/setup.sh
+
+$(VENV)/bench-installed: $(VENV)/installed bench/requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $@
 
 $(VENV)/installed: requirements.txt
 	python3 -m venv $(VENV)

@@ -145,10 +145,10 @@ def claim_refresh(symbol: str, interval_seconds: float) -> bool:
     return bool(cache.add(f"refresh-claim:{symbol}", 1, interval_seconds))
 
 
-def count_request(symbol: str) -> None:
-    """Count one read of symbol's price, in process; the counts reach Redis in batches."""
+def count_requests(symbols: list[str]) -> None:
+    """Count one read of each symbol's price, in process; the counts reach Redis in batches."""
     with _demand_lock:
-        _demand[symbol] += 1
+        _demand.update(symbols)
     if time.monotonic() >= _demand_flushed + settings.PRICEHUB_DEMAND_FLUSH_SECONDS:
         flush_requests()
 

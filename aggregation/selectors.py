@@ -7,6 +7,7 @@ when the refresh published it, and a read adds only `tier`, `stale` and `age_sec
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -27,7 +28,7 @@ from aggregation.models import Asset
 from aggregation.price import AggregatedPrice
 from aggregation.price_cache import Published
 from common.errors import ApiError
-from pricehub.metrics import PRICE_AGE_SECONDS, PRICE_READS
+from common.metrics import PRICE_AGE_SECONDS, PRICE_READS
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class _AssetTable:
 
 _table = _AssetTable()
 # symbol -> (when read, what Redis held); promotions and assets version, likewise.
-_copies: dict[str, tuple[float, Published]] = {}
+_copies: dict[str, tuple[float, _Found]] = {}
 _shared: tuple[float, frozenset[str], bytes | None] = (float("-inf"), frozenset(), None)
 
 
@@ -108,7 +109,8 @@ def price_reading(*, symbol: str, method: str | None = None) -> Reading:
     if upper not in known:
         raise ApiError(404, "unknown_asset", f"PriceHub does not price {upper}.")
     asset = known[upper]
-    return _finish(asset, published[upper], promoted, method or asset.method)
+    price_cache.count_requests([upper])
+    return _finish(asset, published[upper], promoted, method or asset.method, _Policy())
 
 
 def prices_reading(*, symbols: list[str]) -> tuple[list[bytes], list[dict[str, str]]]:
@@ -123,13 +125,15 @@ def prices_reading(*, symbols: list[str]) -> tuple[list[bytes], list[dict[str, s
         dict.fromkeys(name.upper() if _SYMBOL_RE.fullmatch(name) else name for name in names)
     )
     known, published, promoted = _read([name for name in wanted if _SYMBOL_RE.fullmatch(name)])
+    price_cache.count_requests(list(known))
+    policy = _Policy()
     documents, failures = [], []
     for name in wanted:
         try:
             if name not in known:
                 asset_known(name)  # raises the 400 or 404 it deserves
             asset = known[name]
-            documents.append(_finish(asset, published[name], promoted, asset.method).body)
+            documents.append(_finish(asset, published[name], promoted, asset.method, policy).body)
         except ApiError as exc:
             failures.append({"asset": name, "error": exc.code, "detail": str(exc.detail)})
     return documents, failures
@@ -138,8 +142,8 @@ def prices_reading(*, symbols: list[str]) -> tuple[list[bytes], list[dict[str, s
 def price_document(price: AggregatedPrice) -> bytes:
     """Return the document of a price just published."""
     asset = _table.current().get(price.asset) or AssetInfo(price.asset, "medium", price.method)
-    published = Published(price_cache.document_of(price), None)
-    return _finish(asset, published, price_cache.promoted(), price.method).body
+    found = _parsed(Published(price_cache.document_of(price), None))
+    return _finish(asset, found, price_cache.promoted(), price.method, _Policy()).body
 
 
 def asset_tier(asset: Asset | AssetInfo, promoted: frozenset[str]) -> str:
@@ -157,14 +161,14 @@ def _symbol(raw: str) -> str:
 
 def _read(
     symbols: list[str],
-) -> tuple[dict[str, AssetInfo], dict[str, Published], frozenset[str]]:
+) -> tuple[dict[str, AssetInfo], dict[str, _Found], frozenset[str]]:
     """Return the known assets among symbols, what Redis holds for them, and the promotions."""
     global _shared
     now = time.monotonic()
     horizon = settings.PRICEHUB_READ_COPY_SECONDS
     table = _table.current()
     known = {symbol: table[symbol] for symbol in symbols if symbol in table}
-    published: dict[str, Published] = {}
+    published: dict[str, _Found] = {}
     missing = []
     for symbol in known:
         copy = _copies.get(symbol)
@@ -177,10 +181,11 @@ def _read(
             snapshot = price_cache.read_published(missing)
         except RedisError:
             logger.warning("Redis unavailable: reading prices from history")
-            return known, {symbol: Published(None, None) for symbol in known}, frozenset()
+            nothing = _parsed(Published(None, None))
+            return known, dict.fromkeys(known, nothing), frozenset()
         for symbol, found in snapshot.published.items():
-            _copies[symbol] = (now, found)
-            published[symbol] = found
+            published[symbol] = _parsed(found)
+            _copies[symbol] = (now, published[symbol])
         changed = snapshot.assets_version != _table.version
         _shared = (now, snapshot.promoted, snapshot.assets_version)
         if changed:
@@ -191,38 +196,89 @@ def _read(
 
 
 def _finish(
-    asset: AssetInfo, published: Published, promoted: frozenset[str], method: str
+    asset: AssetInfo, found: _Found, promoted: frozenset[str], method: str, policy: _Policy
 ) -> Reading:
     """Return the document of asset's latest price by method, as a read at this moment sees it."""
-    price_cache.count_request(asset.symbol)
-    document = published.document
-    if document is None:
-        document = _from_history(asset.symbol, published.failure)
+    published, latest = found
+    if latest is None:
+        latest = _parse(_from_history(asset.symbol, published.failure), published.failure)
     else:
-        PRICE_READS.labels("cache").inc()
-    aggregated_ms, updated_ms, stored_method, body = document[1:-1].split(b",", 3)
-    if stored_method[1:-1].decode() != method:
-        return _finish(
-            asset, Published(_priced_by(asset.symbol, method), published.failure), promoted, method
-        )
-    failed_ms, failure = (
-        published.failure[1:-1].split(b",", 1) if published.failure else (b"0", b"")
-    )
-    failing = int(failed_ms) > int(aggregated_ms)
+        _CACHE_HIT.inc()
+    if latest.method != method:
+        latest = _parse(_priced_by(asset.symbol, method), published.failure)
+    failing = latest.failed_ms > latest.aggregated_ms
     tier = asset_tier(asset, promoted)
-    interval = settings.PRICEHUB_TIER_SECONDS[tier]
-    age = max(time.time() * 1000 - int(updated_ms), 0) / 1000
-    PRICE_AGE_SECONDS.labels(tier).observe(age)
-    stale = failing or age > max(5.0, settings.PRICEHUB_STALE_AFTER_INTERVALS * interval)
+    stale_after, max_age = policy.tiers[tier]
+    age = max(time.time() * 1000 - latest.updated_ms, 0) / 1000
+    _age_seconds(tier).observe(age)
+    stale = failing or age > stale_after
     moment = (
         f'{{"tier":"{tier}","stale":{"true" if stale else "false"},"age_seconds":{round(age, 3)},'
     )
-    tail = b',"last_refresh_error":' + failure + b"}" if failing else b"}"
+    tail = b',"last_refresh_error":' + latest.failure + b"}" if failing else b"}"
     # A new aggregation, another method, a new failure or turning stale changes what the
     # client holds; the age alone does not.
-    version = [asset.symbol, method, aggregated_ms.decode(), failed_ms.decode() if failing else ""]
-    etag = f'W/"{"-".join(version)}{"-stale" if stale else ""}"'
-    return Reading(moment.encode() + body[1:-1] + tail, etag, max(1, int(interval)))
+    failed = latest.failed_ms if failing else ""
+    etag = f'W/"{asset.symbol}-{method}-{latest.aggregated_ms}-{failed}{"-stale" if stale else ""}"'
+    return Reading(moment.encode() + latest.body + tail, etag, max_age)
+
+
+@dataclass(frozen=True, slots=True)
+class _Latest:
+    """A published document, split once into what each read of it needs."""
+
+    aggregated_ms: int
+    updated_ms: int
+    method: str
+    body: bytes  # the document's members, without its braces
+    failed_ms: int  # when the latest refresh failed; 0 if none did
+    failure: bytes  # the last_refresh_error document
+
+
+# What Redis holds for an asset, and its document split, when there is one.
+_Found = tuple[Published, _Latest | None]
+
+
+def _parsed(published: Published) -> _Found:
+    if published.document is None:
+        return published, None
+    return published, _parse(published.document, published.failure)
+
+
+def _parse(document: bytes, failure: bytes | None) -> _Latest:
+    aggregated_ms, updated_ms, method, body = document[1:-1].split(b",", 3)
+    failed_ms, failure_body = failure[1:-1].split(b",", 1) if failure else (b"0", b"")
+    return _Latest(
+        int(aggregated_ms),
+        int(updated_ms),
+        method[1:-1].decode(),
+        body[1:-1],
+        int(failed_ms),
+        failure_body,
+    )
+
+
+class _Policy:
+    """The settings a read applies, looked up once per request: per tier, when a price
+    turns stale and how long a client may keep it."""
+
+    def __init__(self) -> None:
+        floor = 5.0  # never stale sooner, whatever the tier
+        self.tiers = {
+            tier: (
+                max(floor, settings.PRICEHUB_STALE_AFTER_INTERVALS * seconds),
+                max(1, int(seconds)),
+            )
+            for tier, seconds in settings.PRICEHUB_TIER_SECONDS.items()
+        }
+
+
+_CACHE_HIT = PRICE_READS.labels("cache")
+
+
+@functools.cache
+def _age_seconds(tier: str) -> Any:
+    return PRICE_AGE_SECONDS.labels(tier)
 
 
 def _from_history(symbol: str, failure: bytes | None) -> bytes:

@@ -11,10 +11,10 @@ from aggregation import history, price_cache
 from aggregation.aggregate import NoQuorum, aggregate
 from aggregation.models import Asset
 from aggregation.price import AggregatedPrice, RefreshFailure, Source
+from common.metrics import QUOTES_EXCLUDED, REFRESH_SECONDS
 from exchanges.client import fetch_quotes
 from exchanges.models import Exchange
 from exchanges.quotes import ExchangeError, Quote
-from pricehub.metrics import QUOTES_EXCLUDED, REFRESH_SECONDS
 
 
 def price_refresh(*, symbol: str, wait_seconds: float = 0) -> AggregatedPrice:

@@ -1,134 +1,188 @@
-"""`make bench`: load the read path of a running PriceHub and print a results table.
+"""`make bench`: load PriceHub's read path with wrk and hey, beside a bare WSGI reference.
 
-Uses the stack at BENCH_URL (default http://127.0.0.1:8080) when it answers; otherwise starts
-`make run`'s stack for the run and stops it after. Requests are bounded in number and time and
-go to loopback only. Load and server share this machine's cores, so the figures are a floor.
+Starts `make run`'s stack (deploy.run, DEBUG off, 50 simulated assets) for the run and stops it
+after; refuses when something already answers on 127.0.0.1:8080. Prints the results table, the
+hot asset's freshness, the web workers' memory and the targets, and writes the table and a
+latency plot under bench/results/.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-import signal
-import statistics
+import resource
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 
-BASE = os.environ.get("BENCH_URL", "http://127.0.0.1:8080")
-THREADS = int(os.environ.get("BENCH_THREADS", "8"))
-SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
-MAX_REQUESTS = 20_000  # per scenario, whatever the duration
-BATCH = ["BTC", "ETH", "SOL", "BNB", "XRP", "DOGE", "ADA", "USDC", "TRX", "AVAX"]
-SCENARIOS = [
-    ("GET /prices/BTCUSDT", "/prices/BTCUSDT"),
-    ("GET /prices?assets= (10)", "/prices?assets=" + ",".join(f"{b}USDT" for b in BATCH)),
-    ("GET /prices/BTCUSDT/history", "/prices/BTCUSDT/history?limit=100"),
-    ("GET /prices/BTCUSDT/candles", "/prices/BTCUSDT/candles?interval=1m"),
-    ("GET /assets", "/assets"),
-]  # fmt: skip
+from bench import reference, report, stack, tools
+from bench.plot import latency_plot
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
+HEY_SECONDS = max(SECONDS, 20.0)
+WARMUP_SECONDS = 2.0
+ASSETS = 50
+CLIENTS = 1000  # the original system's load: 1000 clients each asking once a second
+HOT = "/prices/BTCUSDT"
 
 
-def main() -> None:
-    with stack():
-        print(f"PriceHub at {BASE}: {THREADS} client threads, {SECONDS:g} s per scenario\n")
-        print(f"{'scenario':<30} {'requests':>8} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} "
-              f"{'p99 ms':>7} {'errors':>6}")  # fmt: skip
-        for name, path in SCENARIOS:
-            print(_row(name, *_load(path)))
-        print()
-        print(_freshness())
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    name: str
+    path: str
+    connections: int
+    tool: str = "wrk"
 
 
-def _load(path: str) -> tuple[list[float], int, float]:
-    latencies: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    deadline = time.monotonic() + SECONDS
-
-    def client() -> None:
-        nonlocal errors
-        session = requests.Session()
-        while time.monotonic() < deadline and len(latencies) < MAX_REQUESTS:
-            started = time.perf_counter()
-            status = session.get(BASE + path, timeout=10).status_code
-            elapsed = time.perf_counter() - started
-            with lock:
-                latencies.append(elapsed)
-                errors += status != 200
-
-    started = time.monotonic()
-    threads = [threading.Thread(target=client) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return latencies, errors, time.monotonic() - started
+def scenarios(symbols: list[str]) -> list[Scenario]:
+    """Return the scenarios after the reference, in the order they run."""
+    batch, history = f"/prices?assets={','.join(symbols)}", f"{HOT}/history?limit=100"
+    clients = f"{CLIENTS} clients x 1 req/s"
+    found = [
+        Scenario(report.HOT_KEY, f"GET {HOT}, 64 conn", HOT, 64),
+        Scenario(report.CLIENTS_KEY, f"GET {HOT}, {clients} (wrk)", HOT, CLIENTS, "wrk-paced"),
+        Scenario("clients in step", f"GET {HOT}, {clients} in step (hey)", HOT, CLIENTS, "hey"),
+        Scenario("batch", f"GET /prices?assets= ({len(symbols)}), 16 conn", batch, 16),
+        Scenario("history", f"GET {history}, 16 conn", history, 16),
+    ]
+    for interval in ("1m", "5m", "1h", "1d"):
+        path = f"{HOT}/candles?interval={interval}"
+        found.append(Scenario(f"candles {interval}", f"GET {path}, 16 conn", path, 16))
+    return found
 
 
-def _row(name: str, latencies: list[float], errors: int, elapsed: float) -> str:
-    ms = sorted(latency * 1000 for latency in latencies)
-    cuts = statistics.quantiles(ms, n=100)
-    return (
-        f"{name:<30} {len(ms):>8} {len(ms) / elapsed:>8.0f} {cuts[49]:>7.1f} {cuts[94]:>7.1f} "
-        f"{cuts[98]:>7.1f} {errors:>6}"
-    )
-
-
-def _freshness() -> str:
-    """Sample how old the served price of a hot asset is, once a second."""
-    ages = []
-    for _ in range(int(SECONDS)):
-        ages.append(requests.get(f"{BASE}/prices/BTCUSDT", timeout=5).json()["age_seconds"])
-        time.sleep(1)
-    return (
-        f"BTCUSDT (hot, 1 s) price age over {len(ages)} samples: "
-        f"mean {statistics.fmean(ages):.2f} s, max {max(ages):.2f} s"
-    )
-
-
-@contextmanager
-def stack() -> Iterator[None]:
-    if _answers():
-        yield
-        return
-    print("Starting the stack (make run's) for the benchmark ...", file=sys.stderr)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "deploy.run"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+def main() -> int:
+    _raise_open_files_limit()
+    started = dt.datetime.now(dt.UTC)
     try:
-        _wait_for_a_price()
-        yield
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        process.wait(timeout=30)
+        with stack.running(assets=ASSETS) as process:
+            _progress("waiting for the stack and a price for every asset ...")
+            symbols = stack.wait_until_priced(process)
+            run = measure(process, symbols)
+    except (stack.StackError, tools.ToolError, RuntimeError, requests.RequestException) as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    publish(run, started=started, assets=len(symbols))
+    return 0
 
 
-def _answers() -> bool:
+def measure(process: subprocess.Popen, symbols: list[str]) -> report.Run:
+    """Run the reference and every scenario; read the web workers' RSS before and after."""
+    answer = requests.get(stack.BASE + HOT, timeout=5)
+    if answer.status_code != 200:
+        raise RuntimeError(f"GET {HOT} answered {answer.status_code}: {answer.text[:200]}")
+    todo = scenarios(symbols)
+    for scenario in todo:  # one request each, so lazily built clients are in the start figure
+        requests.get(stack.BASE + scenario.path, timeout=10)
+    rss_start = stack.web_workers_rss(process)
+    content_type = answer.headers["Content-Type"]
+    with reference.serving(body=answer.content, content_type=content_type) as url:
+        ref = Scenario("reference", "reference: bare WSGI, same bytes, 64 conn", HOT, 64)
+        rows = [_run(ref, url)]
+    _warm_up(todo[0], stack.BASE)
+    with stack.sampling_ages(stack.BASE + HOT) as ages:
+        rows.append(_measured(todo[0], stack.BASE))
+    rows.extend(_run(scenario, stack.BASE) for scenario in todo[1:])
+    return report.Run(rows, list(ages), rss_start, stack.web_workers_rss(process))
+
+
+def _run(scenario: Scenario, base: str) -> report.Row:
+    _warm_up(scenario, base)
+    return _measured(scenario, base)
+
+
+def _warm_up(scenario: Scenario, base: str) -> None:
+    url, count = base + scenario.path, scenario.connections
+    if scenario.tool == "hey":
+        tools.hey(url, clients=count, rate=1, seconds=WARMUP_SECONDS)
+    else:
+        tools.wrk(url, connections=count, seconds=WARMUP_SECONDS, think_ms=_think(scenario))
+
+
+def _think(scenario: Scenario) -> int:
+    return 1000 if scenario.tool == "wrk-paced" else 0
+
+
+def _measured(scenario: Scenario, base: str) -> report.Row:
+    url, count = base + scenario.path, scenario.connections
+    if scenario.tool == "hey":
+        result = tools.hey(url, clients=count, rate=1, seconds=HEY_SECONDS)
+    else:
+        result = tools.wrk(url, connections=count, seconds=SECONDS, think_ms=_think(scenario))
+    _progress(f"{scenario.name}: {result.rps:.0f} req/s, {result.errors} errors")
+    return report.Row(scenario.key, scenario.name, result)
+
+
+def publish(run: report.Run, *, started: dt.datetime, assets: int) -> None:
+    """Print the results and write them to bench/results/ (latest.md, latency.png)."""
+    commit, cores = _commit(), os.cpu_count()
+    header = (
+        f"PriceHub bench, {started:%Y-%m-%d %H:%M} UTC, commit {commit}, {assets} assets: "
+        f"{cores} cores shared by the load tools and the whole stack, so every figure is a floor."
+    )
+    method = (
+        f"{SECONDS:g} s per scenario (hey {HEY_SECONDS:g} s), each after {WARMUP_SECONDS:g} s "
+        "of warm-up. req/s counts answers of any status; errors are failed requests and answers "
+        "outside 2xx/3xx (hey: other than 200), never retried."
+    )
+    lines = [*report.error_lines(run), report.freshness_line(run.ages), report.rss_line(run)]
+    marks = [f"{'PASS' if ok else 'MISS'}  {text}" for ok, text in report.checks(run)]
+    print(f"\n{header}\n{method}\n\n{report.text_table(run)}\n")
+    print("\n".join([*lines, "", *marks]))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.md").write_text(
+        f"# PriceHub bench\n\n- date: {started:%Y-%m-%d %H:%M} UTC\n- commit: {commit}\n"
+        f"- machine: {cores} cores ({_cpu_model()}), shared by the load tools and the stack\n"
+        f"- assets: {assets}\n\n{method}\n\n{report.markdown_table(run)}\n\n"
+        + "".join(f"- {line}\n" for line in lines)
+        + "\nTargets:\n\n"
+        + "".join(f"- {mark}\n" for mark in marks)
+    )
+    title = f"PriceHub read latency, {started:%Y-%m-%d}, commit {commit}, {cores} cores"
+    latency_plot(run, RESULTS / "latency.png", title=title)
+    print(f"\nWrote {RESULTS / 'latest.md'} and {RESULTS / 'latency.png'}")
+
+
+def _commit() -> str:
+    head = _git("rev-parse", "--short", "HEAD")
+    if head.returncode != 0:
+        return "unknown"
+    dirty = _git("diff", "--quiet", "HEAD").returncode != 0
+    return head.stdout.strip() + (" with uncommitted changes" if dirty else "")
+
+
+def _git(*args: str) -> subprocess.CompletedProcess:
+    root = Path(__file__).resolve().parent.parent
+    command = ["git", "-C", str(root), *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+
+
+def _cpu_model() -> str:
     try:
-        return requests.get(f"{BASE}/healthz", timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
 
 
-def _wait_for_a_price(timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{BASE}/prices/BTCUSDT", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    sys.exit(f"no price at {BASE} after {timeout:g} s")
+def _raise_open_files_limit() -> None:
+    # 1000 clients need 1000 sockets in hey and as many in the web server, both our children.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else hard
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def _progress(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

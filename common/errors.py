@@ -1,10 +1,28 @@
-"""The error every PriceHub layer raises for an answer the API gives as an error."""
+"""PriceHub's error answers: {"error": code, "detail": sentence}, never a traceback.
+
+The error every layer raises for an answer the API gives as an error, its schema, and the
+handlers that turn any failure into that body.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from rest_framework import exceptions
+from botocore.exceptions import BotoCoreError, ClientError
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
+from django.http import Http404, HttpRequest, JsonResponse
+from drf_spectacular.utils import OpenApiResponse
+from redis.exceptions import RedisError
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+# The services behind the API: an error of theirs is an outage, answered 503.
+BACKEND_ERRORS = (RedisError, BotoCoreError, ClientError, DatabaseError)
 
 
 class ApiError(exceptions.APIException):
@@ -19,3 +37,59 @@ class ApiError(exceptions.APIException):
     def body(self) -> dict[str, Any]:
         """Return the JSON body of this error."""
         return {"error": self.code, "detail": str(self.detail), **self.extra}
+
+
+def unavailable() -> ApiError:
+    """Return the answer to a backend outage: a 503, never a 500."""
+    return ApiError(503, "unavailable", "A PriceHub backend is unavailable; try again shortly.")
+
+
+class ErrorOutput(serializers.Serializer):
+    error = serializers.CharField(help_text="A stable code, such as unknown_asset.")
+    detail = serializers.CharField(help_text="What went wrong, as a sentence.")
+
+
+_MEANINGS = {
+    304: "Not modified since the ETag given in If-None-Match.",
+    400: "Malformed request: invalid_asset, invalid_method, invalid_range, ...",
+    404: "unknown_asset: PriceHub does not price it.",
+    429: "throttled: too many requests; Retry-After says when to come back.",
+    503: "no_price, no_quorum, refresh_in_progress or unavailable.",
+}
+
+
+def errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    """Return the OpenAPI error responses of an endpoint, all in PriceHub's error body."""
+    return {
+        status: OpenApiResponse(None if status == 304 else ErrorOutput, _MEANINGS[status])
+        for status in statuses
+    }
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Answer every error with {"error", "detail"}; a backend outage is a 503, never a 500."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, BACKEND_ERRORS):
+        logger.exception("Backend unavailable")
+        exc = unavailable()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        code = getattr(exc.detail, "code", None) or exc.default_code
+        response.data = {"error": code, "detail": str(exc.detail), **getattr(exc, "extra", {})}
+    return response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse({"error": "not_found", "detail": "No such endpoint."}, status=404)
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(
+        {"error": "internal_error", "detail": "PriceHub failed to answer; the error is logged."},
+        status=500,
+    )

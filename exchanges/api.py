@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from aggregation.api.errors import errors
+from common.errors import errors
 from exchanges.client import circuit_state
 from exchanges.health import WINDOW, venue_health
 from exchanges.models import Exchange

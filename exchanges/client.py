@@ -16,11 +16,11 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from requests.adapters import HTTPAdapter
 
+from common.metrics import VENUE_REQUESTS, VENUE_SECONDS
 from exchanges import health
 from exchanges.adapters import Adapter, get_adapter
 from exchanges.models import Exchange
 from exchanges.quotes import ExchangeError, Quote
-from pricehub.metrics import VENUE_REQUESTS, VENUE_SECONDS
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aggregation import history
-from aggregation.api.errors import ApiError, ErrorOutput
+from common.errors import ApiError, ErrorOutput
 from pricehub.celery import celery_app
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from typing import Any
 from celery import Task
 from celery.signals import task_failure, task_retry, task_revoked, task_success
 
-from pricehub.metrics import CELERY_TASKS
+from common.metrics import CELERY_TASKS
 
 
 @task_success.connect

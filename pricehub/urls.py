@@ -26,5 +26,5 @@ urlpatterns = [
     path("", include("django_prometheus.urls")),
 ]
 
-handler404 = "aggregation.api.not_found"
-handler500 = "aggregation.api.server_error"
+handler404 = "common.errors.not_found"
+handler500 = "common.errors.server_error"

@@ -10,10 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aggregation import price_cache
-from aggregation.api.errors import errors
 from aggregation.api.prices import ReadThrottle
 from aggregation.models import Asset
 from aggregation.selectors import asset_tier
+from common.errors import errors
 
 
 class AssetOutput(serializers.Serializer):

@@ -19,17 +19,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import parse_etags
 from django_prometheus.middleware import Metrics
-from redis.exceptions import RedisError
 
 from aggregation.api.prices import JSON, price_headers
 from aggregation.selectors import price_reading, prices_reading, render_batch
-from common.errors import ApiError
+from common.errors import BACKEND_ERRORS, ApiError, unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -94,12 +91,9 @@ def serve(environ: dict[str, Any]) -> Answer | None:
             answer = (200, list(price_headers(reading).items()), reading.body)
     except ApiError as exc:
         answer = (exc.status_code, [("Content-Type", JSON)], _json(exc.body()))
-    except (RedisError, BotoCoreError, ClientError, DatabaseError):
+    except BACKEND_ERRORS:
         logger.exception("Backend unavailable")
-        error = ApiError(
-            503, "unavailable", "A PriceHub backend is unavailable; try again shortly."
-        )
-        answer = (503, [("Content-Type", JSON)], _json(error.body()))
+        answer = (503, [("Content-Type", JSON)], _json(unavailable().body()))
     status, headers, body = _conditional(*answer, environ.get("HTTP_IF_NONE_MATCH"), secure)
     headers.append(("Content-Length", str(len(body))))
     _observe(view, status, len(body), time.perf_counter() - started)

@@ -15,12 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aggregation import history
-from aggregation.api.errors import errors
 from aggregation.api.prices import ReadThrottle
 from aggregation.candles import INTERVALS, parse_time
 from aggregation.price import AggregatedPrice, epoch_ms
 from aggregation.selectors import asset_known
-from common.errors import ApiError
+from common.errors import ApiError, errors
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000

@@ -14,7 +14,6 @@ from rest_framework.views import APIView
 
 from aggregation import price_cache
 from aggregation.aggregate import NoQuorum
-from aggregation.api.errors import ErrorOutput, errors
 from aggregation.documents import PriceOutput, render_sources
 from aggregation.methods import METHODS
 from aggregation.selectors import (
@@ -27,7 +26,7 @@ from aggregation.selectors import (
     render_batch,
 )
 from aggregation.services import price_refresh
-from common.errors import ApiError
+from common.errors import ApiError, ErrorOutput, errors
 
 JSON = "application/json"
 # How long POST /refresh waits for a refresh of the same asset that is already running.

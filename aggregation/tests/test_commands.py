@@ -49,8 +49,7 @@ def test_it_creates_the_history_table_idempotently(settings):
     settings.DYNAMODB_TABLE = "prices-command-test"
     first, second = run("ensure_dynamodb_table"), run("ensure_dynamodb_table")
     assert (
-        first
-        == second
-        == f"Tables prices-command-test and prices-command-test-candles are ready ({settings.DYNAMODB_ENDPOINT_URL}).\n"
+        first == second == "Tables prices-command-test and prices-command-test-candles are ready "
+        f"({settings.DYNAMODB_ENDPOINT_URL}).\n"
     )
     assert history.latest("BTCUSDT") is None

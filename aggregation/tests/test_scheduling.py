@@ -66,7 +66,7 @@ def test_a_promoted_asset_is_refreshed_at_the_hot_interval(settings):
     settings.PRICEHUB_HOT_PROMOTIONS = 1
     settings.PRICEHUB_TIER_SECONDS = {"hot": 0.2, "medium": 60, "cold": 60}
     Asset.objects.exclude(symbol__in=["AVAXUSDT", "TRXUSDT"]).update(enabled=False)
-    price_cache.count_request("AVAXUSDT")
+    price_cache.count_requests(["AVAXUSDT"])
     promote_requested_assets.apply()
     dispatch_due_refreshes.apply()
     time.sleep(0.3)
@@ -87,3 +87,11 @@ def test_it_keeps_the_latest_price_in_redis_even_when_history_skips_it(settings)
     price_refresh(symbol="ETHUSDT")
     latest = price_refresh(symbol="ETHUSDT")
     assert price_cache.latest_price("ETHUSDT") == latest
+
+
+def test_a_tick_one_interval_later_finds_the_asset_due_even_if_slightly_early(settings):
+    settings.PRICEHUB_TIER_SECONDS = {"hot": 1.0, "medium": 60, "cold": 60}
+    Asset.objects.exclude(symbol="BTCUSDT").update(enabled=False)
+    assert dispatch_due_refreshes.apply().get() == 1
+    time.sleep(0.9)  # beat ticks drift by a little either way
+    assert dispatch_due_refreshes.apply().get() == 1

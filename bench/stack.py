@@ -1,0 +1,182 @@
+"""The stack under test: `make run`'s (deploy.run), started for the benchmark and stopped after."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import TypeVar
+
+import psutil
+import requests
+
+from deploy.services import ROOT
+
+API_PORT = 8080
+BASE = f"http://127.0.0.1:{API_PORT}"
+LOG = ROOT / "data" / "bench-stack.log"
+MAX_BATCH = 50  # GET /prices?assets= takes at most 50 symbols
+
+T = TypeVar("T")
+
+
+class StackError(Exception):
+    """The stack did not start, or not in time."""
+
+
+@contextmanager
+def running(*, assets: int) -> Iterator[subprocess.Popen]:
+    """Start deploy.run with `assets` simulated assets and DEBUG off; SIGINT it at the end."""
+    if _answers(API_PORT):
+        raise StackError(
+            "something already answers on 127.0.0.1:8080 (a `make run`?); stop it first: "
+            "the benchmark measures only the stack it starts itself"
+        )
+    env = dict(os.environ, SIM_ASSETS=str(assets), DEBUG="false")
+    LOG.parent.mkdir(exist_ok=True)
+    with LOG.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "deploy.run"], cwd=ROOT, env=env, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        yield process
+    finally:
+        _stop(process)
+
+
+def stop_group(process: subprocess.Popen, *, timeout: float) -> None:
+    """Interrupt process and its session, as Ctrl-C would; kill them after timeout seconds."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    # honcho starts each process in a session of its own, so remember them to check after.
+    children = _descendants(process.pid)
+    stop_group(process, timeout=30)
+    _, alive = psutil.wait_procs(children, timeout=10)
+    for child in alive:
+        print(f"bench: killing {child.pid}, left behind by the stack", file=sys.stderr)
+        child.kill()
+
+
+def wait_until_priced(process: subprocess.Popen) -> list[str]:
+    """Wait for the enabled assets (up to 50) to have a price each; return their symbols."""
+    _until(process, 90, "GET /readyz to answer 200", _ready)
+    symbols = _until(process, 30, "GET /assets to list BTCUSDT", _enabled_symbols)
+    query = f"{BASE}/prices?assets={','.join(symbols)}"
+    what = f"a price for each of the {len(symbols)} assets"
+    _until(process, 120, what, lambda: _priced(query, len(symbols)))
+    return symbols
+
+
+def _ready() -> bool:
+    return requests.get(f"{BASE}/readyz", timeout=5).status_code == 200
+
+
+def _enabled_symbols() -> list[str] | None:
+    answer = requests.get(f"{BASE}/assets", timeout=5)
+    if answer.status_code != 200:
+        return None
+    symbols = [asset["symbol"] for asset in answer.json()["assets"] if asset["enabled"]]
+    # The hot scenarios read BTCUSDT, so the batch holds it too.
+    if "BTCUSDT" not in symbols:
+        return None
+    symbols.remove("BTCUSDT")
+    return ["BTCUSDT", *symbols[: MAX_BATCH - 1]]
+
+
+def _priced(query: str, count: int) -> bool:
+    answer = requests.get(query, timeout=5)
+    return answer.status_code == 200 and len(answer.json()["prices"]) == count
+
+
+def _until(process: subprocess.Popen, timeout: float, what: str, probe: Callable[[], T]) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StackError(f"the stack exited ({process.returncode}); see {LOG}")
+        try:
+            found = probe()
+        except (requests.RequestException, ValueError, KeyError):
+            found = None
+        if found:
+            return found
+        time.sleep(0.5)
+    raise StackError(f"waited {timeout:g} s for {what}; see {LOG}")
+
+
+def web_workers_rss(process: subprocess.Popen) -> dict[int, int]:
+    """Return the RSS in bytes of each web worker process under the stack, by pid."""
+    # The web's processes are those listening on the API's port (gunicorn's master and workers,
+    # or Granian's workers); its workers are those of them with no such process beneath.
+    web = [p for p in _descendants(process.pid) if _listens(p, API_PORT)]
+    parents = {p.ppid() for p in web}
+    rss = {}
+    for worker in web:
+        if worker.pid not in parents:
+            with suppress(psutil.NoSuchProcess):
+                rss[worker.pid] = worker.memory_info().rss
+    return rss
+
+
+def _listens(process: psutil.Process, port: int) -> bool:
+    try:
+        sockets = process.net_connections(kind="tcp")
+    except psutil.Error:
+        return False
+    return any(s.status == psutil.CONN_LISTEN and s.laddr.port == port for s in sockets)
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+@contextmanager
+def sampling_ages(url: str, *, every: float = 0.2) -> Iterator[list[float | None]]:
+    """Read age_seconds at url every `every` s over one plain connection; None for a failure."""
+    ages: list[float | None] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        started = time.monotonic()
+        with requests.Session() as session:
+            # On a fixed beat, so a slow answer does not thin out the samples after it.
+            while not stop.wait(every - (time.monotonic() - started) % every):
+                try:
+                    answer = session.get(url, timeout=2)
+                    ages.append(answer.json()["age_seconds"] if answer.status_code == 200 else None)
+                except (requests.RequestException, ValueError, KeyError):
+                    ages.append(None)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield ages
+    finally:
+        stop.set()
+        thread.join()
