@@ -28,7 +28,7 @@ from aggregation.models import Asset
 from aggregation.price import AggregatedPrice
 from aggregation.price_cache import Published
 from common.errors import ApiError
-from common.metrics import PRICE_AGE_SECONDS, PRICE_READS
+from common.metrics import PRICE_AGE_SECONDS, PRICE_READS, observe_many
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,9 @@ class Reading:
     body: bytes
     etag: str
     max_age: int  # seconds a client may keep it: the tier's interval
+    tier: str
+    age: float  # seconds since the price's last_updated
+    cached: bool  # found in Redis, not in the history
 
 
 class _AssetTable:
@@ -110,7 +113,9 @@ def price_reading(*, symbol: str, method: str | None = None) -> Reading:
         raise ApiError(404, "unknown_asset", f"PriceHub does not price {upper}.")
     asset = known[upper]
     price_cache.count_requests([upper])
-    return _finish(asset, published[upper], promoted, method or asset.method, _Policy())
+    reading = _finish(asset, published[upper], promoted, method or asset.method, _Policy())
+    _observe([reading])
+    return reading
 
 
 def prices_reading(*, symbols: list[str]) -> tuple[list[bytes], list[dict[str, str]]]:
@@ -127,23 +132,26 @@ def prices_reading(*, symbols: list[str]) -> tuple[list[bytes], list[dict[str, s
     known, published, promoted = _read([name for name in wanted if _SYMBOL_RE.fullmatch(name)])
     price_cache.count_requests(list(known))
     policy = _Policy()
-    documents, failures = [], []
+    readings, failures = [], []
     for name in wanted:
         try:
             if name not in known:
                 asset_known(name)  # raises the 400 or 404 it deserves
             asset = known[name]
-            documents.append(_finish(asset, published[name], promoted, asset.method, policy).body)
+            readings.append(_finish(asset, published[name], promoted, asset.method, policy))
         except ApiError as exc:
             failures.append({"asset": name, "error": exc.code, "detail": str(exc.detail)})
-    return documents, failures
+    _observe(readings)
+    return [reading.body for reading in readings], failures
 
 
 def price_document(price: AggregatedPrice) -> bytes:
     """Return the document of a price just published."""
     asset = _table.current().get(price.asset) or AssetInfo(price.asset, "medium", price.method)
     found = _parsed(Published(price_cache.document_of(price), None))
-    return _finish(asset, found, price_cache.promoted(), price.method, _Policy()).body
+    reading = _finish(asset, found, price_cache.promoted(), price.method, _Policy())
+    _observe([reading])
+    return reading.body
 
 
 def asset_tier(asset: Asset | AssetInfo, promoted: frozenset[str]) -> str:
@@ -200,17 +208,15 @@ def _finish(
 ) -> Reading:
     """Return the document of asset's latest price by method, as a read at this moment sees it."""
     published, latest = found
+    cached = latest is not None
     if latest is None:
         latest = _parse(_from_history(asset.symbol, published.failure), published.failure)
-    else:
-        _CACHE_HIT.inc()
     if latest.method != method:
         latest = _parse(_priced_by(asset.symbol, method), published.failure)
     failing = latest.failed_ms > latest.aggregated_ms
     tier = asset_tier(asset, promoted)
     stale_after, max_age = policy.tiers[tier]
     age = max(time.time() * 1000 - latest.updated_ms, 0) / 1000
-    _age_seconds(tier).observe(age)
     stale = failing or age > stale_after
     moment = (
         f'{{"tier":"{tier}","stale":{"true" if stale else "false"},"age_seconds":{round(age, 3)},'
@@ -220,7 +226,7 @@ def _finish(
     # client holds; the age alone does not.
     failed = latest.failed_ms if failing else ""
     etag = f'W/"{asset.symbol}-{method}-{latest.aggregated_ms}-{failed}{"-stale" if stale else ""}"'
-    return Reading(moment.encode() + latest.body + tail, etag, max_age)
+    return Reading(moment.encode() + latest.body + tail, etag, max_age, tier, age, cached)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +277,17 @@ class _Policy:
             )
             for tier, seconds in settings.PRICEHUB_TIER_SECONDS.items()
         }
+
+
+def _observe(readings: list[Reading]) -> None:
+    # A batch costs a few metric writes, not a few per price.
+    if hits := sum(reading.cached for reading in readings):
+        _CACHE_HIT.inc(hits)
+    ages: dict[str, list[float]] = {}
+    for reading in readings:
+        ages.setdefault(reading.tier, []).append(reading.age)
+    for tier, values in ages.items():
+        observe_many(_age_seconds(tier), values)
 
 
 _CACHE_HIT = PRICE_READS.labels("cache")
