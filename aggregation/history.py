@@ -1,8 +1,9 @@
-"""Price history in DynamoDB, and the memo in Redis that decides what it records.
+"""Price history in DynamoDB, with its recent past in Redis (aggregation/recent.py).
 
 Points go to table DYNAMODB_TABLE; each point is also folded into its asset's candle of every
 interval, kept in table f"{DYNAMODB_TABLE}-candles" under asset f"{symbol}#{interval}" and the
-candle's start. The only module that imports boto3.
+candle's start. Reads that the recent past in Redis covers are answered from there. The only
+module that imports boto3.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.conf import settings
-from django.core.cache import cache
 
+from aggregation import recent
 from aggregation.candles import INTERVALS, Candle, fold, start_of
 from aggregation.price import AggregatedPrice, epoch_ms, from_epoch_ms
 
@@ -55,7 +56,7 @@ def record(price: AggregatedPrice) -> bool:
     Return whether it did. An asset's prices come one at a time, oldest first (the refresh
     lock sees to it).
     """
-    memo = _memo(price.asset)
+    memo = recent.memo(price.asset)
     due = is_due(
         None if memo is None else _from_item(memo["point"]),
         price,
@@ -69,7 +70,7 @@ def record(price: AggregatedPrice) -> bool:
 
 def append(price: AggregatedPrice) -> None:
     """Store price as the newest point of its asset's history, with its candles."""
-    _store(price, _memo(price.asset))
+    _store(price, recent.memo(price.asset))
 
 
 def latest(symbol: str) -> AggregatedPrice | None:
@@ -94,23 +95,29 @@ def page(
     after_ms: int | None = None,
 ) -> tuple[list[AggregatedPrice], int | None]:
     """Return up to limit points of symbol in [start, end] after the point at after_ms,
-    and the timestamp to continue after (None at the end)."""
-    request = _range_query(symbol, start, end) | {"ScanIndexForward": not newest_first}
-    if after_ms is not None:
-        request["ExclusiveStartKey"] = {"asset": {"S": symbol}, "timestamp": {"N": str(after_ms)}}
-    response = _client().query(**request, Limit=limit)
-    points = [_from_item(item) for item in response["Items"]]
-    last = response.get("LastEvaluatedKey")
-    return points, None if last is None else int(last["timestamp"]["N"])
+    and the timestamp to continue after (None when no more follow)."""
+    lower, upper = epoch_ms(start), epoch_ms(end)
+    if after_ms is not None and newest_first:
+        upper = min(upper, after_ms - 1)
+    elif after_ms is not None:
+        lower = max(lower, after_ms + 1)
+    found = recent.points_page(symbol, lower, upper, newest_first=newest_first, limit=limit)
+    if found is None:
+        found = _stored_page(symbol, start, end, after_ms, newest_first=newest_first, limit=limit)
+    return found
 
 
 def candles_between(
     symbol: str, interval_name: str, start: datetime, end: datetime
 ) -> list[Candle]:
     """Return symbol's candles that start in [start, end], start floored to the interval,
-    oldest first: one Query, of at most as many items as the range has intervals."""
+    oldest first: from Redis when its recent candles reach back that far, else one Query of
+    at most as many items as the range has intervals."""
     interval = INTERVALS[interval_name]
     first = start_of(start, interval)
+    found = recent.candles_between(symbol, interval_name, epoch_ms(first), epoch_ms(end))
+    if found is not None:
+        return found
     key = f"{symbol}#{interval_name}"
     request = _range_query(key, first, end) | {"TableName": _candles_table()}
     response = _client().query(**request, Limit=(end - first) // interval + 1)
@@ -124,7 +131,7 @@ def rollup(symbol: str) -> int:
     while batch := list(itertools.islice(items, _BATCH_SIZE)):
         _write({_candles_table(): batch})
         written += len(batch)
-    cache.delete(_memo_key(symbol))  # so the next point folds into the rebuilt candles
+    recent.forget_candles(symbol)  # so the next point folds into the rebuilt candles
     return written
 
 
@@ -138,22 +145,79 @@ def ping() -> None:
     _client().describe_table(TableName=settings.DYNAMODB_TABLE)
 
 
-def _memo_key(symbol: str) -> str:
-    return f"history-memo:{symbol}"
+def _stored_page(
+    symbol: str,
+    start: datetime,
+    end: datetime,
+    after_ms: int | None,
+    *,
+    newest_first: bool,
+    limit: int,
+) -> tuple[list[AggregatedPrice], int | None]:
+    request = _range_query(symbol, start, end) | {"ScanIndexForward": not newest_first}
+    if after_ms is not None:
+        request["ExclusiveStartKey"] = {"asset": {"S": symbol}, "timestamp": {"N": str(after_ms)}}
+    items = _query_up_to(request, limit + 1)  # one past the page tells whether more follow
+    points = [_from_item(item) for item in items[:limit]]
+    return points, epoch_ms(points[-1].aggregated_at) if len(items) > limit else None
 
 
-def _memo(symbol: str) -> dict[str, Any] | None:
-    # {"point": the last point's item, "candles": the items of its candles}: typed items hold
-    # numbers as strings, so the memo is JSON-safe.
-    return cache.get(_memo_key(symbol))
+def _query_up_to(request: dict[str, Any], count: int) -> list[Item]:
+    # A Query stops at 1 MB, so ask on until count items or the end.
+    items: list[Item] = []
+    while len(items) < count:
+        response = _client().query(**request, Limit=count - len(items))
+        items += response["Items"]
+        if "LastEvaluatedKey" not in response:
+            break
+        request = request | {"ExclusiveStartKey": response["LastEvaluatedKey"]}
+    return items
 
 
 def _store(price: AggregatedPrice, memo: dict[str, Any] | None) -> None:
+    # The memo, {"point": the last point's item, "candles": the items of its candles}, is
+    # JSON-safe: typed items hold numbers as strings.
     point = {key: _serialize(value) for key, value in price.to_record().items()}
     candles = _folded(price, [] if memo is None else memo["candles"])
+    recent.mark_writing(price.asset)
     _write({settings.DYNAMODB_TABLE: [point], _candles_table(): candles})
     fresh = {"point": point, "candles": candles}
-    cache.set(_memo_key(price.asset), fresh, settings.PRICEHUB_CACHE_TTL_SECONDS)
+    heads = _heads(price, memo)
+    if heads is None:
+        recent.restart(fresh, price.asset, *_newest_stored(price.asset))
+    else:
+        folded = {_interval_of(item): _candle(item) for item in candles}
+        recent.remember(fresh, price, folded, heads=heads)
+
+
+def _heads(price: AggregatedPrice, memo: dict[str, Any] | None) -> dict[str, datetime] | None:
+    # The recent lists are written with the memo, so their heads are its point and candles.
+    # Without it, or with a point no newer than its, they are filled again from DynamoDB.
+    if memo is None or int(memo["point"]["timestamp"]["N"]) >= epoch_ms(price.aggregated_at):
+        return None
+    return {_interval_of(item): _candle(item).start for item in memo["candles"]}
+
+
+def _newest_stored(symbol: str) -> tuple[list[AggregatedPrice], dict[str, list[Candle]]]:
+    # As many of symbol's newest points and candles as the recent lists hold, newest first.
+    points = _newest(settings.DYNAMODB_TABLE, symbol, recent.RECENT_POINTS)
+    table, count = _candles_table(), recent.RECENT_CANDLES
+    candles = {
+        name: [_candle(item) for item in _newest(table, f"{symbol}#{name}", count)]
+        for name in INTERVALS
+    }
+    return [_from_item(item) for item in points], candles
+
+
+def _newest(table: str, asset: str, count: int) -> list[Item]:
+    request = {
+        "TableName": table,
+        "KeyConditionExpression": "asset = :asset",
+        "ExpressionAttributeValues": {":asset": {"S": asset}},
+        "ScanIndexForward": False,
+        "ConsistentRead": True,  # so it holds the point just written
+    }
+    return _query_up_to(request, count)
 
 
 def _folded(price: AggregatedPrice, known: list[Item]) -> list[Item]:
@@ -206,6 +270,10 @@ def _candle_key(symbol: str, interval_name: str, moment: datetime) -> Item:
 
 def _key_of(item: Item) -> tuple[str, str]:
     return item["asset"]["S"], item["timestamp"]["N"]
+
+
+def _interval_of(candle_item: Item) -> str:
+    return candle_item["asset"]["S"].rpartition("#")[2]
 
 
 def _candle_item(symbol: str, interval_name: str, candle: Candle) -> Item:

@@ -1,0 +1,219 @@
+"""The recent past of each asset in Redis: the memo of its last stored point, and lists of its
+newest points and candles, which answer most history reads without DynamoDB.
+
+Each list holds its newest element first and is exact from its oldest element onward: every
+point (or candle) stored since that one is in it, so a window that the list reaches back to is
+whole. A list that holds all there is ends with a marker timed before any point, which trimming
+drops first. Elements are "<epoch ms> <JSON>", so a read finds its window without decoding the
+others. Only history.py uses this module; it writes here once DynamoDB holds what is written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django_redis import get_redis_connection
+from redis import Redis
+from redis.client import Pipeline
+from redis.exceptions import RedisError
+
+from aggregation.candles import INTERVALS, Candle
+from aggregation.price import AggregatedPrice, epoch_ms, from_epoch_ms
+
+logger = logging.getLogger(__name__)
+
+RECENT_POINTS = 1000
+RECENT_CANDLES = 200  # twice the default range of a candles request
+
+Entry = tuple[int, bytes]  # a list element split into its time and its JSON
+_BEGINNING = f"{-(2**63)} null"  # the end of a list that holds all there is
+
+
+def memo(symbol: str) -> dict[str, Any] | None:
+    """Return the memo of symbol's last stored point, or None when it is lost or in doubt."""
+    try:
+        with _redis().pipeline(transaction=False) as pipe:
+            value, cut_short = pipe.get(_memo_key(symbol)).exists(_writing_key(symbol)).execute()
+    except RedisError as exc:
+        logger.warning("Redis unavailable for the history memo of %s: %s", symbol, exc)
+        return None
+    # A write cut short may have reached DynamoDB after all: then the memo and lists may lag it.
+    return None if value is None or cut_short else cache.client.decode(value)
+
+
+def mark_writing(symbol: str) -> None:
+    """Note that a point of symbol is on its way to DynamoDB, until remember() follows it."""
+    try:
+        _redis().set(_writing_key(symbol), 1, ex=_ttl())
+    except RedisError as exc:
+        logger.warning("Redis unavailable to mark a history write of %s: %s", symbol, exc)
+
+
+def remember(
+    memo: dict[str, Any],
+    price: AggregatedPrice,
+    candles: dict[str, Candle],
+    *,
+    heads: dict[str, datetime],
+) -> None:
+    """Keep memo, and put price and its candles (by interval) at the head of their lists, where
+    the candles at the head start at heads."""
+    symbol = price.asset
+    with _keeping(memo, symbol) as pipe:
+        _push(pipe, _points_key(symbol), _point_entry(price), RECENT_POINTS)
+        for name, candle in candles.items():
+            key = _candles_key(symbol, name)
+            if heads.get(name) == candle.start:
+                pipe.lpop(key)  # the same candle before this point; a lost list stays empty
+            _push(pipe, key, _candle_entry(candle), RECENT_CANDLES)
+
+
+def restart(
+    memo: dict[str, Any],
+    symbol: str,
+    points: list[AggregatedPrice],
+    candles: dict[str, list[Candle]],
+) -> None:
+    """Keep memo, and fill symbol's lists again with its newest stored points and candles (by
+    interval), newest first; a list given fewer than it holds is all there is."""
+    with _keeping(memo, symbol) as pipe:
+        _refill(pipe, _points_key(symbol), [_point_entry(p) for p in points], RECENT_POINTS)
+        for name, found in candles.items():
+            entries = [_candle_entry(candle) for candle in found]
+            _refill(pipe, _candles_key(symbol, name), entries, RECENT_CANDLES)
+
+
+def points_page(
+    symbol: str, lower: int, upper: int, *, newest_first: bool, limit: int
+) -> tuple[list[AggregatedPrice], int | None] | None:
+    """Return up to limit of symbol's points timed in [lower, upper] (epoch ms), and the time of
+    the last one when more follow; None when the list cannot tell."""
+    key = _points_key(symbol)
+    try:
+        # Newest first, a page is most often the head of the list: read the rest only if not.
+        entries = _redis().lrange(key, 0, limit if newest_first else -1)
+        found = _window(entries, lower, upper, newest_first=newest_first, limit=limit)
+        if found is None and newest_first and len(entries) > limit:
+            entries = _redis().lrange(key, 0, -1)
+            found = _window(entries, lower, upper, newest_first=newest_first, limit=limit)
+    except RedisError as exc:
+        logger.warning("Redis unavailable for the recent points of %s: %s", symbol, exc)
+        return None
+    if found is None:
+        return None
+    page, more = found
+    points = [AggregatedPrice.from_record(json.loads(body)) for _, body in page]
+    return points, page[-1][0] if more else None
+
+
+def candles_between(symbol: str, interval_name: str, first: int, last: int) -> list[Candle] | None:
+    """Return symbol's candles that start in [first, last] (epoch ms), oldest first; None when
+    the list does not reach back to first."""
+    try:
+        entries = _redis().lrange(_candles_key(symbol, interval_name), 0, -1)
+    except RedisError as exc:
+        logger.warning("Redis unavailable for the recent candles of %s: %s", symbol, exc)
+        return None
+    split = [_split(entry) for entry in entries]
+    if not split or split[-1][0] > first:
+        return None
+    return [_candle(start, body) for start, body in reversed(split) if first <= start <= last]
+
+
+def forget_candles(symbol: str) -> None:
+    """Drop symbol's memo and recent candles, so the next point starts from stored candles."""
+    keys = (_candles_key(symbol, name) for name in INTERVALS)
+    _redis().delete(_memo_key(symbol), *keys)
+
+
+def _window(
+    entries: list[bytes], lower: int, upper: int, *, newest_first: bool, limit: int
+) -> tuple[list[Entry], bool] | None:
+    # entries are the head of the list, or all of it: the page, and whether more follow.
+    split = [_split(entry) for entry in entries]
+    inside = [entry for entry in split if lower <= entry[0] <= upper]
+    if newest_first and len(inside) > limit:
+        return inside[:limit], True  # the newest of the window are the newest in the list
+    if not split or split[-1][0] > lower:
+        return None  # older points of the window may be missing
+    if not newest_first:
+        inside.reverse()
+    return inside[:limit], len(inside) > limit
+
+
+@contextmanager
+def _keeping(memo: dict[str, Any], symbol: str) -> Iterator[Pipeline]:
+    # One MULTI, so the memo and the lists change together.
+    try:
+        with _redis().pipeline() as pipe:
+            pipe.set(_memo_key(symbol), cache.client.encode(memo), ex=_ttl())
+            pipe.delete(_writing_key(symbol))
+            yield pipe
+            pipe.execute()
+    except RedisError as exc:
+        # The writing mark stays, so the next point of symbol fills the lists again.
+        logger.warning("Redis unavailable to keep the recent history of %s: %s", symbol, exc)
+
+
+def _push(pipe: Pipeline, key: str, entry: str, cap: int) -> None:
+    pipe.lpush(key, entry)
+    pipe.ltrim(key, 0, cap - 1)
+    pipe.expire(key, _ttl())  # as the memo's: without it, the next point fills them again
+
+
+def _refill(pipe: Pipeline, key: str, entries: list[str], cap: int) -> None:
+    pipe.delete(key)
+    pipe.rpush(key, *entries, *([_BEGINNING] if len(entries) < cap else []))
+    pipe.expire(key, _ttl())
+
+
+def _point_entry(price: AggregatedPrice) -> str:
+    record = json.dumps(price.to_record(), default=str, separators=(",", ":"))
+    return f"{epoch_ms(price.aggregated_at)} {record}"
+
+
+def _candle_entry(candle: Candle) -> str:
+    ohlc = [str(candle.open), str(candle.high), str(candle.low), str(candle.close)]
+    return f"{epoch_ms(candle.start)} {json.dumps([*ohlc, candle.points])}"
+
+
+def _split(entry: bytes) -> Entry:
+    at, _, body = entry.partition(b" ")
+    return int(at), body
+
+
+def _candle(start: int, body: bytes) -> Candle:
+    *ohlc, points = json.loads(body)
+    return Candle(from_epoch_ms(start), *(Decimal(price) for price in ohlc), points)
+
+
+def _memo_key(symbol: str) -> str:
+    return cache.make_key(f"history-memo:{symbol}")
+
+
+def _writing_key(symbol: str) -> str:
+    return cache.make_key(f"history-writing:{symbol}")
+
+
+def _points_key(symbol: str) -> str:
+    return cache.make_key(f"history-recent:{symbol}")
+
+
+def _candles_key(symbol: str, interval_name: str) -> str:
+    return cache.make_key(f"history-recent:{symbol}#{interval_name}")
+
+
+def _ttl() -> int:
+    return settings.PRICEHUB_CACHE_TTL_SECONDS
+
+
+def _redis() -> Redis:
+    return get_redis_connection()

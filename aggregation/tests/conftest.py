@@ -1,0 +1,24 @@
+"""Fixtures of the aggregation tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from aggregation import history
+
+
+@pytest.fixture
+def queries() -> Iterator[list[dict[str, Any]]]:
+    """The answers of the DynamoDB Queries the history makes from now on."""
+    answers: list[dict[str, Any]] = []
+
+    def keep(parsed: dict[str, Any], **kwargs: Any) -> None:
+        answers.append(parsed)
+
+    events = history._client().meta.events
+    events.register("after-call.dynamodb.Query", keep)
+    yield answers
+    events.unregister("after-call.dynamodb.Query", keep)
