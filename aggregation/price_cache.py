@@ -1,5 +1,5 @@
-"""PriceHub's state in Redis: latest prices and their documents, refresh failures and locks,
-request counts and promotions.
+"""PriceHub's published prices in Redis: the latest price of each asset and its document,
+refresh failures, refresh locks, and when each venue's quote stood still.
 
 The only module that knows their keys.
 """
@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +18,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django_redis import get_redis_connection
 from redis import Redis
-from redis.exceptions import RedisError
 
 from aggregation.documents import render_failure, render_price
 from aggregation.price import AggregatedPrice, RefreshFailure, epoch_ms, from_epoch_ms
@@ -34,14 +30,6 @@ logger = logging.getLogger(__name__)
 REFRESH_LOCK_SECONDS = 30
 # Far longer than any quote may be old, so a stuck venue keeps its first-seen time.
 _UNCHANGED_TTL = 3600
-_REQUESTS = "requests"
-_PROMOTED = "promoted"
-_ASSETS_VERSION = "assets-version"
-
-# This process's reads since the last flush to Redis.
-_demand: Counter[str] = Counter()
-_demand_lock = threading.Lock()
-_demand_flushed = 0.0
 
 
 class RefreshInProgress(Exception):
@@ -85,32 +73,21 @@ class Published:
     failure: bytes | None
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """What a read of some assets needs from Redis, read at once."""
-
-    published: dict[str, Published]
-    promoted: frozenset[str]  # every symbol promoted to hot by demand
-    assets_version: bytes  # changes whenever an asset's configuration does
-
-
-def read_published(symbols: list[str]) -> Snapshot:
-    """Return the published documents of symbols, the promotions and the assets version,
+def read_published(
+    symbols: list[str], *, also: list[str]
+) -> tuple[dict[str, Published], list[bytes | None]]:
+    """Return the published documents of symbols, and the values of the keys also names,
     in one round trip."""
-    keys = [_key(_PROMOTED), _key(_ASSETS_VERSION)]
+    keys = list(also)
     for symbol in symbols:
         keys += [_key(f"document:{symbol}"), _key(f"failure:{symbol}")]
-    promoted, version, *documents = _redis().mget(keys)
+    values = _redis().mget(keys)
+    documents = values[len(also) :]
     published = {
         symbol: Published(documents[2 * n], documents[2 * n + 1])
         for n, symbol in enumerate(symbols)
     }
-    return Snapshot(published, frozenset(json.loads(promoted or b"[]")), version or b"0")
-
-
-def assets_changed() -> None:
-    """Tell every process that the asset configuration changed."""
-    _redis().incr(_key(_ASSETS_VERSION))
+    return published, values[: len(also)]
 
 
 def unchanged_since(quote: Quote, now: datetime) -> datetime:
@@ -138,55 +115,6 @@ def refresh_lock(symbol: str, *, wait_seconds: float = 0) -> Iterator[None]:
         yield
     finally:
         lock.release()
-
-
-def claim_refresh(symbol: str, interval_seconds: float) -> bool:
-    """Return True at most once per interval for symbol, across every beat and host."""
-    return bool(cache.add(f"refresh-claim:{symbol}", 1, interval_seconds))
-
-
-def count_requests(symbols: list[str]) -> None:
-    """Count one read of each symbol's price, in process; the counts reach Redis in batches."""
-    with _demand_lock:
-        _demand.update(symbols)
-    if time.monotonic() >= _demand_flushed + settings.PRICEHUB_DEMAND_FLUSH_SECONDS:
-        flush_requests()
-
-
-def flush_requests() -> None:
-    """Add this process's request counts to the shared ones; a lost batch is harmless."""
-    global _demand_flushed
-    with _demand_lock:
-        counts = dict(_demand)
-        _demand.clear()
-        _demand_flushed = time.monotonic()
-    if not counts:
-        return
-    try:
-        with _redis().pipeline(transaction=False) as pipe:
-            for symbol, count in counts.items():
-                pipe.zincrby(_key(_REQUESTS), count, symbol)
-            pipe.execute()
-    except RedisError:
-        logger.warning("Could not count %d requests", sum(counts.values()))
-
-
-def promote_most_requested(count: int) -> list[str]:
-    """Mark the count most requested symbols as promoted, halve all counts; return them."""
-    flush_requests()
-    redis = _redis()
-    key = _key(_REQUESTS)
-    top = [member.decode() for member in redis.zrevrange(key, 0, count - 1)]
-    # Halving keeps recent demand weighing most; ZUNIONSTORE onto itself rescales in place.
-    redis.zunionstore(key, {key: 0.5})
-    redis.zremrangebyscore(key, "-inf", 0.5)
-    redis.set(_key(_PROMOTED), json.dumps(top), ex=int(settings.PRICEHUB_PROMOTION_SECONDS * 2))
-    return top
-
-
-def promoted() -> frozenset[str]:
-    """Return the symbols currently promoted to hot by demand."""
-    return frozenset(json.loads(_redis().get(_key(_PROMOTED)) or b"[]"))
 
 
 def _redis() -> Redis:

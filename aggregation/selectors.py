@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from redis.exceptions import RedisError
 
-from aggregation import history, price_cache
+from aggregation import history, price_cache, scheduling
 from aggregation.aggregate import combine
 from aggregation.methods import METHODS
 from aggregation.models import Asset
@@ -112,7 +112,7 @@ def price_reading(*, symbol: str, method: str | None = None) -> Reading:
     if upper not in known:
         raise ApiError(404, "unknown_asset", f"PriceHub does not price {upper}.")
     asset = known[upper]
-    price_cache.count_requests([upper])
+    scheduling.count_requests([upper])
     reading = _finish(asset, published[upper], promoted, method or asset.method, _Policy())
     _observe([reading])
     return reading
@@ -130,7 +130,7 @@ def prices_reading(*, symbols: list[str]) -> tuple[list[bytes], list[dict[str, s
         dict.fromkeys(name.upper() if _SYMBOL_RE.fullmatch(name) else name for name in names)
     )
     known, published, promoted = _read([name for name in wanted if _SYMBOL_RE.fullmatch(name)])
-    price_cache.count_requests(list(known))
+    scheduling.count_requests(list(known))
     policy = _Policy()
     readings, failures = [], []
     for name in wanted:
@@ -149,7 +149,7 @@ def price_document(price: AggregatedPrice) -> bytes:
     """Return the document of a price just published."""
     asset = _table.current().get(price.asset) or AssetInfo(price.asset, "medium", price.method)
     found = _parsed(Published(price_cache.document_of(price), None))
-    reading = _finish(asset, found, price_cache.promoted(), price.method, _Policy())
+    reading = _finish(asset, found, scheduling.promoted(), price.method, _Policy())
     _observe([reading])
     return reading.body
 
@@ -186,18 +186,19 @@ def _read(
             missing.append(symbol)
     if missing or now - _shared[0] >= horizon:
         try:
-            snapshot = price_cache.read_published(missing)
+            documents, shared = price_cache.read_published(missing, also=scheduling.read_keys())
         except RedisError:
             logger.warning("Redis unavailable: reading prices from history")
             nothing = _parsed(Published(None, None))
             return known, dict.fromkeys(known, nothing), frozenset()
-        for symbol, found in snapshot.published.items():
+        for symbol, found in documents.items():
             published[symbol] = _parsed(found)
             _copies[symbol] = (now, published[symbol])
-        changed = snapshot.assets_version != _table.version
-        _shared = (now, snapshot.promoted, snapshot.assets_version)
+        promoted, version = scheduling.parse_read(shared)
+        changed = version != _table.version
+        _shared = (now, promoted, version)
         if changed:
-            _table.current(snapshot.assets_version)
+            _table.current(version)
             _copies.clear()
             return _read(symbols)
     return known, published, _shared[1]

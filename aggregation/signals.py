@@ -9,7 +9,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from redis.exceptions import RedisError
 
-from aggregation import price_cache, selectors
+from aggregation import scheduling, selectors
 from aggregation.models import Asset
 
 logger = logging.getLogger(__name__)
@@ -20,6 +20,6 @@ def asset_changed(**kwargs: Any) -> None:
     """Reload the asset table here now, and in every other process at its next read."""
     selectors.forget_assets()
     try:
-        price_cache.assets_changed()
+        scheduling.assets_changed()
     except RedisError:
         logger.warning("Could not announce an asset change; other processes see it later")

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from aggregation import price_cache
+from aggregation import scheduling
 from aggregation.api.prices import ReadThrottle
 from aggregation.models import Asset
 from aggregation.selectors import asset_tier
@@ -39,7 +39,7 @@ class AssetListView(APIView):
         responses={200: AssetListOutput, **errors(429)}, summary="Every configured asset"
     )
     def get(self, request: Request) -> Response:
-        promoted = price_cache.promoted()
+        promoted = scheduling.promoted()
         assets = []
         for asset in Asset.objects.all():
             tier = asset_tier(asset, promoted)

@@ -8,7 +8,7 @@ import time
 import pytest
 from rest_framework.test import APIClient
 
-from aggregation import price_cache
+from aggregation import price_cache, scheduling
 from aggregation.models import Asset
 from aggregation.services import price_refresh
 from aggregation.tasks import dispatch_due_refreshes, promote_requested_assets, refresh_asset
@@ -66,7 +66,7 @@ def test_a_promoted_asset_is_refreshed_at_the_hot_interval(settings):
     settings.PRICEHUB_HOT_PROMOTIONS = 1
     settings.PRICEHUB_TIER_SECONDS = {"hot": 0.2, "medium": 60, "cold": 60}
     Asset.objects.exclude(symbol__in=["AVAXUSDT", "TRXUSDT"]).update(enabled=False)
-    price_cache.count_requests(["AVAXUSDT"])
+    scheduling.count_requests(["AVAXUSDT"])
     promote_requested_assets.apply()
     dispatch_due_refreshes.apply()
     time.sleep(0.3)
@@ -95,3 +95,36 @@ def test_a_tick_one_interval_later_finds_the_asset_due_even_if_slightly_early(se
     assert dispatch_due_refreshes.apply().get() == 1
     time.sleep(0.9)  # beat ticks drift by a little either way
     assert dispatch_due_refreshes.apply().get() == 1
+
+
+def test_the_due_set_steps_from_each_due_time_so_the_schedule_never_drifts():
+    scheduling.due_sync({"BTCUSDT": 1.0, "ETHUSDT": 10.0}, 1000.0, marker="m")
+    assert scheduling.due_take(1000.0, limit=10) == {"BTCUSDT": 1.0, "ETHUSDT": 10.0}
+    # Ticks land late, then early: each takes the due time it reached, one interval apart.
+    assert list(scheduling.due_take(1001.3, limit=10)) == ["BTCUSDT"]
+    assert list(scheduling.due_take(1001.9, limit=10)) == []
+    assert list(scheduling.due_take(1002.0, limit=10)) == ["BTCUSDT"]
+    assert list(scheduling.due_take(1010.0, limit=10)) == ["BTCUSDT", "ETHUSDT"]
+
+
+def test_two_ticks_at_once_never_take_the_same_asset():
+    symbols = {f"A{n}USDT": 60.0 for n in range(500)}
+    scheduling.due_sync(symbols, 1000.0, marker="m")
+    taken: list[dict[str, float]] = []
+    threads = [
+        threading.Thread(target=lambda: taken.append(scheduling.due_take(1000.0, limit=1000)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted([*taken[0], *taken[1]]) == sorted(symbols)
+
+
+def test_a_sync_brings_a_promoted_asset_forward_and_drops_a_disabled_one():
+    scheduling.due_sync({"BTCUSDT": 60.0, "ETHUSDT": 60.0}, 1000.0, marker="m")
+    scheduling.due_take(1000.0, limit=10)
+    scheduling.due_sync({"BTCUSDT": 1.0}, 1000.5, marker="n")
+    assert scheduling.due_take(1001.5, limit=10) == {"BTCUSDT": 1.0}
+    assert scheduling.due_take(1060.0, limit=10) == {"BTCUSDT": 1.0}

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from redis.exceptions import RedisError
 
-from aggregation import price_cache
+from aggregation import scheduling
 from aggregation.models import Asset
 from mock_exchange_app.market import listing
 
@@ -44,7 +44,7 @@ class Command(BaseCommand):
             created, updated, disabled = _upsert(wanted)
         # Bulk writes send no signals. Without Redis yet, no process holds a table to reload.
         with contextlib.suppress(RedisError):
-            price_cache.assets_changed()
+            scheduling.assets_changed()
         tiers = Counter(asset.tier for asset in wanted)
         self.stdout.write(
             f"{len(wanted)} simulated assets enabled ({tiers['hot']} hot, "
