@@ -1,11 +1,11 @@
-"""The one place PriceHub talks HTTP to venues: session, timeouts, size cap, circuit breakers."""
+"""The one place PriceHub talks HTTP to venues: session, deadlines, size cap, circuit breakers."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,19 +15,26 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import HTTPError as TransportError
+from urllib3.exceptions import ReadTimeoutError
 
 from common.metrics import VENUE_REQUESTS, VENUE_SECONDS
 from exchanges import health
 from exchanges.adapters import Adapter, get_adapter
 from exchanges.models import Exchange
-from exchanges.quotes import ExchangeError, Quote
+from exchanges.quotes import ExchangeError, Pair, Quote, UnknownPair
 
 logger = logging.getLogger(__name__)
 
-# A ticker is a few hundred bytes; anything far larger is not a ticker.
+# A ticker is a few hundred bytes; anything far larger is not a ticker. A bulk answer may
+# take MAX_BYTES_PER_PAIR more per pair asked for.
 MAX_RESPONSE_BYTES = 256 * 1024
+MAX_BYTES_PER_PAIR = 2 * 1024
 # What a venue itself got wrong; only these count towards opening its circuit.
 VENUE_FAILURES = frozenset({"timeout", "unreachable", "venue_error", "bad_response"})
+
+Result = Quote | ExchangeError
+Results = dict[str, Result]  # by PriceHub symbol
 
 _session = requests.Session()
 _session.mount("http://", HTTPAdapter(pool_maxsize=32))
@@ -40,33 +47,57 @@ _shared: dict[str, pybreaker.CircuitBreaker] = {}
 _local: dict[str, pybreaker.CircuitBreaker] = {}
 
 
-def fetch_quote(exchange: Exchange, *, symbol: str, base: str, quote: str) -> Quote:
-    """Ask one venue for its ticker of base/quote; raise ExchangeError for anything unusable."""
-    adapter = get_adapter(exchange.kind)
-    url = adapter.ticker_url(exchange.base_url, base, quote)
-    try:
-        # calling(), unlike call(), leaves the breaker's lock before the request starts,
-        # so requests to one venue still run in parallel.
-        with _breaker(exchange.name).calling():
-            return _request(exchange, adapter, url, symbol)
-    except pybreaker.CircuitBreakerError:
-        VENUE_REQUESTS.labels(exchange=exchange.name, outcome="circuit_open").inc()
-        message = (
-            f"circuit open after {settings.PRICEHUB_CIRCUIT_FAIL_MAX} failures in a row; "
-            f"next try within {settings.PRICEHUB_CIRCUIT_RESET_SECONDS:g} s"
+def fetch_all(
+    exchanges: Sequence[Exchange], pairs: Sequence[Pair], *, deadline: float
+) -> dict[str, Results]:
+    """Ask every venue for every pair at once, in as few calls as each allows.
+
+    Return, per venue name, each symbol's quote or error. Nothing waits past `deadline`
+    (a time.monotonic() value): a call still running then is a timeout for its symbols.
+    """
+    pairs = list({pair.symbol: pair for pair in pairs}.values())
+    started = time.monotonic()
+    results: dict[str, Results] = {exchange.name: {} for exchange in exchanges}
+    pending: dict[Future[Results], tuple[Exchange, list[Pair]]] = {}
+    for exchange in exchanges:
+        for chunk in _chunks(pairs, get_adapter(exchange.kind).max_pairs):
+            pending[_pool.submit(_call, exchange, chunk, deadline)] = (exchange, chunk)
+    while pending:
+        done, _ = wait(
+            pending, timeout=max(0, deadline - time.monotonic()), return_when=FIRST_COMPLETED
         )
-        raise ExchangeError(message, reason="circuit_open") from None
+        if not done:
+            break
+        for future in done:
+            exchange, chunk = pending.pop(future)
+            answer = future.result()
+            if len(chunk) > 1 and isinstance(answer[chunk[0].symbol], UnknownPair):
+                # One pair the venue does not list fails its whole chunk; ask for each alone.
+                for pair in chunk:
+                    pending[_pool.submit(_call, exchange, [pair], deadline)] = (exchange, [pair])
+            else:
+                results[exchange.name].update(answer)
+    late = ExchangeError(f"timed out after {deadline - started:.3g} s", reason="timeout")
+    for future, (exchange, chunk) in pending.items():
+        future.cancel()
+        results[exchange.name].update(dict.fromkeys((pair.symbol for pair in chunk), late))
+    return {name: {p.symbol: got[p.symbol] for p in pairs} for name, got in results.items()}
 
 
 def fetch_quotes(
     exchanges: Sequence[Exchange], *, symbol: str, base: str, quote: str
-) -> list[Quote | ExchangeError]:
-    """Ask every venue at once; return each one's quote or error, in the order given."""
-    futures = [
-        _pool.submit(_quote_or_error, exchange, symbol=symbol, base=base, quote=quote)
-        for exchange in exchanges
-    ]
-    return [future.result() for future in futures]
+) -> list[Result]:
+    """Ask every venue at once for one pair; return each one's quote or error, in order."""
+    results = fetch_all(exchanges, [Pair(symbol, base, quote)], deadline=_deadline(exchanges))
+    return [results[exchange.name][symbol] for exchange in exchanges]
+
+
+def fetch_quote(exchange: Exchange, *, symbol: str, base: str, quote: str) -> Quote:
+    """Ask one venue for its ticker of base/quote; raise ExchangeError for anything unusable."""
+    (result,) = fetch_quotes([exchange], symbol=symbol, base=base, quote=quote)
+    if isinstance(result, ExchangeError):
+        raise result
+    return result
 
 
 def circuit_state(name: str) -> str:
@@ -79,54 +110,113 @@ def circuit_close(name: str) -> None:
     _breaker(name).close()
 
 
-def _quote_or_error(exchange: Exchange, **kwargs: str) -> Quote | ExchangeError:
+class _NothingUsable(ExchangeError):
+    """A bulk answer without one usable ticker: a venue failure, each symbol with its error."""
+
+    def __init__(self, results: Results) -> None:
+        first = next(iter(results.values()))
+        super().__init__(str(first), first.reason)
+        self.results = results
+
+
+def _deadline(exchanges: Sequence[Exchange]) -> float:
+    """Return the deadline that gives each venue its own timeout, after connecting."""
+    longest = max((exchange.timeout_seconds for exchange in exchanges), default=0)
+    return time.monotonic() + settings.PRICEHUB_CONNECT_TIMEOUT_SECONDS + longest
+
+
+def _chunks(pairs: list[Pair], size: int) -> list[list[Pair]]:
+    return [pairs[start : start + size] for start in range(0, len(pairs), size)]
+
+
+def _call(exchange: Exchange, pairs: list[Pair], deadline: float) -> Results:
+    """Make one HTTP call for pairs through the venue's breaker; return each symbol's result."""
+    budget = min(exchange.timeout_seconds, deadline - time.monotonic())
+    if budget <= 0:
+        # Queued behind other calls until the deadline: nothing was asked, nothing is recorded.
+        return _each(pairs, ExchangeError("timed out before asking", reason="timeout"))
     try:
-        return fetch_quote(exchange, **kwargs)
+        # calling(), unlike call(), leaves the breaker's lock before the request starts,
+        # so requests to one venue still run in parallel.
+        with _breaker(exchange.name).calling():
+            return _request(exchange, get_adapter(exchange.kind), pairs, budget)
+    except pybreaker.CircuitBreakerError:
+        VENUE_REQUESTS.labels(exchange=exchange.name, outcome="circuit_open").inc()
+        message = (
+            f"circuit open after {settings.PRICEHUB_CIRCUIT_FAIL_MAX} failures in a row; "
+            f"next try within {settings.PRICEHUB_CIRCUIT_RESET_SECONDS:g} s"
+        )
+        return _each(pairs, ExchangeError(message, reason="circuit_open"))
+    except _NothingUsable as exc:
+        return exc.results
     except ExchangeError as exc:
-        return exc
+        return _each(pairs, exc)
 
 
-def _request(exchange: Exchange, adapter: Adapter, url: str, symbol: str) -> Quote:
+def _each(pairs: list[Pair], error: ExchangeError) -> Results:
+    return dict.fromkeys((pair.symbol for pair in pairs), error)
+
+
+def _request(exchange: Exchange, adapter: Adapter, pairs: list[Pair], budget: float) -> Results:
     """Ask the venue once and record the outcome and latency."""
     started = time.monotonic()
     try:
-        quote = _get_quote(exchange, adapter, url, symbol)
+        results = _get(exchange, adapter, pairs, budget)
+        if not any(isinstance(result, Quote) for result in results.values()):
+            raise _NothingUsable(results)
     except ExchangeError as exc:
         _observe(exchange.name, exc.reason, time.monotonic() - started, detail=str(exc))
         raise
     _observe(exchange.name, "ok", time.monotonic() - started)
-    return quote
+    return results
 
 
-def _get_quote(exchange: Exchange, adapter: Adapter, url: str, symbol: str) -> Quote:
-    timeout = (settings.PRICEHUB_CONNECT_TIMEOUT_SECONDS, exchange.timeout_seconds)
+def _get(exchange: Exchange, adapter: Adapter, pairs: list[Pair], budget: float) -> Results:
+    """GET the pairs' tickers in budget seconds, connecting and reading included.
+
+    Only headers sent byte by byte can outlast it (each read of them waits up to budget);
+    fetch_all still returns by its deadline.
+    """
+    url = adapter.url(exchange.base_url, pairs)
+    ends = time.monotonic() + budget
+    timeout = (min(settings.PRICEHUB_CONNECT_TIMEOUT_SECONDS, budget), budget)
     try:
         with _session.get(url, timeout=timeout, stream=True) as response:
-            body = _read_capped(response)
+            body = _read_by(response, ends, MAX_RESPONSE_BYTES + MAX_BYTES_PER_PAIR * len(pairs))
             status = response.status_code
-    except requests.Timeout as exc:
-        message = f"timed out after {exchange.timeout_seconds:g} s"
-        raise ExchangeError(message, reason="timeout") from exc
-    except requests.RequestException as exc:
+    except (requests.Timeout, ReadTimeoutError) as exc:
+        raise ExchangeError(f"timed out after {budget:.3g} s", reason="timeout") from exc
+    except (requests.RequestException, TransportError) as exc:
         raise ExchangeError(f"unreachable ({type(exc).__name__})", reason="unreachable") from exc
-    return adapter.parse(
-        status, body, exchange=exchange.name, symbol=symbol, received_at=datetime.now(UTC)
+    return adapter.parse_all(
+        status, body, exchange=exchange.name, pairs=pairs, received_at=datetime.now(UTC)
     )
+
+
+def _read_by(response: requests.Response, ends: float, limit: int) -> bytes:
+    """Read the body by `ends` (a monotonic time), however slowly it trickles in."""
+    body = bytearray()
+    while True:
+        left = ends - time.monotonic()
+        if left <= 0:
+            raise requests.ReadTimeout("body not read by the deadline")
+        # The read timeout bounds each read alone: give each one only the time left. The
+        # connection is asked anew each time, as it leaves the response once the body ends.
+        sock = getattr(response.raw.connection, "sock", None)
+        if sock is not None:
+            sock.settimeout(left)
+        chunk = response.raw.read1(64 * 1024, decode_content=True)
+        if not chunk:
+            return bytes(body)
+        body += chunk
+        if len(body) > limit:
+            raise ExchangeError(f"response larger than {limit} bytes")
 
 
 def _observe(name: str, outcome: str, seconds: float, detail: str = "") -> None:
     VENUE_REQUESTS.labels(exchange=name, outcome=outcome).inc()
     VENUE_SECONDS.labels(exchange=name).observe(seconds)
     health.record(name, outcome=outcome, seconds=seconds, detail=detail)
-
-
-def _read_capped(response: requests.Response) -> bytes:
-    body = b""
-    for chunk in response.iter_content(chunk_size=16 * 1024):
-        body += chunk
-        if len(body) > MAX_RESPONSE_BYTES:
-            raise ExchangeError(f"response larger than {MAX_RESPONSE_BYTES} bytes")
-    return body
 
 
 def _breaker(name: str) -> pybreaker.CircuitBreaker:
@@ -161,6 +251,9 @@ def _new_breaker(name: str, storage: pybreaker.CircuitBreakerStorage) -> pybreak
 
 
 def _not_a_venue_failure(exc: BaseException) -> bool:
+    # A pair the venue does not list says nothing about the venue's health.
+    if isinstance(exc, UnknownPair):
+        return True
     return not (isinstance(exc, ExchangeError) and exc.reason in VENUE_FAILURES)
 
 

@@ -19,6 +19,20 @@ class ExchangeError(Exception):
         self.reason = reason
 
 
+class UnknownPair(ExchangeError):
+    """The venue answered that it lists no such pair: a venue_error, yet no sign of an outage."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="venue_error")
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    symbol: str  # PriceHub's symbol, e.g. BTCUSDT
+    base: str
+    quote: str
+
+
 @dataclass(frozen=True, slots=True)
 class Quote:
     exchange: str

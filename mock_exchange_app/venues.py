@@ -1,5 +1,10 @@
 """WSGI apps that speak Binance's, Coinbase Exchange's and Kraken's public ticker formats.
 
+Binance and Kraken also answer for several symbols at once, as they do: Binance's
+/api/v3/ticker/24hr?symbols=["BTCUSDT","ETHUSDT"] (a JSON array without spaces; one unknown
+symbol fails the request with code -1121) and Kraken's /0/public/Ticker?pair=XBTUSDT,ETHUSDT
+(one unknown pair fails it with EQuery:Unknown asset pair). Coinbase Exchange has no such form.
+
 Besides each venue's own routes, every app serves the simulator's routes under /sim/:
 
 - GET /sim/truth/{SYMBOL}[?at=<epoch ms>]: the true price now, or at that moment.
@@ -9,6 +14,7 @@ Besides each venue's own routes, every app serves the simulator's routes under /
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -30,6 +36,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _KRAKEN_BASE = {"BTC": "XBT", "DOGE": "XDG"}
 _TRUTH = re.compile(r"/sim/truth/(?P<symbol>[^/]+)")
 _FAULTS = re.compile(r"/sim/faults(?:/(?P<symbol>[^/]+))?")
+_BINANCE_SYMBOLS = re.compile(r'\[("[A-Z0-9_.-]{1,20}"(,"[A-Z0-9_.-]{1,20}")*)?\]')
+_BINANCE_ILLEGAL_SYMBOLS = (
+    "Illegal characters found in parameter 'symbols'; legal range is "
+    """'^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\\]$'."""
+)
 
 
 def _utc_now() -> datetime:
@@ -49,7 +60,7 @@ def create_app(venue: str, clock: Callable[[], datetime] = _utc_now) -> WSGIApp:
             ("Content-Length", str(len(reply.payload))),
         ]
         start_response(f"{reply.status} {HTTPStatus(reply.status).phrase}", headers)
-        return [reply.payload]
+        return reply.chunks()
 
     return app
 
@@ -98,13 +109,26 @@ def _binance_book(_match: re.Match[str], query: Query, quote: Quote) -> Reply:
 
 
 def _binance_each(query: Query, render: Callable[[str], dict[str, Any]]) -> Reply:
-    """Render one symbol, or all of them when none is asked for, as Binance does."""
+    """Render one symbol, a JSON array of them, or all when none is asked for, as Binance does."""
+    if "symbol" in query and "symbols" in query:
+        return 400, {"code": -1128, "msg": "Combination of optional parameters invalid."}
+    if "symbols" in query:
+        return _binance_many(query["symbols"][0], render)
     if "symbol" not in query:
         return 200, [render(s) for s in market.known_symbols()]
     symbol = query["symbol"][0]
     if symbol not in market.assets():
         return 400, {"code": -1121, "msg": "Invalid symbol."}
     return 200, render(symbol)
+
+
+def _binance_many(raw: str, render: Callable[[str], dict[str, Any]]) -> Reply:
+    if not _BINANCE_SYMBOLS.fullmatch(raw):
+        return 400, {"code": -1100, "msg": _BINANCE_ILLEGAL_SYMBOLS}
+    symbols = list(dict.fromkeys(json.loads(raw)))
+    if any(symbol not in market.assets() for symbol in symbols):
+        return 400, {"code": -1121, "msg": "Invalid symbol."}
+    return 200, [render(s) for s in symbols]
 
 
 def _binance_top(t: market.Ticker) -> dict[str, Any]:
@@ -170,7 +194,7 @@ def _kraken_ticker(_match: re.Match[str], query: Query, quote: Quote) -> Reply:
     if not requested:
         return 200, {"error": ["EGeneral:Invalid arguments"]}
     pairs = _kraken_pairs()
-    names = requested.split(",")
+    names = list(dict.fromkeys(requested.split(",")))
     if any(name not in pairs for name in names):
         return 200, {"error": ["EQuery:Unknown asset pair"]}
     tickers = {n: _kraken_fields(quote(pairs[n])) for n in names}

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from http import HTTPStatus
 from typing import Any, ClassVar, TypeAlias
 from urllib.parse import urlencode
 
-from exchanges.quotes import ExchangeError, Quote
+from exchanges.quotes import ExchangeError, Pair, Quote, UnknownPair
 
 # A step into a JSON document: a key of an object or an index of an array.
 Path: TypeAlias = tuple[str | int, ...]
@@ -24,6 +25,10 @@ MAX_VOLUME = Decimal("1e18")
 MAX_CLOCK_SKEW = timedelta(seconds=5)
 # Venue messages end up in logs and the admin; keep them to one short line.
 MAX_MESSAGE_LENGTH = 200
+# Venues send any number of digits; DynamoDB keeps 38 significant ones and no exponent below
+# -130, so amounts are rounded to 18 decimal places, which leaves 38 digits below 1e20.
+PLACES = Decimal("1e-18")
+_ROUNDING = Context(prec=38, rounding=ROUND_HALF_EVEN)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Plain decimal notation as the venues send it; rules out "NaN", "Infinity", "1_000", " 1".
@@ -31,17 +36,25 @@ _DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]{1,3})?", re.ASCII
 
 
 class Adapter(ABC):
-    """Translate one venue's public REST ticker into a Quote."""
+    """Translate one venue's public REST tickers into Quotes."""
 
     kind: ClassVar[str]
     price: ClassVar[Path]
     bid: ClassVar[Path]
     ask: ClassVar[Path]
     volume: ClassVar[Path]
+    # error_message's text when the venue lists no such pair; a bulk request then fails whole.
+    unknown_pair: ClassVar[str]
+    # How many pairs one request may ask for; 1 means the venue has no bulk ticker.
+    max_pairs: ClassVar[int] = 1
 
     @abstractmethod
     def ticker_url(self, base_url: str, base: str, quote: str) -> str:
         """Return the URL of the ticker for the pair base/quote."""
+
+    def tickers_url(self, base_url: str, pairs: Sequence[Pair]) -> str:
+        """Return the URL of the tickers of several pairs at once."""
+        raise NotImplementedError(f"{self.kind} has no bulk ticker")
 
     @abstractmethod
     def error_message(self, payload: dict[str, Any]) -> str | None:
@@ -55,11 +68,55 @@ class Adapter(ABC):
         """Return the object that holds the ticker fields."""
         return payload
 
+    def tickers(self, payload: Any, pairs: Sequence[Pair]) -> dict[str, Any]:
+        """Return each pair's entry in a bulk answer by PriceHub symbol, None when missing."""
+        raise NotImplementedError(f"{self.kind} has no bulk ticker")
+
+    def url(self, base_url: str, pairs: Sequence[Pair]) -> str:
+        """Return the URL asking for pairs: the single ticker for one, the bulk form for more."""
+        if len(pairs) == 1:
+            return self.ticker_url(base_url, pairs[0].base, pairs[0].quote)
+        return self.tickers_url(base_url, pairs)
+
+    def parse_all(
+        self,
+        status: int,
+        body: bytes,
+        *,
+        exchange: str,
+        pairs: Sequence[Pair],
+        received_at: datetime,
+    ) -> dict[str, Quote | ExchangeError]:
+        """Translate the answer to url(pairs) into each symbol's Quote or error.
+
+        Raise ExchangeError when the answer as a whole is unusable; a bad or missing entry of
+        a bulk answer is that symbol's error alone.
+        """
+        if len(pairs) == 1:
+            symbol = pairs[0].symbol
+            return {
+                symbol: self.parse(
+                    status, body, exchange=exchange, symbol=symbol, received_at=received_at
+                )
+            }
+        entries = self.tickers(self._payload(status, body), pairs)
+        return {
+            pair.symbol: self._entry(
+                entries.get(pair.symbol), exchange=exchange, symbol=pair.symbol, at=received_at
+            )
+            for pair in pairs
+        }
+
     def parse(
         self, status: int, body: bytes, *, exchange: str, symbol: str, received_at: datetime
     ) -> Quote:
         """Translate one HTTP answer into a Quote, or raise ExchangeError."""
-        ticker = self.ticker(self._payload(status, body))
+        ticker = self.ticker(json_object(self._payload(status, body)))
+        return self._quote(ticker, exchange=exchange, symbol=symbol, received_at=received_at)
+
+    def _quote(
+        self, ticker: dict[str, Any], *, exchange: str, symbol: str, received_at: datetime
+    ) -> Quote:
         return Quote(
             exchange=exchange,
             symbol=symbol,
@@ -71,7 +128,20 @@ class Adapter(ABC):
             received_at=received_at,
         )
 
-    def _payload(self, status: int, body: bytes) -> dict[str, Any]:
+    def _entry(
+        self, entry: Any, *, exchange: str, symbol: str, at: datetime
+    ) -> Quote | ExchangeError:
+        """Return the Quote in one entry of a bulk answer, or what makes it unusable."""
+        if entry is None:
+            return ExchangeError("ticker missing from the answer")
+        if not isinstance(entry, dict):
+            return ExchangeError("ticker is not an object")
+        try:
+            return self._quote(entry, exchange=exchange, symbol=symbol, received_at=at)
+        except ExchangeError as exc:
+            return exc
+
+    def _payload(self, status: int, body: bytes) -> Any:
         """Return the decoded body of a successful answer."""
         try:
             payload = decode_json(body)
@@ -80,9 +150,12 @@ class Adapter(ABC):
                 raise
             # Proxies and outages answer with HTML; the status says more than the body.
             payload = {}
-        message = self.error_message(payload)
+        message = self.error_message(payload) if isinstance(payload, dict) else None
         if message:
-            raise ExchangeError(f"{self.kind}: {_one_line(message)}", reason="venue_error")
+            message = _one_line(message)
+            if message == self.unknown_pair:
+                raise UnknownPair(f"{self.kind}: {message}")
+            raise ExchangeError(f"{self.kind}: {message}", reason="venue_error")
         if status != HTTPStatus.OK:
             raise ExchangeError(f"{self.kind}: HTTP {status}", reason="venue_error")
         return payload
@@ -90,17 +163,22 @@ class Adapter(ABC):
 
 def join_url(base_url: str, path: str, **params: str) -> str:
     """Return base_url followed by path and the encoded query params."""
-    query = f"?{urlencode(params)}" if params else ""
+    # Commas stay as they are, the way the venues document their lists.
+    query = f"?{urlencode(params, safe=',')}" if params else ""
     return f"{base_url.rstrip('/')}{path}{query}"
 
 
-def decode_json(body: bytes) -> dict[str, Any]:
-    """Return the JSON object in body, refusing NaN and Infinity."""
+def decode_json(body: bytes) -> Any:
+    """Return the JSON value in body, refusing NaN and Infinity."""
     try:
         # Decimal keeps any stray number exact; money fields must still be strings.
-        payload = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+        return json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise ExchangeError("not JSON") from None
+
+
+def json_object(payload: Any) -> dict[str, Any]:
+    """Return payload, which must be a JSON object."""
     if not isinstance(payload, dict):
         raise ExchangeError("top level is not a JSON object")
     return payload
@@ -191,7 +269,15 @@ def _decimal(raw: object, path: Path) -> Decimal:
     """Return raw as a Decimal; venues send amounts as strings to keep them exact."""
     if not isinstance(raw, str) or not _DECIMAL.fullmatch(raw):
         raise ExchangeError(f"{_label(path)} is not a decimal string")
-    return Decimal(raw)
+    return normalised(Decimal(raw))
+
+
+def normalised(value: Decimal) -> Decimal:
+    """Return value rounded to 18 decimal places; from 1e20 up the range checks refuse it."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -18 and value.adjusted() < 20:
+        return value.quantize(PLACES, context=_ROUNDING)
+    return value
 
 
 def _check_positive(value: Decimal, path: Path) -> None:

@@ -17,6 +17,9 @@ class CoinbaseAdapter(Adapter):
     bid = ("bid",)
     ask = ("ask",)
     volume = ("volume",)
+    unknown_pair = "NotFound"
+    # Coinbase Exchange has no bulk ticker: one request per product, made concurrently.
+    max_pairs = 1
 
     def ticker_url(self, base_url: str, base: str, quote: str) -> str:
         """Return the product ticker URL for the pair."""

@@ -1,15 +1,19 @@
-"""Kraken: GET /0/public/Ticker?pair=XBTUSDT."""
+"""Kraken: GET /0/public/Ticker?pair=XBTUSDT, or ?pair=XBTUSDT,ETHUSDT."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from exchanges.adapters.base import Adapter, join_url
-from exchanges.quotes import ExchangeError
+from exchanges.adapters.base import Adapter, join_url, json_object
+from exchanges.quotes import ExchangeError, Pair
 
 # Kraken keeps its own names for a few assets; every other asset goes by its usual ticker.
 KRAKEN_ASSETS = {"BTC": "XBT", "DOGE": "XDG"}
+# Kraken's oldest markets answer under a legacy name that prefixes each three-letter asset,
+# fiat with Z and crypto with X: XBTUSD is asked for and answered as XXBTZUSD.
+_FIAT = frozenset({"USD", "EUR", "GBP", "CAD", "JPY", "CHF", "AUD"})
 
 
 class KrakenAdapter(Adapter):
@@ -20,11 +24,17 @@ class KrakenAdapter(Adapter):
     bid = ("b", 0)
     ask = ("a", 0)
     volume = ("v", 1)  # v is [today, last 24 hours]
+    unknown_pair = "EQuery:Unknown asset pair"
+    max_pairs = 100  # about 1 KB of URL
 
     def ticker_url(self, base_url: str, base: str, quote: str) -> str:
         """Return the ticker URL for the pair, in Kraken's asset names."""
-        pair = f"{kraken_asset(base)}{kraken_asset(quote)}"
-        return join_url(base_url, "/0/public/Ticker", pair=pair)
+        return join_url(base_url, "/0/public/Ticker", pair=kraken_pair(base, quote))
+
+    def tickers_url(self, base_url: str, pairs: Sequence[Pair]) -> str:
+        """Return the ticker URL for the pairs, a comma-separated list in Kraken's names."""
+        names = ",".join(kraken_pair(pair.base, pair.quote) for pair in pairs)
+        return join_url(base_url, "/0/public/Ticker", pair=names)
 
     def error_message(self, payload: dict[str, Any]) -> str | None:
         """Return Kraken's error list, which it sends with HTTP 200."""
@@ -45,6 +55,19 @@ class KrakenAdapter(Adapter):
             raise ExchangeError("result's pair is not an object")
         return ticker
 
+    def tickers(self, payload: Any, pairs: Sequence[Pair]) -> dict[str, Any]:
+        """Return the entries of result, under the name asked for or Kraken's legacy one."""
+        result = json_object(payload).get("result")
+        if not isinstance(result, dict):
+            raise ExchangeError("result is not an object")
+        return {
+            pair.symbol: next(
+                (result[name] for name in _answer_names(pair.base, pair.quote) if name in result),
+                None,
+            )
+            for pair in pairs
+        }
+
     def timestamp(self, ticker: dict[str, Any], received_at: datetime) -> None:
         """Return None: Kraken's ticker carries no time."""
         return None
@@ -54,3 +77,19 @@ def kraken_asset(asset: str) -> str:
     """Return Kraken's name for the asset."""
     asset = asset.upper()
     return KRAKEN_ASSETS.get(asset, asset)
+
+
+def kraken_pair(base: str, quote: str) -> str:
+    """Return Kraken's name for the pair, e.g. XBTUSDT."""
+    return kraken_asset(base) + kraken_asset(quote)
+
+
+def _answer_names(base: str, quote: str) -> tuple[str, str]:
+    """Return the names Kraken may answer the pair under: as asked, or legacy."""
+    return kraken_pair(base, quote), _legacy(kraken_asset(base)) + _legacy(kraken_asset(quote))
+
+
+def _legacy(asset: str) -> str:
+    if len(asset) != 3:
+        return asset
+    return ("Z" if asset in _FIAT else "X") + asset

@@ -1,0 +1,212 @@
+"""fetch_all over real HTTP: every venue, every pair, in as few calls as each venue allows."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from exchanges import health
+from exchanges.adapters.binance import BinanceAdapter
+from exchanges.client import circuit_state, fetch_all
+from exchanges.models import Exchange
+from exchanges.quotes import ExchangeError, Pair, Quote, UnknownPair
+from mock_exchange_app import control
+
+BTC, ETH, SOL = (Pair(f"{base}USDT", base, "USDT") for base in ("BTC", "ETH", "SOL"))
+NOPE = Pair("NOPEUSDT", "NOPE", "USDT")
+KINDS = ("binance", "coinbase", "kraken")
+# A bulk answer of about 300 KiB: too big for one pair, not for 50 of them.
+BIG_ARRAY = b"[" + b'{"symbol":"PADDING"},' * 14_000 + b"{}]"
+
+
+@pytest.fixture
+def venue_urls(venues: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The three venues served over HTTP, with every fault cleared after the test."""
+    yield venues
+    for url in venues.values():
+        control.clear_faults(url)
+
+
+@pytest.fixture
+def one_failure_opens(settings) -> None:
+    settings.PRICEHUB_CIRCUIT_FAIL_MAX = 1
+    settings.PRICEHUB_CIRCUIT_RESET_SECONDS = 30
+
+
+@pytest.fixture
+def big_answer_url() -> Iterator[str]:
+    """A server whose every answer is a JSON array of about 300 KiB."""
+
+    class Big(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(BIG_ARRAY)))
+            self.end_headers()
+            self.wfile.write(BIG_ARRAY)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Big)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def exchange(kind: str, base_url: str, timeout: float = 2.0) -> Exchange:
+    return Exchange(name=kind, kind=kind, base_url=base_url, timeout_seconds=timeout)
+
+
+def all_venues(urls: dict[str, str]) -> list[Exchange]:
+    return [exchange(kind, urls[kind]) for kind in KINDS]
+
+
+def within(seconds: float) -> float:
+    return time.monotonic() + seconds
+
+
+def requests_made(name: str) -> int:
+    return health.venue_health(name)["requests"]
+
+
+def reasons(results: dict[str, Quote | ExchangeError]) -> dict[str, str]:
+    return {s: "ok" if isinstance(r, Quote) else r.reason for s, r in results.items()}
+
+
+def test_it_quotes_every_pair_from_every_venue_in_the_order_of_the_pairs(venue_urls):
+    results = fetch_all(all_venues(venue_urls), [SOL, BTC, ETH], deadline=within(5))
+    assert list(results) == list(KINDS)
+    for name, quotes in results.items():
+        assert list(quotes) == ["SOLUSDT", "BTCUSDT", "ETHUSDT"]
+        assert all(isinstance(q, Quote) and q.exchange == name for q in quotes.values())
+
+
+def test_it_asks_binance_and_kraken_once_for_all_pairs_and_coinbase_once_per_pair(venue_urls):
+    fetch_all(all_venues(venue_urls), [BTC, ETH, SOL], deadline=within(5))
+    assert [requests_made(kind) for kind in KINDS] == [1, 3, 1]
+
+
+def test_it_asks_for_at_most_the_venue_s_limit_of_pairs_a_call(venue_urls, monkeypatch):
+    monkeypatch.setattr(BinanceAdapter, "max_pairs", 2)
+    pairs = [BTC, ETH, SOL, Pair("BNBUSDT", "BNB", "USDT"), Pair("XRPUSDT", "XRP", "USDT")]
+    results = fetch_all([exchange("binance", venue_urls["binance"])], pairs, deadline=within(5))
+    assert set(reasons(results["binance"]).values()) == {"ok"}
+    assert requests_made("binance") == 3
+
+
+def test_it_asks_nothing_twice_when_a_pair_is_given_twice(venue_urls):
+    results = fetch_all(
+        [exchange("coinbase", venue_urls["coinbase"])], [BTC, BTC], deadline=within(5)
+    )
+    assert list(results["coinbase"]) == ["BTCUSDT"]
+    assert requests_made("coinbase") == 1
+
+
+def test_it_fails_every_symbol_of_a_venue_that_is_down_and_no_other(venue_urls):
+    control.set_fault(venue_urls["kraken"], "*", "down")
+    results = fetch_all(all_venues(venue_urls), [BTC, ETH], deadline=within(5))
+    assert {name: reasons(quotes) for name, quotes in results.items()} == {
+        "binance": {"BTCUSDT": "ok", "ETHUSDT": "ok"},
+        "coinbase": {"BTCUSDT": "ok", "ETHUSDT": "ok"},
+        "kraken": {"BTCUSDT": "venue_error", "ETHUSDT": "venue_error"},
+    }
+    assert str(results["kraken"]["BTCUSDT"]) == "kraken: HTTP 503"
+
+
+@pytest.mark.usefixtures("one_failure_opens")
+@pytest.mark.parametrize("kind", ["binance", "kraken"])
+def test_it_fails_only_the_symbol_a_bulk_answer_spoils_and_keeps_the_circuit_closed(
+    venue_urls, kind
+):
+    control.set_fault(venue_urls[kind], "ETHUSDT", "garbage", kind="nan")
+    results = fetch_all([exchange(kind, venue_urls[kind])], [BTC, ETH, SOL], deadline=within(5))
+    assert reasons(results[kind]) == {"BTCUSDT": "ok", "ETHUSDT": "bad_response", "SOLUSDT": "ok"}
+    assert "is not a decimal string" in str(results[kind]["ETHUSDT"])
+    assert circuit_state(kind) == "closed"
+
+
+@pytest.mark.parametrize("kind", ["binance", "kraken"])
+def test_it_reports_a_symbol_left_out_of_a_bulk_answer_as_missing(venue_urls, kind):
+    control.set_fault(venue_urls[kind], "BTCUSDT", "down")
+    results = fetch_all([exchange(kind, venue_urls[kind])], [BTC, ETH], deadline=within(5))
+    assert str(results[kind]["BTCUSDT"]) == "ticker missing from the answer"
+    assert isinstance(results[kind]["ETHUSDT"], Quote)
+
+
+@pytest.mark.usefixtures("one_failure_opens")
+def test_it_counts_a_bulk_answer_without_one_usable_ticker_against_the_circuit(venue_urls):
+    for pair in (BTC, ETH):
+        control.set_fault(venue_urls["binance"], pair.symbol, "garbage", kind="types")
+    results = fetch_all(
+        [exchange("binance", venue_urls["binance"])], [BTC, ETH], deadline=within(5)
+    )
+    assert reasons(results["binance"]) == {"BTCUSDT": "bad_response", "ETHUSDT": "bad_response"}
+    assert circuit_state("binance") == "open"
+
+
+@pytest.mark.usefixtures("one_failure_opens")
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("binance", "binance: Invalid symbol. (code -1121)"),
+        ("kraken", "kraken: EQuery:Unknown asset pair"),
+    ],
+)
+def test_it_asks_for_each_pair_alone_when_one_in_a_bulk_call_is_unknown(venue_urls, kind, message):
+    results = fetch_all([exchange(kind, venue_urls[kind])], [BTC, NOPE, ETH], deadline=within(5))
+    btc, nope, eth = results[kind].values()
+    assert isinstance(btc, Quote)
+    assert isinstance(eth, Quote)
+    assert isinstance(nope, UnknownPair)
+    assert (nope.reason, str(nope)) == ("venue_error", message)
+    assert requests_made(kind) == 4  # the bulk call, then one per pair
+    assert circuit_state(kind) == "closed"  # an unlisted pair is no outage
+
+
+def test_it_returns_by_the_deadline_while_a_venue_drips_its_answer(venue_urls):
+    control.set_fault(venue_urls["binance"], "*", "drip", rate=8)
+    venues = [
+        exchange("binance", venue_urls["binance"], timeout=10),
+        exchange("kraken", venue_urls["kraken"]),
+    ]
+    started = time.monotonic()
+    results = fetch_all(venues, [BTC, ETH], deadline=started + 0.6)
+    assert time.monotonic() - started < 0.6 + 0.3
+    assert reasons(results["binance"]) == {"BTCUSDT": "timeout", "ETHUSDT": "timeout"}
+    assert reasons(results["kraken"]) == {"BTCUSDT": "ok", "ETHUSDT": "ok"}
+
+
+def test_it_ends_a_dripping_call_after_the_venue_s_timeout_in_all(venue_urls):
+    control.set_fault(venue_urls["coinbase"], "*", "drip", rate=20)
+    venue = exchange("coinbase", venue_urls["coinbase"], timeout=0.5)
+    started = time.monotonic()
+    (result,) = fetch_all([venue], [BTC], deadline=started + 30)["coinbase"].values()
+    assert time.monotonic() - started < 0.5 + 0.3
+    assert (result.reason, str(result)) == ("timeout", "timed out after 0.5 s")
+    assert health.venue_health("coinbase")["last_error"]["detail"] == "timed out after 0.5 s"
+
+
+def test_it_asks_nothing_once_the_deadline_has_passed(venue_urls):
+    results = fetch_all(all_venues(venue_urls), [BTC, ETH], deadline=within(-1))
+    assert all(
+        reasons(quotes) == {"BTCUSDT": "timeout", "ETHUSDT": "timeout"}
+        for quotes in results.values()
+    )
+    assert [requests_made(kind) for kind in KINDS] == [0, 0, 0]
+
+
+def test_it_lets_a_bulk_answer_grow_with_the_pairs_asked_for(big_answer_url):
+    venue = exchange("binance", big_answer_url)
+    (alone,) = fetch_all([venue], [BTC], deadline=within(5))["binance"].values()
+    many = [Pair(f"A{n}USDT", f"A{n}", "USDT") for n in range(50)]
+    among_many = fetch_all([venue], many, deadline=within(5))["binance"]["A0USDT"]
+    assert str(alone) == "response larger than 264192 bytes"
+    assert str(among_many) == "ticker missing from the answer"
+
+
+def test_it_answers_nothing_for_no_pairs(venue_urls):
+    assert fetch_all(all_venues(venue_urls), [], deadline=within(5)) == {k: {} for k in KINDS}
