@@ -6,7 +6,9 @@ the moment of the read (`tier`, `stale`, `age_seconds`); a read adds those (sele
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +16,8 @@ from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
 from aggregation import methods
-from aggregation.price import AggregatedPrice, RefreshFailure, Source
+from aggregation.candles import Candle
+from aggregation.price import AggregatedPrice, HistoryPoint, RefreshFailure, Source
 
 _render = JSONRenderer().render
 
@@ -104,3 +107,45 @@ def _quoted(best: Callable[[list[Source]], Decimal], used: list[Source]) -> Deci
         return best(used)
     except ValueError:  # no used venue quotes that side of the book
         return None
+
+
+def render_history(
+    symbol: str, order: str, points: list[HistoryPoint], next_cursor: str | None
+) -> bytes:
+    """Return a page of history as JSON, as HistoryOutput describes it."""
+    rows = [
+        {
+            "time": _iso(point.time),
+            "price": float(point.price),
+            "method": point.method,
+            "sources_used": point.sources_used,
+        }
+        for point in points
+    ]
+    return _dumps({"asset": symbol, "order": order, "points": rows, "next_cursor": next_cursor})
+
+
+def render_candles(symbol: str, interval: str, candles: list[Candle]) -> bytes:
+    """Return candles as JSON, as CandlesOutput describes them."""
+    rows = [
+        {
+            "start": _iso(candle.start),
+            "open": float(candle.open),
+            "high": float(candle.high),
+            "low": float(candle.low),
+            "close": float(candle.close),
+            "points": candle.points,
+        }
+        for candle in candles
+    ]
+    return _dumps({"asset": symbol, "interval": interval, "candles": rows})
+
+
+def _iso(moment: datetime) -> str:
+    # As DRF renders a UTC time (and the price documents show theirs).
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    # Numbers as DRF renders a DecimalField without string coercion: JSON floats.
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()

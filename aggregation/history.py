@@ -24,10 +24,11 @@ from django.conf import settings
 
 from aggregation import recent
 from aggregation.candles import INTERVALS, Candle, fold, start_of
-from aggregation.price import AggregatedPrice, epoch_ms, from_epoch_ms
+from aggregation.price import AggregatedPrice, HistoryPoint, epoch_ms, from_epoch_ms
 
 Item = dict[str, Any]  # a DynamoDB item in its typed form, such as {"price": {"N": "1.5"}}
 
+_POINT_FIELDS = ("timestamp", "price", "method", "sources_used")
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
 _OHLC = ("open", "high", "low", "close")
@@ -93,7 +94,7 @@ def page(
     newest_first: bool,
     limit: int,
     after_ms: int | None = None,
-) -> tuple[list[AggregatedPrice], int | None]:
+) -> tuple[list[HistoryPoint], int | None]:
     """Return up to limit points of symbol in [start, end] after the point at after_ms,
     and the timestamp to continue after (None when no more follow)."""
     lower, upper = epoch_ms(start), epoch_ms(end)
@@ -153,13 +154,13 @@ def _stored_page(
     *,
     newest_first: bool,
     limit: int,
-) -> tuple[list[AggregatedPrice], int | None]:
+) -> tuple[list[HistoryPoint], int | None]:
     request = _range_query(symbol, start, end) | {"ScanIndexForward": not newest_first}
     if after_ms is not None:
         request["ExclusiveStartKey"] = {"asset": {"S": symbol}, "timestamp": {"N": str(after_ms)}}
     items = _query_up_to(request, limit + 1)  # one past the page tells whether more follow
-    points = [_from_item(item) for item in items[:limit]]
-    return points, epoch_ms(points[-1].aggregated_at) if len(items) > limit else None
+    points = [_point(item) for item in items[:limit]]
+    return points, epoch_ms(points[-1].time) if len(items) > limit else None
 
 
 def _query_up_to(request: dict[str, Any], count: int) -> list[Item]:
@@ -334,6 +335,10 @@ def _range_query(symbol: str, start: datetime, end: datetime) -> dict[str, Any]:
             ":end": {"N": str(epoch_ms(end))},
         },
     }
+
+
+def _point(item: Item) -> HistoryPoint:
+    return HistoryPoint.from_record({key: _deserialize(item[key]) for key in _POINT_FIELDS})
 
 
 def _from_item(item: Item) -> AggregatedPrice:

@@ -63,6 +63,26 @@ class AggregatedPrice:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryPoint:
+    """A stored point as a history page shows it."""
+
+    time: datetime  # when it was aggregated, UTC
+    price: Decimal
+    method: str
+    sources_used: int
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> HistoryPoint:
+        """Read the few fields a page shows from a point's stored form."""
+        return cls(
+            time=from_epoch_ms(record["timestamp"]),
+            price=Decimal(record["price"]),
+            method=record["method"],
+            sources_used=int(record["sources_used"]),
+        )
+
+
 def whole_ms(moment: datetime) -> datetime:
     """Return moment cut to the millisecond, the precision PriceHub stores."""
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

@@ -26,7 +26,7 @@ from redis.client import Pipeline
 from redis.exceptions import RedisError
 
 from aggregation.candles import INTERVALS, Candle
-from aggregation.price import AggregatedPrice, epoch_ms, from_epoch_ms
+from aggregation.price import AggregatedPrice, HistoryPoint, epoch_ms, from_epoch_ms
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def restart(
 
 def points_page(
     symbol: str, lower: int, upper: int, *, newest_first: bool, limit: int
-) -> tuple[list[AggregatedPrice], int | None] | None:
+) -> tuple[list[HistoryPoint], int | None] | None:
     """Return up to limit of symbol's points timed in [lower, upper] (epoch ms), and the time of
     the last one when more follow; None when the list cannot tell."""
     key = _points_key(symbol)
@@ -110,7 +110,7 @@ def points_page(
     if found is None:
         return None
     page, more = found
-    points = [AggregatedPrice.from_record(json.loads(body)) for _, body in page]
+    points = [HistoryPoint.from_record(json.loads(body)) for _, body in page]
     return points, page[-1][0] if more else None
 
 

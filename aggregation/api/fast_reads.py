@@ -1,10 +1,11 @@
-"""The fast path of the price reads, in front of Django's request cycle.
+"""The fast path of the reads, in front of Django's request cycle.
 
-GET /prices/{asset} and GET /prices?assets= are most of PriceHub's traffic, and Django's
-middleware and DRF cost far more than the read itself. This WSGI layer answers them from the
-same selectors as the DRF views, with the same bodies, status codes, errors, ETag/304,
-Cache-Control and request metrics (tests/test_fast_reads.py holds the two side by side).
-Anything else, and every read while per-client read throttling is on, goes to Django.
+GET /prices/{asset}, GET /prices?assets=, and an asset's history and candles are most of
+PriceHub's traffic, and Django's middleware and DRF cost far more than the reads themselves.
+This WSGI layer answers them with the same functions as the DRF views, so with the same bodies,
+status codes, errors, ETag/304, Cache-Control and request metrics (tests/test_fast_reads.py
+holds the two side by side). Anything else, and every read while per-client read throttling is
+on, goes to Django.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.http.request import split_domain_port, validate_host
 from django.utils.http import parse_etags
 from django_prometheus.middleware import Metrics
 
+from aggregation.api.history import candles_body, history_body
 from aggregation.api.prices import JSON, price_headers
 from aggregation.selectors import price_reading, prices_reading, render_batch
 from common.errors import BACKEND_ERRORS, ApiError, unavailable
@@ -40,7 +42,13 @@ _KEPT_BY_304 = {
     "Cross-Origin-Opener-Policy",
     "Strict-Transport-Security",
 }
-_PRICE_PATH = re.compile(r"/prices/([^/]+)")
+# The reads served here, by the names of their views in pricehub/urls.py.
+_ROUTES = [
+    (re.compile(r"/prices"), "prices"),
+    (re.compile(r"/prices/([^/]+)"), "price"),
+    (re.compile(r"/prices/([^/]+)/history"), "history"),
+    (re.compile(r"/prices/([^/]+)/candles"), "candles"),
+]
 _REASONS = {
     200: "OK",
     304: "Not Modified",
@@ -69,26 +77,21 @@ class FastReads:
 
 
 def serve(environ: dict[str, Any]) -> Answer | None:
-    """Return the answer to a price read, or None when Django must answer the request."""
+    """Return the answer to a read, or None when Django must answer the request."""
     if environ["REQUEST_METHOD"] != "GET" or settings.PRICEHUB_THROTTLE_READS:
         return None
     path = environ.get("PATH_INFO", "")
-    match = _PRICE_PATH.fullmatch(path)
-    if match is None and path != "/prices":
+    route = next(((v, m) for pattern, v in _ROUTES if (m := pattern.fullmatch(path))), None)
+    if route is None:
         return None
     query = _query(environ)
     secure = _secure(environ)
     if query is None or not _host_allowed(environ) or (settings.SECURE_SSL_REDIRECT and not secure):
         return None  # Django answers these: its errors, the HTTPS redirect
     started = time.perf_counter()
-    view = "prices" if match is None else "price"
+    view, match = route
     try:
-        if match is None:
-            documents, failures = prices_reading(symbols=query.get("assets", "").split(","))
-            answer = (200, [("Content-Type", JSON)], render_batch(documents, failures))
-        else:
-            reading = price_reading(symbol=match[1], method=query.get("method"))
-            answer = (200, list(price_headers(reading).items()), reading.body)
+        answer = _answer(view, match, query)
     except ApiError as exc:
         answer = (exc.status_code, [("Content-Type", JSON)], _json(exc.body()))
     except BACKEND_ERRORS:
@@ -98,6 +101,21 @@ def serve(environ: dict[str, Any]) -> Answer | None:
     headers.append(("Content-Length", str(len(body))))
     _observe(view, status, len(body), time.perf_counter() - started)
     return status, headers, body
+
+
+def _answer(view: str, match: re.Match[str], query: dict[str, str]) -> Answer:
+    """Call the read the view names; views as in pricehub/urls.py."""
+    if view == "price":
+        reading = price_reading(symbol=match[1], method=query.get("method"))
+        return 200, list(price_headers(reading).items()), reading.body
+    if view == "prices":
+        documents, failures = prices_reading(symbols=query.get("assets", "").split(","))
+        body = render_batch(documents, failures)
+    elif view == "history":
+        body = history_body(match[1], query)
+    else:
+        body = candles_body(match[1], query)
+    return 200, [("Content-Type", JSON)], body
 
 
 def _conditional(

@@ -5,19 +5,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aggregation import history
-from aggregation.api.prices import ReadThrottle
+from aggregation.api.prices import JSON, ReadThrottle
 from aggregation.candles import INTERVALS, parse_time
-from aggregation.price import AggregatedPrice, epoch_ms
+from aggregation.documents import render_candles, render_history
+from aggregation.price import epoch_ms
 from aggregation.selectors import asset_known
 from common.errors import ApiError, errors
 
@@ -73,28 +75,8 @@ class HistoryView(APIView):
         responses={200: HistoryOutput, **errors(400, 404, 429, 503)},
         summary="Stored price points of one asset in a time range",
     )
-    def get(self, request: Request, asset: str) -> Response:
-        known = asset_known(asset)
-        params = request.query_params
-        start, end = _range(params, default_span=timedelta(hours=1))
-        order = params.get("order", "desc")
-        if order not in ("desc", "asc"):
-            raise ApiError(400, "invalid_order", "order is desc (newest first) or asc.")
-        points, last = history.page(
-            known.symbol,
-            start,
-            end,
-            newest_first=order == "desc",
-            limit=_limit(params.get("limit")),
-            after_ms=_cursor_ms(params.get("cursor"), start, end),
-        )
-        body = {
-            "asset": known.symbol,
-            "order": order,
-            "points": [_point(point) for point in points],
-            "next_cursor": None if last is None else _cursor(last),
-        }
-        return Response(HistoryOutput(body).data)
+    def get(self, request: Request, asset: str) -> HttpResponse:
+        return HttpResponse(history_body(asset, request.query_params), content_type=JSON)
 
 
 class CandlesView(APIView):
@@ -108,29 +90,44 @@ class CandlesView(APIView):
         responses={200: CandlesOutput, **errors(400, 404, 429, 503)},
         summary="OHLC candles of one asset from its stored points",
     )
-    def get(self, request: Request, asset: str) -> Response:
-        known = asset_known(asset)
-        name = request.query_params.get("interval", "")
-        if name not in INTERVALS:
-            raise ApiError(400, "invalid_interval", f"interval is one of: {', '.join(INTERVALS)}.")
-        interval = INTERVALS[name]
-        start, end = _range(request.query_params, default_span=interval * 100)
-        if (end - start) / interval > MAX_CANDLES:
-            raise ApiError(
-                400, "range_too_large", f"Ask for at most {MAX_CANDLES} {name} candles at once."
-            )
-        found = history.candles_between(known.symbol, name, start, end)
-        body = {"asset": known.symbol, "interval": name, "candles": found}
-        return Response(CandlesOutput(body).data)
+    def get(self, request: Request, asset: str) -> HttpResponse:
+        return HttpResponse(candles_body(asset, request.query_params), content_type=JSON)
 
 
-def _point(price: AggregatedPrice) -> dict[str, Any]:
-    return {
-        "time": price.aggregated_at,
-        "price": price.price,
-        "method": price.method,
-        "sources_used": len(price.used),
-    }
+def history_body(asset: str, params: Mapping[str, str]) -> bytes:
+    """Return the history page params ask for, as JSON; raise ApiError."""
+    known = asset_known(asset)
+    start, end = _range(params, default_span=timedelta(hours=1))
+    order = params.get("order", "desc")
+    if order not in ("desc", "asc"):
+        raise ApiError(400, "invalid_order", "order is desc (newest first) or asc.")
+    points, last = history.page(
+        known.symbol,
+        start,
+        end,
+        newest_first=order == "desc",
+        limit=_limit(params.get("limit")),
+        after_ms=_cursor_ms(params.get("cursor"), start, end),
+    )
+    cursor = None if last is None else _cursor(last)
+    return render_history(known.symbol, order, points, cursor)
+
+
+def candles_body(asset: str, params: Mapping[str, str]) -> bytes:
+    """Return the candles params ask for, as JSON; raise ApiError."""
+    known = asset_known(asset)
+    name = params.get("interval", "")
+    if name not in INTERVALS:
+        raise ApiError(400, "invalid_interval", f"interval is one of: {', '.join(INTERVALS)}.")
+    interval = INTERVALS[name]
+    start, end = _range(params, default_span=interval * 100)
+    if (end - start) / interval > MAX_CANDLES:
+        raise ApiError(
+            400, "range_too_large", f"Ask for at most {MAX_CANDLES} {name} candles at once."
+        )
+    return render_candles(
+        known.symbol, name, history.candles_between(known.symbol, name, start, end)
+    )
 
 
 def _range(params: Any, *, default_span: timedelta) -> tuple[datetime, datetime]:
@@ -147,7 +144,8 @@ def _range(params: Any, *, default_span: timedelta) -> tuple[datetime, datetime]
 def _limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_PAGE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    # isdigit() alone admits digits such as "²" that int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
         raise ApiError(400, "invalid_limit", f"limit is a whole number from 1 to {MAX_PAGE}.")
     return int(raw)
 
@@ -161,7 +159,7 @@ def _cursor_ms(raw: str | None, start: datetime, end: datetime) -> int | None:
         return None
     try:
         after = json.loads(base64.urlsafe_b64decode(raw.encode()))["after"]
-    except (ValueError, TypeError, KeyError, binascii.Error):
+    except (ValueError, TypeError, KeyError, binascii.Error, RecursionError):
         after = None
     # A cursor from another range would start the page outside it.
     if type(after) is not int or not epoch_ms(start) <= after <= epoch_ms(end):

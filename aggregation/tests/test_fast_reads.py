@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import time
@@ -14,10 +15,10 @@ from django.test import RequestFactory, override_settings
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
-from aggregation import price_cache
+from aggregation import history, price_cache
 from aggregation.api import fast_reads
 from aggregation.models import Asset
-from aggregation.price import AggregatedPrice, RefreshFailure, Source, whole_ms
+from aggregation.price import AggregatedPrice, RefreshFailure, Source, epoch_ms, whole_ms
 from aggregation.services import price_refresh
 from deploy.services import free_port
 from exchanges.models import Exchange
@@ -134,7 +135,8 @@ def test_it_answers_a_disabled_asset_as_unknown_at_once():
 
 def test_it_leaves_throttled_reads_writes_and_other_paths_to_django(settings):
     assert fast("/prices/BTCUSDT", method="POST") is None
-    assert fast("/prices/BTCUSDT/history") is None
+    assert fast("/prices/BTCUSDT/trades") is None
+    assert fast("/assets") is None
     assert fast("/prices/BTCUSDT", HTTP_HOST="evil.example") is None
     settings.PRICEHUB_THROTTLE_READS = True
     assert fast("/prices/BTCUSDT") is None
@@ -177,3 +179,54 @@ def test_a_failed_refresh_changes_the_etag():
     price_cache.store_failure(RefreshFailure("ETHUSDT", datetime.now(UTC), "No quorum.", ()))
     response = APIClient().get("/prices/ETHUSDT", HTTP_IF_NONE_MATCH=etag)
     assert (response.status_code, response.json()["stale"]) == (200, True)
+
+
+@pytest.fixture
+def points(stores: None) -> None:
+    """Ten points of BTCUSDT, a minute apart, an hour ago."""
+    first = datetime.now(UTC) - timedelta(hours=1)
+    for minute in range(10):
+        moment = whole_ms(first + timedelta(minutes=minute))
+        source = Source("binance", "used", price=Decimal(100 + minute), volume=Decimal(1))
+        price = AggregatedPrice(
+            "BTCUSDT", Decimal(f"{100 + minute}.5"), "vwap", moment, moment, (source,)
+        )
+        history.append(price)
+
+
+@pytest.mark.usefixtures("points")
+@pytest.mark.parametrize(
+    "query",
+    ["", "?limit=3", "?order=asc&limit=4", "?start=0", "?start=2026-11-25T00:00:00"],
+)
+def test_it_answers_history_as_the_view_does(query):
+    body = assert_same(f"/prices/btcusdt/history{query}")
+    assert (body["asset"], len(body["points"]) > 0) == ("BTCUSDT", True)
+
+
+@pytest.mark.usefixtures("points")
+@pytest.mark.parametrize("interval", ["1m", "5m", "1h", "1d"])
+def test_it_answers_candles_as_the_view_does(interval):
+    start = epoch_ms(datetime.now(UTC) - timedelta(hours=2))
+    body = assert_same(f"/prices/BTCUSDT/candles?interval={interval}&start={start}")
+    assert sum(candle["points"] for candle in body["candles"]) == 10
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/prices/BTCUSDT/history?limit=%C2%B2", "invalid_limit"),
+        ("/prices/BTCUSDT/history?limit=0", "invalid_limit"),
+        ("/prices/BTCUSDT/history?order=up", "invalid_order"),
+        ("/prices/BTCUSDT/history?start=tomorrow", "invalid_range"),
+        (
+            "/prices/BTCUSDT/history?cursor=" + base64.urlsafe_b64encode(b"[" * 1000).decode(),
+            "invalid_cursor",
+        ),
+        ("/prices/NOPEUSDT/history", "unknown_asset"),
+        ("/prices/BTCUSDT/candles", "invalid_interval"),
+        ("/prices/BTCUSDT/candles?interval=1m&start=0", "range_too_large"),
+    ],
+)
+def test_it_answers_every_history_error_as_the_view_does(path, error):
+    assert assert_same(path)["error"] == error
