@@ -6,6 +6,7 @@ faults and tell the true price.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -72,7 +73,9 @@ def _sample(name: str, asset: Asset, exchanges: Sequence[Exchange], samples: int
     plain: list[float] = []
     used = 0
     for _ in range(samples):
-        now, named = quotes_collect(asset, exchanges)
+        slowest = max(exchange.timeout_seconds for exchange in exchanges)
+        now, found = quotes_collect([asset], exchanges, deadline=time.monotonic() + slowest)
+        named = found[asset.symbol]
         truth = true_price(exchanges[0].base_url, asset.symbol, at=now)
         quotes = [result for _, result in named if isinstance(result, Quote)]
         plain.append(_bps(vwap(quotes), truth))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,17 +33,35 @@ REFRESH_LOCK_SECONDS = 30
 _UNCHANGED_TTL = 3600
 
 
+# Lets go of the locks that still hold this holder's token, and only those.
+_RELEASE = """
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+end
+"""
+
+
 class RefreshInProgress(Exception):
     """Another process is refreshing this asset right now."""
 
 
-def store(price: AggregatedPrice) -> None:
-    """Publish price as the latest of its asset: its record and its rendered document."""
+def publish(prices: list[AggregatedPrice], failures: list[RefreshFailure]) -> None:
+    """Keep each price as the latest of its asset, with its rendered document, and each failed
+    refresh beside its asset's last good price, in one round trip."""
     ttl = settings.PRICEHUB_CACHE_TTL_SECONDS
     with _redis().pipeline(transaction=False) as pipe:
-        pipe.set(_key(f"price:{price.asset}"), _json(price.to_record()), ex=ttl)
-        pipe.set(_key(f"document:{price.asset}"), document_of(price), ex=ttl)
+        for price in prices:
+            pipe.set(_key(f"price:{price.asset}"), _json(price.to_record()), ex=ttl)
+            pipe.set(_key(f"document:{price.asset}"), document_of(price), ex=ttl)
+        for failure in failures:
+            document = b"[%d,%s]" % (epoch_ms(failure.at), render_failure(failure))
+            pipe.set(_key(f"failure:{failure.asset}"), document, ex=ttl)
         pipe.execute()
+
+
+def store(price: AggregatedPrice) -> None:
+    """Publish price as the latest of its asset."""
+    publish([price], [])
 
 
 def document_of(price: AggregatedPrice) -> bytes:
@@ -60,8 +79,7 @@ def latest_price(symbol: str) -> AggregatedPrice | None:
 
 def store_failure(failure: RefreshFailure) -> None:
     """Remember why the latest refresh of an asset published nothing."""
-    document = b"[%d,%s]" % (epoch_ms(failure.at), render_failure(failure))
-    _redis().set(_key(f"failure:{failure.asset}"), document, ex=settings.PRICEHUB_CACHE_TTL_SECONDS)
+    publish([], [failure])
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +108,26 @@ def read_published(
     return published, values[: len(also)]
 
 
-def unchanged_since(quote: Quote, now: datetime) -> datetime:
-    """Return when quote's venue first gave this very quote, now if it is new."""
-    key = f"unchanged:{quote.exchange}:{quote.symbol}"
-    # A live market moves the 24 h volume with every trade; a still ticker is a stuck one.
-    fingerprint = f"{quote.price} {quote.bid} {quote.ask} {quote.volume}"
-    record = cache.get(key)
-    if record is not None and record["fingerprint"] == fingerprint:
-        return from_epoch_ms(record["since"])
-    cache.set(key, {"fingerprint": fingerprint, "since": epoch_ms(now)}, _UNCHANGED_TTL)
-    return now
+def unchanged_since(quotes: list[Quote], now: datetime) -> list[datetime]:
+    """Return when each quote's venue first gave this very quote (now for a new one), in one
+    round trip to read and one to note the new ones."""
+    keys = [_key(f"unchanged:{quote.exchange}:{quote.symbol}") for quote in quotes]
+    if not keys:
+        return []
+    since = []
+    with _redis().pipeline(transaction=False) as pipe:
+        for key, quote, record in zip(keys, quotes, _redis().mget(keys), strict=True):
+            # A live market moves the 24 h volume with every trade; a still ticker is stuck.
+            fingerprint = f"{quote.price} {quote.bid} {quote.ask} {quote.volume}"
+            known = None if record is None else json.loads(record)
+            if known is not None and known["fingerprint"] == fingerprint:
+                since.append(from_epoch_ms(known["since"]))
+                continue
+            entry = {"fingerprint": fingerprint, "since": epoch_ms(now)}
+            pipe.set(key, json.dumps(entry), ex=_UNCHANGED_TTL)
+            since.append(now)
+        pipe.execute()
+    return since
 
 
 @contextmanager
@@ -115,6 +143,23 @@ def refresh_lock(symbol: str, *, wait_seconds: float = 0) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+@contextmanager
+def refresh_locks(symbols: list[str]) -> Iterator[set[str]]:
+    """Hold the refresh locks of those symbols that no one else holds; yield them."""
+    token = uuid.uuid4().hex
+    keys = [_key(f"refresh-lock:{symbol}") for symbol in symbols]
+    with _redis().pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.set(key, token, nx=True, px=REFRESH_LOCK_SECONDS * 1000)
+        taken = pipe.execute()
+    held = [key for key, ok in zip(keys, taken, strict=True) if ok]
+    try:
+        yield {symbol for symbol, ok in zip(symbols, taken, strict=True) if ok}
+    finally:
+        if held:
+            _redis().eval(_RELEASE, len(held), *held, token)
 
 
 def _redis() -> Redis:

@@ -1,4 +1,9 @@
-"""The refresh: fetch every venue, aggregate, keep the latest in Redis, record history."""
+"""The refresh: fetch every venue, aggregate, keep the latest in Redis, record history.
+
+One asset (POST /refresh, the admin, manage.py refresh) or many at once (the beat's batches):
+either way each venue is asked once for every asset, in as few calls as it allows, each asset
+is aggregated on its own, and the prices are published in one Redis round trip.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,11 @@ from aggregation.aggregate import NoQuorum, aggregate
 from aggregation.models import Asset
 from aggregation.price import AggregatedPrice, RefreshFailure, Source
 from common.metrics import QUOTES_EXCLUDED, REFRESH_SECONDS
-from exchanges.client import fetch_quotes
+from exchanges.client import fetch_all
 from exchanges.models import Exchange
-from exchanges.quotes import ExchangeError, Quote
+from exchanges.quotes import ExchangeError, Pair, Quote
+
+Named = list[tuple[str, Quote | ExchangeError]]  # each venue's name and its quote or error
 
 
 def price_refresh(*, symbol: str, wait_seconds: float = 0) -> AggregatedPrice:
@@ -25,37 +32,79 @@ def price_refresh(*, symbol: str, wait_seconds: float = 0) -> AggregatedPrice:
     """
     asset = Asset.objects.get(symbol=symbol, enabled=True)
     with price_cache.refresh_lock(asset.symbol, wait_seconds=wait_seconds):
-        started = time.monotonic()
-        now, named = quotes_collect(asset, list(Exchange.objects.filter(enabled=True)))
-        try:
-            price = aggregate(asset.symbol, named, rules=asset.rules, now=now)
-        except NoQuorum as exc:
-            price_cache.store_failure(RefreshFailure(asset.symbol, now, str(exc), exc.sources))
-            _observe("no_quorum", exc.sources, started)
-            raise
-        price_cache.store(price)
-        history.record(price)
-        _observe("published", price.sources, started)
-        return price
+        exchanges = list(Exchange.objects.filter(enabled=True))
+        # Each venue gets its own timeout, as a single refresh always had.
+        slowest = max((exchange.timeout_seconds for exchange in exchanges), default=0)
+        prices, failures = _refresh([asset], exchanges, deadline=time.monotonic() + slowest)
+    if failures:
+        raise failures[0]
+    return prices[0]
+
+
+def prices_refresh(*, symbols: Sequence[str], deadline: float) -> int:
+    """Refresh the enabled assets among symbols at once, each venue asked before deadline (a
+    time.monotonic() value); skip those another refresh holds. Return how many published."""
+    assets = list(Asset.objects.filter(symbol__in=symbols, enabled=True))
+    with price_cache.refresh_locks([asset.symbol for asset in assets]) as held:
+        mine = [asset for asset in assets if asset.symbol in held]
+        exchanges = list(Exchange.objects.filter(enabled=True))
+        prices, _ = _refresh(mine, exchanges, deadline=deadline)
+    return len(prices)
 
 
 def quotes_collect(
-    asset: Asset, exchanges: Sequence[Exchange]
-) -> tuple[datetime, list[tuple[str, Quote | ExchangeError]]]:
-    """Ask every venue for asset; return the time and each venue's dated quote or error.
+    assets: Sequence[Asset], exchanges: Sequence[Exchange], *, deadline: float
+) -> tuple[datetime, dict[str, Named]]:
+    """Ask every venue for every asset; return the time and, per asset, each venue's dated
+    quote or error, in the order of exchanges.
 
     A quote without the venue's own time is dated when PriceHub first saw it unchanged,
     so a venue stuck on one answer goes stale like any other.
     """
-    results = fetch_quotes(exchanges, symbol=asset.symbol, base=asset.base, quote=asset.quote)
+    pairs = [Pair(asset.symbol, asset.base, asset.quote) for asset in assets]
+    found = fetch_all(exchanges, pairs, deadline=deadline)
     now = datetime.now(UTC)
-    dated = [
-        replace(result, timestamp=price_cache.unchanged_since(result, now))
+    undated = [
+        result
+        for answers in found.values()
+        for result in answers.values()
         if isinstance(result, Quote) and result.timestamp is None
-        else result
-        for result in results
     ]
-    return now, [(exchange.name, result) for exchange, result in zip(exchanges, dated, strict=True)]
+    dated = {
+        (quote.exchange, quote.symbol): replace(quote, timestamp=since)
+        for quote, since in zip(undated, price_cache.unchanged_since(undated, now), strict=True)
+    }
+    named = {
+        asset.symbol: [
+            (name, dated.get((name, asset.symbol), found[name][asset.symbol]))
+            for name in (exchange.name for exchange in exchanges)
+        ]
+        for asset in assets
+    }
+    return now, named
+
+
+def _refresh(
+    assets: Sequence[Asset], exchanges: Sequence[Exchange], *, deadline: float
+) -> tuple[list[AggregatedPrice], list[NoQuorum]]:
+    started = time.monotonic()
+    now, named = quotes_collect(assets, exchanges, deadline=deadline)
+    prices, failures = [], []
+    for asset in assets:
+        try:
+            prices.append(aggregate(asset.symbol, named[asset.symbol], rules=asset.rules, now=now))
+        except NoQuorum as exc:
+            failures.append(exc)
+    price_cache.publish(
+        prices, [RefreshFailure(exc.symbol, now, str(exc), exc.sources) for exc in failures]
+    )
+    for price in prices:
+        history.record(price)
+    for price in prices:
+        _observe("published", price.sources, started)
+    for exc in failures:
+        _observe("no_quorum", exc.sources, started)
+    return prices, failures
 
 
 def _observe(outcome: str, sources: Sequence[Source], started: float) -> None:

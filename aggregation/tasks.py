@@ -1,4 +1,4 @@
-"""Celery interface to the refresh service: the beat tick, the per-asset refresh, promotions."""
+"""Celery interface to the refresh service: the beat tick, the batch refresh, promotions."""
 
 from __future__ import annotations
 
@@ -9,44 +9,53 @@ import time
 from celery import shared_task
 from django.conf import settings
 
-from aggregation import price_cache, scheduling
-from aggregation.aggregate import NoQuorum
+from aggregation import scheduling
 from aggregation.models import Asset
 from aggregation.selectors import asset_tier
-from aggregation.services import price_refresh
+from aggregation.services import prices_refresh
+from common.errors import BACKEND_ERRORS
 
 logger = logging.getLogger(__name__)
 
 # A bound on one tick's work, far above what 10,000 assets make due in a second.
 MAX_DUE_PER_TICK = 5000
+# Assets refreshed by one task: each venue is asked for them in as few calls as it allows.
+BATCH_SIZE = 100
+# A round gives its venues this share of the tier's interval, and never less than the floor.
+ROUND_SHARE = 0.8
+MIN_ROUND_SECONDS = 0.5
 BEAT_TICK_SECONDS = settings.CELERY_BEAT_SCHEDULE["dispatch-due-refreshes"]["schedule"]
 
 
 @shared_task
 def dispatch_due_refreshes() -> int:
-    """Queue a refresh of every enabled asset now due; return how many."""
+    """Queue the refresh of every enabled asset now due, in batches; return how many assets."""
     now = time.time()
     _sync_schedule(now)
     # Half a tick ahead: a tick that comes a little early still takes what falls due before
     # the next one, so a 1 s tier refreshes every second, never every other.
     due = scheduling.due_take(now + BEAT_TICK_SECONDS / 2, limit=MAX_DUE_PER_TICK)
+    by_interval: dict[float, list[str]] = {}
     for symbol, interval in due.items():
-        # A refresh still queued when the next one is due is superseded by it.
-        refresh_asset.apply_async((symbol,), expires=max(interval, 1.0))
+        by_interval.setdefault(interval, []).append(symbol)
+    for interval, symbols in by_interval.items():
+        for start in range(0, len(symbols), BATCH_SIZE):
+            batch = symbols[start : start + BATCH_SIZE]
+            # A batch still queued when its assets are next due is superseded by the next one.
+            refresh_batch.apply_async((batch, interval), expires=max(interval, 1.0))
     return len(due)
 
 
 @shared_task
-def refresh_asset(symbol: str) -> None:
-    """Refresh one asset's price, unless a refresh of it is already running."""
+def refresh_batch(symbols: list[str], interval: float) -> int:
+    """Refresh a batch of assets within their interval; return how many published."""
+    # The round ends in time for the next one: a slow venue holds no one back.
+    deadline = time.monotonic() + max(ROUND_SHARE * interval, MIN_ROUND_SECONDS)
     try:
-        price_refresh(symbol=symbol)
-    except price_cache.RefreshInProgress:
-        logger.info("Skipped refresh of %s: one is already running", symbol)
-    except NoQuorum as exc:
-        logger.warning("%s", exc)
-    except Asset.DoesNotExist:
-        logger.warning("Skipped refresh of %s: unknown or disabled asset", symbol)
+        return prices_refresh(symbols=symbols, deadline=deadline)
+    except BACKEND_ERRORS as exc:
+        logger.warning("Refresh of %d assets failed: %s", len(symbols), exc)
+        return 0
 
 
 @shared_task

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from aggregation import price_cache, scheduling
 from aggregation.models import Asset
 from aggregation.services import price_refresh
-from aggregation.tasks import dispatch_due_refreshes, promote_requested_assets, refresh_asset
+from aggregation.tasks import dispatch_due_refreshes, promote_requested_assets, refresh_batch
 
 pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
 
@@ -39,7 +39,7 @@ def test_it_does_not_start_a_refresh_that_is_already_running():
 
 def test_a_beat_refresh_skips_an_asset_being_refreshed():
     holder = hold_lock("BTCUSDT", 0.5)
-    refresh_asset.apply(args=("BTCUSDT",))
+    refresh_batch.apply(args=(["BTCUSDT"], 1.0))
     holder.join()
     assert price_cache.latest_price("BTCUSDT") is None
 

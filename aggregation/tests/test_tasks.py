@@ -8,7 +8,7 @@ from celery.contrib.testing.worker import start_worker
 
 from aggregation import price_cache
 from aggregation.models import Asset
-from aggregation.tasks import dispatch_due_refreshes, refresh_asset
+from aggregation.tasks import dispatch_due_refreshes, refresh_batch
 from pricehub.celery import celery_app
 
 # The worker runs in a thread of its own and reads committed rows, hence transactional_db.
@@ -40,9 +40,10 @@ def wait_for_prices(*symbols: str, timeout: float = 15.0) -> dict[str, object]:
     raise AssertionError(f"no price for {symbols} after {timeout} s")
 
 
-def test_it_refreshes_an_asset_through_the_broker(worker):
-    refresh_asset.delay("BTCUSDT")
-    assert len(wait_for_prices("BTCUSDT")["BTCUSDT"].used) == 3
+def test_it_refreshes_a_batch_through_the_broker(worker):
+    refresh_batch.delay(["BTCUSDT", "ETHUSDT"], 1.0)
+    found = wait_for_prices("BTCUSDT", "ETHUSDT")
+    assert [len(price.used) for price in found.values()] == [3, 3]
 
 
 def test_the_beat_tick_refreshes_every_enabled_asset(worker):
@@ -64,6 +65,5 @@ def test_the_beat_tick_skips_disabled_assets():
     assert dispatch_due_refreshes.apply().get() == 2
 
 
-def test_a_refresh_of_an_unknown_asset_is_logged_not_raised(caplog):
-    refresh_asset.apply(args=("NOPEUSDT",)).get()
-    assert "Skipped refresh of NOPEUSDT" in caplog.text
+def test_a_batch_skips_an_unknown_asset():
+    assert refresh_batch.apply(args=(["NOPEUSDT", "BTCUSDT"], 1.0)).get() == 1

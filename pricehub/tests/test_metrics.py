@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from aggregation.services import price_refresh
-from aggregation.tasks import refresh_asset
+from aggregation.tasks import refresh_batch
 from deploy.services import ROOT
 
 
@@ -36,16 +36,16 @@ def test_metrics_exports_the_refresh_durations_of_pricehub():
 
 @pytest.mark.usefixtures("db", "stores")
 def test_a_task_run_counts_as_a_success():
-    before = tasks_counted("aggregation.tasks.refresh_asset", "success")
-    refresh_asset.apply(args=("NOPEUSDT",))
-    assert tasks_counted("aggregation.tasks.refresh_asset", "success") == before + 1
+    before = tasks_counted("aggregation.tasks.refresh_batch", "success")
+    refresh_batch.apply(args=(["NOPEUSDT"], 1.0))
+    assert tasks_counted("aggregation.tasks.refresh_batch", "success") == before + 1
 
 
 @pytest.mark.usefixtures("db", "stores")
 def test_a_task_that_raises_counts_as_a_failure():
-    before = tasks_counted("aggregation.tasks.refresh_asset", "failure")
-    refresh_asset.apply(args=(), kwargs={})  # missing its symbol: a TypeError in the task
-    assert tasks_counted("aggregation.tasks.refresh_asset", "failure") == before + 1
+    before = tasks_counted("aggregation.tasks.refresh_batch", "failure")
+    refresh_batch.apply(args=(), kwargs={})  # missing its symbols: a TypeError in the task
+    assert tasks_counted("aggregation.tasks.refresh_batch", "failure") == before + 1
 
 
 def run_python(code: str, multiproc_dir: Path) -> str:
@@ -64,8 +64,8 @@ def test_metrics_add_up_the_samples_of_every_process_sharing_a_multiprocess_dir(
     worker = (
         "import django; django.setup()\n"
         "from celery.signals import task_success\n"
-        "from aggregation.tasks import refresh_asset\n"
-        "task_success.send(sender=refresh_asset, result=None)\n"
+        "from aggregation.tasks import refresh_batch\n"
+        "task_success.send(sender=refresh_batch, result=None)\n"
     )
     web = (
         "import django; django.setup()\n"
@@ -74,5 +74,5 @@ def test_metrics_add_up_the_samples_of_every_process_sharing_a_multiprocess_dir(
     )
     run_python(worker, tmp_path)
     run_python(worker, tmp_path)
-    sample = 'pricehub_celery_tasks_total{outcome="success",task="aggregation.tasks.refresh_asset"}'
+    sample = 'pricehub_celery_tasks_total{outcome="success",task="aggregation.tasks.refresh_batch"}'
     assert f"{sample} 2.0" in run_python(web, tmp_path).splitlines()

@@ -1,0 +1,53 @@
+"""The batch refresh: each venue asked once for many assets, a round that keeps its time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from aggregation import price_cache
+from aggregation.services import prices_refresh
+from mock_exchange_app.control import clear_faults, set_fault
+
+pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
+
+
+@pytest.fixture
+def binance(venues: dict[str, str]) -> Iterator[str]:
+    yield venues["binance"]
+    clear_faults(venues["binance"])
+
+
+def sources(symbol: str) -> dict[str, str | None]:
+    price = price_cache.latest_price(symbol)
+    assert price is not None, f"no price for {symbol}"
+    return {source.exchange: source.reason for source in price.sources}
+
+
+def test_it_refreshes_many_assets_at_once():
+    symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"]
+    assert prices_refresh(symbols=symbols, deadline=time.monotonic() + 2) == 4
+    assert all(set(sources(symbol).values()) == {None} for symbol in symbols)
+
+
+def test_a_venue_failing_for_some_symbols_only_is_excluded_for_those_only(binance):
+    set_fault(binance, "BTCUSDT", "down")
+    prices_refresh(symbols=["BTCUSDT", "ETHUSDT"], deadline=time.monotonic() + 2)
+    assert sources("BTCUSDT")["binance"] == "bad_response"
+    assert sources("ETHUSDT")["binance"] is None
+
+
+def test_a_slow_venue_holds_the_round_no_longer_than_its_deadline(binance):
+    set_fault(binance, "*", "slow", delay=5)
+    started = time.monotonic()
+    assert prices_refresh(symbols=["BTCUSDT", "ETHUSDT"], deadline=started + 0.8) == 2
+    assert time.monotonic() - started < 1.5
+    assert sources("BTCUSDT")["binance"] == "timeout"
+
+
+def test_it_skips_an_asset_whose_refresh_runs_elsewhere():
+    with price_cache.refresh_lock("BTCUSDT"):
+        assert prices_refresh(symbols=["BTCUSDT", "ETHUSDT"], deadline=time.monotonic() + 2) == 1
+    assert price_cache.latest_price("BTCUSDT") is None

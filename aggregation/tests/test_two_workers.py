@@ -1,0 +1,127 @@
+"""Two worker processes and two beats, as on two hosts: every refresh done once, none missed."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from deploy.services import ROOT
+
+INTERVAL = 2.0
+SECONDS = 12.0
+TABLE = "prices-two-workers"
+
+
+@pytest.fixture
+def stack_env(
+    tmp_path: Path, redis_url: str, dynamodb_endpoint: str, venues: dict[str, str]
+) -> dict[str, str]:
+    """The environment of a stack of its own: database, Redis database, history table."""
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        REDIS_URL=redis_url.rsplit("/", 1)[0] + "/7",
+        DYNAMODB_ENDPOINT_URL=dynamodb_endpoint,
+        DYNAMODB_TABLE=TABLE,
+        REFRESH_HOT_SECONDS=str(INTERVAL),
+        REFRESH_MEDIUM_SECONDS=str(INTERVAL),
+        REFRESH_COLD_SECONDS=str(INTERVAL),
+        HISTORY_HEARTBEAT_SECONDS="0",  # every refresh leaves a point to count
+        BINANCE_URL=venues["binance"],
+        COINBASE_URL=venues["coinbase"],
+        KRAKEN_URL=venues["kraken"],
+    )
+    run = [sys.executable, "manage.py"]
+    subprocess.run([*run, "migrate", "-v0"], env=env, cwd=ROOT, check=True)
+    subprocess.run([*run, "ensure_dynamodb_table"], env=env, cwd=ROOT, check=True)
+    subprocess.run(
+        ["redis-cli", "-u", env["REDIS_URL"], "flushdb"], check=True, capture_output=True
+    )
+    return env
+
+
+@pytest.fixture
+def processes(stack_env: dict[str, str], tmp_path: Path) -> Iterator[list[Path]]:
+    """Run two beats and two workers, each worker with its own metrics folder; yield those."""
+    folders = [tmp_path / f"metrics-{n}" for n in (1, 2)]
+    celery = [sys.executable, "-m", "celery", "-A", "pricehub"]
+    commands = [
+        *(([*celery, "beat", "-s", str(tmp_path / f"schedule-{n}")], {}) for n in (1, 2)),
+        *(
+            (
+                [*celery, "worker", "--pool", "threads", "-c", "4", "-n", f"w{n}@%h"],
+                {"PROMETHEUS_MULTIPROC_DIR": str(folder)},
+            )
+            for n, folder in enumerate(folders, 1)
+        ),
+    ]
+    started = []
+    for command, extra in commands:
+        for folder in extra.values():
+            Path(folder).mkdir()
+        env = stack_env | extra | {"LOG_LEVEL": "WARNING"}
+        started.append(subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL))
+    try:
+        yield folders
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            process.wait(timeout=20)
+
+
+def refreshes(folder: Path) -> float:
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, str(folder))
+    return sum(
+        sample.value
+        for metric in registry.collect()
+        for sample in metric.samples
+        if sample.name == "pricehub_refresh_seconds_count"
+    )
+
+
+def dynamodb(env: dict[str, str]) -> Any:
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=env["DYNAMODB_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def points(stack_env: dict[str, str]) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for page in dynamodb(stack_env).get_paginator("scan").paginate(TableName=TABLE):
+        for item in page["Items"]:
+            found.setdefault(item["asset"]["S"], []).append(int(item["timestamp"]["N"]))
+    return {symbol: sorted(times) for symbol, times in found.items()}
+
+
+@pytest.mark.django_db
+def test_two_workers_and_beats_refresh_every_asset_once_an_interval_missing_none(
+    processes, stack_env
+):
+    time.sleep(SECONDS)
+    for process_folder in processes:
+        assert refreshes(process_folder) > 0, "a worker did no refresh"
+    found = points(stack_env)
+    assert len(found) == 10
+    for symbol, times in found.items():
+        gaps = [(later - earlier) / 1000 for earlier, later in itertools.pairwise(times)]
+        # Once an interval: never twice within half of one, never a whole one skipped.
+        assert min(gaps) > INTERVAL / 2, (symbol, gaps)
+        assert max(gaps) < INTERVAL * 1.75, (symbol, gaps)
+        assert len(times) >= SECONDS / INTERVAL - 2, (symbol, len(times))
