@@ -199,7 +199,7 @@ def _heads(price: AggregatedPrice, memo: dict[str, Any] | None) -> dict[str, dat
     return {_interval_of(item): _candle(item).start for item in memo["candles"]}
 
 
-def _newest_stored(symbol: str) -> tuple[list[AggregatedPrice], dict[str, list[Candle]]]:
+def _newest_stored(symbol: str) -> tuple[list[HistoryPoint], dict[str, list[Candle]]]:
     # As many of symbol's newest points and candles as the recent lists hold, newest first.
     points = _newest(settings.DYNAMODB_TABLE, symbol, recent.RECENT_POINTS)
     table, count = _candles_table(), recent.RECENT_CANDLES
@@ -207,7 +207,7 @@ def _newest_stored(symbol: str) -> tuple[list[AggregatedPrice], dict[str, list[C
         name: [_candle(item) for item in _newest(table, f"{symbol}#{name}", count)]
         for name in INTERVALS
     }
-    return [_from_item(item) for item in points], candles
+    return [_point(item) for item in points], candles
 
 
 def _newest(table: str, asset: str, count: int) -> list[Item]:

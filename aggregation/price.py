@@ -73,6 +73,11 @@ class HistoryPoint:
     sources_used: int
 
     @classmethod
+    def of(cls, price: AggregatedPrice) -> HistoryPoint:
+        """Return what a history page shows of price."""
+        return cls(price.aggregated_at, price.price, price.method, len(price.used))
+
+    @classmethod
     def from_record(cls, record: dict[str, Any]) -> HistoryPoint:
         """Read the few fields a page shows from a point's stored form."""
         return cls(

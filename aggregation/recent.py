@@ -68,7 +68,7 @@ def remember(
     the candles at the head start at heads."""
     symbol = price.asset
     with _keeping(memo, symbol) as pipe:
-        _push(pipe, _points_key(symbol), _point_entry(price), RECENT_POINTS)
+        _push(pipe, _points_key(symbol), _point_entry(HistoryPoint.of(price)), RECENT_POINTS)
         for name, candle in candles.items():
             key = _candles_key(symbol, name)
             if heads.get(name) == candle.start:
@@ -79,7 +79,7 @@ def remember(
 def restart(
     memo: dict[str, Any],
     symbol: str,
-    points: list[AggregatedPrice],
+    points: list[HistoryPoint],
     candles: dict[str, list[Candle]],
 ) -> None:
     """Keep memo, and fill symbol's lists again with its newest stored points and candles (by
@@ -110,7 +110,7 @@ def points_page(
     if found is None:
         return None
     page, more = found
-    points = [HistoryPoint.from_record(json.loads(body)) for _, body in page]
+    points = [_point(at, body) for at, body in page]
     return points, page[-1][0] if more else None
 
 
@@ -175,9 +175,15 @@ def _refill(pipe: Pipeline, key: str, entries: list[str], cap: int) -> None:
     pipe.expire(key, _ttl())
 
 
-def _point_entry(price: AggregatedPrice) -> str:
-    record = json.dumps(price.to_record(), default=str, separators=(",", ":"))
-    return f"{epoch_ms(price.aggregated_at)} {record}"
+def _point_entry(point: HistoryPoint) -> str:
+    # What a page shows and no more: a page reads a hundred of them.
+    fields = json.dumps([str(point.price), point.method, point.sources_used])
+    return f"{epoch_ms(point.time)} {fields}"
+
+
+def _point(at: int, body: bytes) -> HistoryPoint:
+    price, method, sources_used = json.loads(body)
+    return HistoryPoint(from_epoch_ms(at), Decimal(price), method, sources_used)
 
 
 def _candle_entry(candle: Candle) -> str:
@@ -204,7 +210,7 @@ def _writing_key(symbol: str) -> str:
 
 
 def _points_key(symbol: str) -> str:
-    return cache.make_key(f"history-recent:{symbol}")
+    return cache.make_key(f"history-recent-points:{symbol}")
 
 
 def _candles_key(symbol: str, interval_name: str) -> str:

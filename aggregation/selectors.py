@@ -8,6 +8,7 @@ when the refresh published it, and a read adds only `tier`, `stale` and `age_sec
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import re
@@ -56,6 +57,15 @@ class Reading:
     tier: str
     age: float  # seconds since the price's last_updated
     cached: bool  # found in Redis, not in the history
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReading:
+    """Several assets' price documents and errors, ready to send."""
+
+    body: bytes
+    etag: str
+    max_age: int  # the shortest of its prices' lifetimes
 
 
 class _AssetTable:
@@ -118,7 +128,7 @@ def price_reading(*, symbol: str, method: str | None = None) -> Reading:
     return reading
 
 
-def prices_reading(*, symbols: list[str]) -> tuple[list[bytes], list[dict[str, str]]]:
+def prices_reading(*, symbols: list[str]) -> BatchReading:
     """Return the documents of the enabled assets among symbols, and why each other one
     could not be served, in order; raise ApiError for a malformed batch."""
     names = [name.strip() for name in symbols if name.strip()]
@@ -142,7 +152,13 @@ def prices_reading(*, symbols: list[str]) -> tuple[list[bytes], list[dict[str, s
         except ApiError as exc:
             failures.append({"asset": name, "error": exc.code, "detail": str(exc.detail)})
     _observe(readings)
-    return [reading.body for reading in readings], failures
+    errors = json.dumps(failures, ensure_ascii=False, separators=(",", ":"))
+    body = b'{"prices":[' + b",".join(r.body for r in readings) + b'],"errors":' + errors.encode()
+    # The batch changes when one of its prices or errors does; the ages alone do not.
+    version = "|".join([*(reading.etag for reading in readings), errors]).encode()
+    etag = f'W/"{hashlib.md5(version, usedforsecurity=False).hexdigest()}"'
+    max_age = min((reading.max_age for reading in readings), default=1)
+    return BatchReading(body + b"}", etag, max_age)
 
 
 def price_document(price: AggregatedPrice) -> bytes:
@@ -335,9 +351,3 @@ def _latest_price(symbol: str) -> AggregatedPrice:
     if price is None:
         raise ApiError(503, "no_price", f"No price for {symbol} is available yet.")
     return price
-
-
-def render_batch(documents: list[bytes], failures: list[dict[str, Any]]) -> bytes:
-    """Return the body of a batch of prices."""
-    errors = json.dumps(failures, ensure_ascii=False, separators=(",", ":")).encode()
-    return b'{"prices":[' + b",".join(documents) + b'],"errors":' + errors + b"}"

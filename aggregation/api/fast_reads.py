@@ -27,7 +27,7 @@ from django_prometheus.middleware import Metrics
 
 from aggregation.api.history import candles_body, history_body
 from aggregation.api.prices import JSON, price_headers
-from aggregation.selectors import price_reading, prices_reading, render_batch
+from aggregation.selectors import price_reading, prices_reading
 from common.errors import BACKEND_ERRORS, ApiError, unavailable
 
 logger = logging.getLogger(__name__)
@@ -105,17 +105,15 @@ def serve(environ: dict[str, Any]) -> Answer | None:
 
 def _answer(view: str, match: re.Match[str], query: dict[str, str]) -> Answer:
     """Call the read the view names; views as in pricehub/urls.py."""
+    if view == "history":
+        return 200, [("Content-Type", JSON)], history_body(match[1], query)
+    if view == "candles":
+        return 200, [("Content-Type", JSON)], candles_body(match[1], query)
     if view == "price":
         reading = price_reading(symbol=match[1], method=query.get("method"))
-        return 200, list(price_headers(reading).items()), reading.body
-    if view == "prices":
-        documents, failures = prices_reading(symbols=query.get("assets", "").split(","))
-        body = render_batch(documents, failures)
-    elif view == "history":
-        body = history_body(match[1], query)
     else:
-        body = candles_body(match[1], query)
-    return 200, [("Content-Type", JSON)], body
+        reading = prices_reading(symbols=query.get("assets", "").split(","))
+    return 200, list(price_headers(reading).items()), reading.body
 
 
 def _conditional(

@@ -18,12 +18,12 @@ from aggregation.documents import PriceOutput, render_sources
 from aggregation.methods import METHODS
 from aggregation.selectors import (
     MAX_BATCH,
+    BatchReading,
     Reading,
     asset_known,
     price_document,
     price_reading,
     prices_reading,
-    render_batch,
 )
 from aggregation.services import price_refresh
 from common.errors import ApiError, ErrorOutput, errors
@@ -99,10 +99,8 @@ class PriceListView(APIView):
         operation_id="prices_batch",
     )
     def get(self, request: Request) -> HttpResponse:
-        documents, failures = prices_reading(
-            symbols=request.query_params.get("assets", "").split(",")
-        )
-        return HttpResponse(render_batch(documents, failures), content_type=JSON)
+        reading = prices_reading(symbols=request.query_params.get("assets", "").split(","))
+        return HttpResponse(reading.body, headers=price_headers(reading))
 
 
 class RefreshView(APIView):
@@ -126,7 +124,7 @@ class RefreshView(APIView):
         return HttpResponse(body, content_type=JSON)
 
 
-def price_headers(reading: Reading) -> dict[str, str]:
+def price_headers(reading: Reading | BatchReading) -> dict[str, str]:
     """Return the headers of a price document: its type, version and lifetime."""
     return {
         "Content-Type": JSON,

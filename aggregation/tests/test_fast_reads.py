@@ -230,3 +230,13 @@ def test_it_answers_candles_as_the_view_does(interval):
 )
 def test_it_answers_every_history_error_as_the_view_does(path, error):
     assert assert_same(path)["error"] == error
+
+
+def test_a_batch_answers_304_until_one_of_its_prices_changes(api):
+    price_refresh(symbol="BTCUSDT")
+    price_refresh(symbol="ETHUSDT")
+    path = "/prices?assets=BTCUSDT,ETHUSDT"
+    etag = api.get(path)["ETag"]
+    assert api.get(path, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    price_refresh(symbol="ETHUSDT")
+    assert api.get(path, HTTP_IF_NONE_MATCH=etag).status_code == 200

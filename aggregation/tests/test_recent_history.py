@@ -235,9 +235,9 @@ def test_a_write_whose_answer_was_lost_leaves_no_gap_in_the_recent_past(queries)
 
 def test_rollup_drops_the_recent_candles_and_the_memo(api, queries):
     store(10)
-    assert len(cache.keys("history-recent:BTCUSDT*")) == 5
+    assert len(cache.keys("history-recent*BTCUSDT*")) == 5
     history.rollup("BTCUSDT")
-    assert cache.keys("history-recent:BTCUSDT*") == ["history-recent:BTCUSDT"]
+    assert cache.keys("history-recent*BTCUSDT*") == ["history-recent-points:BTCUSDT"]
     assert cache.get("history-memo:BTCUSDT") is None
     queries.clear()
     api.get("/prices/BTCUSDT/candles", {"interval": "1h", **HOUR})
@@ -249,9 +249,9 @@ def test_the_recent_lists_stay_within_their_caps(monkeypatch):
     monkeypatch.setattr(recent, "RECENT_CANDLES", 3)
     store(12)
     redis = get_redis_connection()
-    lengths = {key: redis.llen(cache.make_key(key)) for key in cache.keys("history-recent:BTC*")}
+    lengths = {key: redis.llen(cache.make_key(key)) for key in cache.keys("history-recent*BTC*")}
     assert lengths == {
-        "history-recent:BTCUSDT": 5,
+        "history-recent-points:BTCUSDT": 5,
         "history-recent:BTCUSDT#1m": 3,
         "history-recent:BTCUSDT#5m": 3,  # 12:00, 12:05 and the marker: no more exist
         "history-recent:BTCUSDT#1h": 2,
