@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 # ASCII letters and digits, checked before any change of case.
 _SYMBOL_RE = re.compile(r"[A-Za-z0-9]{2,20}")
 MAX_BATCH = 50
+_HOT = Asset.Tier.HOT.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,16 +48,23 @@ class AssetInfo:
     method: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made per price read, and frozen costs at each creation
 class Reading:
     """One asset's price document, ready to send."""
 
     body: bytes
-    etag: str
+    # What the client holds changes with a new aggregation, another method, a new failure or
+    # the price turning stale; the age alone does not.
+    version: tuple[str, str, int, int | str, bool]
     max_age: int  # seconds a client may keep it: the tier's interval
     tier: str
     age: float  # seconds since the price's last_updated
     cached: bool  # found in Redis, not in the history
+
+    @property
+    def etag(self) -> str:
+        symbol, method, aggregated_ms, failed_ms, stale = self.version
+        return f'W/"{symbol}-{method}-{aggregated_ms}-{failed_ms}{"-stale" if stale else ""}"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,10 +144,11 @@ def prices_reading(*, symbols: list[str]) -> BatchReading:
         raise ApiError(400, "invalid_request", "Give assets=BTCUSDT,ETHUSDT,...")
     if len(names) > MAX_BATCH:
         raise ApiError(400, "too_many_assets", f"Ask for at most {MAX_BATCH} assets at once.")
-    wanted = list(
-        dict.fromkeys(name.upper() if _SYMBOL_RE.fullmatch(name) else name for name in names)
-    )
-    known, published, promoted = _read([name for name in wanted if _SYMBOL_RE.fullmatch(name)])
+    wanted: dict[str, bool] = {}  # each name once, upper-cased when well formed
+    for name in names:
+        valid = _SYMBOL_RE.fullmatch(name) is not None
+        wanted.setdefault(name.upper() if valid else name, valid)
+    known, published, promoted = _read([name for name, valid in wanted.items() if valid])
     scheduling.count_requests(list(known))
     policy = _Policy()
     readings, failures = [], []
@@ -155,7 +164,7 @@ def prices_reading(*, symbols: list[str]) -> BatchReading:
     errors = json.dumps(failures, ensure_ascii=False, separators=(",", ":"))
     body = b'{"prices":[' + b",".join(r.body for r in readings) + b'],"errors":' + errors.encode()
     # The batch changes when one of its prices or errors does; the ages alone do not.
-    version = "|".join([*(reading.etag for reading in readings), errors]).encode()
+    version = repr([[reading.version for reading in readings], errors]).encode()
     etag = f'W/"{hashlib.md5(version, usedforsecurity=False).hexdigest()}"'
     max_age = min((reading.max_age for reading in readings), default=1)
     return BatchReading(body + b"}", etag, max_age)
@@ -172,7 +181,7 @@ def price_document(price: AggregatedPrice) -> bytes:
 
 def asset_tier(asset: Asset | AssetInfo, promoted: frozenset[str]) -> str:
     """Return the tier asset refreshes at: hot while demand promotes it, else its own."""
-    return Asset.Tier.HOT.value if asset.symbol in promoted else asset.tier
+    return _HOT if asset.symbol in promoted else asset.tier
 
 
 def _symbol(raw: str) -> str:
@@ -233,17 +242,20 @@ def _finish(
     failing = latest.failed_ms > latest.aggregated_ms
     tier = asset_tier(asset, promoted)
     stale_after, max_age = policy.tiers[tier]
-    age = max(time.time() * 1000 - latest.updated_ms, 0) / 1000
+    age = max(policy.now_ms - latest.updated_ms, 0) / 1000
     stale = failing or age > stale_after
     moment = (
         f'{{"tier":"{tier}","stale":{"true" if stale else "false"},"age_seconds":{round(age, 3)},'
     )
     tail = b',"last_refresh_error":' + latest.failure + b"}" if failing else b"}"
-    # A new aggregation, another method, a new failure or turning stale changes what the
-    # client holds; the age alone does not.
-    failed = latest.failed_ms if failing else ""
-    etag = f'W/"{asset.symbol}-{method}-{latest.aggregated_ms}-{failed}{"-stale" if stale else ""}"'
-    return Reading(moment.encode() + latest.body + tail, etag, max_age, tier, age, cached)
+    version = (
+        asset.symbol,
+        method,
+        latest.aggregated_ms,
+        latest.failed_ms if failing else "",
+        stale,
+    )
+    return Reading(moment.encode() + latest.body + tail, version, max_age, tier, age, cached)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,10 +294,11 @@ def _parse(document: bytes, failure: bytes | None) -> _Latest:
 
 
 class _Policy:
-    """The settings a read applies, looked up once per request: per tier, when a price
+    """What a read applies, looked up once per request: the time, and per tier when a price
     turns stale and how long a client may keep it."""
 
     def __init__(self) -> None:
+        self.now_ms = time.time() * 1000
         floor = 5.0  # never stale sooner, whatever the tier
         self.tiers = {
             tier: (
