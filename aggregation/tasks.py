@@ -14,6 +14,7 @@ from aggregation.models import Asset
 from aggregation.selectors import asset_tier
 from aggregation.services import prices_refresh
 from common.errors import BACKEND_ERRORS
+from common.metrics import BEAT_TICK_DURATION
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ BEAT_TICK_SECONDS = settings.CELERY_BEAT_SCHEDULE["dispatch-due-refreshes"]["sch
 
 
 @shared_task
+@BEAT_TICK_DURATION.time()
 def dispatch_due_refreshes() -> int:
     """Queue the refresh of every enabled asset now due, in batches; return how many assets."""
     now = time.time()

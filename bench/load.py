@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from bench import reference, report, stack, tools
+from bench import reference, report, scale, stack, tools
 from bench.plot import latency_plot
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -64,10 +64,15 @@ def main() -> int:
             _progress("waiting for the stack and a price for every asset ...")
             symbols = stack.wait_until_priced(process)
             run = measure(process, symbols)
+            _progress("measuring BTCUSDT's refresh gaps, fault-free and with a slow venue ...")
+            gaps = scale.gaps()
+        publish(run, started=started, assets=len(symbols), gaps=gaps)
+        if scale.ASSETS:
+            _progress(f"the scale scenario: a stack with {scale.ASSETS} assets ...")
+            publish_scale(scale.run(), started=started)
     except (stack.StackError, tools.ToolError, RuntimeError, requests.RequestException) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
-    publish(run, started=started, assets=len(symbols))
     return 0
 
 
@@ -118,7 +123,7 @@ def _measured(scenario: Scenario, base: str) -> report.Row:
     return report.Row(scenario.key, scenario.name, result)
 
 
-def publish(run: report.Run, *, started: dt.datetime, assets: int) -> None:
+def publish(run: report.Run, *, started: dt.datetime, assets: int, gaps: list[scale.Gaps]) -> None:
     """Print the results and write them to bench/results/ (latest.md, latency.png)."""
     commit, cores = _commit(), os.cpu_count()
     header = (
@@ -131,7 +136,9 @@ def publish(run: report.Run, *, started: dt.datetime, assets: int) -> None:
         "outside 2xx/3xx (hey: other than 200), never retried."
     )
     lines = [*report.error_lines(run), report.freshness_line(run.ages), report.rss_line(run)]
+    lines += [gap.line() for gap in gaps]
     marks = [f"{'PASS' if ok else 'MISS'}  {text}" for ok, text in report.checks(run)]
+    marks += scale.gap_marks(gaps)
     print(f"\n{header}\n{method}\n\n{report.text_table(run)}\n")
     print("\n".join([*lines, "", *marks]))
     RESULTS.mkdir(exist_ok=True)
@@ -146,6 +153,20 @@ def publish(run: report.Run, *, started: dt.datetime, assets: int) -> None:
     title = f"PriceHub read latency, {started:%Y-%m-%d}, commit {commit}, {cores} cores"
     latency_plot(run, RESULTS / "latency.png", title=title)
     print(f"\nWrote {RESULTS / 'latest.md'} and {RESULTS / 'latency.png'}")
+
+
+def publish_scale(result: scale.Scale, *, started: dt.datetime) -> None:
+    """Print the scale scenario's figures and write them to bench/results/scale.md."""
+    lines = result.lines()
+    print("\n" + "\n".join(lines))
+    (RESULTS / "scale.md").write_text(
+        f"# PriceHub bench: scale\n\n- date: {started:%Y-%m-%d %H:%M} UTC\n"
+        f"- commit: {_commit()}\n- machine: {os.cpu_count()} cores ({_cpu_model()})\n\n"
+        + "".join(
+            f"{line}\n" if not line or line.startswith("-") else f"- {line}\n" for line in lines
+        )
+    )
+    print(f"\nWrote {RESULTS / 'scale.md'}")
 
 
 def _commit() -> str:

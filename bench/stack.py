@@ -65,7 +65,7 @@ def stop_group(process: subprocess.Popen, *, timeout: float) -> None:
 
 def _stop(process: subprocess.Popen) -> None:
     # honcho starts each process in a session of its own, so remember them to check after.
-    children = _descendants(process.pid)
+    children = descendants(process.pid)
     stop_group(process, timeout=30)
     _, alive = psutil.wait_procs(children, timeout=10)
     for child in alive:
@@ -123,7 +123,7 @@ def web_workers_rss(process: subprocess.Popen) -> dict[int, int]:
     """Return the RSS in bytes of each web worker process under the stack, by pid."""
     # The web's processes are those listening on the API's port (gunicorn's master and workers,
     # or Granian's workers); its workers are those of them with no such process beneath.
-    web = [p for p in _descendants(process.pid) if _listens(p, API_PORT)]
+    web = [p for p in descendants(process.pid) if _listens(p, API_PORT)]
     parents = {p.ppid() for p in web}
     rss = {}
     for worker in web:
@@ -141,7 +141,8 @@ def _listens(process: psutil.Process, port: int) -> bool:
     return any(s.status == psutil.CONN_LISTEN and s.laddr.port == port for s in sockets)
 
 
-def _descendants(pid: int) -> list[psutil.Process]:
+def descendants(pid: int) -> list[psutil.Process]:
+    """Return every process under pid."""
     try:
         return psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:

@@ -34,13 +34,16 @@ class Measurement:
     failures: dict[str, int] = field(default_factory=dict)  # failed requests by reason
 
 
-def wrk(url: str, *, connections: int, seconds: float, think_ms: int = 0) -> Measurement:
+def wrk(
+    url: str, *, connections: int, seconds: float, think_ms: int = 0, paths: Path | None = None
+) -> Measurement:
     """Load url from `connections` keep-alive connections for `seconds` with wrk; with a
-    think time, each connection waits about that long before each request."""
+    think time, each connection waits about that long before each request; with a file of
+    paths, each request asks for one of them at random, on url's host."""
     command = [
         "wrk", "-t", str(WRK_THREADS), "-c", str(connections), "-d", f"{seconds:g}s",
         "--timeout", f"{TIMEOUT_SECONDS}s", "-s", str(WRK_SCRIPT), url,
-        *(["--", str(think_ms)] if think_ms else []),
+        "--", str(think_ms), *([str(paths)] if paths else []),
     ]  # fmt: skip
     return parse_wrk(_run(command, seconds))
 

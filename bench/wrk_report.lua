@@ -13,10 +13,25 @@ function init(args)
   -- With a think time (ms), each connection is a client that waits between its requests,
   -- uniformly 0.5 to 1.5 times it, so the clients' requests spread over time as real ones do.
   think_ms = tonumber(args[1])
+  -- With a file of request paths, each request asks for one of them, picked at random.
+  paths = nil
+  if args[2] then
+    paths = {}
+    for line in io.lines(args[2]) do
+      table.insert(paths, line)
+    end
+  end
+end
+
+function request()
+  if paths then
+    return wrk.format(nil, paths[math.random(#paths)])
+  end
+  return wrk.request()
 end
 
 function delay()
-  if think_ms then
+  if think_ms and think_ms > 0 then
     return math.random(math.floor(think_ms / 2), math.floor(think_ms * 3 / 2))
   end
   return 0

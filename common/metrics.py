@@ -32,6 +32,11 @@ PRICE_AGE_SECONDS = Histogram(
     ["tier"],
     buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600),
 )
+BEAT_TICK_DURATION = Histogram(
+    "pricehub_beat_tick_seconds",
+    "Duration of one beat tick: syncing and taking the due assets, queueing their batches",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
 CELERY_TASKS = Counter("pricehub_celery_tasks_total", "Celery tasks run", ["task", "outcome"])
 
 

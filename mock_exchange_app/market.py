@@ -91,6 +91,9 @@ def sim_asset_count(raw: str | None) -> int | None:
 
 
 SIM_ASSETS = sim_asset_count(os.environ.get("SIM_ASSETS"))
+# The samples a ticker's 24 h window reads are reused from request to request; room for about
+# a hundred per asset keeps a big market's tickers as cheap as a small one's.
+_SAMPLES_CACHED = max(1 << 18, 128 * (SIM_ASSETS or 0))
 
 
 @cache
@@ -202,7 +205,7 @@ def _value_noise(key: tuple[object, ...], t: float, spacing: float) -> float:
     return (1 - f) * _gauss(*key, i) + f * _gauss(*key, i + 1)
 
 
-@lru_cache(maxsize=1 << 18)
+@lru_cache(maxsize=_SAMPLES_CACHED)
 def _gauss(*key: object) -> float:
     return _NORMAL.inv_cdf(_uniform(*key))
 
@@ -213,7 +216,7 @@ def _uniform(*key: object) -> float:
     return (int.from_bytes(digest, "big") + 0.5) / 2**64
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=_SAMPLES_CACHED)
 def _venue_mid(venue: str, symbol: str, t: float, seed: int) -> float:
     offset = (2 * _uniform(seed, venue, symbol, "offset") - 1) * 3 * _BP
     # Micro-noise changes once a second; clamped so a venue never strays far from the truth.

@@ -1,0 +1,304 @@
+"""`make bench`'s scale scenario: the stack with many simulated assets, refreshed on time?
+
+After a warm-up it samples, every few seconds through the batch endpoint, the age of every hot
+and medium asset and of 1,000 cold ones picked at random, and reads from /metrics the
+refreshes per second and the beat tick's duration; it reads the worker's CPU and memory; then
+it runs the original system's mixed read load over 1,000 assets and reports the Redis hit rate.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import random
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import psutil
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench import stack, tools
+from bench.report import age_p95
+
+ASSETS = int(os.environ.get("BENCH_SCALE_ASSETS", "10000"))
+WARMUP_SECONDS = float(os.environ.get("BENCH_SCALE_WARMUP", "60"))
+SECONDS = float(os.environ.get("BENCH_SCALE_SECONDS", "300"))
+SAMPLE_EVERY = 10.0
+COLD_SAMPLE = 1000
+# The original system's JMeter plan: threads reading hot, medium and cold assets.
+MIXED_WEIGHTS = {"hot": 1800, "medium": 1200, "cold": 800}
+MIXED_ASSETS = {"hot": 20, "medium": 180, "cold": 800}
+
+
+@dataclass
+class Scale:
+    """What the scale scenario measured."""
+
+    assets: int
+    sampled: int = 0  # asset samples taken
+    on_time: int = 0  # of which within their tier interval plus 1 s
+    hot_ages: list[float | None] = field(default_factory=list)
+    refreshes_per_second: float = 0.0
+    tick_p99_ms: float = math.nan
+    worker_cpu_percent: float = 0.0
+    worker_rss_mb: float = 0.0
+    mixed: tools.Measurement | None = None
+    hit_rate: float = math.nan
+
+    def lines(self) -> list[str]:
+        """Return the figures, one a line, and the targets met or missed."""
+        share = self.on_time / self.sampled if self.sampled else 0.0
+        hot = age_p95(self.hot_ages)
+        mixed = self.mixed
+        return [
+            f"scale: {self.assets} assets, {SECONDS:g} s after {WARMUP_SECONDS:g} s of warm-up",
+            f"- on time (age within tier interval + 1 s): {share:.2%} of {self.sampled} samples",
+            f"- hot assets' age p95: {hot:.2f} s",
+            f"- refreshes: {self.refreshes_per_second:.0f}/s; "
+            f"beat tick p99 {self.tick_p99_ms:.0f} ms",
+            f"- worker: {self.worker_cpu_percent:.0f} % CPU, {self.worker_rss_mb:.0f} MB RSS",
+            f"- mixed reads over 1,000 assets: {mixed.rps:.0f} req/s, p99 {mixed.p99_ms:.1f} ms, "
+            f"{mixed.errors} errors; Redis hit rate {self.hit_rate:.2%}"
+            if mixed
+            else "- mixed reads: not run",
+            "",
+            _mark(share >= 0.99, f"on time: {share:.2%} >= 99 %"),
+            _mark(hot <= 1.5, f"hot age p95: {hot:.2f} s <= 1.5 s"),
+            _mark(self.tick_p99_ms <= 100, f"beat tick p99: {self.tick_p99_ms:.0f} ms <= 100 ms"),
+            _mark(
+                mixed is not None and mixed.errors == 0 and self.hit_rate >= 0.99,
+                f"mixed reads: hit rate {self.hit_rate:.2%} >= 99 %, "
+                f"{mixed.errors if mixed else '-'} errors",
+            ),
+        ]
+
+
+def run() -> Scale:
+    """Start the stack with ASSETS simulated assets, measure, stop it."""
+    result = Scale(ASSETS)
+    with stack.running(assets=ASSETS) as process:
+        stack.wait_until_priced(process)
+        assets = _assets()
+        intervals = {asset["tier"]: asset["refresh_seconds"] for asset in assets}
+        sample, jitter = _sample(assets), random.Random(7)  # noqa: S311
+        time.sleep(WARMUP_SECONDS)
+        before, cpu_before, started = _metrics(), _worker_cpu(process), time.monotonic()
+        while time.monotonic() - started < SECONDS:
+            _take(sample, intervals, result)
+            # At no fixed phase of the refreshes, so the ages sampled are not biased.
+            time.sleep(jitter.uniform(SAMPLE_EVERY / 2, SAMPLE_EVERY * 3 / 2))
+        after, cpu_after, elapsed = _metrics(), _worker_cpu(process), time.monotonic() - started
+        result.refreshes_per_second = (
+            _delta(before, after, "pricehub_refresh_seconds_count") / elapsed
+        )
+        result.tick_p99_ms = _histogram_p99(before, after, "pricehub_beat_tick_seconds") * 1000
+        result.worker_cpu_percent = (cpu_after - cpu_before) / elapsed * 100
+        result.worker_rss_mb = _worker_rss(process) / 1e6
+        result.mixed, result.hit_rate = _mixed_reads(assets)
+    return result
+
+
+def _assets() -> list[dict]:
+    return requests.get(f"{stack.BASE}/assets", timeout=30).json()["assets"]
+
+
+def _sample(assets: list[dict]) -> list[str]:
+    enabled = [asset for asset in assets if asset["enabled"]]
+    cold = [asset["symbol"] for asset in enabled if asset["tier"] == "cold"]
+    warm = [asset["symbol"] for asset in enabled if asset["tier"] != "cold"]
+    return warm + random.Random(42).sample(cold, min(COLD_SAMPLE, len(cold)))  # noqa: S311
+
+
+def _take(symbols: list[str], intervals: dict[str, float], result: Scale) -> None:
+    """Read symbols' prices in batches; count those on time and keep the hot ones' ages."""
+    with requests.Session() as session:
+        for start in range(0, len(symbols), stack.MAX_BATCH):
+            batch = symbols[start : start + stack.MAX_BATCH]
+            url = f"{stack.BASE}/prices?assets={','.join(batch)}"
+            try:
+                prices = session.get(url, timeout=10).json()["prices"]
+            except (requests.RequestException, ValueError, KeyError):
+                prices = []
+            result.sampled += len(batch)
+            for price in prices:
+                limit = intervals.get(price["tier"], 60.0) + 1
+                result.on_time += price["age_seconds"] <= limit
+                if price["tier"] == "hot":
+                    result.hot_ages.append(price["age_seconds"])
+
+
+def _mixed_reads(assets: list[dict]) -> tuple[tools.Measurement, float]:
+    by_tier: dict[str, list[str]] = {tier: [] for tier in MIXED_WEIGHTS}
+    for asset in assets:
+        if asset["enabled"] and len(by_tier[asset["tier"]]) < MIXED_ASSETS[asset["tier"]]:
+            by_tier[asset["tier"]].append(asset["symbol"])
+    before = _metrics()
+    with _paths_file(by_tier) as paths:
+        measured = tools.wrk(
+            f"{stack.BASE}/prices/BTCUSDT", connections=64, seconds=30, paths=paths
+        )
+    after = _metrics()
+    reads = {
+        where: _delta(before, after, "pricehub_price_reads_total", found_in=where)
+        for where in ("cache", "history", "nowhere")
+    }
+    total = sum(reads.values())
+    return measured, reads["cache"] / total if total else math.nan
+
+
+@contextmanager
+def _paths_file(by_tier: dict[str, list[str]]) -> Iterator[Path]:
+    # One line a request path, each tier's assets repeated by its weight per asset.
+    lines = []
+    for tier, symbols in by_tier.items():
+        per_asset = max(1, round(MIXED_WEIGHTS[tier] / max(len(symbols), 1)))
+        lines += [f"/prices/{symbol}" for symbol in symbols for _ in range(per_asset)]
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as file:
+        file.write("\n".join(lines) + "\n")
+    try:
+        yield Path(file.name)
+    finally:
+        Path(file.name).unlink()
+
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def _metrics() -> Samples:
+    text = requests.get(f"{stack.BASE}/metrics", timeout=30).text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def _delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
+    def total(samples: Samples) -> float:
+        return sum(
+            value
+            for (sample, sample_labels), value in samples.items()
+            if sample == name and labels.items() <= dict(sample_labels).items()
+        )
+
+    return total(after) - total(before)
+
+
+def _histogram_p99(before: Samples, after: Samples, name: str) -> float:
+    buckets = sorted(
+        (float(dict(labels)["le"]), value - before.get((sample, labels), 0.0))
+        for (sample, labels), value in after.items()
+        if sample == f"{name}_bucket"
+    )
+    count = buckets[-1][1] if buckets else 0
+    for bound, cumulative in buckets:
+        if count and cumulative >= 0.99 * count:
+            return bound
+    return math.nan
+
+
+def _workers(process: subprocess.Popen) -> list[psutil.Process]:
+    found = []
+    for child in stack.descendants(process.pid):
+        try:
+            if "celery" in " ".join(child.cmdline()) and "worker" in child.cmdline():
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _worker_cpu(process: subprocess.Popen) -> float:
+    seconds = 0.0
+    for worker in _workers(process):
+        try:
+            times = worker.cpu_times()
+            seconds += times.user + times.system
+        except psutil.Error:
+            continue
+    return seconds
+
+
+def _worker_rss(process: subprocess.Popen) -> int:
+    total = 0
+    for worker in _workers(process):
+        try:
+            total += worker.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def _mark(ok: bool, text: str) -> str:
+    return f"{'PASS' if ok else 'MISS'}  {text}"
+
+
+@dataclass
+class Gaps:
+    """How often the hot BTCUSDT was aggregated, and how close to the simulator's truth."""
+
+    label: str
+    mean_gap: float
+    error_bps: float
+
+    def line(self) -> str:
+        return (
+            f"BTCUSDT {self.label}: mean gap {self.mean_gap:.2f} s, error {self.error_bps:.2f} bps"
+        )
+
+
+GAP_SECONDS = 20.0
+VENUE = "http://127.0.0.1:8081"  # the simulated Binance of `make run`
+
+
+def gaps() -> list[Gaps]:
+    """Measure BTCUSDT's refresh gaps and error, fault-free and with one venue slow."""
+    found = [_gaps("fault-free")]
+    fault = {"mode": "slow", "delay": 5}
+    requests.put(f"{VENUE}/sim/faults/*", json=fault, timeout=5).raise_for_status()
+    try:
+        found.append(_gaps("with binance slow"))
+    finally:
+        requests.delete(f"{VENUE}/sim/faults", timeout=5)
+    return found
+
+
+def gap_marks(found: list[Gaps]) -> list[str]:
+    free, slow = found
+    worse = slow.error_bps - free.error_bps
+    return [
+        _mark(free.mean_gap <= 1.1, f"BTCUSDT mean gap {free.mean_gap:.2f} s <= 1.1 s"),
+        _mark(slow.mean_gap <= 1.25, f"with a slow venue {slow.mean_gap:.2f} s <= 1.25 s"),
+        _mark(worse <= 2, f"with a slow venue, error {worse:+.2f} bps <= +2 bps"),
+    ]
+
+
+def _gaps(label: str) -> Gaps:
+    seen: dict[str, float] = {}
+    started = time.monotonic()
+    with requests.Session() as session:
+        while time.monotonic() - started < GAP_SECONDS:
+            document = session.get(f"{stack.BASE}/prices/BTCUSDT", timeout=5).json()
+            seen.setdefault(document["aggregated_at"], document["price"])
+            time.sleep(0.05)
+        times = sorted(seen)
+        moments = [_epoch_ms(moment) for moment in times]
+        spans = [(b - a) / 1000 for a, b in itertools.pairwise(moments)]
+        errors = []
+        for moment, at in zip(times, moments, strict=True):
+            truth = session.get(f"{VENUE}/sim/truth/BTCUSDT?at={at}", timeout=5).json()
+            errors.append(abs(seen[moment] / float(truth["price"]) - 1) * 1e4)
+    mean_gap = sum(spans[1:]) / len(spans[1:]) if len(spans) > 1 else math.nan
+    return Gaps(label, mean_gap, sum(errors) / len(errors) if errors else math.nan)
+
+
+def _epoch_ms(moment: str) -> int:
+    return int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp() * 1000)
