@@ -110,6 +110,10 @@ def circuit_close(name: str) -> None:
     _breaker(name).close()
 
 
+class RoundOver(ExchangeError):
+    """The refresh round's deadline, shorter than the venue's own timeout, cut the call."""
+
+
 class _NothingUsable(ExchangeError):
     """A bulk answer without one usable ticker: a venue failure, each symbol with its error."""
 
@@ -185,7 +189,10 @@ def _get(exchange: Exchange, adapter: Adapter, pairs: list[Pair], budget: float)
             body = _read_by(response, ends, MAX_RESPONSE_BYTES + MAX_BYTES_PER_PAIR * len(pairs))
             status = response.status_code
     except (requests.Timeout, ReadTimeoutError) as exc:
-        raise ExchangeError(f"timed out after {budget:.3g} s", reason="timeout") from exc
+        message = f"timed out after {budget:.3g} s"
+        if budget < exchange.timeout_seconds:
+            raise RoundOver(message, reason="timeout") from exc
+        raise ExchangeError(message, reason="timeout") from exc
     except (requests.RequestException, TransportError) as exc:
         raise ExchangeError(f"unreachable ({type(exc).__name__})", reason="unreachable") from exc
     return adapter.parse_all(
@@ -251,9 +258,12 @@ def _new_breaker(name: str, storage: pybreaker.CircuitBreakerStorage) -> pybreak
 
 
 def _not_a_venue_failure(exc: BaseException) -> bool:
-    # A pair the venue does not list says nothing about the venue's health.
-    if isinstance(exc, UnknownPair):
+    # A pair the venue does not list says nothing about the venue's health, and neither
+    # does an answer slower than a round's deadline but within the venue's own timeout.
+    if isinstance(exc, UnknownPair | RoundOver):
         return True
+    if isinstance(exc, _NothingUsable):
+        return all(_not_a_venue_failure(result) for result in exc.results.values())
     return not (isinstance(exc, ExchangeError) and exc.reason in VENUE_FAILURES)
 
 

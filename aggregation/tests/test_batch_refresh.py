@@ -9,6 +9,7 @@ import pytest
 
 from aggregation import price_cache
 from aggregation.services import prices_refresh
+from exchanges.client import circuit_state
 from mock_exchange_app.control import clear_faults, set_fault
 
 pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
@@ -51,3 +52,11 @@ def test_it_skips_an_asset_whose_refresh_runs_elsewhere():
     with price_cache.refresh_lock("BTCUSDT"):
         assert prices_refresh(symbols=["BTCUSDT", "ETHUSDT"], deadline=time.monotonic() + 2) == 1
     assert price_cache.latest_price("BTCUSDT") is None
+
+
+def test_a_venue_slower_than_a_round_but_within_its_timeout_keeps_its_circuit_closed(binance):
+    set_fault(binance, "*", "slow", delay=1)
+    for _ in range(6):  # more than CIRCUIT_FAIL_MAX rounds, each cut short by its deadline
+        prices_refresh(symbols=["BTCUSDT"], deadline=time.monotonic() + 0.3)
+    assert sources("BTCUSDT")["binance"] == "timeout"
+    assert circuit_state("binance") == "closed"
