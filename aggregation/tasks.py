@@ -22,9 +22,11 @@ logger = logging.getLogger(__name__)
 MAX_DUE_PER_TICK = 5000
 # Assets refreshed by one task: each venue is asked for them in as few calls as it allows.
 BATCH_SIZE = 100
-# A round gives its venues this share of the tier's interval, and never less than the floor.
+# A round gives its venues this share of the tier's interval, within these bounds: a cold
+# round waiting long on a slow venue would hold a worker thread the hot rounds need.
 ROUND_SHARE = 0.8
 MIN_ROUND_SECONDS = 0.5
+MAX_ROUND_SECONDS = 2.0
 BEAT_TICK_SECONDS = settings.CELERY_BEAT_SCHEDULE["dispatch-due-refreshes"]["schedule"]
 
 
@@ -52,7 +54,8 @@ def dispatch_due_refreshes() -> int:
 def refresh_batch(symbols: list[str], interval: float) -> int:
     """Refresh a batch of assets within their interval; return how many published."""
     # The round ends in time for the next one: a slow venue holds no one back.
-    deadline = time.monotonic() + max(ROUND_SHARE * interval, MIN_ROUND_SECONDS)
+    seconds = min(max(ROUND_SHARE * interval, MIN_ROUND_SECONDS), MAX_ROUND_SECONDS)
+    deadline = time.monotonic() + seconds
     try:
         return prices_refresh(symbols=symbols, deadline=deadline)
     except BACKEND_ERRORS as exc:

@@ -9,7 +9,9 @@ import pytest
 
 from aggregation import price_cache
 from aggregation.services import prices_refresh
+from aggregation.tasks import MAX_ROUND_SECONDS, refresh_batch
 from exchanges.client import circuit_state
+from exchanges.models import Exchange
 from mock_exchange_app.control import clear_faults, set_fault
 
 pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
@@ -60,3 +62,12 @@ def test_a_venue_slower_than_a_round_but_within_its_timeout_keeps_its_circuit_cl
         prices_refresh(symbols=["BTCUSDT"], deadline=time.monotonic() + 0.3)
     assert sources("BTCUSDT")["binance"] == "timeout"
     assert circuit_state("binance") == "closed"
+
+
+def test_a_cold_round_holds_its_worker_no_longer_than_the_round_cap(binance):
+    Exchange.objects.filter(name="binance").update(timeout_seconds=10)
+    set_fault(binance, "*", "slow", delay=5)
+    started = time.monotonic()
+    assert refresh_batch.apply(args=(["ETHUSDT"], 60.0)).get() == 1
+    assert time.monotonic() - started < MAX_ROUND_SECONDS + 0.5
+    assert sources("ETHUSDT")["binance"] == "timeout"
