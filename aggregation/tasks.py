@@ -46,7 +46,8 @@ def dispatch_due_refreshes() -> int:
         for start in range(0, len(symbols), BATCH_SIZE):
             batch = symbols[start : start + BATCH_SIZE]
             # A batch still queued when its assets are next due is superseded by the next one.
-            refresh_batch.apply_async((batch, interval), expires=max(interval, 1.0))
+            queue = "hot" if interval <= settings.PRICEHUB_TIER_SECONDS["hot"] else "celery"
+            refresh_batch.apply_async((batch, interval), expires=max(interval, 1.0), queue=queue)
     return len(due)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -144,6 +145,11 @@ CELERY_TASK_TIME_LIMIT = 30
 CELERY_TASK_SOFT_TIME_LIMIT = 20
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Three queues, which every worker consumes in turn: the beat's ticks, the hot tier's batches,
+# and the rest. A tick or a hot batch never waits behind a backlog of cold ones.
+CELERY_TASK_QUEUES = [Queue("beat"), Queue("hot"), Queue("celery")]
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {"aggregation.tasks.dispatch_due_refreshes": {"queue": "beat"}}
 CELERY_BEAT_SCHEDULE = {
     # Twice a second: a tick costs a few Redis commands whatever the number of assets, and a
     # tick coming late (Celery beat's timing is loose) delays a 1 s refresh by half a second

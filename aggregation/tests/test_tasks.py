@@ -4,6 +4,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import redis
 from celery.contrib.testing.worker import start_worker
 
 from aggregation import price_cache
@@ -67,3 +68,12 @@ def test_the_beat_tick_skips_disabled_assets():
 
 def test_a_batch_skips_an_unknown_asset():
     assert refresh_batch.apply(args=(["NOPEUSDT", "BTCUSDT"], 1.0)).get() == 1
+
+
+def test_the_beat_tick_queues_hot_batches_apart_from_the_others(redis_url):
+    broker = redis.Redis.from_url(redis_url)
+    celery_app.control.purge()
+    assert dispatch_due_refreshes.apply().get() == 3
+    queued = {queue: broker.llen(queue) for queue in ("hot", "celery")}
+    celery_app.control.purge()
+    assert queued == {"hot": 1, "celery": 2}
