@@ -17,6 +17,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -49,14 +50,6 @@ _ROUTES = [
     (re.compile(r"/prices/([^/]+)/history"), "history"),
     (re.compile(r"/prices/([^/]+)/candles"), "candles"),
 ]
-_REASONS = {
-    200: "OK",
-    304: "Not Modified",
-    400: "Bad Request",
-    404: "Not Found",
-    503: "Service Unavailable",
-    500: "Internal Server Error",
-}
 
 
 class FastReads:
@@ -72,7 +65,7 @@ class FastReads:
         if answer is None:
             return self.app(environ, start_response)
         status, headers, body = answer
-        start_response(f"{status} {_REASONS[status]}", headers)
+        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
         return [body]
 
 

@@ -240,3 +240,18 @@ def test_a_batch_answers_304_until_one_of_its_prices_changes(api):
     assert api.get(path, HTTP_IF_NONE_MATCH=etag).status_code == 304
     price_refresh(symbol="ETHUSDT")
     assert api.get(path, HTTP_IF_NONE_MATCH=etag).status_code == 200
+
+
+def test_the_wsgi_entry_point_serves_reads_itself_and_the_rest_through_django():
+    from pricehub.wsgi import application
+
+    answers = []
+
+    def call(path: str) -> bytes:
+        environ = RequestFactory().get(path).environ
+        body = b"".join(application(environ, lambda status, headers: answers.append(status)))
+        return body
+
+    assert json.loads(call("/prices/NOPEUSDT"))["error"] == "unknown_asset"
+    assert json.loads(call("/healthz")) == {"status": "ok"}
+    assert answers == ["404 Not Found", "200 OK"]
