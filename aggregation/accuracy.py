@@ -6,7 +6,6 @@ faults and tell the true price.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,7 +16,7 @@ from aggregation.aggregate import NoQuorum, aggregate
 from aggregation.methods import vwap
 from aggregation.models import Asset
 from aggregation.services import quotes_collect
-from exchanges.client import circuit_close
+from exchanges.client import circuit_close, own_timeouts
 from exchanges.models import Exchange
 from exchanges.quotes import Quote
 from mock_exchange_app.control import clear_faults, set_fault, true_price
@@ -73,8 +72,7 @@ def _sample(name: str, asset: Asset, exchanges: Sequence[Exchange], samples: int
     plain: list[float] = []
     used = 0
     for _ in range(samples):
-        slowest = max(exchange.timeout_seconds for exchange in exchanges)
-        now, found = quotes_collect([asset], exchanges, deadline=time.monotonic() + slowest)
+        now, found = quotes_collect([asset], exchanges, deadline=own_timeouts(exchanges))
         named = found[asset.symbol]
         truth = true_price(exchanges[0].base_url, asset.symbol, at=now)
         quotes = [result for _, result in named if isinstance(result, Quote)]

@@ -76,14 +76,8 @@ def append(price: AggregatedPrice) -> None:
 
 def latest(symbol: str) -> AggregatedPrice | None:
     """Return the newest stored point of symbol, or None."""
-    response = _client().query(
-        TableName=settings.DYNAMODB_TABLE,
-        KeyConditionExpression="asset = :asset",
-        ExpressionAttributeValues={":asset": {"S": symbol}},
-        ScanIndexForward=False,
-        Limit=1,
-    )
-    return _from_item(response["Items"][0]) if response["Items"] else None
+    newest = _newest(settings.DYNAMODB_TABLE, symbol, 1)
+    return _from_item(newest[0]) if newest else None
 
 
 def page(

@@ -59,11 +59,6 @@ def publish(prices: list[AggregatedPrice], failures: list[RefreshFailure]) -> No
         pipe.execute()
 
 
-def store(price: AggregatedPrice) -> None:
-    """Publish price as the latest of its asset."""
-    publish([price], [])
-
-
 def document_of(price: AggregatedPrice) -> bytes:
     """Return price's published document as Redis keeps it: a JSON array of aggregated_at
     and last_updated in epoch ms, the method, then the document."""
@@ -75,11 +70,6 @@ def latest_price(symbol: str) -> AggregatedPrice | None:
     """Return the latest price published for symbol, or None."""
     record = _redis().get(_key(f"price:{symbol}"))
     return None if record is None else AggregatedPrice.from_record(json.loads(record))
-
-
-def store_failure(failure: RefreshFailure) -> None:
-    """Remember why the latest refresh of an asset published nothing."""
-    publish([], [failure])
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,7 +102,7 @@ class _AssetTable:
 _table = _AssetTable()
 # symbol -> (when read, what Redis held); promotions and assets version, likewise.
 _copies: dict[str, tuple[float, _Found]] = {}
-_shared: tuple[float, frozenset[str], bytes | None] = (float("-inf"), frozenset(), None)
+_shared: tuple[float, frozenset[str], bytes] = (float("-inf"), frozenset(), b"")
 
 
 def asset_known(raw: str) -> AssetInfo:
@@ -236,9 +236,13 @@ def _finish(
     published, latest = found
     cached = latest is not None
     if latest is None:
-        latest = _parse(_from_history(asset.symbol, published.failure), published.failure)
-    if latest.method != method:
-        latest = _parse(_priced_by(asset.symbol, method), published.failure)
+        price = _from_history(asset.symbol, published.failure)
+        if price.method != method:
+            price = _priced_by(price, method)
+        latest = _parse(price_cache.document_of(price), published.failure)
+    elif latest.method != method:
+        price = _priced_by(_latest_price(asset.symbol), method)
+        latest = _parse(price_cache.document_of(price), published.failure)
     failing = latest.failed_ms > latest.aggregated_ms
     tier = asset_tier(asset, promoted)
     stale_after, max_age = policy.tiers[tier]
@@ -328,8 +332,8 @@ def _age_seconds(tier: str) -> Any:
     return PRICE_AGE_SECONDS.labels(tier)
 
 
-def _from_history(symbol: str, failure: bytes | None) -> bytes:
-    """Return the document of symbol's newest history point; raise ApiError when none."""
+def _from_history(symbol: str, failure: bytes | None) -> AggregatedPrice:
+    """Return symbol's newest history point; raise ApiError when there is none."""
     price = None
     try:
         price = history.latest(symbol)
@@ -341,17 +345,15 @@ def _from_history(symbol: str, failure: bytes | None) -> bytes:
         if failure is not None:
             why = f" The last refresh failed: {json.loads(failure)[1]['detail']}"
         raise ApiError(503, "no_price", f"No price for {symbol} is available yet.{why}")
-    return price_cache.document_of(price)
+    return price
 
 
-def _priced_by(symbol: str, method: str) -> bytes:
-    """Return the document of symbol's latest price recomputed by another method."""
-    price = _latest_price(symbol)
+def _priced_by(price: AggregatedPrice, method: str) -> AggregatedPrice:
+    """Return price recomputed by another method from the quotes it used."""
     try:
-        repriced = replace(price, price=combine(price.used, method), method=method)
+        return replace(price, price=combine(price.used, method), method=method)
     except ValueError as exc:
-        raise ApiError(503, "no_price", f"No {method} for {symbol}: {exc}.") from exc
-    return price_cache.document_of(repriced)
+        raise ApiError(503, "no_price", f"No {method} for {price.asset}: {exc}.") from exc
 
 
 def _latest_price(symbol: str) -> AggregatedPrice:

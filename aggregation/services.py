@@ -17,7 +17,7 @@ from aggregation.aggregate import NoQuorum, aggregate
 from aggregation.models import Asset
 from aggregation.price import AggregatedPrice, RefreshFailure, Source
 from common.metrics import QUOTES_EXCLUDED, REFRESH_SECONDS
-from exchanges.client import fetch_all
+from exchanges.client import fetch_all, own_timeouts
 from exchanges.models import Exchange
 from exchanges.quotes import ExchangeError, Pair, Quote
 
@@ -34,8 +34,7 @@ def price_refresh(*, symbol: str, wait_seconds: float = 0) -> AggregatedPrice:
     with price_cache.refresh_lock(asset.symbol, wait_seconds=wait_seconds):
         exchanges = list(Exchange.objects.filter(enabled=True))
         # Each venue gets its own timeout, as a single refresh always had.
-        slowest = max((exchange.timeout_seconds for exchange in exchanges), default=0)
-        prices, failures = _refresh([asset], exchanges, deadline=time.monotonic() + slowest)
+        prices, failures = _refresh([asset], exchanges, deadline=own_timeouts(exchanges))
     if failures:
         raise failures[0]
     return prices[0]

@@ -90,18 +90,22 @@ def run() -> Scale:
         intervals = {asset["tier"]: asset["refresh_seconds"] for asset in assets}
         sample, jitter = _sample(assets), random.Random(7)  # noqa: S311
         time.sleep(WARMUP_SECONDS)
-        before, cpu_before, started = _metrics(), _worker_cpu(process), time.monotonic()
+        before, (cpu_before, _), started = _metrics(), _worker_usage(process), time.monotonic()
         while time.monotonic() - started < SECONDS:
             _take(sample, intervals, result)
             # At no fixed phase of the refreshes, so the ages sampled are not biased.
             time.sleep(jitter.uniform(SAMPLE_EVERY / 2, SAMPLE_EVERY * 3 / 2))
-        after, cpu_after, elapsed = _metrics(), _worker_cpu(process), time.monotonic() - started
+        after, (cpu_after, rss), elapsed = (
+            _metrics(),
+            _worker_usage(process),
+            time.monotonic() - started,
+        )
         result.refreshes_per_second = (
             _delta(before, after, "pricehub_refresh_seconds_count") / elapsed
         )
         result.tick_p99_ms = _histogram_p99(before, after, "pricehub_beat_tick_seconds") * 1000
         result.worker_cpu_percent = (cpu_after - cpu_before) / elapsed * 100
-        result.worker_rss_mb = _worker_rss(process) / 1e6
+        result.worker_rss_mb = rss / 1e6
         result.mixed, result.hit_rate = _mixed_reads(assets)
     return result
 
@@ -216,25 +220,16 @@ def _workers(process: subprocess.Popen) -> list[psutil.Process]:
     return found
 
 
-def _worker_cpu(process: subprocess.Popen) -> float:
-    seconds = 0.0
+def _worker_usage(process: subprocess.Popen) -> tuple[float, int]:
+    """Return the workers' CPU seconds so far and their memory (RSS) in bytes."""
+    seconds, rss = 0.0, 0
     for worker in _workers(process):
         try:
             times = worker.cpu_times()
-            seconds += times.user + times.system
+            seconds, rss = seconds + times.user + times.system, rss + worker.memory_info().rss
         except psutil.Error:
             continue
-    return seconds
-
-
-def _worker_rss(process: subprocess.Popen) -> int:
-    total = 0
-    for worker in _workers(process):
-        try:
-            total += worker.memory_info().rss
-        except psutil.Error:
-            continue
-    return total
+    return seconds, rss
 
 
 def _mark(ok: bool, text: str) -> str:

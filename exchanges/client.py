@@ -88,7 +88,7 @@ def fetch_quotes(
     exchanges: Sequence[Exchange], *, symbol: str, base: str, quote: str
 ) -> list[Result]:
     """Ask every venue at once for one pair; return each one's quote or error, in order."""
-    results = fetch_all(exchanges, [Pair(symbol, base, quote)], deadline=_deadline(exchanges))
+    results = fetch_all(exchanges, [Pair(symbol, base, quote)], deadline=own_timeouts(exchanges))
     return [results[exchange.name][symbol] for exchange in exchanges]
 
 
@@ -123,7 +123,7 @@ class _NothingUsable(ExchangeError):
         self.results = results
 
 
-def _deadline(exchanges: Sequence[Exchange]) -> float:
+def own_timeouts(exchanges: Sequence[Exchange]) -> float:
     """Return the deadline that gives each venue its own timeout, after connecting."""
     longest = max((exchange.timeout_seconds for exchange in exchanges), default=0)
     return time.monotonic() + settings.PRICEHUB_CONNECT_TIMEOUT_SECONDS + longest

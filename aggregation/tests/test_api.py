@@ -49,7 +49,7 @@ def test_it_renders_prices_as_json_numbers(api):
 
 
 def test_it_gives_last_updated_in_utc(api):
-    price_cache.store(stored_price("BTCUSDT", age=timedelta(0)))
+    price_cache.publish([stored_price("BTCUSDT", age=timedelta(0))], [])
     assert api.get("/prices/BTCUSDT").json()["last_updated"].endswith("Z")
 
 
@@ -104,7 +104,7 @@ def test_it_serves_history_while_redis_is_unreachable(api, settings):
 
 
 def test_it_marks_an_old_price_stale_with_its_age(api):
-    price_cache.store(stored_price("BTCUSDT", age=timedelta(minutes=5)))
+    price_cache.publish([stored_price("BTCUSDT", age=timedelta(minutes=5))], [])
     body = api.get("/prices/BTCUSDT").json()
     assert body["stale"] is True
     assert 299 < body["age_seconds"] < 310

@@ -75,7 +75,7 @@ def test_it_answers_a_fresh_price_as_the_view_does():
 
 
 def test_it_answers_a_stale_price_as_the_view_does():
-    price_cache.store(stored_price("ETHUSDT", age=timedelta(minutes=5)))
+    price_cache.publish([stored_price("ETHUSDT", age=timedelta(minutes=5))], [])
     assert assert_same("/prices/ETHUSDT")["stale"] is True
 
 
@@ -154,10 +154,10 @@ def test_it_counts_its_answers_in_the_request_metrics():
 
 
 def test_it_serves_a_copy_no_older_than_the_read_copy_horizon():
-    price_cache.store(stored_price("ADAUSDT", age=timedelta(seconds=1)))
+    price_cache.publish([stored_price("ADAUSDT", age=timedelta(seconds=1))], [])
     with override_settings(PRICEHUB_READ_COPY_SECONDS=60):
         first = assert_same("/prices/ADAUSDT")
-        price_cache.store(stored_price("ADAUSDT", age=timedelta(0)))
+        price_cache.publish([stored_price("ADAUSDT", age=timedelta(0))], [])
         copied = json.loads(fast("/prices/ADAUSDT")[2])
     assert copied["aggregated_at"] == first["aggregated_at"]
     assert assert_same("/prices/ADAUSDT")["aggregated_at"] != first["aggregated_at"]
@@ -165,7 +165,7 @@ def test_it_serves_a_copy_no_older_than_the_read_copy_horizon():
 
 def test_a_price_turning_stale_changes_its_etag():
     # Stale once older than 5 s (three hot intervals, at least 5 s).
-    price_cache.store(stored_price("BTCUSDT", age=timedelta(seconds=4.5)))
+    price_cache.publish([stored_price("BTCUSDT", age=timedelta(seconds=4.5))], [])
     etag = APIClient().get("/prices/BTCUSDT")["ETag"]
     time.sleep(0.6)
     response = APIClient().get("/prices/BTCUSDT", HTTP_IF_NONE_MATCH=etag)
@@ -174,9 +174,9 @@ def test_a_price_turning_stale_changes_its_etag():
 
 
 def test_a_failed_refresh_changes_the_etag():
-    price_cache.store(stored_price("ETHUSDT", age=timedelta(seconds=1)))
+    price_cache.publish([stored_price("ETHUSDT", age=timedelta(seconds=1))], [])
     etag = APIClient().get("/prices/ETHUSDT")["ETag"]
-    price_cache.store_failure(RefreshFailure("ETHUSDT", datetime.now(UTC), "No quorum.", ()))
+    price_cache.publish([], [RefreshFailure("ETHUSDT", datetime.now(UTC), "No quorum.", ())])
     response = APIClient().get("/prices/ETHUSDT", HTTP_IF_NONE_MATCH=etag)
     assert (response.status_code, response.json()["stale"]) == (200, True)
 
