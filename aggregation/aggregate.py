@@ -101,6 +101,8 @@ def _source(exchange: str, result: Quote | ExchangeError, rejection: Rejection |
     detail = None if rejection is None else rejection.detail
     if isinstance(result, ExchangeError):
         return Source(exchange, status, reason, detail)
+    if rejection is None and result.kept_for is not None:
+        detail = f"last good quote kept; no new one: {result.kept_for}"
     return Source(
         exchange,
         status,
@@ -110,4 +112,5 @@ def _source(exchange: str, result: Quote | ExchangeError, rejection: Rejection |
         bid=result.bid,
         ask=result.ask,
         volume=result.volume,
+        quoted_at=whole_ms(result.timestamp),
     )

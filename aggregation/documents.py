@@ -30,7 +30,15 @@ class SourceOutput(serializers.Serializer):
     volume = serializers.DecimalField(None, None, coerce_to_string=False, allow_null=True)
     status = serializers.CharField(help_text="used or excluded")
     reason = serializers.CharField(allow_null=True, help_text="why excluded, as a code")
-    detail = serializers.CharField(allow_null=True, help_text="why excluded, as a sentence")
+    detail = serializers.CharField(
+        allow_null=True,
+        help_text="why excluded, or why the venue's last good quote was kept, as a sentence",
+    )
+    quoted_at = serializers.DateTimeField(
+        allow_null=True,
+        required=False,
+        help_text="When the venue quoted it: its own clock, or when PriceHub first saw it (UTC).",
+    )
 
 
 class RefreshErrorOutput(serializers.Serializer):

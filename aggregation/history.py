@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -27,12 +27,14 @@ from aggregation.candles import INTERVALS, Candle, fold, start_of
 from aggregation.price import AggregatedPrice, HistoryPoint, epoch_ms, from_epoch_ms
 
 Item = dict[str, Any]  # a DynamoDB item in its typed form, such as {"price": {"N": "1.5"}}
+Memo = dict[str, Any]  # an asset's last point and its candles: see _store
 
 _POINT_FIELDS = ("timestamp", "price", "method", "sources_used")
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
 _OHLC = ("open", "high", "low", "close")
-_BATCH_SIZE = 25  # the most items one BatchWriteItem takes
+_WRITE_BATCH = 25  # the most items one BatchWriteItem takes
+_GET_BATCH = 100  # the most keys one BatchGetItem takes
 _BATCH_ATTEMPTS = 4
 
 
@@ -43,35 +45,41 @@ def is_due(
     deviation_percent: float,
     heartbeat_seconds: float,
 ) -> bool:
-    """Return True when price moved or aged enough since the last point to be recorded."""
+    """Return True when price is newer than the last point and moved or aged enough since
+    it to be recorded."""
     if last is None:
         return True
     elapsed = (price.aggregated_at - last.aggregated_at).total_seconds()
+    if elapsed <= 0:
+        return False
     moved = abs(price.price - last.price) / last.price * 100
     return elapsed >= heartbeat_seconds or moved > Decimal(str(deviation_percent))
 
 
-def record(price: AggregatedPrice) -> bool:
-    """Store price with its candles if it moved or aged enough since the last point.
+def record(prices: Sequence[AggregatedPrice]) -> list[AggregatedPrice]:
+    """Store those of prices (one per asset) that moved or aged enough since their asset's
+    last point, with their candles, in as few DynamoDB calls as they fit; return them.
 
-    Return whether it did. An asset's prices come one at a time, oldest first (the refresh
-    lock sees to it).
+    A price no newer than its asset's last point is never stored.
     """
-    memo = recent.memo(price.asset)
-    due = is_due(
-        None if memo is None else _from_item(memo["point"]),
-        price,
-        deviation_percent=settings.PRICEHUB_HISTORY_DEVIATION_PERCENT,
-        heartbeat_seconds=settings.PRICEHUB_HISTORY_HEARTBEAT_SECONDS,
-    )
-    if due:
-        _store(price, memo)
-    return due
+    memos = recent.memos([price.asset for price in prices])
+    due = [
+        (price, memo)
+        for price, memo in zip(prices, memos, strict=True)
+        if is_due(
+            None if memo is None else _from_item(memo["point"]),
+            price,
+            deviation_percent=settings.PRICEHUB_HISTORY_DEVIATION_PERCENT,
+            heartbeat_seconds=settings.PRICEHUB_HISTORY_HEARTBEAT_SECONDS,
+        )
+    ]
+    _store(due)
+    return [price for price, _ in due]
 
 
 def append(price: AggregatedPrice) -> None:
     """Store price as the newest point of its asset's history, with its candles."""
-    _store(price, recent.memo(price.asset))
+    _store([(price, recent.memos([price.asset])[0])])
 
 
 def latest(symbol: str) -> AggregatedPrice | None:
@@ -123,8 +131,8 @@ def rollup(symbol: str) -> int:
     """Rebuild symbol's candles from its stored points; return how many candles it wrote."""
     items = _rolled_up(symbol)
     written = 0
-    while batch := list(itertools.islice(items, _BATCH_SIZE)):
-        _write({_candles_table(): batch})
+    while batch := list(itertools.islice(items, _WRITE_BATCH)):
+        _write([(_candles_table(), item) for item in batch])
         written += len(batch)
     recent.forget_candles(symbol)  # so the next point folds into the rebuilt candles
     return written
@@ -169,39 +177,35 @@ def _query_up_to(request: dict[str, Any], count: int) -> list[Item]:
     return items
 
 
-def _store(price: AggregatedPrice, memo: dict[str, Any] | None) -> None:
-    # The memo, {"point": the last point's item, "candles": the items of its candles}, is
+def _store(due: list[tuple[AggregatedPrice, Memo | None]]) -> None:
+    # A memo, {"point": the last point's item, "candles": the items of its candles}, is
     # JSON-safe: typed items hold numbers as strings.
-    point = {key: _serialize(value) for key, value in price.to_record().items()}
-    candles = _folded(price, [] if memo is None else memo["candles"])
-    recent.mark_writing(price.asset)
-    _write({settings.DYNAMODB_TABLE: [point], _candles_table(): candles})
-    fresh = {"point": point, "candles": candles}
-    heads = _heads(price, memo)
-    if heads is None:
-        recent.restart(fresh, price.asset, *_newest_stored(price.asset))
-    else:
-        folded = {_interval_of(item): _candle(item) for item in candles}
-        recent.remember(fresh, price, folded, heads=heads)
+    if not due:
+        return
+    points = [{key: _serialize(value) for key, value in p.to_record().items()} for p, _ in due]
+    candles = _folded(due)
+    recent.mark_writing([price.asset for price, _ in due])
+    table, candles_table = settings.DYNAMODB_TABLE, _candles_table()
+    puts = [(table, point) for point in points]
+    _write(puts + [(candles_table, item) for item in itertools.chain(*candles)])
+    written = [
+        recent.Written(
+            memo={"point": point, "candles": folded},
+            price=price,
+            candles={_interval_of(item): _candle(item) for item in folded},
+            heads=_heads(price, memo),
+        )
+        for (price, memo), point, folded in zip(due, points, candles, strict=True)
+    ]
+    recent.remember(written)
 
 
-def _heads(price: AggregatedPrice, memo: dict[str, Any] | None) -> dict[str, datetime] | None:
+def _heads(price: AggregatedPrice, memo: Memo | None) -> dict[str, datetime] | None:
     # The recent lists are written with the memo, so their heads are its point and candles.
-    # Without it, or with a point no newer than its, they are filled again from DynamoDB.
+    # Without it, or with a point no newer than its, they start again from this point.
     if memo is None or int(memo["point"]["timestamp"]["N"]) >= epoch_ms(price.aggregated_at):
         return None
     return {_interval_of(item): _candle(item).start for item in memo["candles"]}
-
-
-def _newest_stored(symbol: str) -> tuple[list[HistoryPoint], dict[str, list[Candle]]]:
-    # As many of symbol's newest points and candles as the recent lists hold, newest first.
-    points = _newest(settings.DYNAMODB_TABLE, symbol, recent.RECENT_POINTS)
-    table, count = _candles_table(), recent.RECENT_CANDLES
-    candles = {
-        name: [_candle(item) for item in _newest(table, f"{symbol}#{name}", count)]
-        for name in INTERVALS
-    }
-    return [_point(item) for item in points], candles
 
 
 def _newest(table: str, asset: str, count: int) -> list[Item]:
@@ -215,20 +219,31 @@ def _newest(table: str, asset: str, count: int) -> list[Item]:
     return _query_up_to(request, count)
 
 
-def _folded(price: AggregatedPrice, known: list[Item]) -> list[Item]:
-    # A candle the memo does not hold (lost, or an earlier one) is read from DynamoDB, so a
-    # lost memo never restarts a candle.
-    keys = {name: _candle_key(price.asset, name, price.aggregated_at) for name in INTERVALS}
-    found = {_key_of(item): item for item in known}
-    missing = [key for key in keys.values() if _key_of(key) not in found]
-    if missing:
-        found |= {_key_of(item): item for item in _read_candles(missing)}
+def _folded(due: list[tuple[AggregatedPrice, Memo | None]]) -> list[list[Item]]:
+    # Each price's candles with it folded in. A memo holds the newest candle of every
+    # interval, so a candle it does not hold is a new one; without a memo the candles are read
+    # from DynamoDB, all in one go, so a lost memo never restarts a candle.
+    keys = [
+        {name: _candle_key(price.asset, name, price.aggregated_at) for name in INTERVALS}
+        for price, _ in due
+    ]
+    found = {_key_of(item): item for _, memo in due if memo for item in memo["candles"]}
+    lost = [each for each, (_, memo) in zip(keys, due, strict=True) if memo is None]
+    missing = [key for each in lost for key in each.values()]
+    found |= {_key_of(item): item for item in _read_candles(missing)}
     folded = []
-    for name, key in keys.items():
-        item = found.get(_key_of(key))
-        candle = None if item is None else _candle(item)
-        candle = fold(candle, price.aggregated_at, price.price, INTERVALS[name])
-        folded.append(_candle_item(price.asset, name, candle))
+    for (price, _), each in zip(due, keys, strict=True):
+        items = []
+        for name, key in each.items():
+            item = found.get(_key_of(key))
+            candle = fold(
+                None if item is None else _candle(item),
+                price.aggregated_at,
+                price.price,
+                INTERVALS[name],
+            )
+            items.append(_candle_item(price.asset, name, candle))
+        folded.append(items)
     return folded
 
 
@@ -286,17 +301,21 @@ def _candle(item: Item) -> Candle:
 
 
 def _read_candles(keys: list[Item]) -> list[Item]:
-    table = _candles_table()
-    request = {table: {"Keys": keys, "ConsistentRead": True}}
-    answers = _until_processed(_client().batch_get_item, request, "UnprocessedKeys")
-    return [item for answer in answers for item in answer["Responses"].get(table, [])]
+    table, found = _candles_table(), []
+    for start in range(0, len(keys), _GET_BATCH):
+        request = {table: {"Keys": keys[start : start + _GET_BATCH], "ConsistentRead": True}}
+        answers = _until_processed(_client().batch_get_item, request, "UnprocessedKeys")
+        found += [item for answer in answers for item in answer["Responses"].get(table, [])]
+    return found
 
 
-def _write(items: dict[str, list[Item]]) -> None:
-    request = {
-        table: [{"PutRequest": {"Item": item}} for item in batch] for table, batch in items.items()
-    }
-    _until_processed(_client().batch_write_item, request, "UnprocessedItems")
+def _write(items: list[tuple[str, Item]]) -> None:
+    # Each item with its table; BatchWriteItem takes at most 25 items, of any tables.
+    for start in range(0, len(items), _WRITE_BATCH):
+        request: dict[str, list[Item]] = {}
+        for table, item in items[start : start + _WRITE_BATCH]:
+            request.setdefault(table, []).append({"PutRequest": {"Item": item}})
+        _until_processed(_client().batch_write_item, request, "UnprocessedItems")
 
 
 def _until_processed(

@@ -23,6 +23,7 @@ class Source:
     bid: Decimal | None = None
     ask: Decimal | None = None
     volume: Decimal | None = None
+    quoted_at: datetime | None = None  # when the venue quoted it (its clock, or first seen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,21 +96,25 @@ def whole_ms(moment: datetime) -> datetime:
 
 def _source_record(source: Source) -> dict[str, Any]:
     # Absent amounts are left out: DynamoDB stores no empty attributes.
-    record = {"exchange": source.exchange, "status": source.status}
+    record: dict[str, Any] = {"exchange": source.exchange, "status": source.status}
     for name in ("reason", "detail", *_AMOUNTS):
         if (value := getattr(source, name)) is not None:
             record[name] = value
+    if source.quoted_at is not None:
+        record["quoted_at"] = epoch_ms(source.quoted_at)
     return record
 
 
 def _source_from_record(record: dict[str, Any]) -> Source:
     amounts = {name: Decimal(record[name]) for name in _AMOUNTS if record.get(name) is not None}
+    quoted_at = record.get("quoted_at")
     return Source(
         exchange=record["exchange"],
         status=record["status"],
         reason=record.get("reason"),
         detail=record.get("detail"),
         **amounts,
+        quoted_at=None if quoted_at is None else from_epoch_ms(quoted_at),
     )
 
 

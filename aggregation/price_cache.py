@@ -68,8 +68,17 @@ def document_of(price: AggregatedPrice) -> bytes:
 
 def latest_price(symbol: str) -> AggregatedPrice | None:
     """Return the latest price published for symbol, or None."""
-    record = _redis().get(_key(f"price:{symbol}"))
-    return None if record is None else AggregatedPrice.from_record(json.loads(record))
+    return latest_prices([symbol]).get(symbol)
+
+
+def latest_prices(symbols: list[str]) -> dict[str, AggregatedPrice]:
+    """Return the latest price published for each of symbols that has one, in one round trip."""
+    records = _redis().mget([_key(f"price:{symbol}") for symbol in symbols]) if symbols else []
+    return {
+        symbol: AggregatedPrice.from_record(json.loads(record))
+        for symbol, record in zip(symbols, records, strict=True)
+        if record is not None
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,17 +3,17 @@ newest points and candles, which answer most history reads without DynamoDB.
 
 Each list holds its newest element first and is exact from its oldest element onward: every
 point (or candle) stored since that one is in it, so a window that the list reaches back to is
-whole. A list that holds all there is ends with a marker timed before any point, which trimming
-drops first. Elements are "<epoch ms> <JSON>", so a read finds its window without decoding the
-others. Only history.py uses this module; it writes here once DynamoDB holds what is written.
+whole; an older window is read from DynamoDB. Elements are "<epoch ms> <JSON>", so a read
+finds its window without decoding the others. Only history.py uses this module; it writes
+here once DynamoDB holds what is written.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -34,61 +34,58 @@ RECENT_POINTS = 1000
 RECENT_CANDLES = 200  # twice the default range of a candles request
 
 Entry = tuple[int, bytes]  # a list element split into its time and its JSON
-_BEGINNING = f"{-(2**63)} null"  # the end of a list that holds all there is
 
 
-def memo(symbol: str) -> dict[str, Any] | None:
-    """Return the memo of symbol's last stored point, or None when it is lost or in doubt."""
+def memos(symbols: Sequence[str]) -> list[dict[str, Any] | None]:
+    """Return the memo of each symbol's last stored point, or None where it is lost or in doubt."""
     try:
         with _redis().pipeline(transaction=False) as pipe:
-            value, cut_short = pipe.get(_memo_key(symbol)).exists(_writing_key(symbol)).execute()
+            for symbol in symbols:
+                pipe.get(_memo_key(symbol)).exists(_writing_key(symbol))
+            replies = pipe.execute()
     except RedisError as exc:
-        logger.warning("Redis unavailable for the history memo of %s: %s", symbol, exc)
-        return None
+        logger.warning("Redis unavailable for the history memos: %s", exc)
+        return [None] * len(symbols)
     # A write cut short may have reached DynamoDB after all: then the memo and lists may lag it.
-    return None if value is None or cut_short else cache.client.decode(value)
+    return [
+        None if value is None or cut_short else cache.client.decode(value)
+        for value, cut_short in zip(replies[::2], replies[1::2], strict=True)
+    ]
 
 
-def mark_writing(symbol: str) -> None:
-    """Note that a point of symbol is on its way to DynamoDB, until remember() follows it."""
+def mark_writing(symbols: Sequence[str]) -> None:
+    """Note that points of symbols are on their way to DynamoDB, until remember() follows."""
     try:
-        _redis().set(_writing_key(symbol), 1, ex=_ttl())
+        with _redis().pipeline(transaction=False) as pipe:
+            for symbol in symbols:
+                pipe.set(_writing_key(symbol), 1, ex=_ttl())
+            pipe.execute()
     except RedisError as exc:
-        logger.warning("Redis unavailable to mark a history write of %s: %s", symbol, exc)
+        logger.warning("Redis unavailable to mark history writes: %s", exc)
 
 
-def remember(
-    memo: dict[str, Any],
-    price: AggregatedPrice,
-    candles: dict[str, Candle],
-    *,
-    heads: dict[str, datetime],
-) -> None:
-    """Keep memo, and put price and its candles (by interval) at the head of their lists, where
-    the candles at the head start at heads."""
-    symbol = price.asset
-    with _keeping(memo, symbol) as pipe:
-        _push(pipe, _points_key(symbol), _point_entry(HistoryPoint.of(price)), RECENT_POINTS)
-        for name, candle in candles.items():
-            key = _candles_key(symbol, name)
-            if heads.get(name) == candle.start:
-                pipe.lpop(key)  # the same candle before this point; a lost list stays empty
-            _push(pipe, key, _candle_entry(candle), RECENT_CANDLES)
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A point just stored: the memo to keep, the price, its candles by interval, and the
+    starts of the candles at the head of its lists (None: the lists start again from it)."""
+
+    memo: dict[str, Any]
+    price: AggregatedPrice
+    candles: dict[str, Candle]
+    heads: dict[str, datetime] | None
 
 
-def restart(
-    memo: dict[str, Any],
-    symbol: str,
-    points: list[HistoryPoint],
-    candles: dict[str, list[Candle]],
-) -> None:
-    """Keep memo, and fill symbol's lists again with its newest stored points and candles (by
-    interval), newest first; a list given fewer than it holds is all there is."""
-    with _keeping(memo, symbol) as pipe:
-        _refill(pipe, _points_key(symbol), [_point_entry(p) for p in points], RECENT_POINTS)
-        for name, found in candles.items():
-            entries = [_candle_entry(candle) for candle in found]
-            _refill(pipe, _candles_key(symbol, name), entries, RECENT_CANDLES)
+def remember(written: Sequence[Written]) -> None:
+    """Keep each memo, and put each price and its candles at the head of their lists, all in
+    one MULTI, so memos and lists change together."""
+    try:
+        with _redis().pipeline() as pipe:
+            for each in written:
+                _keep(pipe, each)
+            pipe.execute()
+    except RedisError as exc:
+        # The writing marks stay, so the lists of these assets start again at their next point.
+        logger.warning("Redis unavailable to keep the recent history: %s", exc)
 
 
 def points_page(
@@ -149,30 +146,26 @@ def _window(
     return inside[:limit], len(inside) > limit
 
 
-@contextmanager
-def _keeping(memo: dict[str, Any], symbol: str) -> Iterator[Pipeline]:
-    # One MULTI, so the memo and the lists change together.
-    try:
-        with _redis().pipeline() as pipe:
-            pipe.set(_memo_key(symbol), cache.client.encode(memo), ex=_ttl())
-            pipe.delete(_writing_key(symbol))
-            yield pipe
-            pipe.execute()
-    except RedisError as exc:
-        # The writing mark stays, so the next point of symbol fills the lists again.
-        logger.warning("Redis unavailable to keep the recent history of %s: %s", symbol, exc)
+def _keep(pipe: Pipeline, written: Written) -> None:
+    symbol = written.price.asset
+    pipe.set(_memo_key(symbol), cache.client.encode(written.memo), ex=_ttl())
+    pipe.delete(_writing_key(symbol))
+    if written.heads is None:
+        # Lost or in doubt: the lists start again, exact from this point on. Reading them back
+        # from DynamoDB here would cost every asset five queries after Redis restarts.
+        pipe.delete(_points_key(symbol), *(_candles_key(symbol, name) for name in INTERVALS))
+    _push(pipe, _points_key(symbol), _point_entry(HistoryPoint.of(written.price)), RECENT_POINTS)
+    for name, candle in written.candles.items():
+        key = _candles_key(symbol, name)
+        if written.heads is not None and written.heads.get(name) == candle.start:
+            pipe.lpop(key)  # the same candle before this point; a lost list stays empty
+        _push(pipe, key, _candle_entry(candle), RECENT_CANDLES)
 
 
 def _push(pipe: Pipeline, key: str, entry: str, cap: int) -> None:
     pipe.lpush(key, entry)
     pipe.ltrim(key, 0, cap - 1)
     pipe.expire(key, _ttl())  # as the memo's: without it, the next point fills them again
-
-
-def _refill(pipe: Pipeline, key: str, entries: list[str], cap: int) -> None:
-    pipe.delete(key)
-    pipe.rpush(key, *entries, *([_BEGINNING] if len(entries) < cap else []))
-    pipe.expire(key, _ttl())
 
 
 def _point_entry(point: HistoryPoint) -> str:

@@ -19,7 +19,7 @@ from aggregation.price import AggregatedPrice, RefreshFailure, Source
 from common.metrics import QUOTES_EXCLUDED, REFRESH_SECONDS
 from exchanges.client import fetch_all, own_timeouts
 from exchanges.models import Exchange
-from exchanges.quotes import ExchangeError, Pair, Quote
+from exchanges.quotes import ExchangeError, Pair, Quote, UnknownPair
 
 Named = list[tuple[str, Quote | ExchangeError]]  # each venue's name and its quote or error
 
@@ -80,7 +80,57 @@ def quotes_collect(
         ]
         for asset in assets
     }
-    return now, named
+    return now, _with_last_good(assets, named, now)
+
+
+def _with_last_good(
+    assets: Sequence[Asset], named: dict[str, Named], now: datetime
+) -> dict[str, Named]:
+    """Where a venue's answer failed, let its quote in the asset's last price stand in while
+    younger than the asset's quote age limit, as a venue's last trade does: not where the
+    venue said it lists no such pair, and only beside a new quote from another venue (with
+    none, the refresh fails and says why)."""
+    failed = [
+        asset.symbol
+        for asset in assets
+        if any(_lost(result) for _, result in named[asset.symbol])
+        and any(isinstance(result, Quote) for _, result in named[asset.symbol])
+    ]
+    last = price_cache.latest_prices(failed) if failed else {}
+    for asset in assets:
+        if (price := last.get(asset.symbol)) is None:
+            continue
+        max_age = asset.rules.max_age
+        kept = {
+            source.exchange: source
+            for source in price.used
+            if source.quoted_at is not None and now - source.quoted_at <= max_age
+        }
+        named[asset.symbol] = [
+            (name, _kept(asset.symbol, kept[name], result))
+            if _lost(result) and name in kept
+            else (name, result)
+            for name, result in named[asset.symbol]
+        ]
+    return named
+
+
+def _lost(result: Quote | ExchangeError) -> bool:
+    return isinstance(result, ExchangeError) and not isinstance(result, UnknownPair)
+
+
+def _kept(symbol: str, source: Source, error: ExchangeError) -> Quote:
+    return Quote(
+        exchange=source.exchange,
+        symbol=symbol,
+        price=source.price,
+        bid=source.bid,
+        ask=source.ask,
+        volume=source.volume,
+        timestamp=source.quoted_at,
+        received_at=source.quoted_at,
+        kept_for=error,
+    )
 
 
 def _refresh(
@@ -97,8 +147,7 @@ def _refresh(
     price_cache.publish(
         prices, [RefreshFailure(exc.symbol, now, str(exc), exc.sources) for exc in failures]
     )
-    for price in prices:
-        history.record(price)
+    history.record(prices)
     for price in prices:
         _observe("published", price.sources, started)
     for exc in failures:

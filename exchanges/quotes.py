@@ -43,3 +43,5 @@ class Quote:
     volume: Decimal  # 24 h volume in the base asset
     timestamp: datetime | None  # the venue's own time (UTC); None when its ticker has none
     received_at: datetime  # UTC
+    # Set when the venue's answer failed and its last good quote stands in for it.
+    kept_for: ExchangeError | None = None

@@ -22,3 +22,17 @@ def queries() -> Iterator[list[dict[str, Any]]]:
     events.register("after-call.dynamodb.Query", keep)
     yield answers
     events.unregister("after-call.dynamodb.Query", keep)
+
+
+@pytest.fixture
+def dynamodb_calls() -> Iterator[list[str]]:
+    """The names of the DynamoDB operations the history calls from now on."""
+    names: list[str] = []
+
+    def keep(model: Any, **kwargs: Any) -> None:
+        names.append(model.name)
+
+    events = history._client().meta.events
+    events.register("before-call.dynamodb", keep)
+    yield names
+    events.unregister("before-call.dynamodb", keep)

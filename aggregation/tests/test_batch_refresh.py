@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -71,3 +72,27 @@ def test_a_cold_round_holds_its_worker_no_longer_than_the_round_cap(binance):
     assert refresh_batch.apply(args=(["ETHUSDT"], 60.0)).get() == 1
     assert time.monotonic() - started < MAX_ROUND_SECONDS + 0.5
     assert sources("ETHUSDT")["binance"] == "timeout"
+
+
+def test_a_venue_that_fails_keeps_its_last_good_quote_with_its_age(binance):
+    prices_refresh(symbols=["BTCUSDT"], deadline=time.monotonic() + 2)
+    first = {source.exchange: source for source in price_cache.latest_price("BTCUSDT").sources}
+    set_fault(binance, "BTCUSDT", "down")
+    prices_refresh(symbols=["BTCUSDT"], deadline=time.monotonic() + 2)
+    price = price_cache.latest_price("BTCUSDT")
+    kept = {source.exchange: source for source in price.sources}["binance"]
+    assert (kept.status, kept.reason) == ("used", None)
+    assert kept.detail.startswith("last good quote kept; no new one: ")
+    assert (kept.price, kept.quoted_at) == (first["binance"].price, first["binance"].quoted_at)
+    assert kept.quoted_at < price.aggregated_at
+    document = json.loads(price_cache.document_of(price))[3]
+    assert document["sources"][0]["quoted_at"] == kept.quoted_at.isoformat().replace("+00:00", "Z")
+
+
+def test_a_last_good_quote_older_than_the_age_limit_is_not_kept(binance, settings):
+    settings.PRICEHUB_MAX_QUOTE_AGE_SECONDS = 1.0
+    prices_refresh(symbols=["BTCUSDT"], deadline=time.monotonic() + 2)
+    set_fault(binance, "BTCUSDT", "down")
+    time.sleep(1.2)
+    prices_refresh(symbols=["BTCUSDT"], deadline=time.monotonic() + 2)
+    assert sources("BTCUSDT")["binance"] == "venue_error"

@@ -43,7 +43,7 @@ def every_candle(symbol: str = "BTCUSDT") -> dict[str, list[Candle]]:
 
 def test_it_records_the_point_and_the_candle_of_every_interval(history_count):
     for seconds, price in [(0, "100"), (30, "103"), (90, "98"), (400, "101")]:
-        assert history.record(point(seconds, price))
+        assert history.record([point(seconds, price)])
     assert history_count("BTCUSDT") == 4
     assert every_candle() == {
         "1m": [
@@ -61,22 +61,22 @@ def test_it_records_the_point_and_the_candle_of_every_interval(history_count):
 
 
 def test_it_skips_a_point_within_the_deviation_and_leaves_the_candles_be(history_count):
-    assert history.record(point(0, "100"))
-    assert not history.record(point(10, "100.01"))
+    assert history.record([point(0, "100")])
+    assert not history.record([point(10, "100.01")])
     assert history_count("BTCUSDT") == 1
     assert every_candle()["1m"] == [candle(T0, 100, 100, 100, 100, points=1)]
 
 
 def test_a_lost_memo_keeps_the_candles_whole():
-    history.record(point(0, "100"))
-    history.record(point(10, "120"))
+    history.record([point(0, "100")])
+    history.record([point(10, "120")])
     cache.delete("history-memo:BTCUSDT")
-    history.record(point(20, "90"))
+    history.record([point(20, "90")])
     assert every_candle()["1m"] == [candle(T0, 100, 120, 90, 90, points=3)]
 
 
 def test_it_keeps_a_json_safe_memo():
-    history.record(point(0, "100.5"))
+    history.record([point(0, "100.5")])
     memo = cache.get("history-memo:BTCUSDT")
     assert json.loads(json.dumps(memo)) == memo
 
@@ -86,7 +86,7 @@ def test_it_answers_a_hundred_daily_candles_from_one_bounded_query(client, seede
     for day in range(100):
         for hour, price in [(1, 100), (7, 110), (13, 90), (19, 105)]:
             seconds = (first + day * DAY + timedelta(hours=hour) - T0).total_seconds()
-            history.record(point(seconds, str(price + day)))
+            history.record([point(seconds, str(price + day))])
     cache.delete_pattern("*recent*")  # so DynamoDB answers, not the recent candles in Redis
     queries.clear()
     end = (first + 100 * DAY - MINUTE).isoformat()
@@ -160,3 +160,37 @@ def _empty_candles_table() -> None:
         for item in page["Items"]:
             key = {"asset": item["asset"], "timestamp": item["timestamp"]}
             client.delete_item(TableName=table, Key=key)
+
+
+def test_it_records_many_assets_in_few_calls_and_skips_those_not_due(history_count, dynamodb_calls):
+    symbols = [f"SIM{n:04d}USDT" for n in range(1, 21)]
+    history.record([point(0, "100", symbol) for symbol in symbols])
+    moved = [point(70, "100", symbol) for symbol in symbols[:10]]  # a minute on: due
+    still = [point(10, "100", symbol) for symbol in symbols[10:]]  # neither moved nor aged
+    dynamodb_calls.clear()
+    assert history.record(moved + still) == moved
+    assert dynamodb_calls == ["BatchWriteItem"] * 2  # 10 points, 40 candles: 25 items a call
+    assert [history_count(symbol) for symbol in symbols] == [2] * 10 + [1] * 10
+    assert history.candles_between(symbols[0], "1m", T0, T0 + MINUTE) == [
+        candle(T0, 100, 100, 100, 100, points=1),
+        candle(T0 + MINUTE, 100, 100, 100, 100, points=1),
+    ]
+
+
+def test_lost_memos_read_every_candle_in_one_call(dynamodb_calls):
+    symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    history.record([point(0, "100", symbol) for symbol in symbols])
+    cache.delete_pattern("history-memo:*")
+    dynamodb_calls.clear()
+    history.record([point(20, "120", symbol) for symbol in symbols])
+    assert dynamodb_calls == ["BatchGetItem", "BatchWriteItem"]  # 12 candles; 3 + 12 items
+    assert [every_candle(symbol)["1h"] for symbol in symbols] == [
+        [candle(T0, 100, 120, 100, 120, points=2)]
+    ] * 3
+
+
+def test_a_price_no_newer_than_the_last_point_is_not_recorded(history_count):
+    assert history.record([point(10, "100")])
+    assert history.record([point(5, "200")]) == []
+    assert history.record([point(10, "300")]) == []
+    assert history_count("BTCUSDT") == 1
