@@ -25,6 +25,8 @@ _REQUESTS = "requests"
 _PROMOTED = "promoted"
 _ASSETS_VERSION = "assets-version"
 _SYNCED = "due-synced"  # what the due set was last synced to (see due_sync)
+# New assets of one interval fall due at most this many a second (a hundred: a batch).
+NEW_PER_SECOND = 100
 
 # Takes the due symbols and moves each to its next due time in one step, so two beats never
 # dispatch the same refresh. The next due time steps from the last one, not from now, so the
@@ -63,22 +65,39 @@ def schedule_state() -> tuple[frozenset[str], bytes, bytes | None]:
     return (*parse_read([promoted, version]), synced)
 
 
-def due_sync(intervals: dict[str, float], now: float, *, marker: str) -> None:
-    """Make the due set hold exactly these symbols at these refresh intervals: a new one due
-    now, one whose interval shrank (a promotion) due within its new interval; remember marker
-    as what it was synced to."""
+def due_sync(intervals: dict[str, float], now: float, *, marker: str, whole: bool = True) -> None:
+    """Make the due set hold these symbols at these refresh intervals: new ones due from now
+    on (see _first_due), one whose interval shrank (a promotion) due within its new interval;
+    remember marker as what it was synced to. With whole, drop every other symbol; without,
+    leave the others as they are."""
     redis = _redis()
-    gone = {member.decode() for member in redis.zrange(_key(_DUE), 0, -1)} - set(intervals)
+    known = {member.decode() for member in redis.zrange(_key(_DUE), 0, -1)} if whole else set()
+    gone = known - set(intervals)
+    new = {symbol: seconds for symbol, seconds in intervals.items() if symbol not in known}
     with redis.pipeline() as pipe:
-        pipe.delete(_key(_INTERVALS))
+        if whole:
+            pipe.delete(_key(_INTERVALS))
         if intervals:
             pipe.hset(_key(_INTERVALS), mapping=intervals)
-            pipe.zadd(_key(_DUE), dict.fromkeys(intervals, now), nx=True)
+            if whole and new:
+                pipe.zadd(_key(_DUE), _first_due(new, now), nx=True)
             pipe.zadd(_key(_DUE), {s: now + seconds for s, seconds in intervals.items()}, lt=True)
         if gone:
             pipe.zrem(_key(_DUE), *gone)
         pipe.set(_key(_SYNCED), marker)
         pipe.execute()
+
+
+def _first_due(new: dict[str, float], now: float) -> dict[str, float]:
+    # A few new assets are due at once; many of one interval are spread over it, at most
+    # NEW_PER_SECOND a second, and each keeps its place: ten thousand assets due in the same
+    # second would come back together every interval.
+    due = {}
+    for seconds in set(new.values()):
+        symbols = sorted(symbol for symbol, interval in new.items() if interval == seconds)
+        step = min(seconds, len(symbols) / NEW_PER_SECOND) / len(symbols)
+        due |= {symbol: now + n * step for n, symbol in enumerate(symbols)}
+    return due
 
 
 def read_keys() -> list[str]:

@@ -72,12 +72,18 @@ def promote_requested_assets() -> list[str]:
 
 def _sync_schedule(now: float) -> None:
     """Bring the due set in line with the enabled assets, their tiers and the promotions,
-    when any of them changed since it was last synced."""
+    when any of them changed since it was last synced: only the assets whose promotion
+    changed when nothing else did, all of them otherwise."""
     promoted, version, synced = scheduling.schedule_state()
     tiers = settings.PRICEHUB_TIER_SECONDS
-    marker = json.dumps([version.decode(), sorted(promoted), tiers])
+    state = [version.decode(), sorted(promoted), tiers]
+    marker = json.dumps(state)
     if synced is not None and synced.decode() == marker:
         return
     assets = Asset.objects.filter(enabled=True).only("symbol", "tier")
+    last = None if synced is None else json.loads(synced)
+    whole = last is None or [last[0], last[2]] != [state[0], state[2]]
+    if not whole:
+        assets = assets.filter(symbol__in=set(last[1]) ^ promoted)
     intervals = {asset.symbol: tiers[asset_tier(asset, promoted)] for asset in assets}
-    scheduling.due_sync(intervals, now, marker=marker)
+    scheduling.due_sync(intervals, now, marker=marker, whole=whole)

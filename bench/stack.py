@@ -31,14 +31,15 @@ class StackError(Exception):
 
 
 @contextmanager
-def running(*, assets: int) -> Iterator[subprocess.Popen]:
-    """Start deploy.run with `assets` simulated assets and DEBUG off; SIGINT it at the end."""
+def running(*, assets: int, **env: str) -> Iterator[subprocess.Popen]:
+    """Start deploy.run with `assets` simulated assets, DEBUG off and env added; SIGINT it at
+    the end."""
     if _answers(API_PORT):
         raise StackError(
             "something already answers on 127.0.0.1:8080 (a `make run`?); stop it first: "
             "the benchmark measures only the stack it starts itself"
         )
-    env = dict(os.environ, SIM_ASSETS=str(assets), DEBUG="false")
+    env = dict(os.environ, SIM_ASSETS=str(assets), DEBUG="false", **env)
     LOG.parent.mkdir(exist_ok=True)
     with LOG.open("wb") as log:
         process = subprocess.Popen(

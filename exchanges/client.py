@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +41,9 @@ _session.mount("http://", HTTPAdapter(pool_maxsize=32))
 _session.mount("https://", HTTPAdapter(pool_maxsize=32))
 _session.headers["User-Agent"] = "PriceHub/0.1"
 _pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="venue")
+# Each venue's round waits for its calls on _pool from a thread of its own.
+_rounds = ThreadPoolExecutor(max_workers=32, thread_name_prefix="venue-round")
+_GRACE_SECONDS = 0.05
 # One breaker per venue name: shared ones keep their state in Redis, local ones in this
 # process's memory while Redis is unreachable.
 _shared: dict[str, pybreaker.CircuitBreaker] = {}
@@ -54,34 +57,23 @@ def fetch_all(
 
     Return, per venue name, each symbol's quote or error. Nothing waits past `deadline`
     (a time.monotonic() value): a call still running then is a timeout for its symbols.
+    Each venue's round passes its circuit breaker once, and counts as one failure when it
+    brought not one usable quote.
     """
     pairs = list({pair.symbol: pair for pair in pairs}.values())
-    started = time.monotonic()
-    results: dict[str, Results] = {exchange.name: {} for exchange in exchanges}
-    pending: dict[Future[Results], tuple[Exchange, list[Pair]]] = {}
-    for exchange in exchanges:
-        for chunk in _chunks(pairs, get_adapter(exchange.kind).max_pairs):
-            pending[_pool.submit(_call, exchange, chunk, deadline)] = (exchange, chunk)
-    while pending:
-        done, _ = wait(
-            pending, timeout=max(0, deadline - time.monotonic()), return_when=FIRST_COMPLETED
-        )
-        if not done:
-            break
-        for future in done:
-            exchange, chunk = pending.pop(future)
-            answer = future.result()
-            if len(chunk) > 1 and isinstance(answer[chunk[0].symbol], UnknownPair):
-                # One pair the venue does not list fails its whole chunk; ask for each alone.
-                for pair in chunk:
-                    pending[_pool.submit(_call, exchange, [pair], deadline)] = (exchange, [pair])
-            else:
-                results[exchange.name].update(answer)
-    late = ExchangeError(f"timed out after {deadline - started:.3g} s", reason="timeout")
-    for future, (exchange, chunk) in pending.items():
-        future.cancel()
-        results[exchange.name].update(dict.fromkeys((pair.symbol for pair in chunk), late))
-    return {name: {p.symbol: got[p.symbol] for p in pairs} for name, got in results.items()}
+    rounds = {
+        exchange.name: _rounds.submit(_round, exchange, pairs, deadline) for exchange in exchanges
+    }
+    # A round ends by the deadline itself; the grace covers handing its answer over.
+    wait(rounds.values(), timeout=max(0, deadline - time.monotonic()) + _GRACE_SECONDS)
+    results = {}
+    for name, future in rounds.items():
+        if future.done():
+            results[name] = future.result()
+        else:
+            late = ExchangeError("timed out after the round's deadline", reason="timeout")
+            results[name] = dict.fromkeys((pair.symbol for pair in pairs), late)
+    return results
 
 
 def fetch_quotes(
@@ -133,46 +125,96 @@ def _chunks(pairs: list[Pair], size: int) -> list[list[Pair]]:
     return [pairs[start : start + size] for start in range(0, len(pairs), size)]
 
 
-def _call(exchange: Exchange, pairs: list[Pair], deadline: float) -> Results:
-    """Make one HTTP call for pairs through the venue's breaker; return each symbol's result."""
-    budget = min(exchange.timeout_seconds, deadline - time.monotonic())
-    if budget <= 0:
-        # Queued behind other calls until the deadline: nothing was asked, nothing is recorded.
-        return _each(pairs, ExchangeError("timed out before asking", reason="timeout"))
+def _round(exchange: Exchange, pairs: list[Pair], deadline: float) -> Results:
+    """Ask one venue for every pair through its breaker; return each symbol's result."""
+    samples: list[health.Sample] = []
     try:
-        # calling(), unlike call(), leaves the breaker's lock before the request starts,
-        # so requests to one venue still run in parallel.
+        # calling(), unlike call(), leaves the breaker's lock before the round starts, so
+        # rounds to one venue still run in parallel.
         with _breaker(exchange.name).calling():
-            return _request(exchange, get_adapter(exchange.kind), pairs, budget)
+            results = _calls(exchange, pairs, deadline, samples)
+            if results and not any(isinstance(result, Quote) for result in results.values()):
+                raise _NothingUsable(results)
+            return results
     except pybreaker.CircuitBreakerError:
         VENUE_REQUESTS.labels(exchange=exchange.name, outcome="circuit_open").inc()
         message = (
-            f"circuit open after {settings.PRICEHUB_CIRCUIT_FAIL_MAX} failures in a row; "
+            f"circuit open after {settings.PRICEHUB_CIRCUIT_FAIL_MAX} failed rounds in a row; "
             f"next try within {settings.PRICEHUB_CIRCUIT_RESET_SECONDS:g} s"
         )
         return _each(pairs, ExchangeError(message, reason="circuit_open"))
     except _NothingUsable as exc:
         return exc.results
+    finally:
+        health.record(exchange.name, samples)
+
+
+def _calls(
+    exchange: Exchange, pairs: list[Pair], deadline: float, samples: list[health.Sample]
+) -> Results:
+    """Make the round's calls, in chunks as large as the venue takes, all at once."""
+    adapter = get_adapter(exchange.kind)
+    started = time.monotonic()
+    results: Results = {}
+    pending = {
+        _pool.submit(_call, exchange, adapter, chunk, deadline, samples): chunk
+        for chunk in _chunks(pairs, adapter.max_pairs)
+    }
+    while pending:
+        done, _ = wait(
+            pending, timeout=max(0, deadline - time.monotonic()), return_when=FIRST_COMPLETED
+        )
+        if not done:
+            break
+        for future in done:
+            chunk = pending.pop(future)
+            answer = future.result()
+            if len(chunk) > 1 and isinstance(answer[chunk[0].symbol], UnknownPair):
+                # One pair the venue does not list fails its whole chunk; ask for each alone.
+                for pair in chunk:
+                    pending[_pool.submit(_call, exchange, adapter, [pair], deadline, samples)] = [
+                        pair
+                    ]
+            else:
+                results.update(answer)
+    # Cut by the round's deadline, short of the venue's own timeout: not the venue's failure.
+    cut = RoundOver if deadline - started < exchange.timeout_seconds else ExchangeError
+    late = cut(f"timed out after {deadline - started:.3g} s", reason="timeout")
+    for future, chunk in pending.items():
+        future.cancel()
+        results.update(_each(chunk, late))
+    return {pair.symbol: results[pair.symbol] for pair in pairs}
+
+
+def _call(
+    exchange: Exchange,
+    adapter: Adapter,
+    pairs: list[Pair],
+    deadline: float,
+    samples: list[health.Sample],
+) -> Results:
+    """Make one HTTP call for pairs; return each symbol's result and note its outcome."""
+    budget = min(exchange.timeout_seconds, deadline - time.monotonic())
+    if budget <= 0:
+        # Queued behind other calls until the deadline: nothing was asked, nothing is noted.
+        return _each(pairs, RoundOver("timed out before asking", reason="timeout"))
+    started = time.monotonic()
+    try:
+        results = _get(exchange, adapter, pairs, budget)
     except ExchangeError as exc:
+        _observe(exchange.name, exc.reason, time.monotonic() - started, samples, str(exc))
         return _each(pairs, exc)
+    usable = any(isinstance(result, Quote) for result in results.values())
+    outcome, detail = "ok", ""
+    if not usable:
+        first = next(iter(results.values()))
+        outcome, detail = first.reason, str(first)
+    _observe(exchange.name, outcome, time.monotonic() - started, samples, detail)
+    return results
 
 
 def _each(pairs: list[Pair], error: ExchangeError) -> Results:
     return dict.fromkeys((pair.symbol for pair in pairs), error)
-
-
-def _request(exchange: Exchange, adapter: Adapter, pairs: list[Pair], budget: float) -> Results:
-    """Ask the venue once and record the outcome and latency."""
-    started = time.monotonic()
-    try:
-        results = _get(exchange, adapter, pairs, budget)
-        if not any(isinstance(result, Quote) for result in results.values()):
-            raise _NothingUsable(results)
-    except ExchangeError as exc:
-        _observe(exchange.name, exc.reason, time.monotonic() - started, detail=str(exc))
-        raise
-    _observe(exchange.name, "ok", time.monotonic() - started)
-    return results
 
 
 def _get(exchange: Exchange, adapter: Adapter, pairs: list[Pair], budget: float) -> Results:
@@ -220,10 +262,12 @@ def _read_by(response: requests.Response, ends: float, limit: int) -> bytes:
             raise ExchangeError(f"response larger than {limit} bytes")
 
 
-def _observe(name: str, outcome: str, seconds: float, detail: str = "") -> None:
+def _observe(
+    name: str, outcome: str, seconds: float, samples: list[health.Sample], detail: str
+) -> None:
     VENUE_REQUESTS.labels(exchange=name, outcome=outcome).inc()
     VENUE_SECONDS.labels(exchange=name).observe(seconds)
-    health.record(name, outcome=outcome, seconds=seconds, detail=detail)
+    samples.append(health.Sample(outcome, seconds, detail))
 
 
 def _breaker(name: str) -> pybreaker.CircuitBreaker:

@@ -31,7 +31,8 @@ _ZIPF = 0.8  # volume falls as rank**-0.8, roughly how trading spreads over a lo
 _LEVELS = 20  # coarsest grid 2**19 s (~6 days): Brownian up to days, anchored to the CSV price
 _WALK_NORM = 0.5  # measured: the raw sum moves ~2 units per sqrt(second)
 _DAY = 86_400
-_SAMPLE_STEP = 900  # high/low/vwap sample grid; aligned so samples are reused between requests
+_SAMPLE_STEP = 3600  # high/low/vwap sample grid; aligned so samples are reused between requests
+_SAMPLED_LEVEL = 12  # the finest walk level in a sample: 2**12 s, above the grid's step
 _STABLECOINS = frozenset({"USDC", "USDT", "DAI", "FDUSD", "TUSD"})
 _VENUE_SHARE = {"binance": 0.45, "coinbase": 0.15, "kraken": 0.06}
 _AVG_TRADE_USD = 1500.0
@@ -182,17 +183,18 @@ def _seconds(at: datetime) -> float:
     return at.timestamp()
 
 
-def _truth(symbol: str, t: float, seed: int) -> float:
+def _truth(symbol: str, t: float, seed: int, finest: int = 0) -> float:
     asset = assets()[symbol]
     vol = 0.0005 if asset.base in _STABLECOINS else 0.03 + 0.03 * _uniform(seed, symbol, "vol")
-    return float(asset.price) * math.exp(vol / math.sqrt(_DAY) * _walk(seed, symbol, t))
+    return float(asset.price) * math.exp(vol / math.sqrt(_DAY) * _walk(seed, symbol, t, finest))
 
 
-def _walk(seed: int, symbol: str, t: float) -> float:
-    """Sum value noise over doubling grids, each scaled by sqrt(spacing) like Brownian motion."""
+def _walk(seed: int, symbol: str, t: float, finest: int = 0) -> float:
+    """Sum value noise over doubling grids, each scaled by sqrt(spacing) like Brownian motion,
+    from the grid of spacing 2**finest seconds up."""
     levels = (
         math.sqrt(2**level) * _value_noise((seed, symbol, level), t, 2**level)
-        for level in range(_LEVELS)
+        for level in range(finest, _LEVELS)
     )
     return _WALK_NORM * sum(levels)
 
@@ -224,17 +226,37 @@ def _venue_mid(venue: str, symbol: str, t: float, seed: int) -> float:
     return _truth(symbol, t, seed) * (1 + offset + noise)
 
 
+@lru_cache(maxsize=_SAMPLES_CACHED)
+def _sampled_mid(venue: str, symbol: str, t: int, seed: int) -> float:
+    # The venue's mid at a point of the sample grid, without the walk's levels finer than the
+    # grid: they would cost most of a new asset's first ticker and show in no sample.
+    offset = (2 * _uniform(seed, venue, symbol, "offset") - 1) * 3 * _BP
+    return _truth(symbol, t, seed, _SAMPLED_LEVEL) * (1 + offset)
+
+
+@lru_cache(maxsize=_SAMPLES_CACHED)
+def _grid(venue: str, symbol: str, first: int, stop: int, seed: int) -> tuple[float, ...]:
+    # High, low, sum and count of the samples from first up to stop: the same for every
+    # ticker until the window passes the next sample.
+    samples = [_sampled_mid(venue, symbol, t, seed) for t in range(first, stop, _SAMPLE_STEP)]
+    if not samples:
+        return -math.inf, math.inf, 0.0, 0
+    return max(samples), min(samples), sum(samples), len(samples)
+
+
 def _stats(venue: str, symbol: str, start: float, end: float, last: float, seed: int) -> Stats:
     first = math.ceil(start / _SAMPLE_STEP) * _SAMPLE_STEP
-    grid = range(int(first), int(end), _SAMPLE_STEP)
-    # The window closes on the last trade, so high >= last >= low always holds.
-    prices = [_venue_mid(venue, symbol, float(t), seed) for t in (start, *grid)] + [last]
+    stop = math.ceil(end / _SAMPLE_STEP) * _SAMPLE_STEP  # the samples before end
+    high, low, total, count = _grid(venue, symbol, int(first), int(stop), seed)
+    # The window opens on the venue's mid and closes on the last trade, so high >= last >= low
+    # always holds.
+    opening = _venue_mid(venue, symbol, start, seed)
     volume = _daily_volume(venue, symbol, end, seed) * (end - start) / _DAY
     return Stats(
-        open=_to_tick(symbol, prices[0], ROUND_HALF_EVEN),
-        high=_to_tick(symbol, max(prices), ROUND_HALF_EVEN),
-        low=_to_tick(symbol, min(prices), ROUND_HALF_EVEN),
-        vwap=_to_tick(symbol, sum(prices) / len(prices), ROUND_HALF_EVEN),
+        open=_to_tick(symbol, opening, ROUND_HALF_EVEN),
+        high=_to_tick(symbol, max(high, opening, last), ROUND_HALF_EVEN),
+        low=_to_tick(symbol, min(low, opening, last), ROUND_HALF_EVEN),
+        vwap=_to_tick(symbol, (total + opening + last) / (count + 2), ROUND_HALF_EVEN),
         volume=Decimal(volume).quantize(_QTY, ROUND_DOWN),
         trades=_trade_id(venue, symbol, end) - _trade_id(venue, symbol, start),
     )

@@ -6,6 +6,10 @@ import threading
 import time
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from aggregation import price_cache, scheduling
@@ -73,6 +77,20 @@ def test_a_promoted_asset_is_refreshed_at_the_hot_interval(settings):
     assert dispatch_due_refreshes.apply().get() == 1
 
 
+def test_a_promotion_alone_resyncs_only_the_assets_it_changes(settings):
+    settings.PRICEHUB_HOT_PROMOTIONS = 1
+    Asset.objects.filter(symbol="AVAXUSDT").update(tier="cold")
+    dispatch_due_refreshes.apply()  # the first sync: every asset
+    scheduling.count_requests(["AVAXUSDT"])
+    promote_requested_assets.apply()
+    with CaptureQueriesContext(connection) as queries:
+        dispatch_due_refreshes.apply()
+    (read,) = [query["sql"] for query in queries if "aggregation_asset" in query["sql"]]
+    assert " IN ('AVAXUSDT')" in read
+    interval = get_redis_connection().hget(cache.make_key("due-intervals"), "AVAXUSDT")
+    assert float(interval) == settings.PRICEHUB_TIER_SECONDS["hot"]
+
+
 def test_it_records_history_only_on_a_move_or_a_heartbeat(settings, history_count):
     settings.PRICEHUB_HISTORY_DEVIATION_PERCENT = 50
     for _ in range(3):
@@ -107,12 +125,21 @@ def test_the_due_set_steps_from_each_due_time_so_the_schedule_never_drifts():
     assert list(scheduling.due_take(1010.0, limit=10)) == ["BTCUSDT", "ETHUSDT"]
 
 
+def test_many_new_assets_are_spread_over_their_interval_and_keep_their_places():
+    symbols = {f"A{n:04}USDT": 60.0 for n in range(1000)}  # 100 a second: over 10 s
+    scheduling.due_sync(symbols, 1000.0, marker="m")
+    first = [scheduling.due_take(1000.0 + second, limit=5000) for second in range(11)]
+    assert [len(taken) for taken in first] == [1] + [100] * 9 + [99]
+    assert scheduling.due_take(1059.9, limit=5000) == {}
+    assert [scheduling.due_take(1060.0 + second, limit=5000) for second in range(11)] == first
+
+
 def test_two_ticks_at_once_never_take_the_same_asset():
     symbols = {f"A{n}USDT": 60.0 for n in range(500)}
     scheduling.due_sync(symbols, 1000.0, marker="m")
     taken: list[dict[str, float]] = []
     threads = [
-        threading.Thread(target=lambda: taken.append(scheduling.due_take(1000.0, limit=1000)))
+        threading.Thread(target=lambda: taken.append(scheduling.due_take(1005.0, limit=1000)))
         for _ in range(2)
     ]
     for thread in threads:
@@ -124,7 +151,7 @@ def test_two_ticks_at_once_never_take_the_same_asset():
 
 def test_a_sync_brings_a_promoted_asset_forward_and_drops_a_disabled_one():
     scheduling.due_sync({"BTCUSDT": 60.0, "ETHUSDT": 60.0}, 1000.0, marker="m")
-    scheduling.due_take(1000.0, limit=10)
+    assert len(scheduling.due_take(1000.5, limit=10)) == 2
     scheduling.due_sync({"BTCUSDT": 1.0}, 1000.5, marker="n")
     assert scheduling.due_take(1001.5, limit=10) == {"BTCUSDT": 1.0}
     assert scheduling.due_take(1060.0, limit=10) == {"BTCUSDT": 1.0}

@@ -210,3 +210,19 @@ def test_it_lets_a_bulk_answer_grow_with_the_pairs_asked_for(big_answer_url):
 
 def test_it_answers_nothing_for_no_pairs(venue_urls):
     assert fetch_all(all_venues(venue_urls), [], deadline=within(5)) == {k: {} for k in KINDS}
+
+
+def test_a_round_of_many_calls_counts_once_for_the_circuit_and_notes_every_call(
+    venue_urls, settings
+):
+    settings.PRICEHUB_CIRCUIT_FAIL_MAX = 2
+    coinbase = exchange("coinbase", venue_urls["coinbase"])
+    control.set_fault(venue_urls["coinbase"], "*", "down")
+    fetch_all([coinbase], [BTC, ETH, SOL], deadline=within(5))  # three calls, one round
+    assert (circuit_state("coinbase"), requests_made("coinbase")) == ("closed", 3)
+    results = fetch_all([coinbase], [BTC, ETH, SOL], deadline=within(5))
+    assert circuit_state("coinbase") == "open"
+    assert set(reasons(results["coinbase"]).values()) == {"venue_error"}
+    results = fetch_all([coinbase], [BTC], deadline=within(5))
+    assert reasons(results["coinbase"]) == {"BTCUSDT": "circuit_open"}
+    assert "2 failed rounds in a row" in str(results["coinbase"]["BTCUSDT"])

@@ -118,17 +118,25 @@ def test_it_records_an_error_with_its_detail(binance):
 
 
 def test_it_reports_the_mean_and_95th_percentile_latency():
-    for ms in range(1, 101):
-        health.record("kraken", outcome="ok", seconds=ms / 1000)
+    health.record("kraken", [health.Sample("ok", ms / 1000) for ms in range(1, 101)])
     assert health.venue_health("kraken")["latency_ms"] == {"mean": 50.5, "p95": 95.0}
 
 
 def test_it_keeps_only_the_last_100_requests():
     for _ in range(105):
-        health.record("kraken", outcome="timeout", seconds=2, detail="timed out after 2 s")
-    health.record("kraken", outcome="ok", seconds=0.01)
+        health.record("kraken", [health.Sample("timeout", 2, "timed out after 2 s")])
+    health.record("kraken", [health.Sample("ok", 0.01)])
     stats = health.venue_health("kraken")
     assert (stats["requests"], stats["error_rate"]) == (100, 0.99)
+
+
+def test_it_notes_a_round_of_many_requests_in_order(binance):
+    samples = [health.Sample("timeout", 2, "timed out after 2 s"), health.Sample("ok", 0.01)]
+    health.record("kraken", samples)
+    stats = health.venue_health("kraken")
+    assert (stats["requests"], stats["error_rate"]) == (2, 0.5)
+    assert stats["last_success"] is not None
+    assert stats["last_error"]["detail"] == "timed out after 2 s"
 
 
 def test_it_reports_nothing_for_a_venue_never_asked():
