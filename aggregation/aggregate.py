@@ -28,19 +28,21 @@ class Rules:
 
 
 class NoQuorum(Exception):
-    """Too few venues gave a usable quote to publish a price."""
+    """Too few venues gave a usable quote to publish a price, or none the method can use."""
 
-    def __init__(self, symbol: str, sources: Sequence[Source], quorum: int) -> None:
+    def __init__(
+        self, symbol: str, sources: Sequence[Source], quorum: int, *, short: str | None = None
+    ) -> None:
         self.symbol = symbol
         self.sources = tuple(sources)
         used = sum(source.status == "used" for source in sources)
         reasons = "; ".join(
             f"{source.exchange}: {source.detail}" for source in sources if source.detail
         )
-        super().__init__(
-            f"{used} of {len(sources)} venues gave a usable quote for {symbol}; "
-            f"{quorum} needed" + (f" ({reasons})." if reasons else ".")
+        short = short or (
+            f"{used} of {len(sources)} venues gave a usable quote for {symbol}; {quorum} needed"
         )
+        super().__init__(short + (f" ({reasons})." if reasons else "."))
 
 
 def aggregate(
@@ -63,9 +65,14 @@ def aggregate(
     used = _kept(results, rejections)
     if len(used) < rules.quorum:
         raise NoQuorum(symbol, sources, rules.quorum)
+    try:
+        price = combine(used, rules.method)
+    except ValueError as exc:  # the method needs a side of the book no used quote has
+        short = f"{rules.method} found no price for {symbol}, as {exc}"
+        raise NoQuorum(symbol, sources, rules.quorum, short=short) from exc
     return AggregatedPrice(
         asset=symbol,
-        price=combine(used, rules.method),
+        price=price,
         method=rules.method,
         last_updated=whole_ms(max(quote.timestamp for quote in used)),
         aggregated_at=whole_ms(now),

@@ -24,6 +24,7 @@ _INTERVALS = "due-intervals"  # hash: symbol -> its refresh interval, seconds
 _REQUESTS = "requests"
 _PROMOTED = "promoted"
 _ASSETS_VERSION = "assets-version"
+_PROMOTING = "promoting"  # held for most of a period by the beat that promoted
 _SYNCED = "due-synced"  # what the due set was last synced to (see due_sync)
 # New assets of one interval fall due at most this many a second (a hundred: a batch).
 NEW_PER_SECOND = 100
@@ -143,9 +144,16 @@ def flush_requests() -> None:
 
 
 def promote_most_requested(count: int) -> list[str]:
-    """Mark the count most requested symbols as promoted, halve all counts; return them."""
+    """Mark the count most requested symbols as promoted, halve all counts; return them.
+
+    However many beats ask, this is done once a period: a call within 0.9 of a period of the
+    last one returns the promoted symbols as they are.
+    """
     flush_requests()
     redis = _redis()
+    period_ms = int(settings.PRICEHUB_PROMOTION_SECONDS * 1000)
+    if not redis.set(_key(_PROMOTING), 1, nx=True, px=max(1, period_ms * 9 // 10)):
+        return sorted(promoted())
     key = _key(_REQUESTS)
     top = [member.decode() for member in redis.zrevrange(key, 0, count - 1)]
     # Halving keeps recent demand weighing most; ZUNIONSTORE onto itself rescales in place.

@@ -12,6 +12,7 @@ from typing import Any
 import pybreaker
 import requests
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from requests.adapters import HTTPAdapter
@@ -23,6 +24,7 @@ from exchanges import health
 from exchanges.adapters import Adapter, get_adapter
 from exchanges.models import Exchange
 from exchanges.quotes import ExchangeError, Pair, Quote, UnknownPair
+from exchanges.targets import check_base_url
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +131,10 @@ def _round(exchange: Exchange, pairs: list[Pair], deadline: float) -> Results:
     """Ask one venue for every pair through its breaker; return each symbol's result."""
     samples: list[health.Sample] = []
     try:
+        check_base_url(exchange.base_url)
+    except ValidationError as exc:
+        return _each(pairs, ExchangeError(f"refused: {exc.messages[0]}", reason="unreachable"))
+    try:
         # calling(), unlike call(), leaves the breaker's lock before the round starts, so
         # rounds to one venue still run in parallel.
         with _breaker(exchange.name).calling():
@@ -227,7 +233,8 @@ def _get(exchange: Exchange, adapter: Adapter, pairs: list[Pair], budget: float)
     ends = time.monotonic() + budget
     timeout = (min(settings.PRICEHUB_CONNECT_TIMEOUT_SECONDS, budget), budget)
     try:
-        with _session.get(url, timeout=timeout, stream=True) as response:
+        # A venue's redirect is an answer like any other: PriceHub goes nowhere it was not sent.
+        with _session.get(url, timeout=timeout, stream=True, allow_redirects=False) as response:
             body = _read_by(response, ends, MAX_RESPONSE_BYTES + MAX_BYTES_PER_PAIR * len(pairs))
             status = response.status_code
     except (requests.Timeout, ReadTimeoutError) as exc:

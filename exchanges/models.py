@@ -4,6 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from exchanges.adapters import ADAPTER_KINDS
+from exchanges.targets import check_base_url
 
 
 class Exchange(models.Model):
@@ -15,7 +16,9 @@ class Exchange(models.Model):
         choices=[(kind, kind.title()) for kind in ADAPTER_KINDS],
         help_text="The venue's REST format: which adapter reads its answers.",
     )
-    base_url = models.URLField(help_text="e.g. https://api.binance.com")
+    base_url = models.URLField(
+        help_text="e.g. https://api.binance.com", validators=[check_base_url]
+    )
     enabled = models.BooleanField(default=True)
     timeout_seconds = models.FloatField(
         default=2.0,

@@ -108,6 +108,9 @@ PRICEHUB_TIER_SECONDS = {
     "medium": env.float("REFRESH_MEDIUM_SECONDS", default=10.0),
     "cold": env.float("REFRESH_COLD_SECONDS", default=60.0),
 }
+# Whether exchange base URLs may point to private, loopback or link-local addresses: yes in
+# development, where the simulated venues listen on loopback; production settings say no.
+PRICEHUB_VENUE_PRIVATE_ADDRESSES = env.bool("VENUE_PRIVATE_ADDRESSES", default=True)
 # Quotes older than this by the venue's own clock are excluded as stale.
 PRICEHUB_MAX_QUOTE_AGE_SECONDS = env.float("MAX_QUOTE_AGE_SECONDS", default=30.0)
 # History gets a point when the price moved more than this percentage since the last point,
@@ -171,6 +174,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "common.errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": False,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # How many proxies in front of PriceHub append to X-Forwarded-For: throttles key a client
+    # on the address the outermost of them saw. 0 (the default) keys on the connection's
+    # address and ignores the header, which any client can write.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     # Throttle counts live in the default cache, Redis, so they hold across processes.
     "DEFAULT_THROTTLE_RATES": {
         "refresh_anon": env.str("REFRESH_ANON_RATE", default="10/min"),

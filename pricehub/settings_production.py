@@ -32,6 +32,8 @@ if not SECRET_KEY or SECRET_KEY == DEVELOPMENT_SECRET_KEY:
 ALLOWED_HOSTS = _env_items("ALLOWED_HOSTS")
 if not ALLOWED_HOSTS:
     _refuse("ALLOWED_HOSTS is empty; set it to the served host names, comma-separated.")
+# Venues are on the internet: an exchange row may not point PriceHub at an internal service.
+PRICEHUB_VENUE_PRIVATE_ADDRESSES = env.bool("VENUE_PRIVATE_ADDRESSES", default=False)
 # Origins allowed to POST to the admin, such as https://prices.example.com.
 CSRF_TRUSTED_ORIGINS = _env_items("CSRF_TRUSTED_ORIGINS")
 

@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from aggregation import price_cache
@@ -105,6 +105,11 @@ class PriceListView(APIView):
 
 class RefreshView(APIView):
     throttle_classes = [RefreshAnonThrottle, RefreshTokenThrottle]
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        # Only a POST refreshes: any other method is answered (405, OPTIONS) without
+        # spending the quota.
+        return super().get_throttles() if self.request.method == "POST" else []
 
     @extend_schema(
         request=None,

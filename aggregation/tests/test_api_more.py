@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
 from aggregation import history
-from aggregation.api.prices import ReadThrottle
+from aggregation.api.prices import ReadThrottle, RefreshAnonThrottle
 from aggregation.price import AggregatedPrice, Source, epoch_ms
 from aggregation.services import price_refresh
 from deploy.services import free_port
@@ -150,6 +150,41 @@ def test_it_throttles_anonymous_refreshes_with_retry_after(api, settings):
     assert [r.status_code for r in responses[:10]] == [200] * 10
     assert (responses[10].status_code, responses[10].json()["error"]) == (429, "throttled")
     assert int(responses[10]["Retry-After"]) > 0
+
+
+@pytest.fixture
+def two_refreshes_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(RefreshAnonThrottle, "THROTTLE_RATES", {"refresh_anon": "2/min"})
+
+
+@pytest.mark.usefixtures("two_refreshes_a_minute")
+def test_a_client_cannot_escape_the_throttle_by_writing_x_forwarded_for(api):
+    statuses = [
+        api.post("/refresh/BTCUSDT", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code
+        for n in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+
+
+@pytest.mark.usefixtures("two_refreshes_a_minute")
+def test_behind_one_proxy_each_client_has_its_own_quota(api, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+    def post(client: str) -> int:
+        # The proxy appends the address it saw to what the client sent.
+        forwarded = f"203.0.113.9, {client}"
+        return api.post("/refresh/BTCUSDT", HTTP_X_FORWARDED_FOR=forwarded).status_code
+
+    assert [post("198.51.100.1") for _ in range(3)] == [200, 200, 429]
+    assert post("198.51.100.2") == 200
+
+
+@pytest.mark.usefixtures("two_refreshes_a_minute")
+def test_only_a_post_spends_the_refresh_quota(api):
+    others = [call("/refresh/BTCUSDT") for call in [api.options, api.get, api.put] * 3]
+    assert [r.status_code for r in others] == [200, 405, 405] * 3
+    assert [api.post("/refresh/BTCUSDT").status_code for _ in range(3)] == [200, 200, 429]
+    assert api.get("/refresh/BTCUSDT").status_code == 405
 
 
 @pytest.mark.django_db

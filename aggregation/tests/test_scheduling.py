@@ -66,6 +66,22 @@ def test_it_promotes_the_most_requested_asset_to_hot(settings):
     assert api.get("/prices/AVAXUSDT").json()["tier"] == "hot"
 
 
+def test_two_beats_promote_once_a_period(settings):
+    settings.PRICEHUB_HOT_PROMOTIONS = 1
+    settings.PRICEHUB_PROMOTION_SECONDS = 0.5
+    scheduling.count_requests(["AVAXUSDT"] * 8 + ["TRXUSDT"] * 4)
+    first, second = (promote_requested_assets.apply().get() for _ in range(2))
+    counts = get_redis_connection().zrange(cache.make_key("requests"), 0, -1, withscores=True)
+    assert (first, second, counts) == (
+        ["AVAXUSDT"],
+        ["AVAXUSDT"],
+        [(b"TRXUSDT", 2), (b"AVAXUSDT", 4)],
+    )
+    time.sleep(0.5)  # the next period: counts halve again
+    assert promote_requested_assets.apply().get() == ["AVAXUSDT"]
+    assert get_redis_connection().zscore(cache.make_key("requests"), "AVAXUSDT") == 2
+
+
 def test_a_promoted_asset_is_refreshed_at_the_hot_interval(settings):
     settings.PRICEHUB_HOT_PROMOTIONS = 1
     settings.PRICEHUB_TIER_SECONDS = {"hot": 0.2, "medium": 60, "cold": 60}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -13,6 +14,8 @@ from typing import Any, ClassVar, TypeAlias
 from urllib.parse import urlencode
 
 from exchanges.quotes import ExchangeError, Pair, Quote, UnknownPair
+
+logger = logging.getLogger(__name__)
 
 # A step into a JSON document: a key of an object or an index of an array.
 Path: TypeAlias = tuple[str | int, ...]
@@ -152,12 +155,16 @@ class Adapter(ABC):
             payload = {}
         message = self.error_message(payload) if isinstance(payload, dict) else None
         if message:
+            # The venue's own words go to the log; the public sees PriceHub's.
             message = _one_line(message)
+            logger.debug("%s answered HTTP %d, error %r", self.kind, status, message)
             if message == self.unknown_pair:
-                raise UnknownPair(f"{self.kind}: {message}")
-            raise ExchangeError(f"{self.kind}: {message}", reason="venue_error")
+                raise UnknownPair(f"{self.kind} does not list this pair")
+            raise ExchangeError(
+                f"{self.kind} answered an error (HTTP {status})", reason="venue_error"
+            )
         if status != HTTPStatus.OK:
-            raise ExchangeError(f"{self.kind}: HTTP {status}", reason="venue_error")
+            raise ExchangeError(f"{self.kind} answered HTTP {status}", reason="venue_error")
         return payload
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -192,9 +193,11 @@ def test_it_tolerates_a_few_seconds_of_clock_skew():
     assert _parse("binance", 200, body).timestamp == datetime(2026, 11, 25, 3, 54, 34, tzinfo=UTC)
 
 
-def test_it_puts_a_long_venue_message_on_one_short_line():
+def test_it_shows_its_own_words_and_logs_the_venue_s_on_one_short_line(caplog):
     body = b'{"code":-1000,"msg":"Line one\\nline two%s"}' % (b"x" * 300)
-    assert _error("binance", 400, body) == f"binance: Line one line two{'x' * 183}"
+    with caplog.at_level("DEBUG", logger="exchanges.adapters.base"):
+        assert _error("binance", 400, body) == "binance answered an error (HTTP 400)"
+    assert caplog.messages == [f"binance answered HTTP 400, error 'Line one line two{'x' * 183}'"]
 
 
 @pytest.mark.parametrize(
@@ -204,30 +207,48 @@ def test_it_puts_a_long_venue_message_on_one_short_line():
             "binance",
             400,
             b'{"code":-1121,"msg":"Invalid symbol."}',
-            "binance: Invalid symbol. (code -1121)",
+            "binance does not list this pair",
         ),
         (
             "binance",
             429,
             b'{"code":-1003,"msg":"Too many requests; please use the websocket for live updates."}',
-            "binance: Too many requests; please use the websocket for live updates. (code -1003)",
+            "binance answered an error (HTTP 429)",
         ),
-        ("binance", 418, b"", "binance: HTTP 418"),
-        ("binance", 503, HTML_PAGE, "binance: HTTP 503"),
-        ("coinbase", 404, b'{"message":"NotFound"}', "coinbase: NotFound"),
-        ("coinbase", 500, b'{"error":"internal"}', "coinbase: HTTP 500"),
+        ("binance", 418, b"", "binance answered HTTP 418"),
+        ("binance", 503, HTML_PAGE, "binance answered HTTP 503"),
+        ("coinbase", 404, b'{"message":"NotFound"}', "coinbase does not list this pair"),
+        ("coinbase", 500, b'{"error":"internal"}', "coinbase answered HTTP 500"),
         (
             "kraken",
             200,
             b'{"error":["EQuery:Unknown asset pair"]}',
-            "kraken: EQuery:Unknown asset pair",
+            "kraken does not list this pair",
         ),
-        ("kraken", 200, b'{"error":[{"code":1}],"result":{}}', "kraken: unreadable error"),
-        ("kraken", 520, HTML_PAGE, "kraken: HTTP 520"),
+        (
+            "kraken",
+            200,
+            b'{"error":[{"code":1}],"result":{}}',
+            "kraken answered an error (HTTP 200)",
+        ),
+        ("kraken", 520, HTML_PAGE, "kraken answered HTTP 520"),
     ],
 )
-def test_it_reports_the_venue_s_error(kind, status, body, message):
+def test_it_reports_the_venue_s_error_in_its_own_words(kind, status, body, message):
     assert _error(kind, status, body) == message
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "said"),
+    [
+        ("binance", b'{"code":-1121,"msg":"Invalid symbol."}', "Invalid symbol. (code -1121)"),
+        ("coinbase", b'{"message":"NotFound"}', "NotFound"),
+        ("kraken", b'{"error":["EQuery:Unknown asset pair"]}', "EQuery:Unknown asset pair"),
+        ("kraken", b'{"error":[{"code":1}],"result":{}}', "unreadable error"),
+    ],
+)
+def test_it_reads_what_each_venue_said_for_the_log(kind, body, said):
+    assert get_adapter(kind).error_message(json.loads(body)) == said
 
 
 @pytest.mark.parametrize(

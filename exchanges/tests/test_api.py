@@ -55,7 +55,8 @@ def test_it_shows_an_open_circuit_with_the_last_error(api):
     price_refresh(symbol="BTCUSDT")
     price_refresh(symbol="ETHUSDT")
     binance = api.get("/exchanges").json()["exchanges"][0]
-    assert (binance["circuit"], binance["last_error"]["detail"]) == ("open", "binance: HTTP 503")
+    detail = binance["last_error"]["detail"]
+    assert (binance["circuit"], detail) == ("open", "binance answered HTTP 503")
 
 
 def test_it_answers_unavailable_while_redis_is_unreachable(api, settings):

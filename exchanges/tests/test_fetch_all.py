@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from exchanges import health
 from exchanges.adapters.binance import BinanceAdapter
@@ -52,6 +53,26 @@ def big_answer_url() -> Iterator[str]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Big)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def redirect_to(venue_urls: dict[str, str]) -> Iterator[str]:
+    """A server that redirects every request to the Binance venue's same path."""
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", venue_urls["binance"] + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
@@ -114,7 +135,7 @@ def test_it_fails_every_symbol_of_a_venue_that_is_down_and_no_other(venue_urls):
         "coinbase": {"BTCUSDT": "ok", "ETHUSDT": "ok"},
         "kraken": {"BTCUSDT": "venue_error", "ETHUSDT": "venue_error"},
     }
-    assert str(results["kraken"]["BTCUSDT"]) == "kraken: HTTP 503"
+    assert str(results["kraken"]["BTCUSDT"]) == "kraken answered HTTP 503"
 
 
 @pytest.mark.usefixtures("one_failure_opens")
@@ -152,8 +173,8 @@ def test_it_counts_a_bulk_answer_without_one_usable_ticker_against_the_circuit(v
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
-        ("binance", "binance: Invalid symbol. (code -1121)"),
-        ("kraken", "kraken: EQuery:Unknown asset pair"),
+        ("binance", "binance does not list this pair"),
+        ("kraken", "kraken does not list this pair"),
     ],
 )
 def test_it_asks_for_each_pair_alone_when_one_in_a_bulk_call_is_unknown(venue_urls, kind, message):
@@ -226,3 +247,38 @@ def test_a_round_of_many_calls_counts_once_for_the_circuit_and_notes_every_call(
     results = fetch_all([coinbase], [BTC], deadline=within(5))
     assert reasons(results["coinbase"]) == {"BTCUSDT": "circuit_open"}
     assert "2 failed rounds in a row" in str(results["coinbase"]["BTCUSDT"])
+
+
+def test_it_does_not_follow_a_venue_s_redirect(redirect_to):
+    results = fetch_all([exchange("binance", redirect_to)], [BTC], deadline=within(5))
+    assert str(results["binance"]["BTCUSDT"]) == "binance answered HTTP 302"
+
+
+def test_it_asks_no_private_address_unless_allowed(venue_urls, settings):
+    settings.PRICEHUB_VENUE_PRIVATE_ADDRESSES = False
+    results = fetch_all(all_venues(venue_urls), [BTC], deadline=within(5))
+    for kind in KINDS:
+        refused = results[kind]["BTCUSDT"]
+        assert (refused.reason, requests_made(kind)) == ("unreachable", 0)
+        assert "points to a private, loopback or link-local address" in str(refused)
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://169.254.169.254/latest/meta-data", False),
+        ("http://10.0.0.7:8081", False),
+        ("http://127.0.0.1:8081", False),
+        ("http://[::1]:8081", False),
+        ("https://93.184.215.14", True),
+        ("ftp://93.184.215.14", False),
+    ],
+)
+def test_an_exchange_row_may_not_point_at_an_internal_service(settings, url, allowed):
+    settings.PRICEHUB_VENUE_PRIVATE_ADDRESSES = False
+    row = Exchange(name="binance", kind="binance", base_url=url, timeout_seconds=2)
+    if allowed:
+        row.clean_fields(exclude=["name"])
+    else:
+        with pytest.raises(ValidationError, match="base_url"):
+            row.clean_fields(exclude=["name"])

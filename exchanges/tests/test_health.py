@@ -114,7 +114,7 @@ def test_it_records_an_error_with_its_detail(binance):
     failed_reasons(binance, 1)
     stats = health.venue_health("binance")
     assert (stats["requests"], stats["error_rate"], stats["last_success"]) == (1, 1.0, None)
-    assert stats["last_error"]["detail"] == "binance: HTTP 503"
+    assert stats["last_error"]["detail"] == "binance answered HTTP 503"
 
 
 def test_it_reports_the_mean_and_95th_percentile_latency():
