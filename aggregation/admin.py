@@ -4,9 +4,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from aggregation.aggregate import NoQuorum
 from aggregation.models import Asset
-from aggregation.price_cache import RefreshInProgress
+from aggregation.price import RefreshError
 from aggregation.services import price_refresh
 
 
@@ -24,7 +23,7 @@ class AssetAdmin(admin.ModelAdmin):
         for asset in queryset.filter(enabled=True):
             try:
                 price = price_refresh(symbol=asset.symbol)
-            except (NoQuorum, RefreshInProgress) as exc:
+            except RefreshError as exc:
                 self.message_user(request, str(exc), messages.WARNING)
                 continue
             used = f"{len(price.used)}/{len(price.sources)} sources"

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Context, Decimal
 
 from aggregation.methods import METHODS
-from aggregation.price import AggregatedPrice, Source, whole_ms
+from aggregation.price import AggregatedPrice, RefreshError, Source, whole_ms
 from aggregation.validation import Rejection, check_quote, find_outliers
 from exchanges.quotes import ExchangeError, Quote
 
@@ -27,8 +27,10 @@ class Rules:
     band: Decimal  # a fraction of the median
 
 
-class NoQuorum(Exception):
+class NoQuorum(RefreshError):
     """Too few venues gave a usable quote to publish a price, or none the method can use."""
+
+    code = "no_quorum"
 
     def __init__(
         self, symbol: str, sources: Sequence[Source], quorum: int, *, short: str | None = None

@@ -200,12 +200,24 @@ def _store(due: list[tuple[AggregatedPrice, Memo | None]]) -> None:
     recent.remember(written)
 
 
-def _heads(price: AggregatedPrice, memo: Memo | None) -> dict[str, datetime] | None:
+def _heads(price: AggregatedPrice, memo: Memo | None) -> dict[str, datetime] | recent.Stored:
     # The recent lists are written with the memo, so their heads are its point and candles.
-    # Without it, or with a point no newer than its, they start again from this point.
+    # Without it, or with a point no newer than its, they are filled again from DynamoDB:
+    # five queries, once an asset after Redis lost its memo.
     if memo is None or int(memo["point"]["timestamp"]["N"]) >= epoch_ms(price.aggregated_at):
-        return None
+        return _newest_stored(price.asset)
     return {_interval_of(item): _candle(item).start for item in memo["candles"]}
+
+
+def _newest_stored(symbol: str) -> recent.Stored:
+    # As many of symbol's newest points and candles as the recent lists hold, newest first.
+    points = _newest(settings.DYNAMODB_TABLE, symbol, recent.RECENT_POINTS)
+    table, count = _candles_table(), recent.RECENT_CANDLES
+    candles = {
+        name: [_candle(item) for item in _newest(table, f"{symbol}#{name}", count)]
+        for name in INTERVALS
+    }
+    return [_point(item) for item in points], candles
 
 
 def _newest(table: str, asset: str, count: int) -> list[Item]:

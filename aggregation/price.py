@@ -128,6 +128,33 @@ def from_epoch_ms(milliseconds: Decimal | int | str) -> datetime:
     return _EPOCH + timedelta(milliseconds=int(milliseconds))
 
 
+class RefreshError(Exception):
+    """A refresh that published nothing. Each kind has a code, for the API and the logs, and
+    says whether the same refresh may succeed if tried again soon."""
+
+    code = "refresh_failed"
+    retry = True
+
+
+class UnknownAsset(RefreshError):
+    """The asset does not exist or is disabled."""
+
+    code = "not_found"
+    retry = False
+
+
+class RefreshInProgress(RefreshError):
+    """Another process is refreshing this asset right now."""
+
+    code = "refresh_in_progress"
+
+
+class Unavailable(RefreshError):
+    """A service PriceHub stores in (Redis, DynamoDB, its database) failed."""
+
+    code = "unavailable"
+
+
 @dataclass(frozen=True, slots=True)
 class RefreshFailure:
     """A refresh that published no price, and each venue's part in it."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,13 @@ from django_redis import get_redis_connection
 from redis import Redis
 
 from aggregation.documents import render_failure, render_price
-from aggregation.price import AggregatedPrice, RefreshFailure, epoch_ms, from_epoch_ms
+from aggregation.price import (
+    AggregatedPrice,
+    RefreshFailure,
+    RefreshInProgress,
+    epoch_ms,
+    from_epoch_ms,
+)
 from exchanges.quotes import Quote
 
 logger = logging.getLogger(__name__)
@@ -29,9 +36,37 @@ logger = logging.getLogger(__name__)
 # Longer than any refresh can take (the Celery hard time limit), so a crashed holder's
 # lock expires on its own.
 REFRESH_LOCK_SECONDS = 30
+_LOCK_POLL_SECONDS = 0.05
 # Far longer than any quote may be old, so a stuck venue keeps its first-seen time.
 _UNCHANGED_TTL = 3600
 
+
+# Sets each price's document and record, then each failure, unless the key holds one as new
+# or newer (every value starts "[<epoch ms>,"); returns the indexes of the prices set.
+_PUBLISH = """
+local function newer(key, at)
+  local held = redis.call('GET', key)
+  if not held then return true end
+  local since = tonumber(string.match(held, '^%[(%d+),'))
+  return since == nil or since < at
+end
+local ttl, prices, arg, kept = ARGV[1], tonumber(ARGV[2]), 3, {}
+for i = 1, prices do
+  if newer(KEYS[2 * i - 1], tonumber(ARGV[arg])) then
+    redis.call('SET', KEYS[2 * i - 1], ARGV[arg + 1], 'EX', ttl)
+    redis.call('SET', KEYS[2 * i], ARGV[arg + 2], 'EX', ttl)
+    kept[#kept + 1] = i
+  end
+  arg = arg + 3
+end
+for k = 2 * prices + 1, #KEYS do
+  if newer(KEYS[k], tonumber(ARGV[arg])) then
+    redis.call('SET', KEYS[k], ARGV[arg + 1], 'EX', ttl)
+  end
+  arg = arg + 2
+end
+return kept
+"""
 
 # Lets go of the locks that still hold this holder's token, and only those.
 _RELEASE = """
@@ -41,22 +76,26 @@ end
 """
 
 
-class RefreshInProgress(Exception):
-    """Another process is refreshing this asset right now."""
-
-
-def publish(prices: list[AggregatedPrice], failures: list[RefreshFailure]) -> None:
+def publish(prices: list[AggregatedPrice], failures: list[RefreshFailure]) -> list[AggregatedPrice]:
     """Keep each price as the latest of its asset, with its rendered document, and each failed
-    refresh beside its asset's last good price, in one round trip."""
+    refresh beside its asset's last good price, in one round trip; return the prices kept.
+
+    A price or failure older than the one Redis holds is dropped: a refresh that outlived its
+    lock never replaces a later refresh's answer.
+    """
+    keys, values = [], []
+    for price in prices:
+        keys += [_key(f"document:{price.asset}"), _key(f"price:{price.asset}")]
+        values += [epoch_ms(price.aggregated_at), document_of(price), _json(price.to_record())]
+    for failure in failures:
+        keys.append(_key(f"failure:{failure.asset}"))
+        document = b"[%d,%s]" % (epoch_ms(failure.at), render_failure(failure))
+        values += [epoch_ms(failure.at), document]
+    if not keys:
+        return []
     ttl = settings.PRICEHUB_CACHE_TTL_SECONDS
-    with _redis().pipeline(transaction=False) as pipe:
-        for price in prices:
-            pipe.set(_key(f"price:{price.asset}"), _json(price.to_record()), ex=ttl)
-            pipe.set(_key(f"document:{price.asset}"), document_of(price), ex=ttl)
-        for failure in failures:
-            document = b"[%d,%s]" % (epoch_ms(failure.at), render_failure(failure))
-            pipe.set(_key(f"failure:{failure.asset}"), document, ex=ttl)
-        pipe.execute()
+    kept = _redis().eval(_PUBLISH, len(keys), *keys, ttl, len(prices), *values)
+    return [prices[index - 1] for index in kept]
 
 
 def document_of(price: AggregatedPrice) -> bytes:
@@ -135,13 +174,15 @@ def refresh_lock(symbol: str, *, wait_seconds: float = 0) -> Iterator[None]:
 
     Raise RefreshInProgress when another holder keeps it longer than wait_seconds.
     """
-    lock = cache.lock(f"refresh-lock:{symbol}", timeout=REFRESH_LOCK_SECONDS)
-    if not lock.acquire(blocking=wait_seconds > 0, blocking_timeout=wait_seconds or None):
-        raise RefreshInProgress(f"A refresh of {symbol} is already running.")
-    try:
-        yield
-    finally:
-        lock.release()
+    ends = time.monotonic() + wait_seconds
+    while True:
+        with refresh_locks([symbol]) as held:
+            if held:
+                yield
+                return
+        if time.monotonic() >= ends:
+            raise RefreshInProgress(f"A refresh of {symbol} is already running.")
+        time.sleep(_LOCK_POLL_SECONDS)
 
 
 @contextmanager
@@ -151,7 +192,7 @@ def refresh_locks(symbols: list[str]) -> Iterator[set[str]]:
     keys = [_key(f"refresh-lock:{symbol}") for symbol in symbols]
     with _redis().pipeline(transaction=False) as pipe:
         for key in keys:
-            pipe.set(key, token, nx=True, px=REFRESH_LOCK_SECONDS * 1000)
+            pipe.set(key, token, nx=True, px=int(REFRESH_LOCK_SECONDS * 1000))
         taken = pipe.execute()
     held = [key for key, ok in zip(keys, taken, strict=True) if ok]
     try:

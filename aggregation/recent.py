@@ -3,8 +3,9 @@ newest points and candles, which answer most history reads without DynamoDB.
 
 Each list holds its newest element first and is exact from its oldest element onward: every
 point (or candle) stored since that one is in it, so a window that the list reaches back to is
-whole; an older window is read from DynamoDB. Elements are "<epoch ms> <JSON>", so a read
-finds its window without decoding the others. Only history.py uses this module; it writes
+whole; an older window is read from DynamoDB. A list that holds all there is ends with a
+marker timed before any point, which trimming drops first. Elements are "<epoch ms> <JSON>",
+so a read finds its window without decoding the others. Only history.py uses this module; it writes
 here once DynamoDB holds what is written.
 """
 
@@ -34,6 +35,7 @@ RECENT_POINTS = 1000
 RECENT_CANDLES = 200  # twice the default range of a candles request
 
 Entry = tuple[int, bytes]  # a list element split into its time and its JSON
+_BEGINNING = f"{-(2**63)} null"  # the end of a list that holds all there is
 
 
 def memos(symbols: Sequence[str]) -> list[dict[str, Any] | None]:
@@ -64,15 +66,19 @@ def mark_writing(symbols: Sequence[str]) -> None:
         logger.warning("Redis unavailable to mark history writes: %s", exc)
 
 
+Stored = tuple[list[HistoryPoint], dict[str, list[Candle]]]  # newest first, as DynamoDB has
+
+
 @dataclass(frozen=True, slots=True)
 class Written:
     """A point just stored: the memo to keep, the price, its candles by interval, and the
-    starts of the candles at the head of its lists (None: the lists start again from it)."""
+    starts of the candles at the head of its lists; or, when they are lost or in doubt, the
+    asset's newest stored points and candles (by interval) to fill them with again."""
 
     memo: dict[str, Any]
     price: AggregatedPrice
     candles: dict[str, Candle]
-    heads: dict[str, datetime] | None
+    heads: dict[str, datetime] | Stored
 
 
 def remember(written: Sequence[Written]) -> None:
@@ -147,17 +153,20 @@ def _window(
 
 
 def _keep(pipe: Pipeline, written: Written) -> None:
-    symbol = written.price.asset
+    symbol, heads = written.price.asset, written.heads
     pipe.set(_memo_key(symbol), cache.client.encode(written.memo), ex=_ttl())
     pipe.delete(_writing_key(symbol))
-    if written.heads is None:
-        # Lost or in doubt: the lists start again, exact from this point on. Reading them back
-        # from DynamoDB here would cost every asset five queries after Redis restarts.
-        pipe.delete(_points_key(symbol), *(_candles_key(symbol, name) for name in INTERVALS))
+    if isinstance(heads, tuple):
+        points, candles = heads
+        _refill(pipe, _points_key(symbol), [_point_entry(p) for p in points], RECENT_POINTS)
+        for name, found in candles.items():
+            entries = [_candle_entry(candle) for candle in found]
+            _refill(pipe, _candles_key(symbol, name), entries, RECENT_CANDLES)
+        return
     _push(pipe, _points_key(symbol), _point_entry(HistoryPoint.of(written.price)), RECENT_POINTS)
     for name, candle in written.candles.items():
         key = _candles_key(symbol, name)
-        if written.heads is not None and written.heads.get(name) == candle.start:
+        if heads.get(name) == candle.start:
             pipe.lpop(key)  # the same candle before this point; a lost list stays empty
         _push(pipe, key, _candle_entry(candle), RECENT_CANDLES)
 
@@ -166,6 +175,12 @@ def _push(pipe: Pipeline, key: str, entry: str, cap: int) -> None:
     pipe.lpush(key, entry)
     pipe.ltrim(key, 0, cap - 1)
     pipe.expire(key, _ttl())  # as the memo's: without it, the next point fills them again
+
+
+def _refill(pipe: Pipeline, key: str, entries: list[str], cap: int) -> None:
+    pipe.delete(key)
+    pipe.rpush(key, *entries, *([_BEGINNING] if len(entries) < cap else []))
+    pipe.expire(key, _ttl())
 
 
 def _point_entry(point: HistoryPoint) -> str:

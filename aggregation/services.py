@@ -8,14 +8,22 @@ is aggregated on its own, and the prices are published in one Redis round trip.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from aggregation import history, price_cache
 from aggregation.aggregate import NoQuorum, aggregate
 from aggregation.models import Asset
-from aggregation.price import AggregatedPrice, RefreshFailure, Source
+from aggregation.price import (
+    AggregatedPrice,
+    RefreshFailure,
+    Source,
+    Unavailable,
+    UnknownAsset,
+)
+from common.errors import BACKEND_ERRORS, service_name
 from common.metrics import QUOTES_EXCLUDED, REFRESH_SECONDS
 from exchanges.client import fetch_all, own_timeouts
 from exchanges.models import Exchange
@@ -27,14 +35,18 @@ Named = list[tuple[str, Quote | ExchangeError]]  # each venue's name and its quo
 def price_refresh(*, symbol: str, wait_seconds: float = 0) -> AggregatedPrice:
     """Fetch, aggregate, cache and record the price of one enabled asset; return it.
 
-    Raise Asset.DoesNotExist, RefreshInProgress (after wait_seconds) or NoQuorum; on NoQuorum
-    the last good price stays in place and the failure is kept beside it.
+    Raise a RefreshError: UnknownAsset, RefreshInProgress (after wait_seconds), NoQuorum (the
+    last good price stays in place and the failure is kept beside it) or Unavailable.
     """
-    asset = Asset.objects.get(symbol=symbol, enabled=True)
-    with price_cache.refresh_lock(asset.symbol, wait_seconds=wait_seconds):
-        exchanges = list(Exchange.objects.filter(enabled=True))
-        # Each venue gets its own timeout, as a single refresh always had.
-        prices, failures = _refresh([asset], exchanges, deadline=own_timeouts(exchanges))
+    with _services():
+        try:
+            asset = Asset.objects.get(symbol=symbol, enabled=True)
+        except Asset.DoesNotExist:
+            raise UnknownAsset(f"No enabled asset {symbol}.") from None
+        with price_cache.refresh_lock(asset.symbol, wait_seconds=wait_seconds):
+            exchanges = list(Exchange.objects.filter(enabled=True))
+            # Each venue gets its own timeout, as a single refresh always had.
+            prices, failures = _refresh([asset], exchanges, deadline=own_timeouts(exchanges))
     if failures:
         raise failures[0]
     return prices[0]
@@ -42,13 +54,24 @@ def price_refresh(*, symbol: str, wait_seconds: float = 0) -> AggregatedPrice:
 
 def prices_refresh(*, symbols: Sequence[str], deadline: float) -> int:
     """Refresh the enabled assets among symbols at once, each venue asked before deadline (a
-    time.monotonic() value); skip those another refresh holds. Return how many published."""
-    assets = list(Asset.objects.filter(symbol__in=symbols, enabled=True))
-    with price_cache.refresh_locks([asset.symbol for asset in assets]) as held:
-        mine = [asset for asset in assets if asset.symbol in held]
-        exchanges = list(Exchange.objects.filter(enabled=True))
-        prices, _ = _refresh(mine, exchanges, deadline=deadline)
+    time.monotonic() value); skip those another refresh holds. Return how many published;
+    raise Unavailable."""
+    with _services():
+        assets = list(Asset.objects.filter(symbol__in=symbols, enabled=True))
+        with price_cache.refresh_locks([asset.symbol for asset in assets]) as held:
+            mine = [asset for asset in assets if asset.symbol in held]
+            exchanges = list(Exchange.objects.filter(enabled=True))
+            prices, _ = _refresh(mine, exchanges, deadline=deadline)
     return len(prices)
+
+
+@contextmanager
+def _services() -> Iterator[None]:
+    """Turn a failure of Redis, DynamoDB or the database into Unavailable."""
+    try:
+        yield
+    except BACKEND_ERRORS as exc:
+        raise Unavailable(f"{service_name(exc)} is unavailable; try again soon.") from exc
 
 
 def quotes_collect(
@@ -144,10 +167,10 @@ def _refresh(
             prices.append(aggregate(asset.symbol, named[asset.symbol], rules=asset.rules, now=now))
         except NoQuorum as exc:
             failures.append(exc)
-    price_cache.publish(
+    published = price_cache.publish(
         prices, [RefreshFailure(exc.symbol, now, str(exc), exc.sources) for exc in failures]
     )
-    history.record(prices)
+    history.record(published)
     for price in prices:
         _observe("published", price.sources, started)
     for exc in failures:

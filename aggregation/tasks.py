@@ -11,9 +11,9 @@ from django.conf import settings
 
 from aggregation import scheduling
 from aggregation.models import Asset
+from aggregation.price import RefreshError
 from aggregation.selectors import asset_tier
 from aggregation.services import prices_refresh
-from common.errors import BACKEND_ERRORS
 from common.metrics import BEAT_TICK_DURATION
 
 logger = logging.getLogger(__name__)
@@ -59,8 +59,9 @@ def refresh_batch(symbols: list[str], interval: float) -> int:
     deadline = time.monotonic() + seconds
     try:
         return prices_refresh(symbols=symbols, deadline=deadline)
-    except BACKEND_ERRORS as exc:
-        logger.warning("Refresh of %d assets failed: %s", len(symbols), exc)
+    except RefreshError as exc:
+        # Their next interval's batch tries again: no retry, no traceback.
+        logger.warning("Refresh of %d assets failed (%s): %s", len(symbols), exc.code, exc)
         return 0
 
 

@@ -25,6 +25,13 @@ logger = logging.getLogger(__name__)
 BACKEND_ERRORS = (RedisError, BotoCoreError, ClientError, DatabaseError)
 
 
+def service_name(exc: Exception) -> str:
+    """Return which of PriceHub's services a BACKEND_ERRORS failure came from."""
+    if isinstance(exc, RedisError):
+        return "Redis"
+    return "The database" if isinstance(exc, DatabaseError) else "DynamoDB"
+
+
 class ApiError(exceptions.APIException):
     """An error answered with PriceHub's body: {"error": code, "detail": sentence, ...extra}."""
 
@@ -82,6 +89,27 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = getattr(exc.detail, "code", None) or exc.default_code
         response.data = {"error": code, "detail": str(exc.detail), **getattr(exc, "extra", {})}
     return response
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    # Django's refusals before any view: a bad Host header, too many query fields.
+    detail = "The request is malformed: its Host header or its number of fields."
+    return JsonResponse({"error": "bad_request", "detail": detail}, status=400)
+
+
+def forbidden(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse({"error": "forbidden", "detail": "Not allowed."}, status=403)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
+    detail = "The form's CSRF check failed; reload the page and try again."
+    return JsonResponse({"error": "csrf_failed", "detail": detail}, status=403)
+
+
+def method_not_allowed(allowed: tuple[str, ...]) -> JsonResponse:
+    detail = f"Allowed: {', '.join(allowed)}."
+    body = {"error": "method_not_allowed", "detail": detail}
+    return JsonResponse(body, status=405, headers={"Allow": ", ".join(allowed)})
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

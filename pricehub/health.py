@@ -6,6 +6,9 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django_prometheus.exports import ExportToDjangoView
 from django_redis import get_redis_connection
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -15,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aggregation import history
-from common.errors import ApiError, ErrorOutput
+from common.errors import ApiError, ErrorOutput, method_not_allowed
 from pricehub.celery import celery_app
 
 logger = logging.getLogger(__name__)
@@ -102,6 +105,14 @@ class HealthView(ProbeView):
     )
     def get(self, request: Request) -> Response:
         return Response(HealthOutput({"status": "ok"}).data)
+
+
+@csrf_exempt  # a POST gets its 405, not the CSRF check's 403
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus's scrape of every process on the host, in its text format."""
+    if request.method not in {"GET", "HEAD"}:
+        return method_not_allowed(("GET", "HEAD"))
+    return ExportToDjangoView(request)
 
 
 class ReadyView(ProbeView):

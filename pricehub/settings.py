@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "aggregation",
 ]
 
+# Django's own refusals answer in PriceHub's JSON error body too (see pricehub/urls.py).
+CSRF_FAILURE_VIEW = "common.errors.csrf_failure"
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",

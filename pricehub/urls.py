@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from aggregation.api.assets import AssetListView
 from aggregation.api.history import CandlesView, HistoryView
 from aggregation.api.prices import PriceListView, PriceView, RefreshView
 from exchanges.api import ExchangeListView
-from pricehub.health import HealthView, ReadyView
+from pricehub.health import HealthView, ReadyView, metrics
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -23,8 +23,10 @@ urlpatterns = [
     path("readyz", ReadyView.as_view(), name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics, name="prometheus-django-metrics"),
 ]
 
+handler400 = "common.errors.bad_request"
+handler403 = "common.errors.forbidden"
 handler404 = "common.errors.not_found"
 handler500 = "common.errors.server_error"

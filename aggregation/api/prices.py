@@ -12,10 +12,10 @@ from rest_framework.request import Request
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from aggregation import price_cache
 from aggregation.aggregate import NoQuorum
 from aggregation.documents import PriceOutput, render_sources
 from aggregation.methods import METHODS
+from aggregation.price import RefreshError
 from aggregation.selectors import (
     MAX_BATCH,
     BatchReading,
@@ -121,9 +121,9 @@ class RefreshView(APIView):
         try:
             price = price_refresh(symbol=known.symbol, wait_seconds=REFRESH_WAIT_SECONDS)
         except NoQuorum as exc:
-            raise ApiError(503, "no_quorum", str(exc), sources=render_sources(exc.sources)) from exc
-        except price_cache.RefreshInProgress as exc:
-            raise ApiError(503, "refresh_in_progress", str(exc)) from exc
+            raise ApiError(503, exc.code, str(exc), sources=render_sources(exc.sources)) from exc
+        except RefreshError as exc:
+            raise ApiError(503 if exc.retry else 404, exc.code, str(exc)) from exc
         message = json.dumps(f"Price for {known.symbol} refreshed").encode()
         body = b'{"message":' + message + b',"price":' + price_document(price) + b"}"
         return HttpResponse(body, content_type=JSON)

@@ -53,3 +53,19 @@ def test_it_creates_the_history_table_idempotently(settings):
         f"({settings.DYNAMODB_ENDPOINT_URL}).\n"
     )
     assert history.latest("BTCUSDT") is None
+
+
+def test_it_reports_a_refresh_already_running_and_goes_on():
+    err = StringIO()
+    with price_cache.refresh_lock("BTCUSDT"), pytest.raises(CommandError, match="1 of 2"):
+        call_command("refresh", "BTCUSDT", "ETHUSDT", stdout=StringIO(), stderr=err)
+    assert err.getvalue() == (
+        "[1/2] BTCUSDT failed (refresh_in_progress): A refresh of BTCUSDT is already running.\n"
+    )
+
+
+def test_it_reports_an_unknown_asset_by_its_code():
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("refresh", "NOPEUSDT", stdout=StringIO(), stderr=err)
+    assert err.getvalue() == "[1/1] NOPEUSDT failed (not_found): No enabled asset NOPEUSDT.\n"

@@ -183,7 +183,8 @@ def test_lost_memos_read_every_candle_in_one_call(dynamodb_calls):
     cache.delete_pattern("history-memo:*")
     dynamodb_calls.clear()
     history.record([point(20, "120", symbol) for symbol in symbols])
-    assert dynamodb_calls == ["BatchGetItem", "BatchWriteItem"]  # 12 candles; 3 + 12 items
+    # 12 candles read, 3 points and 12 candles written, then each asset's recent past read
+    assert dynamodb_calls == ["BatchGetItem", "BatchWriteItem"] + ["Query"] * 15
     assert [every_candle(symbol)["1h"] for symbol in symbols] == [
         [candle(T0, 100, 120, 100, 120, points=2)]
     ] * 3

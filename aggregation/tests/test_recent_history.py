@@ -95,18 +95,16 @@ def test_candles_from_redis_are_the_ones_from_dynamodb(api, queries, interval):
 
 
 def test_default_ranges_are_answered_from_redis_as_from_dynamodb(api, queries):
-    # A default range reaches back 24 hours or 100 intervals: Redis answers it once its lists
-    # reach back as far (or hold a full page), DynamoDB before.
     store(150, first=datetime.now(UTC) - timedelta(minutes=55), step=timedelta(seconds=20))
     paths = ["/prices/BTCUSDT/history", "/prices/BTCUSDT/history?limit=10"]
     paths += [f"/prices/BTCUSDT/candles?interval={name}" for name in INTERVALS]
     queries.clear()
-    answers = [api.get(path).json() for path in paths]
-    assert len(queries) == len(INTERVALS)  # the pages from Redis, the candles from DynamoDB
+    from_redis = [api.get(path).json() for path in paths]
+    assert queries == []
     forget_recent()
-    assert [api.get(path).json() for path in paths] == answers
-    assert len(queries) == 2 * len(INTERVALS) + 2
-    assert len(answers[0]["points"]) == 100
+    assert [api.get(path).json() for path in paths] == from_redis
+    assert len(queries) == len(paths)
+    assert len(from_redis[0]["points"]) == 100
 
 
 def test_a_page_from_redis_equals_the_one_from_dynamodb():
@@ -195,7 +193,7 @@ def test_it_stores_points_while_redis_is_unreachable(history_count, dead_redis):
     assert history_count("BTCUSDT") == 1
 
 
-def test_after_a_flush_the_lists_start_again_from_the_next_point(queries):
+def test_after_a_flush_the_next_point_fills_the_lists_from_dynamodb(queries):
     store(10)
     cache.delete_pattern("*")
     queries.clear()
@@ -203,16 +201,12 @@ def test_after_a_flush_the_lists_start_again_from_the_next_point(queries):
     assert len(queries) == 1
     history.append(point(T0 + timedelta(minutes=30), "110"))
     queries.clear()
-    since = (T0 + timedelta(minutes=30), WINDOW[1])  # from the next point on
-    points, _ = history.page("BTCUSDT", *since, newest_first=False, limit=100)
-    candles = history.candles_between("BTCUSDT", "1m", *since)
-    assert ([p.price for p in points], len(candles), len(queries)) == ([110], 1, 0)
     points, after = history.page("BTCUSDT", *WINDOW, newest_first=False, limit=100)
     candles = history.candles_between("BTCUSDT", "1m", *WINDOW)
     assert ([p.price for p in points[-2:]], after, len(queries)) == (
         [Decimal("102.009"), 110],
         None,
-        2,  # older than the lists: DynamoDB answers, whole
+        0,
     )
     assert (len(points), len(candles)) == (11, 9)
 
@@ -234,9 +228,9 @@ def test_a_write_whose_answer_was_lost_leaves_no_gap_in_the_recent_past(queries)
     queries.clear()
     points, _ = history.page("BTCUSDT", *WINDOW, newest_first=True, limit=3)
     candles = history.candles_between("BTCUSDT", "5m", *WINDOW)
+    assert queries == []
     assert [p.price for p in points] == [130, 120, Decimal("102.002")]
     assert (candles[0].points, candles[0].high, candles[0].close) == (5, 130, 130)
-    assert len(queries) == 1  # the lists started again at 130: the page reaches before it
 
 
 def test_rollup_drops_the_recent_candles_and_the_memo(api, queries):
@@ -259,7 +253,7 @@ def test_the_recent_lists_stay_within_their_caps(monkeypatch):
     assert lengths == {
         "history-recent-points:BTCUSDT": 5,
         "history-recent:BTCUSDT#1m": 3,
-        "history-recent:BTCUSDT#5m": 2,  # 12:00 and 12:05: no more exist
-        "history-recent:BTCUSDT#1h": 1,
-        "history-recent:BTCUSDT#1d": 1,
+        "history-recent:BTCUSDT#5m": 3,  # 12:00, 12:05 and the marker: no more exist
+        "history-recent:BTCUSDT#1h": 2,
+        "history-recent:BTCUSDT#1d": 2,
     }

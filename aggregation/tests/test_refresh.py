@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -7,6 +8,7 @@ import requests
 
 from aggregation import history, price_cache
 from aggregation.models import Asset
+from aggregation.price import RefreshInProgress, UnknownAsset
 from aggregation.services import NoQuorum, price_refresh
 from deploy.services import free_port
 from exchanges.models import Exchange
@@ -80,5 +82,28 @@ def test_it_excludes_a_venue_that_does_not_list_the_asset():
 
 def test_it_refuses_a_disabled_asset():
     Asset.objects.filter(symbol="ADAUSDT").update(enabled=False)
-    with pytest.raises(Asset.DoesNotExist):
+    with pytest.raises(UnknownAsset):
         price_refresh(symbol="ADAUSDT")
+
+
+def test_an_older_price_never_replaces_a_newer_one_nor_joins_history(history_count, settings):
+    settings.PRICEHUB_HISTORY_HEARTBEAT_SECONDS = 0  # every newer price is recorded
+    older = price_refresh(symbol="BTCUSDT")
+    newer = price_refresh(symbol="BTCUSDT")
+    assert price_cache.publish([older], []) == []
+    assert price_cache.latest_price("BTCUSDT") == newer
+    assert history.record([older]) == []
+    assert history_count("BTCUSDT") == 2
+
+
+def test_a_lock_that_expired_is_never_released_from_under_its_next_holder(monkeypatch):
+    monkeypatch.setattr(price_cache, "REFRESH_LOCK_SECONDS", 0.1)
+    first = price_cache.refresh_lock("BTCUSDT")
+    first.__enter__()
+    time.sleep(0.15)
+    with price_cache.refresh_locks(["BTCUSDT"]) as second:
+        assert second == {"BTCUSDT"}
+        first.__exit__(None, None, None)
+        with pytest.raises(RefreshInProgress):
+            price_refresh(symbol="BTCUSDT")
+    price_refresh(symbol="BTCUSDT")

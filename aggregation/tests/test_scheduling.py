@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from aggregation import price_cache, scheduling
 from aggregation.models import Asset
+from aggregation.price import RefreshInProgress
 from aggregation.services import price_refresh
 from aggregation.tasks import dispatch_due_refreshes, promote_requested_assets, refresh_batch
 
@@ -36,7 +37,7 @@ def hold_lock(symbol: str, seconds: float) -> threading.Thread:
 
 def test_it_does_not_start_a_refresh_that_is_already_running():
     holder = hold_lock("BTCUSDT", 0.5)
-    with pytest.raises(price_cache.RefreshInProgress):
+    with pytest.raises(RefreshInProgress):
         price_refresh(symbol="BTCUSDT")
     holder.join()
 

@@ -10,6 +10,7 @@ from celery.contrib.testing.worker import start_worker
 from aggregation import price_cache
 from aggregation.models import Asset
 from aggregation.tasks import dispatch_due_refreshes, refresh_batch
+from deploy.services import free_port
 from pricehub.celery import celery_app
 
 # The worker runs in a thread of its own and reads committed rows, hence transactional_db.
@@ -77,3 +78,14 @@ def test_the_beat_tick_queues_hot_batches_apart_from_the_others(redis_url):
     queued = {queue: broker.llen(queue) for queue in ("hot", "celery")}
     celery_app.control.purge()
     assert queued == {"hot": 1, "celery": 2}
+
+
+def test_a_batch_survives_dynamodb_down_with_one_warning_and_no_traceback(settings, caplog):
+    settings.DYNAMODB_ENDPOINT_URL = f"http://127.0.0.1:{free_port()}"
+    with caplog.at_level("WARNING"):
+        assert refresh_batch.apply(args=(["BTCUSDT"], 60.0)).get() == 0
+    (record,) = [r for r in caplog.records if r.name == "aggregation.tasks"]
+    assert record.getMessage() == (
+        "Refresh of 1 assets failed (unavailable): DynamoDB is unavailable; try again soon."
+    )
+    assert record.exc_info is None

@@ -5,7 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from aggregation.models import Asset
-from aggregation.services import NoQuorum, price_refresh
+from aggregation.price import RefreshError
+from aggregation.services import price_refresh
 
 
 class Command(BaseCommand):
@@ -23,10 +24,9 @@ class Command(BaseCommand):
             progress = f"[{index}/{len(symbols)}] {symbol}"
             try:
                 price = price_refresh(symbol=symbol)
-            except (NoQuorum, Asset.DoesNotExist) as exc:
+            except RefreshError as exc:
                 failed += 1
-                reason = "unknown or disabled asset" if isinstance(exc, Asset.DoesNotExist) else exc
-                self.stderr.write(f"{progress} failed: {reason}")
+                self.stderr.write(f"{progress} failed ({exc.code}): {exc}")
                 continue
             sources = f"{len(price.used)}/{len(price.sources)} sources"
             self.stdout.write(f"{progress} {price.price} {price.method} ({sources})")
