@@ -43,11 +43,17 @@ def fold(candle: Candle | None, moment: datetime, price: Decimal, interval: time
 
 
 def parse_time(value: str) -> datetime:
-    """Return the UTC time value names: epoch milliseconds, or ISO 8601 (UTC unless it says)."""
-    if value.isdigit():
-        return from_epoch_ms(value)
+    """Return the UTC time value names: epoch milliseconds, or ISO 8601 (UTC unless it says).
+
+    Raise ValueError, in PriceHub's words, for anything else or a time outside years 1-9999.
+    """
     try:
+        if value.isascii() and value.isdigit():
+            return from_epoch_ms(value)
         moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is neither epoch milliseconds nor an ISO 8601 time") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise ValueError(
+            f"{shown!r} is not an ISO 8601 time or epoch milliseconds within years 1 to 9999"
+        ) from None

@@ -36,7 +36,7 @@ def main() -> int:
     if not redis_answers(env["REDIS_URL"]):
         port = urlsplit(env["REDIS_URL"]).port or 6379
         (DATA / "redis").mkdir(exist_ok=True)
-        manager.add_process("redis", shlex.join(redis_command(port, DATA / "redis")))
+        manager.add_process("redis", kept(shlex.join(redis_command(port, DATA / "redis"))))
         waits.append(port)
     if not env.get("DYNAMODB_ENDPOINT_URL"):
         env["DYNAMODB_ENDPOINT_URL"] = f"http://127.0.0.1:{DYNAMODB_PORT}"
@@ -45,7 +45,7 @@ def main() -> int:
         # times more (the scale benchmark's ten thousand assets write about a thousand).
         in_memory = env.get("DYNAMODB_IN_MEMORY", "").lower() in {"1", "true", "yes"}
         command = dynamodb_command(DYNAMODB_PORT, None if in_memory else DATA / "dynamodb")
-        manager.add_process("dynamodb", shlex.join(command), cwd=str(DATA / "dynamodb"))
+        manager.add_process("dynamodb", kept(shlex.join(command)), cwd=str(DATA / "dynamodb"))
         waits.append(DYNAMODB_PORT)
 
     commands = [["migrate", "--no-input"], ["collectstatic", "--no-input", "-v0"]]
@@ -58,7 +58,9 @@ def main() -> int:
     # Set after the one-off commands above, so only the long-running processes leave samples.
     env["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_prometheus_dir())
     for venue, port in VENUES.items():
-        manager.add_process(venue, f"{PY} -m mock_exchange_app {venue} --port {port}", env=env)
+        manager.add_process(
+            venue, kept(f"{PY} -m mock_exchange_app {venue} --port {port}"), env=env
+        )
     # The worker and beat start once their services and the venues listen, so the first
     # refreshes find everyone up.
     waits.extend(VENUES.values())
@@ -70,9 +72,14 @@ def main() -> int:
         "web": WEB,
     }
     for name, command in processes.items():
-        manager.add_process(name, command, env=env, cwd=str(ROOT))
+        manager.add_process(name, kept(command), env=env, cwd=str(ROOT))
     manager.loop()
     return manager.returncode
+
+
+def kept(command: str) -> str:
+    """Return command run under deploy/keep.py, which starts it again whenever it dies."""
+    return f"{PY} {ROOT / 'deploy' / 'keep.py'} {shlex.quote(command)}"
 
 
 def fresh_prometheus_dir() -> Path:

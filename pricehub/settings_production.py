@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from pricehub.settings import *  # noqa: F403
-from pricehub.settings import DEBUG, DEVELOPMENT_SECRET_KEY, SECRET_KEY, env
+from pricehub.settings import DATABASES, DEBUG, DEVELOPMENT_SECRET_KEY, SECRET_KEY, env
 
 
 def _env_items(name: str) -> list[str]:
@@ -27,11 +27,21 @@ if DEBUG:
     _refuse("DEBUG is on; unset DEBUG or set DEBUG=false.")
 if not SECRET_KEY or SECRET_KEY == DEVELOPMENT_SECRET_KEY:
     _refuse("SECRET_KEY is unset or the development key; set a long random SECRET_KEY.")
+# As Django's own check (security.W009) judges a key: long, and not one character repeated.
+if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+    _refuse(
+        "SECRET_KEY is weak; use at least 50 random characters, such as "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    )
+if "sqlite" in DATABASES["default"]["ENGINE"]:
+    _refuse("DATABASE_URL is SQLite, which several processes cannot share; set postgres://...")
 
 # The base default (localhost) means nothing in production, so the hosts must be named.
 ALLOWED_HOSTS = _env_items("ALLOWED_HOSTS")
 if not ALLOWED_HOSTS:
     _refuse("ALLOWED_HOSTS is empty; set it to the served host names, comma-separated.")
+if any(host == "*" or host.startswith(".") for host in ALLOWED_HOSTS):
+    _refuse("ALLOWED_HOSTS has a wildcard; name each served host.")
 # Venues are on the internet: an exchange row may not point PriceHub at an internal service.
 PRICEHUB_VENUE_PRIVATE_ADDRESSES = env.bool("VENUE_PRIVATE_ADDRESSES", default=False)
 # Origins allowed to POST to the admin, such as https://prices.example.com.

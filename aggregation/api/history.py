@@ -98,7 +98,7 @@ def history_body(asset: str, params: Mapping[str, str]) -> bytes:
     """Return the history page params ask for, as JSON; raise ApiError."""
     known = asset_known(asset)
     start, end = _range(params, default_span=timedelta(hours=1))
-    order = params.get("order", "desc")
+    order = params.get("order") or "desc"
     if order not in ("desc", "asc"):
         raise ApiError(400, "invalid_order", "order is desc (newest first) or asc.")
     points, last = history.page(
@@ -106,8 +106,8 @@ def history_body(asset: str, params: Mapping[str, str]) -> bytes:
         start,
         end,
         newest_first=order == "desc",
-        limit=_limit(params.get("limit")),
-        after_ms=_cursor_ms(params.get("cursor"), start, end),
+        limit=_limit(params.get("limit") or None),
+        after_ms=_cursor_ms(params.get("cursor") or None, start, end),
     )
     cursor = None if last is None else _cursor(last)
     return render_history(known.symbol, order, points, cursor)
@@ -131,11 +131,14 @@ def candles_body(asset: str, params: Mapping[str, str]) -> bytes:
 
 
 def _range(params: Any, *, default_span: timedelta) -> tuple[datetime, datetime]:
+    # An empty parameter, as in ?start=, is an absent one: its default holds.
     try:
-        end = parse_time(params["end"]) if "end" in params else datetime.now(UTC)
-        start = parse_time(params["start"]) if "start" in params else end - default_span
-    except (ValueError, OverflowError) as exc:
+        end = parse_time(params["end"]) if params.get("end") else datetime.now(UTC)
+        start = parse_time(params["start"]) if params.get("start") else end - default_span
+    except ValueError as exc:
         raise ApiError(400, "invalid_range", f"{exc}.") from exc
+    except OverflowError as exc:  # a default start before year 1
+        raise ApiError(400, "invalid_range", "The range must fall within years 1 to 9999.") from exc
     if start > end:
         raise ApiError(400, "invalid_range", "start is after end.")
     return start, end

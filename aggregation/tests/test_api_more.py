@@ -231,3 +231,12 @@ def test_it_answers_503_not_500_while_dynamodb_is_down(api, settings):
     history_page = api.get("/prices/BTCUSDT/history")
     assert (refresh.status_code, refresh.json()["error"]) == (503, "unavailable")
     assert (history_page.status_code, history_page.json()["error"]) == (503, "unavailable")
+
+
+def test_an_empty_parameter_takes_its_default_and_a_repeated_one_its_last_value(api):
+    empty = api.get("/prices/BTCUSDT/history", {"start": "", "end": "", "limit": "", "order": ""})
+    assert (empty.status_code, empty.json()["order"]) == (200, "desc")
+    repeated = api.get("/prices/BTCUSDT/history?order=desc&order=asc")
+    assert repeated.json()["order"] == "asc"
+    candles = api.get("/prices/BTCUSDT/candles?interval=1m&start=")
+    assert candles.status_code == 200

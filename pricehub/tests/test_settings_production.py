@@ -15,6 +15,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": PRODUCTION_KEY,
     "ALLOWED_HOSTS": "prices.example.com",
     "CSRF_TRUSTED_ORIGINS": "https://prices.example.com",
+    "DATABASE_URL": "postgres://pricehub:secret@db.example.com:5432/pricehub",
 }
 
 
@@ -48,6 +49,11 @@ def test_check_deploy_finds_no_issue_under_the_production_settings():
         ({"SECRET_KEY": ""}, "SECRET_KEY is unset or the development key"),
         ({"SECRET_KEY": "pricehub-insecure-development-key"}, "SECRET_KEY is unset"),
         ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS is empty"),
+        ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS has a wildcard"),
+        ({"ALLOWED_HOSTS": "prices.example.com,.example.com"}, "ALLOWED_HOSTS has a wildcard"),
+        ({"SECRET_KEY": "x"}, "SECRET_KEY is weak"),
+        ({"SECRET_KEY": "ab" * 40}, "SECRET_KEY is weak"),
+        ({"DATABASE_URL": "sqlite:///db.sqlite3"}, "DATABASE_URL is SQLite"),
     ],
 )
 def test_the_production_settings_refuse_to_start_when_misconfigured(overrides, message):
