@@ -39,8 +39,9 @@ VENUE_KINDS = ("binance", "coinbase", "kraken")
 def _serving(
     command: list[str], port: int, timeout: float = 30.0, cwd: Path = ROOT
 ) -> Iterator[None]:
+    env = dict(os.environ, SIM_FAULTS="true")  # the venues take the tests' faults
     process = subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         wait_for_port(port, timeout=timeout)

@@ -29,6 +29,8 @@ WEB = (
 
 def main() -> int:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # The development stack's venues take faults (README: Trying faults); off by default.
+    env.setdefault("SIM_FAULTS", "true")
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     DATA.mkdir(exist_ok=True)
     manager = Manager()

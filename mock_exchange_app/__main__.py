@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -43,12 +44,14 @@ def main(argv: list[str] | None = None) -> None:
         "bind": f"{args.host}:{args.port}",
         "workers": 1,
         "worker_class": "gthread",
-        "threads": 4,
+        "threads": 32,  # a slow answer holds a thread, as on a real venue: others still get one
         "accesslog": None,
         "loglevel": "warning",
         "when_ready": announce,
     }
-    _Server(create_app(args.venue), options).run()
+    # The fault endpoint lets anyone who reaches the venue break it: only when asked for.
+    fault_control = os.environ.get("SIM_FAULTS", "").lower() in {"1", "true", "yes"}
+    _Server(create_app(args.venue, fault_control=fault_control), options).run()
 
 
 if __name__ == "__main__":

@@ -47,14 +47,17 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_app(venue: str, clock: Callable[[], datetime] = _utc_now) -> WSGIApp:
-    """Build the WSGI app for "binance", "coinbase" or "kraken"."""
+def create_app(
+    venue: str, clock: Callable[[], datetime] = _utc_now, *, fault_control: bool = True
+) -> WSGIApp:
+    """Build the WSGI app for "binance", "coinbase" or "kraken"; without fault_control,
+    /sim/faults answers 404 and no fault can be set."""
     if venue not in _ROUTES:
         raise ValueError(f"unknown venue {venue!r}")
     registry = faults.Faults()  # per app, so per venue process: faults are off at start
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        reply = _respond(venue, registry, environ, clock())
+        reply = _respond(venue, registry, environ, clock(), fault_control=fault_control)
         headers = [
             ("Content-Type", reply.content_type),
             ("Content-Length", str(len(reply.payload))),
@@ -66,11 +69,16 @@ def create_app(venue: str, clock: Callable[[], datetime] = _utc_now) -> WSGIApp:
 
 
 def _respond(
-    venue: str, registry: faults.Faults, environ: dict[str, Any], now: datetime
+    venue: str,
+    registry: faults.Faults,
+    environ: dict[str, Any],
+    now: datetime,
+    *,
+    fault_control: bool,
 ) -> Response:
     method = environ.get("REQUEST_METHOD", "GET")
     path = environ.get("PATH_INFO", "")
-    if match := _FAULTS.fullmatch(path):
+    if fault_control and (match := _FAULTS.fullmatch(path)):
         reply = faults.control(registry, method, match["symbol"], _body(environ), now)
         return json_response(*reply)
     if method != "GET":

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -307,7 +308,8 @@ def test_it_takes_faults_over_real_http_from_the_control_client() -> None:
     url = f"http://127.0.0.1:{port}"
     ticker = f"{url}/0/public/Ticker?pair="
     cmd = [sys.executable, "-m", "mock_exchange_app", "kraken", "--port", str(port)]
-    server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, "SIM_FAULTS": "true"}
+    server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     try:
         wait_for(ticker + "XBTUSDT")
         set_fault(url, "BTCUSDT", "down")

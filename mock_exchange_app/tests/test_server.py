@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -45,3 +46,22 @@ def test_it_serves_the_coinbase_venue_over_real_http() -> None:
     assert Decimal(reply.json()["bid"]) < Decimal(reply.json()["ask"])
     assert (missing.status_code, missing.json()) == (404, {"message": "NotFound"})
     assert f"coinbase venue listening on http://127.0.0.1:{port}" in out
+
+
+def test_its_fault_endpoint_is_off_unless_sim_faults_turns_it_on() -> None:
+    answers = {}
+    for flag in ("", "true"):
+        port = free_port()
+        cmd = [sys.executable, "-m", "mock_exchange_app", "binance", "--port", str(port)]
+        env = {**os.environ, "SIM_FAULTS": flag}
+        server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for(f"{base}/api/v3/ticker/24hr?symbol=BTCUSDT")
+            fault = requests.put(f"{base}/sim/faults/*", json={"mode": "down"}, timeout=2)
+            ticker = requests.get(f"{base}/api/v3/ticker/24hr?symbol=BTCUSDT", timeout=2)
+            answers[flag] = (fault.status_code, ticker.status_code)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    assert answers == {"": (405, 200), "true": (200, 503)}

@@ -6,24 +6,55 @@ from pathlib import Path
 
 import yaml
 
-from deploy.run import DYNAMODB_PORT, VENUES
+from deploy.run import VENUES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 
 
-def published_port(service: str) -> int:
-    return int(SERVICES[service]["ports"][0].split(":")[0])
+APP = ("web", "worker", "beat")
 
 
-def test_it_defines_every_process_of_make_run():
-    assert set(SERVICES) == {"redis", "dynamodb-local", *VENUES, "web", "worker", "beat"}
+def test_it_defines_every_process_of_make_run_and_postgres():
+    assert set(SERVICES) == {
+        "redis", "postgres", "dynamodb-local", *VENUES, "web", "worker", "beat"
+    }  # fmt: skip
 
 
-def test_it_publishes_the_ports_of_the_design():
-    ports = {name: published_port(name) for name in ("web", "dynamodb-local", "redis", *VENUES)}
-    assert ports == {"web": 8080, "dynamodb-local": DYNAMODB_PORT, "redis": 6379, **VENUES}
+def test_only_web_publishes_a_port_and_only_on_loopback():
+    published = {name: service["ports"] for name, service in SERVICES.items() if "ports" in service}
+    assert published == {"web": ["127.0.0.1:8080:8080"]}
+
+
+def test_redis_needs_a_password_that_every_client_gives():
+    assert SERVICES["redis"]["command"][-2:] == [
+        "--requirepass",
+        "${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}",
+    ]
+    for name in APP:
+        url = SERVICES[name]["environment"]["REDIS_URL"]
+        assert url.startswith("redis://:${REDIS_PASSWORD:?"), name
+
+
+def test_the_app_runs_the_production_settings_with_secrets_from_the_env_file():
+    for name in APP:
+        service = SERVICES[name]
+        env = service["environment"]
+        assert env["DJANGO_SETTINGS_MODULE"] == "pricehub.settings_production", name
+        assert service["env_file"] == [".env"], name
+        assert "SECRET_KEY" not in env, name
+        assert env["DATABASE_URL"].startswith("postgres://"), name
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_the_simulators_fault_endpoint_is_off():
+    assert all(SERVICES[venue]["environment"]["SIM_FAULTS"] == "false" for venue in VENUES)
+
+
+def test_the_image_defaults_to_the_production_settings():
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert "ENV DJANGO_SETTINGS_MODULE=pricehub.settings_production" in dockerfile
 
 
 def test_it_runs_dynamodb_local_with_a_shared_db_on_disk():
