@@ -12,6 +12,7 @@ import functools
 import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -36,6 +37,7 @@ _OHLC = ("open", "high", "low", "close")
 _WRITE_BATCH = 25  # the most items one BatchWriteItem takes
 _GET_BATCH = 100  # the most keys one BatchGetItem takes
 _BATCH_ATTEMPTS = 4
+_refills = ThreadPoolExecutor(max_workers=8, thread_name_prefix="history-refill")
 
 
 def is_due(
@@ -188,14 +190,17 @@ def _store(due: list[tuple[AggregatedPrice, Memo | None]]) -> None:
     table, candles_table = settings.DYNAMODB_TABLE, _candles_table()
     puts = [(table, point) for point in points]
     _write(puts + [(candles_table, item) for item in itertools.chain(*candles)])
+    # Assets whose lists are lost or in doubt read them back, five queries each, all at once:
+    # after Redis restarts, that is every asset of the batch.
+    heads = _refills.map(lambda each: _heads(*each), due)
     written = [
         recent.Written(
             memo={"point": point, "candles": folded},
             price=price,
             candles={_interval_of(item): _candle(item) for item in folded},
-            heads=_heads(price, memo),
+            heads=found,
         )
-        for (price, memo), point, folded in zip(due, points, candles, strict=True)
+        for (price, _), point, folded, found in zip(due, points, candles, heads, strict=True)
     ]
     recent.remember(written)
 

@@ -42,6 +42,9 @@ _session = requests.Session()
 _session.mount("http://", HTTPAdapter(pool_maxsize=32))
 _session.mount("https://", HTTPAdapter(pool_maxsize=32))
 _session.headers["User-Agent"] = "PriceHub/0.1"
+# No proxies or .netrc from the environment: PriceHub goes where the exchange row says, and
+# reading ~/.netrc on every call cost the worker a tenth of its time at 10,000 assets.
+_session.trust_env = False
 _pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="venue")
 # Each venue's round waits for its calls on _pool from a thread of its own.
 _rounds = ThreadPoolExecutor(max_workers=32, thread_name_prefix="venue-round")

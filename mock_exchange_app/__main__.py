@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
         "bind": f"{args.host}:{args.port}",
         "workers": 1,
         "worker_class": "gthread",
-        "threads": 32,  # a slow answer holds a thread, as on a real venue: others still get one
+        "threads": 16,  # a slow answer holds a thread, as on a real venue: others still get one
         "accesslog": None,
         "loglevel": "warning",
         "when_ready": announce,
