@@ -69,7 +69,11 @@ def main() -> int:
     wait = f"{PY} -m deploy.services wait {' '.join(map(str, waits))} && exec "
     celery = f"{wait}{PY} -m celery -A pricehub"
     processes = {
-        "worker": f"{celery} worker --pool threads --concurrency 8 --loglevel WARNING",
+        # The refreshes; the beat's ticks run apart, in a process of their own, so a busy
+        # worker never holds a tick back.
+        "worker": f"{celery} worker -Q hot,celery --pool threads --concurrency 8"
+        " --loglevel WARNING -n worker@%h",
+        "ticker": f"{celery} worker -Q beat --pool solo --loglevel WARNING -n ticker@%h",
         "beat": f"{celery} beat --loglevel WARNING --schedule {DATA / 'celerybeat-schedule'}",
         "web": WEB,
     }
