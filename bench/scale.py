@@ -15,6 +15,7 @@ import random
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ class Scale:
     assets: int
     sampled: int = 0  # asset samples taken
     on_time: int = 0  # of which within their tier interval plus 1 s
+    late: Counter[str] = field(default_factory=Counter)  # answered but late, by tier
+    unanswered: int = 0  # samples the batch endpoint gave no price for
     hot_ages: list[float | None] = field(default_factory=list)
     refreshes_per_second: float = 0.0
     tick_p99_ms: float = math.nan
@@ -60,7 +63,9 @@ class Scale:
         mixed = self.mixed
         return [
             f"scale: {self.assets} assets, {SECONDS:g} s after {WARMUP_SECONDS:g} s of warm-up",
-            f"- on time (age within tier interval + 1 s): {share:.2%} of {self.sampled} samples",
+            f"- on time (age within tier interval + 1 s): {share:.2%} of {self.sampled} samples"
+            f" (late: {', '.join(f'{t} {n}' for t, n in sorted(self.late.items())) or 'none'};"
+            f" without a price: {self.unanswered})",
             f"- hot assets' age p95: {hot:.2f} s",
             f"- refreshes: {self.refreshes_per_second:.0f}/s; "
             f"beat tick p99 {self.tick_p99_ms:.0f} ms",
@@ -134,9 +139,12 @@ def _take(symbols: list[str], intervals: dict[str, float], result: Scale) -> Non
             except (requests.RequestException, ValueError, KeyError):
                 prices = []
             result.sampled += len(batch)
+            result.unanswered += len(batch) - len(prices)
             for price in prices:
                 limit = intervals.get(price["tier"], 60.0) + 1
-                result.on_time += price["age_seconds"] <= limit
+                on_time = price["age_seconds"] <= limit
+                result.on_time += on_time
+                result.late[price["tier"]] += not on_time
                 if price["tier"] == "hot":
                     result.hot_ages.append(price["age_seconds"])
 
