@@ -213,11 +213,10 @@ def _call(
     except ExchangeError as exc:
         _observe(exchange.name, exc.reason, time.monotonic() - started, samples, str(exc))
         return _each(pairs, exc)
-    usable = any(isinstance(result, Quote) for result in results.values())
     outcome, detail = "ok", ""
-    if not usable:
-        first = next(iter(results.values()))
-        outcome, detail = first.reason, str(first)
+    if not any(isinstance(result, Quote) for result in results.values()):
+        failure = _NothingUsable(results)
+        outcome, detail = failure.reason, str(failure)
     _observe(exchange.name, outcome, time.monotonic() - started, samples, detail)
     return results
 

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from exchanges.client import MAX_RESPONSE_BYTES, fetch_quote, fetch_quotes
 from exchanges.models import Exchange
 from exchanges.quotes import ExchangeError, Quote
+from exchanges.tests.servers import QuietHandler, serving
 
 
 def exchange(kind: str, base_url: str, timeout: float = 2.0) -> Exchange:
@@ -29,19 +28,14 @@ def silent_port() -> Iterator[int]:
 def flooding_url() -> Iterator[str]:
     """A server whose every answer is far larger than a ticker."""
 
-    class Flood(BaseHTTPRequestHandler):
+    class Flood(QuietHandler):
         def do_GET(self) -> None:
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"[" + b"1," * MAX_RESPONSE_BYTES + b"1]")
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Flood)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(Flood) as url:
+        yield url
 
 
 @pytest.mark.parametrize("kind", ["binance", "coinbase", "kraken"])

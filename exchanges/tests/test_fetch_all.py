@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -15,6 +13,7 @@ from exchanges.adapters.binance import BinanceAdapter
 from exchanges.client import circuit_state, fetch_all
 from exchanges.models import Exchange
 from exchanges.quotes import ExchangeError, Pair, Quote, UnknownPair
+from exchanges.tests.servers import QuietHandler, serving
 from mock_exchange_app import control
 
 BTC, ETH, SOL = (Pair(f"{base}USDT", base, "USDT") for base in ("BTC", "ETH", "SOL"))
@@ -42,40 +41,30 @@ def one_failure_opens(settings) -> None:
 def big_answer_url() -> Iterator[str]:
     """A server whose every answer is a JSON array of about 300 KiB."""
 
-    class Big(BaseHTTPRequestHandler):
+    class Big(QuietHandler):
         def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Length", str(len(BIG_ARRAY)))
             self.end_headers()
             self.wfile.write(BIG_ARRAY)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Big)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(Big) as url:
+        yield url
 
 
 @pytest.fixture
 def redirect_to(venue_urls: dict[str, str]) -> Iterator[str]:
     """A server that redirects every request to the Binance venue's same path."""
 
-    class Redirect(BaseHTTPRequestHandler):
+    class Redirect(QuietHandler):
         def do_GET(self) -> None:
             self.send_response(302)
             self.send_header("Location", venue_urls["binance"] + self.path)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(Redirect) as url:
+        yield url
 
 
 def exchange(kind: str, base_url: str, timeout: float = 2.0) -> Exchange:
