@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,12 +21,14 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 from aggregation import recent
 from aggregation.candles import INTERVALS, Candle, fold, start_of
 from aggregation.price import AggregatedPrice, HistoryPoint, epoch_ms, from_epoch_ms
+
+logger = logging.getLogger(__name__)
 
 Item = dict[str, Any]  # a DynamoDB item in its typed form, such as {"price": {"N": "1.5"}}
 Memo = dict[str, Any]  # an asset's last point and its candles: see _store
@@ -37,7 +40,11 @@ _OHLC = ("open", "high", "low", "close")
 _WRITE_BATCH = 25  # the most items one BatchWriteItem takes
 _GET_BATCH = 100  # the most keys one BatchGetItem takes
 _BATCH_ATTEMPTS = 4
-_refills = ThreadPoolExecutor(max_workers=8, thread_name_prefix="history-refill")
+_DYNAMODB_ERRORS = (BotoCoreError, ClientError)
+_DRAIN_BATCHES = 20  # waiting batches stored by one drain: it runs within a refresh
+# A batch's DynamoDB calls run this many at once, from every refresh thread of the process.
+_CONCURRENT_CALLS = 16
+_calls = ThreadPoolExecutor(max_workers=_CONCURRENT_CALLS, thread_name_prefix="dynamodb")
 
 
 def is_due(
@@ -60,10 +67,39 @@ def is_due(
 
 def record(prices: Sequence[AggregatedPrice]) -> list[AggregatedPrice]:
     """Store those of prices (one per asset) that moved or aged enough since their asset's
-    last point, with their candles, in as few DynamoDB calls as they fit; return them.
+    last point, with their candles, in as few DynamoDB calls as they fit; return those stored.
 
-    A price no newer than its asset's last point is never stored.
+    While DynamoDB cannot take them, prices wait in Redis, after those already waiting, and
+    are stored in order once it can (see drain): the refresh goes on meanwhile. A price no
+    newer than its asset's last point is never stored.
     """
+    if not recent.has_pending():
+        try:
+            return _record(prices)
+        except _DYNAMODB_ERRORS as exc:
+            logger.warning("DynamoDB did not take %d prices; they wait: %s", len(prices), exc)
+    recent.pending_add([price.to_record() for price in prices])
+    mine = {(price.asset, price.aggregated_at) for price in prices}
+    return [price for price in drain() if (price.asset, price.aggregated_at) in mine]
+
+
+def drain() -> list[AggregatedPrice]:
+    """Store the prices waiting for DynamoDB, oldest first, while it takes them (at most
+    _DRAIN_BATCHES batches a call, by one process at a time); return those stored."""
+    stored: list[AggregatedPrice] = []
+    with recent.draining() as mine:
+        if not mine:
+            return stored
+        for entry, records in recent.pending(_DRAIN_BATCHES):
+            try:
+                stored += _record([AggregatedPrice.from_record(each) for each in records])
+            except _DYNAMODB_ERRORS:
+                break  # still down: they wait for the next call
+            recent.pending_done(entry)
+    return stored
+
+
+def _record(prices: Sequence[AggregatedPrice]) -> list[AggregatedPrice]:
     memos = recent.memos([price.asset for price in prices])
     due = [
         (price, memo)
@@ -192,7 +228,7 @@ def _store(due: list[tuple[AggregatedPrice, Memo | None]]) -> None:
     _write(puts + [(candles_table, item) for item in itertools.chain(*candles)])
     # Assets whose lists are lost or in doubt read them back, five queries each, all at once:
     # after Redis restarts, that is every asset of the batch.
-    heads = _refills.map(lambda each: _heads(*each), due)
+    heads = _calls.map(_heads, due, candles)
     written = [
         recent.Written(
             memo={"point": point, "candles": folded},
@@ -205,18 +241,25 @@ def _store(due: list[tuple[AggregatedPrice, Memo | None]]) -> None:
     recent.remember(written)
 
 
-def _heads(price: AggregatedPrice, memo: Memo | None) -> dict[str, datetime] | recent.Stored:
+def _heads(
+    due: tuple[AggregatedPrice, Memo | None], folded: list[Item]
+) -> dict[str, datetime] | recent.Stored:
     # The recent lists are written with the memo, so their heads are its point and candles.
     # Without it, or with a point no newer than its, they are filled again from DynamoDB:
-    # five queries, once an asset after Redis lost its memo.
+    # once an asset after Redis lost its memo.
+    price, memo = due
     if memo is None or int(memo["point"]["timestamp"]["N"]) >= epoch_ms(price.aggregated_at):
-        return _newest_stored(price.asset)
+        return _newest_stored(price.asset, folded)
     return {_interval_of(item): _candle(item).start for item in memo["candles"]}
 
 
-def _newest_stored(symbol: str) -> recent.Stored:
-    # As many of symbol's newest points and candles as the recent lists hold, newest first.
+def _newest_stored(symbol: str, folded: list[Item]) -> recent.Stored:
+    # As many of symbol's newest points and candles as the recent lists hold, newest first:
+    # five queries; one for a new asset, whose only point is the one just written and whose
+    # only candles are those it was folded into (every candle is folded from points).
     points = _newest(settings.DYNAMODB_TABLE, symbol, recent.RECENT_POINTS)
+    if len(points) == 1:
+        return [_point(points[0])], {_interval_of(item): [_candle(item)] for item in folded}
     table, count = _candles_table(), recent.RECENT_CANDLES
     candles = {
         name: [_candle(item) for item in _newest(table, f"{symbol}#{name}", count)]
@@ -327,12 +370,17 @@ def _read_candles(keys: list[Item]) -> list[Item]:
 
 
 def _write(items: list[tuple[str, Item]]) -> None:
-    # Each item with its table; BatchWriteItem takes at most 25 items, of any tables.
+    # Each item with its table; BatchWriteItem takes at most 25 items, of any tables. The
+    # calls run at once: one after the other, they took most of a batch refresh's time.
+    requests: list[dict[str, list[Item]]] = []
     for start in range(0, len(items), _WRITE_BATCH):
         request: dict[str, list[Item]] = {}
         for table, item in items[start : start + _WRITE_BATCH]:
             request.setdefault(table, []).append({"PutRequest": {"Item": item}})
-        _until_processed(_client().batch_write_item, request, "UnprocessedItems")
+        requests.append(request)
+    send = _client().batch_write_item
+    # list() waits for every call, and raises the first one's error.
+    list(_calls.map(lambda request: _until_processed(send, request, "UnprocessedItems"), requests))
 
 
 def _until_processed(
@@ -401,7 +449,16 @@ def _connect() -> Any:
         "dynamodb",
         endpoint_url=endpoint,
         region_name=settings.AWS_REGION,
-        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2}),
+        config=Config(
+            connect_timeout=2,
+            read_timeout=5,
+            retries={"max_attempts": 2},
+            # The refresh threads and their concurrent calls, each with a connection.
+            max_pool_connections=2 * _CONCURRENT_CALLS,
+            # The requests are built here, not typed by users: checking each one again cost a
+            # busy worker more than DynamoDB's answer did.
+            parameter_validation=False,
+        ),
         **credentials,
     )
 

@@ -1,5 +1,6 @@
 """The recent past of each asset in Redis: the memo of its last stored point, and lists of its
-newest points and candles, which answer most history reads without DynamoDB.
+newest points and candles, which answer most history reads without DynamoDB; and the prices
+waiting for DynamoDB while it is down (see pending_add).
 
 Each list holds its newest element first and is exact from its oldest element onward: every
 point (or candle) stored since that one is in it, so a window that the list reaches back to is
@@ -13,7 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -24,7 +26,7 @@ from django.core.cache import cache
 from django_redis import get_redis_connection
 from redis import Redis
 from redis.client import Pipeline
-from redis.exceptions import RedisError
+from redis.exceptions import LockError, RedisError
 
 from aggregation.candles import INTERVALS, Candle
 from aggregation.price import AggregatedPrice, HistoryPoint, epoch_ms, from_epoch_ms
@@ -35,6 +37,9 @@ RECENT_POINTS = 1000
 RECENT_CANDLES = 200  # twice the default range of a candles request
 
 Entry = tuple[int, bytes]  # a list element split into its time and its JSON
+_PENDING = "history-pending"  # stream: batches of prices waiting for DynamoDB, oldest first
+_DRAINING = "history-draining"  # the lock of the one process storing them
+_DRAIN_LOCK_SECONDS = 60
 _BEGINNING = f"{-(2**63)} null"  # the end of a list that holds all there is
 
 
@@ -92,6 +97,46 @@ def remember(written: Sequence[Written]) -> None:
     except RedisError as exc:
         # The writing marks stay, so the lists of these assets start again at their next point.
         logger.warning("Redis unavailable to keep the recent history: %s", exc)
+
+
+def pending_add(records: Sequence[dict[str, Any]]) -> None:
+    """Keep prices' records (AggregatedPrice.to_record) to store once DynamoDB takes them,
+    after those kept before. Raise RedisError: with Redis down too, they are lost."""
+    if records:
+        _redis().xadd(_key(_PENDING), {"prices": json.dumps(records, default=str)})
+
+
+def has_pending() -> bool:
+    """Return True while prices wait for DynamoDB (False when Redis cannot tell)."""
+    try:
+        return bool(_redis().xlen(_key(_PENDING)))
+    except RedisError:
+        return False
+
+
+def pending(count: int) -> list[tuple[bytes, list[dict[str, Any]]]]:
+    """Return up to count of the oldest batches waiting, each with its id for pending_done."""
+    entries = _redis().xrange(_key(_PENDING), count=count)
+    return [(entry, json.loads(fields[b"prices"])) for entry, fields in entries]
+
+
+def pending_done(entry: bytes) -> None:
+    """Forget a batch that is stored."""
+    _redis().xdel(_key(_PENDING), entry)
+
+
+@contextmanager
+def draining() -> Iterator[bool]:
+    """Hold, when no other process does, the lock under which the waiting batches are stored
+    in order; yield whether this one holds it."""
+    lock = _redis().lock(_key(_DRAINING), timeout=_DRAIN_LOCK_SECONDS, blocking=False)
+    held = lock.acquire()
+    try:
+        yield held
+    finally:
+        if held:
+            with suppress(LockError):  # it expired: the other holder's release is its own
+                lock.release()
 
 
 def points_page(
@@ -207,6 +252,10 @@ def _split(entry: bytes) -> Entry:
 def _candle(start: int, body: bytes) -> Candle:
     *ohlc, points = json.loads(body)
     return Candle(from_epoch_ms(start), *(Decimal(price) for price in ohlc), points)
+
+
+def _key(name: str) -> str:
+    return cache.make_key(name)
 
 
 def _memo_key(symbol: str) -> str:

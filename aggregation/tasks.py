@@ -46,8 +46,9 @@ def dispatch_due_refreshes() -> int:
         for start in range(0, len(symbols), BATCH_SIZE):
             batch = symbols[start : start + BATCH_SIZE]
             # A batch still queued when its assets are next due is superseded by the next one.
-            queue = "hot" if interval <= settings.PRICEHUB_TIER_SECONDS["hot"] else "celery"
-            refresh_batch.apply_async((batch, interval), expires=max(interval, 1.0), queue=queue)
+            refresh_batch.apply_async(
+                (batch, interval), expires=max(interval, 1.0), queue=_queue(interval)
+            )
     return len(due)
 
 
@@ -69,6 +70,15 @@ def refresh_batch(symbols: list[str], interval: float) -> int:
 def promote_requested_assets() -> list[str]:
     """Refresh the most requested assets as hot until the next promotion; return them."""
     return scheduling.promote_most_requested(settings.PRICEHUB_HOT_PROMOTIONS)
+
+
+def _queue(interval: float) -> str:
+    # Each tier's batches in a queue of its own (settings.CELERY_TASK_QUEUES); cold in the
+    # default one. A promoted asset is refreshed as hot, so it goes with the hot ones.
+    tiers = settings.PRICEHUB_TIER_SECONDS
+    return (
+        "hot" if interval <= tiers["hot"] else "medium" if interval <= tiers["medium"] else "celery"
+    )
 
 
 def _sync_schedule(now: float) -> None:

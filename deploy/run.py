@@ -71,7 +71,7 @@ def main() -> int:
     processes = {
         # The refreshes; the beat's ticks run apart, in a process of their own, so a busy
         # worker never holds a tick back.
-        "worker": f"{celery} worker -Q hot,celery --pool threads --concurrency 8"
+        "worker": f"{celery} worker -Q hot,medium,celery --pool threads --concurrency 8"
         " --loglevel WARNING -n worker@%h",
         "ticker": f"{celery} worker -Q beat --pool solo --loglevel WARNING -n ticker@%h",
         "beat": f"{celery} beat --loglevel WARNING --schedule {DATA / 'celerybeat-schedule'}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -45,8 +46,7 @@ _session.headers["User-Agent"] = "PriceHub/0.1"
 # No proxies or .netrc from the environment: PriceHub goes where the exchange row says, and
 # reading ~/.netrc on every call cost the worker a tenth of its time at 10,000 assets.
 _session.trust_env = False
-_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="venue")
-# Each venue's round waits for its calls on _pool from a thread of its own.
+# Each venue's round waits for its calls (on the venue's pool, _pool) from a thread of its own.
 _rounds = ThreadPoolExecutor(max_workers=32, thread_name_prefix="venue-round")
 _GRACE_SECONDS = 0.05
 # One breaker per venue name: shared ones keep their state in Redis, local ones in this
@@ -120,6 +120,13 @@ class _NothingUsable(ExchangeError):
         self.results = results
 
 
+@functools.cache
+def _pool(name: str) -> ThreadPoolExecutor:
+    # A pool of calls per venue: one venue's many single calls never hold another's bulk
+    # call back.
+    return ThreadPoolExecutor(max_workers=16, thread_name_prefix=f"venue-{name}")
+
+
 def own_timeouts(exchanges: Sequence[Exchange]) -> float:
     """Return the deadline that gives each venue its own timeout, after connecting."""
     longest = max((exchange.timeout_seconds for exchange in exchanges), default=0)
@@ -162,11 +169,11 @@ def _calls(
     exchange: Exchange, pairs: list[Pair], deadline: float, samples: list[health.Sample]
 ) -> Results:
     """Make the round's calls, in chunks as large as the venue takes, all at once."""
-    adapter = get_adapter(exchange.kind)
+    adapter, pool = get_adapter(exchange.kind), _pool(exchange.name)
     started = time.monotonic()
     results: Results = {}
     pending = {
-        _pool.submit(_call, exchange, adapter, chunk, deadline, samples): chunk
+        pool.submit(_call, exchange, adapter, chunk, deadline, samples): chunk
         for chunk in _chunks(pairs, adapter.max_pairs)
     }
     while pending:
@@ -181,7 +188,7 @@ def _calls(
             if len(chunk) > 1 and isinstance(answer[chunk[0].symbol], UnknownPair):
                 # One pair the venue does not list fails its whole chunk; ask for each alone.
                 for pair in chunk:
-                    pending[_pool.submit(_call, exchange, adapter, [pair], deadline, samples)] = [
+                    pending[pool.submit(_call, exchange, adapter, [pair], deadline, samples)] = [
                         pair
                     ]
             else:

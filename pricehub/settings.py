@@ -150,9 +150,11 @@ CELERY_TASK_TIME_LIMIT = 30
 CELERY_TASK_SOFT_TIME_LIMIT = 20
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Three queues, which every worker consumes in turn: the beat's ticks, the hot tier's batches,
-# and the rest. A tick or a hot batch never waits behind a backlog of cold ones.
-CELERY_TASK_QUEUES = [Queue("beat"), Queue("hot"), Queue("celery")]
+# A queue for the beat's ticks and one for each tier's batches ("celery" takes the cold ones),
+# which a worker consumes in this order of priority: a tick, a hot or a medium batch never
+# waits behind a backlog of colder ones.
+CELERY_TASK_QUEUES = [Queue("beat"), Queue("hot"), Queue("medium"), Queue("celery")]
+CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority"}
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {"aggregation.tasks.dispatch_due_refreshes": {"queue": "beat"}}
 CELERY_BEAT_SCHEDULE = {

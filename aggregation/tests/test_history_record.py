@@ -15,9 +15,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
 
-from aggregation import history
+from aggregation import history, recent
 from aggregation.candles import INTERVALS, Candle
 from aggregation.price import AggregatedPrice, Source
+from deploy.services import free_port
 
 pytestmark = pytest.mark.usefixtures("stores")
 
@@ -195,3 +196,37 @@ def test_a_price_no_newer_than_the_last_point_is_not_recorded(history_count):
     assert history.record([point(5, "200")]) == []
     assert history.record([point(10, "300")]) == []
     assert history_count("BTCUSDT") == 1
+
+
+def test_points_that_find_dynamodb_down_wait_and_are_stored_in_order_once_it_is_back(
+    history_count, settings, caplog
+):
+    endpoint = settings.DYNAMODB_ENDPOINT_URL
+    history.record([point(0, "100")])
+    settings.DYNAMODB_ENDPOINT_URL = f"http://127.0.0.1:{free_port()}"
+    with caplog.at_level("WARNING", logger="aggregation.history"):
+        for seconds, price in [(10, "103"), (20, "103"), (30, "98"), (70, "101")]:
+            assert history.record([point(seconds, price), point(seconds, price, "ETHUSDT")]) == []
+    settings.DYNAMODB_ENDPOINT_URL = endpoint
+    assert (history_count("BTCUSDT"), history_count("ETHUSDT"), recent.has_pending()) == (
+        1,
+        0,
+        True,
+    )
+    assert caplog.records
+    assert all(record.exc_info is None for record in caplog.records)
+
+    stored = history.record([point(80, "99")])
+    assert [price.price for price in stored] == [Decimal(99)]
+    # In order, by the policy: (20, "103") neither moved nor aged enough after (10, "103").
+    assert (history_count("BTCUSDT"), history_count("ETHUSDT"), recent.has_pending()) == (
+        5,
+        3,
+        False,
+    )
+    assert every_candle()["1m"] == [
+        candle(T0, 100, 103, 98, 98, points=3),
+        candle(T0 + MINUTE, 101, 101, 99, 99, points=2),
+    ]
+    assert history.record([point(70, "101")]) == []  # none twice
+    assert history_count("BTCUSDT") == 5

@@ -211,6 +211,21 @@ def test_after_a_flush_the_next_point_fills_the_lists_from_dynamodb(queries):
     assert (len(points), len(candles)) == (11, 9)
 
 
+def test_a_new_assets_first_point_reads_back_its_points_only(api, queries):
+    history.append(point(T0, "100"))
+    assert len(queries) == 1  # its candles are the ones just folded: nothing else exists
+    history.append(point(T0 + timedelta(minutes=2), "104"))
+    reads = [("/prices/BTCUSDT/history", HOUR, "points")]
+    reads += [("/prices/BTCUSDT/candles", HOUR | {"interval": n}, "candles") for n in INTERVALS]
+    queries.clear()
+    from_redis = [api.get(path, query).json() for path, query, _ in reads]
+    assert queries == []
+    forget_recent()
+    assert [api.get(path, query).json() for path, query, _ in reads] == from_redis
+    counts = [len(body[rows]) for body, (_, _, rows) in zip(from_redis, reads, strict=True)]
+    assert counts == [2, 2, 1, 1, 1]
+
+
 def test_a_write_whose_answer_was_lost_leaves_no_gap_in_the_recent_past(queries):
     store(3)
     events = history._client().meta.events

@@ -71,21 +71,39 @@ def test_a_batch_skips_an_unknown_asset():
     assert refresh_batch.apply(args=(["NOPEUSDT", "BTCUSDT"], 1.0)).get() == 1
 
 
-def test_the_beat_tick_queues_hot_batches_apart_from_the_others(redis_url):
+def test_the_beat_tick_queues_each_tiers_batches_apart(redis_url):
     broker = redis.Redis.from_url(redis_url)
     celery_app.control.purge()
     assert dispatch_due_refreshes.apply().get() == 3
-    queued = {queue: broker.llen(queue) for queue in ("hot", "celery")}
+    queued = {queue: broker.llen(queue) for queue in ("hot", "medium", "celery")}
     celery_app.control.purge()
-    assert queued == {"hot": 1, "celery": 2}
+    assert queued == {"hot": 1, "medium": 1, "celery": 1}
 
 
-def test_a_batch_survives_dynamodb_down_with_one_warning_and_no_traceback(settings, caplog):
+def test_a_worker_takes_hotter_batches_before_colder_ones_queued_earlier():
+    celery_app.control.purge()
+    order = ["celery", "medium", "medium", "hot", "hot"]  # the coldest first
+    for queue in order:
+        refresh_batch.apply_async(([queue], 1.0), queue=queue)
+    taken = []
+    queues = [celery_app.amqp.queues[name] for name in ("beat", "hot", "medium", "celery")]
+    # As a worker consumes: every queue on one channel, with the broker's options.
+    with (
+        celery_app.connection_for_read() as connection,
+        connection.Consumer(queues, accept=["json"]) as consumer,
+    ):
+        consumer.register_callback(lambda body, message: taken.append(body[0][0][0]))
+        while len(taken) < len(order):
+            connection.drain_events(timeout=5)
+    assert taken == order[::-1]
+
+
+def test_a_batch_publishes_while_dynamodb_is_down_with_one_warning_and_no_traceback(
+    settings, caplog
+):
     settings.DYNAMODB_ENDPOINT_URL = f"http://127.0.0.1:{free_port()}"
     with caplog.at_level("WARNING"):
-        assert refresh_batch.apply(args=(["BTCUSDT"], 60.0)).get() == 0
-    (record,) = [r for r in caplog.records if r.name == "aggregation.tasks"]
-    assert record.getMessage() == (
-        "Refresh of 1 assets failed (unavailable): DynamoDB is unavailable; try again soon."
-    )
+        assert refresh_batch.apply(args=(["BTCUSDT"], 60.0)).get() == 1
+    (record,) = [r for r in caplog.records if r.name.startswith("aggregation")]
+    assert record.getMessage().startswith("DynamoDB did not take 1 prices; they wait:")
     assert record.exc_info is None
