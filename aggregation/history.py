@@ -48,7 +48,7 @@ _calls = ThreadPoolExecutor(max_workers=_CONCURRENT_CALLS, thread_name_prefix="d
 
 
 def is_due(
-    last: AggregatedPrice | None,
+    last: HistoryPoint | None,
     price: AggregatedPrice,
     *,
     deviation_percent: float,
@@ -58,7 +58,7 @@ def is_due(
     it to be recorded."""
     if last is None:
         return True
-    elapsed = (price.aggregated_at - last.aggregated_at).total_seconds()
+    elapsed = (price.aggregated_at - last.time).total_seconds()
     if elapsed <= 0:
         return False
     moved = abs(price.price - last.price) / last.price * 100
@@ -105,7 +105,7 @@ def _record(prices: Sequence[AggregatedPrice]) -> list[AggregatedPrice]:
         (price, memo)
         for price, memo in zip(prices, memos, strict=True)
         if is_due(
-            None if memo is None else _from_item(memo["point"]),
+            None if memo is None else _point(memo["point"]),
             price,
             deviation_percent=settings.PRICEHUB_HISTORY_DEVIATION_PERCENT,
             heartbeat_seconds=settings.PRICEHUB_HISTORY_HEARTBEAT_SECONDS,
@@ -216,8 +216,8 @@ def _query_up_to(request: dict[str, Any], count: int) -> list[Item]:
 
 
 def _store(due: list[tuple[AggregatedPrice, Memo | None]]) -> None:
-    # A memo, {"point": the last point's item, "candles": the items of its candles}, is
-    # JSON-safe: typed items hold numbers as strings.
+    # A memo, {"point": the fields of the last point's item a page shows, "candles": the
+    # items of its candles}, is JSON-safe: typed items hold numbers as strings.
     if not due:
         return
     points = [{key: _serialize(value) for key, value in p.to_record().items()} for p, _ in due]
@@ -231,7 +231,7 @@ def _store(due: list[tuple[AggregatedPrice, Memo | None]]) -> None:
     heads = _calls.map(_heads, due, candles)
     written = [
         recent.Written(
-            memo={"point": point, "candles": folded},
+            memo={"point": {key: point[key] for key in _POINT_FIELDS}, "candles": folded},
             price=price,
             candles={_interval_of(item): _candle(item) for item in folded},
             heads=found,

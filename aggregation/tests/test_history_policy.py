@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from aggregation.history import is_due
-from aggregation.price import AggregatedPrice
+from aggregation.price import AggregatedPrice, HistoryPoint
 
 LAST = AggregatedPrice(
     asset="BTCUSDT",
@@ -24,7 +24,8 @@ def later(seconds: float, price: str) -> AggregatedPrice:
 
 
 def due(price: AggregatedPrice, last: AggregatedPrice | None = LAST) -> bool:
-    return is_due(last, price, deviation_percent=0.05, heartbeat_seconds=60)
+    point = None if last is None else HistoryPoint.of(last)
+    return is_due(point, price, deviation_percent=0.05, heartbeat_seconds=60)
 
 
 def test_it_records_the_first_point():
