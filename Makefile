@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test bench lint format setup openapi
+.PHONY: run test bench chaos lint format setup openapi
 
 run: setup
 	$(PY) -m deploy.run
@@ -13,6 +13,9 @@ test: setup lint
 bench: setup $(VENV)/bench-installed
 	bench/setup.sh
 	$(PY) -m bench.load
+
+chaos: setup $(VENV)/bench-installed
+	$(PY) -m bench.chaos
 
 lint: $(VENV)/installed
 	$(PY) -m ruff check .
