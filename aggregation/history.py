@@ -226,8 +226,8 @@ def _store(due: list[tuple[AggregatedPrice, Memo | None]]) -> None:
     table, candles_table = settings.DYNAMODB_TABLE, _candles_table()
     puts = [(table, point) for point in points]
     _write(puts + [(candles_table, item) for item in itertools.chain(*candles)])
-    # Assets whose lists are lost or in doubt read them back, five queries each, all at once:
-    # after Redis restarts, that is every asset of the batch.
+    # Assets whose lists are lost or in doubt read them back (see _newest_stored), all at
+    # once: after Redis restarts, that is every asset of the batch.
     heads = _calls.map(_heads, due, candles)
     written = [
         recent.Written(
