@@ -259,19 +259,19 @@ def _key(name: str) -> str:
 
 
 def _memo_key(symbol: str) -> str:
-    return cache.make_key(f"history-memo:{symbol}")
+    return _key(f"history-memo:{symbol}")
 
 
 def _writing_key(symbol: str) -> str:
-    return cache.make_key(f"history-writing:{symbol}")
+    return _key(f"history-writing:{symbol}")
 
 
 def _points_key(symbol: str) -> str:
-    return cache.make_key(f"history-recent-points:{symbol}")
+    return _key(f"history-recent-points:{symbol}")
 
 
 def _candles_key(symbol: str, interval_name: str) -> str:
-    return cache.make_key(f"history-recent:{symbol}#{interval_name}")
+    return _key(f"history-recent:{symbol}#{interval_name}")
 
 
 def _ttl() -> int:

@@ -33,15 +33,17 @@ import psutil
 import redis
 import requests
 
+import deploy.run
 from bench import stack
 from deploy.services import ROOT, dynamodb_command, redis_command, wait_for_port
+from mock_exchange_app import control
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATA = ROOT / "data" / "chaos"
 REDIS_PORT, DYNAMODB_PORT = 6391, 8001
 REDIS_URL = f"redis://127.0.0.1:{REDIS_PORT}/0"
 DYNAMODB_URL = f"http://127.0.0.1:{DYNAMODB_PORT}"
-VENUES = {"binance": 8081, "coinbase": 8082, "kraken": 8083}
+VENUES = {name: f"http://127.0.0.1:{port}" for name, port in deploy.run.VENUES.items()}
 TIER_SECONDS = {"hot": 1.0, "medium": 10.0, "cold": 60.0}
 FAULT_SECONDS = float(os.environ.get("CHAOS_FAULT_SECONDS", "20"))
 SOAK_SECONDS = float(os.environ.get("CHAOS_SOAK_SECONDS", "600"))
@@ -74,15 +76,8 @@ class Row:
 
     def cells(self) -> list[str]:
         recover = "-" if self.recover_seconds is None else f"{self.recover_seconds:.1f}"
-        numbers = [self.requests, self.errors_5xx, self.wrong, self.due, self.stored]
-        return [
-            self.scenario,
-            *map(str, numbers),
-            str(self.lost),
-            str(self.duplicated),
-            recover,
-            self.note,
-        ]
+        counts = [self.requests, self.errors_5xx, self.wrong, self.due, self.stored, self.lost]
+        return [self.scenario, *map(str, [*counts, self.duplicated]), recover, self.note]
 
 
 HEADER = [
@@ -163,7 +158,7 @@ class Watch:
 
     def all_fresh_since(self, moment_ms: int) -> bool:
         return len(self.latest) == len(self.assets) and all(
-            not price["stale"] and _epoch_ms(price["aggregated_at"]) > moment_ms
+            not price["stale"] and stack.epoch_ms(price["aggregated_at"]) > moment_ms
             for price in self.latest.values()
         )
 
@@ -257,11 +252,11 @@ class Chaos:
     def venue_fault(self, venues: list[str], spec: dict) -> Callable[[], Iterator[str | None]]:
         def fault() -> Iterator[str | None]:
             for venue in venues:
-                _venue(venue).put("/sim/faults/*", spec)
+                control.set_fault(VENUES[venue], "*", **spec)
             yield None
             time.sleep(FAULT_SECONDS)
             for venue in venues:
-                _venue(venue).delete("/sim/faults")
+                control.clear_faults(VENUES[venue])
 
         return fault
 
@@ -278,7 +273,7 @@ class Chaos:
         self.start_dynamodb()
 
     def worker_killed(self) -> Iterator[str | None]:
-        (worker,) = self._processes("worker", "-Q hot")
+        (worker,) = self._stack("worker", "-Q hot")
         worker.send_signal(signal.SIGKILL)
         yield f"SIGKILL of pid {worker.pid}; make run starts it again"
         time.sleep(FAULT_SECONDS)
@@ -310,10 +305,10 @@ class Chaos:
         ]
         ends = time.monotonic() + SOAK_SECONDS
         while time.monotonic() < ends:
-            venue = _venue(chooser.choice(list(VENUES)))
-            venue.put("/sim/faults/*", chooser.choice(modes))
+            venue = VENUES[chooser.choice(list(VENUES))]
+            control.set_fault(venue, "*", **chooser.choice(modes))
             time.sleep(min(15, max(0, ends - time.monotonic())))
-            venue.delete("/sim/faults")
+            control.clear_faults(venue)
             time.sleep(min(5, max(0, ends - time.monotonic())))
         after = self._usage()
         self.soak_note = (
@@ -321,22 +316,13 @@ class Chaos:
             f"open files {before[1]} -> {after[1]}"
         )
 
-    def _processes(self, *words: str) -> list[psutil.Process]:
-        found = []
-        for child in stack.descendants(self.process.pid if self.process else os.getpid()):
-            try:
-                line = " ".join(child.cmdline())
-            except psutil.Error:
-                continue
-            # The processes themselves, not the shells and keepers that start them.
-            if line.startswith(f"{sys.executable} -m ") and all(w in line for w in words):
-                found.append(child)
-        return found
+    def _stack(self, *words: str) -> list[psutil.Process]:
+        return stack.processes(self.process.pid, *words) if self.process else []
 
     def _usage(self) -> tuple[int, int]:
         """Return the RSS and open files of the web, worker and beat processes, added up."""
         rss = files = 0
-        for process in self._processes("pricehub"):
+        for process in self._stack("pricehub"):
             try:
                 rss += process.memory_info().rss
                 files += process.num_fds()
@@ -426,21 +412,6 @@ def _stored(table, symbol: str, first: int, last: int) -> list[int]:
     return found
 
 
-class _Venue:
-    def __init__(self, port: int) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-
-    def put(self, path: str, spec: dict) -> None:
-        requests.put(f"{self.base}{path}", json=spec, timeout=5).raise_for_status()
-
-    def delete(self, path: str) -> None:
-        requests.delete(f"{self.base}{path}", timeout=5).raise_for_status()
-
-
-def _venue(name: str) -> _Venue:
-    return _Venue(VENUES[name])
-
-
 def _start(command: list[str], **options: object) -> subprocess.Popen:
     return subprocess.Popen(  # noqa: S603
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **options
@@ -451,10 +422,6 @@ def _kill(process: subprocess.Popen | None) -> None:
     if process is not None and process.poll() is None:
         process.kill()
         process.wait()
-
-
-def _epoch_ms(moment: str) -> int:
-    return int(dt.datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 if __name__ == "__main__":

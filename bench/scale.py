@@ -19,7 +19,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -219,21 +218,10 @@ def _histogram_p99(before: Samples, after: Samples, name: str) -> float:
     return math.nan
 
 
-def _workers(process: subprocess.Popen) -> list[psutil.Process]:
-    found = []
-    for child in stack.descendants(process.pid):
-        try:
-            if "celery" in " ".join(child.cmdline()) and "worker" in child.cmdline():
-                found.append(child)
-        except psutil.Error:
-            continue
-    return found
-
-
 def _worker_usage(process: subprocess.Popen) -> tuple[float, int]:
     """Return the workers' CPU seconds so far and their memory (RSS) in bytes."""
     seconds, rss = 0.0, 0
-    for worker in _workers(process):
+    for worker in stack.processes(process.pid, "celery", " worker "):
         try:
             times = worker.cpu_times()
             seconds, rss = seconds + times.user + times.system, rss + worker.memory_info().rss
@@ -298,7 +286,7 @@ def _gaps(label: str) -> Gaps:
             seen.setdefault(document["aggregated_at"], document["price"])
             time.sleep(0.05)
         times = sorted(seen)
-        moments = [_epoch_ms(moment) for moment in times]
+        moments = [stack.epoch_ms(moment) for moment in times]
         spans = [(b - a) / 1000 for a, b in itertools.pairwise(moments)]
         errors = []
         for moment, at in zip(times, moments, strict=True):
@@ -306,7 +294,3 @@ def _gaps(label: str) -> Gaps:
             errors.append(abs(seen[moment] / float(truth["price"]) - 1) * 1e4)
     mean_gap = sum(spans[1:]) / len(spans[1:]) if len(spans) > 1 else math.nan
     return Gaps(label, mean_gap, sum(errors) / len(errors) if errors else math.nan)
-
-
-def _epoch_ms(moment: str) -> int:
-    return int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp() * 1000)

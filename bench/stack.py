@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from typing import TypeVar
 
 import psutil
@@ -140,6 +141,25 @@ def _listens(process: psutil.Process, port: int) -> bool:
     except psutil.Error:
         return False
     return any(s.status == psutil.CONN_LISTEN and s.laddr.port == port for s in sockets)
+
+
+def processes(pid: int, *words: str) -> list[psutil.Process]:
+    """Return the Python processes under pid (not the shells and keepers that start them)
+    whose command line holds every one of words."""
+    found = []
+    for child in descendants(pid):
+        try:
+            line = " ".join(child.cmdline())
+        except psutil.Error:
+            continue
+        if line.startswith(f"{sys.executable} -m ") and all(word in line for word in words):
+            found.append(child)
+    return found
+
+
+def epoch_ms(moment: str) -> int:
+    """Return an API time ("2026-11-25T12:00:00.250Z") in epoch milliseconds."""
+    return int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def descendants(pid: int) -> list[psutil.Process]:

@@ -248,16 +248,13 @@ def _get(exchange: Exchange, adapter: Adapter, pairs: list[Pair], budget: float)
             response.close()  # a connection left mid-answer is not used again
             raise
         response.release_conn()
-    except TransportTimeout as exc:
-        if isinstance(exc, NewConnectionError):  # refused or unresolved: a timeout by descent
-            raise ExchangeError(
-                f"unreachable ({type(exc).__name__})", reason="unreachable"
-            ) from exc
-        message = f"timed out after {budget:.3g} s"
-        if budget < exchange.timeout_seconds:
-            raise RoundOver(message, reason="timeout") from exc
-        raise ExchangeError(message, reason="timeout") from exc
     except TransportError as exc:
+        # A refused or unresolved connection is a timeout by descent in urllib3: unreachable.
+        if isinstance(exc, TransportTimeout) and not isinstance(exc, NewConnectionError):
+            message = f"timed out after {budget:.3g} s"
+            if budget < exchange.timeout_seconds:
+                raise RoundOver(message, reason="timeout") from exc
+            raise ExchangeError(message, reason="timeout") from exc
         raise ExchangeError(f"unreachable ({type(exc).__name__})", reason="unreachable") from exc
     return adapter.parse_all(
         response.status, body, exchange=exchange.name, pairs=pairs, received_at=datetime.now(UTC)
