@@ -8,7 +8,7 @@ run: setup
 	$(PY) -m deploy.run
 
 test: setup lint
-	$(PY) -m pytest
+	$(PY) -m pytest --numprocesses 2
 
 bench: setup $(VENV)/bench-installed
 	bench/setup.sh

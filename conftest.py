@@ -1,7 +1,9 @@
 """Real services for the integration tests: Redis, DynamoDB Local and the three venues.
 
 Each is the one named by the environment (REDIS_URL, DYNAMODB_ENDPOINT_URL) when given,
-otherwise started here on a free loopback port and stopped after the session.
+otherwise started here on a free loopback port and stopped after the session. Each
+pytest-xdist worker has its own: services it starts, or a Redis database and a table of its
+own in those given.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -31,7 +34,8 @@ from deploy.services import (
     wait_for_port,
 )
 
-TEST_TABLE = "prices-test"
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+TEST_TABLE = f"prices-test-{WORKER}"
 VENUE_KINDS = ("binance", "coinbase", "kraken")
 
 
@@ -55,7 +59,7 @@ def _serving(
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     given = os.environ.get("REDIS_URL")
     if given and redis_answers(given):
-        yield given
+        yield urlsplit(given)._replace(path=f"/{WORKER}").geturl()
         return
     port = free_port()
     with _serving(redis_command(port, tmp_path_factory.mktemp("redis")), port):
