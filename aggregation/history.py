@@ -31,7 +31,6 @@ from aggregation.price import AggregatedPrice, HistoryPoint, epoch_ms, from_epoc
 logger = logging.getLogger(__name__)
 
 Item = dict[str, Any]  # a DynamoDB item in its typed form, such as {"price": {"N": "1.5"}}
-Memo = dict[str, Any]  # an asset's last point and its candles: see _store
 
 _POINT_FIELDS = ("timestamp", "price", "method", "sources_used")
 _serialize = TypeSerializer().serialize
@@ -105,7 +104,7 @@ def _record(prices: Sequence[AggregatedPrice]) -> list[AggregatedPrice]:
         (price, memo)
         for price, memo in zip(prices, memos, strict=True)
         if is_due(
-            None if memo is None else _point(memo["point"]),
+            None if memo is None else memo.point,
             price,
             deviation_percent=settings.PRICEHUB_HISTORY_DEVIATION_PERCENT,
             heartbeat_seconds=settings.PRICEHUB_HISTORY_HEARTBEAT_SECONDS,
@@ -215,9 +214,7 @@ def _query_up_to(request: dict[str, Any], count: int) -> list[Item]:
     return items
 
 
-def _store(due: list[tuple[AggregatedPrice, Memo | None]]) -> None:
-    # A memo, {"point": the fields of the last point's item a page shows, "candles": the
-    # items of its candles}, is JSON-safe: typed items hold numbers as strings.
+def _store(due: list[tuple[AggregatedPrice, recent.Memo | None]]) -> None:
     if not due:
         return
     points = [{key: _serialize(value) for key, value in p.to_record().items()} for p, _ in due]
@@ -225,41 +222,38 @@ def _store(due: list[tuple[AggregatedPrice, Memo | None]]) -> None:
     recent.mark_writing([price.asset for price, _ in due])
     table, candles_table = settings.DYNAMODB_TABLE, _candles_table()
     puts = [(table, point) for point in points]
-    _write(puts + [(candles_table, item) for item in itertools.chain(*candles)])
+    for (price, _), folded in zip(due, candles, strict=True):
+        puts += [(candles_table, _candle_item(price.asset, *each)) for each in folded.items()]
+    _write(puts)
     # Assets whose lists are lost or in doubt read them back (see _newest_stored), all at
     # once: after Redis restarts, that is every asset of the batch.
     heads = _calls.map(_heads, due, candles)
     written = [
-        recent.Written(
-            memo={"point": {key: point[key] for key in _POINT_FIELDS}, "candles": folded},
-            price=price,
-            candles={_interval_of(item): _candle(item) for item in folded},
-            heads=found,
-        )
-        for (price, _), point, folded, found in zip(due, points, candles, heads, strict=True)
+        recent.Written(price.asset, recent.Memo(HistoryPoint.of(price), folded), found)
+        for (price, _), folded, found in zip(due, candles, heads, strict=True)
     ]
     recent.remember(written)
 
 
 def _heads(
-    due: tuple[AggregatedPrice, Memo | None], folded: list[Item]
+    due: tuple[AggregatedPrice, recent.Memo | None], folded: dict[str, Candle]
 ) -> dict[str, datetime] | recent.Stored:
     # The recent lists are written with the memo, so their heads are its point and candles.
     # Without it, or with a point no newer than its, they are filled again from DynamoDB:
     # once an asset after Redis lost its memo.
     price, memo = due
-    if memo is None or int(memo["point"]["timestamp"]["N"]) >= epoch_ms(price.aggregated_at):
+    if memo is None or memo.point.time >= price.aggregated_at:
         return _newest_stored(price.asset, folded)
-    return {_interval_of(item): _candle(item).start for item in memo["candles"]}
+    return {name: candle.start for name, candle in memo.candles.items()}
 
 
-def _newest_stored(symbol: str, folded: list[Item]) -> recent.Stored:
+def _newest_stored(symbol: str, folded: dict[str, Candle]) -> recent.Stored:
     # As many of symbol's newest points and candles as the recent lists hold, newest first:
     # five queries; one for a new asset, whose only point is the one just written and whose
     # only candles are those it was folded into (every candle is folded from points).
     points = _newest(settings.DYNAMODB_TABLE, symbol, recent.RECENT_POINTS)
     if len(points) == 1:
-        return [_point(points[0])], {_interval_of(item): [_candle(item)] for item in folded}
+        return [_point(points[0])], {name: [candle] for name, candle in folded.items()}
     table, count = _candles_table(), recent.RECENT_CANDLES
     candles = {
         name: [_candle(item) for item in _newest(table, f"{symbol}#{name}", count)]
@@ -279,31 +273,27 @@ def _newest(table: str, asset: str, count: int) -> list[Item]:
     return _query_up_to(request, count)
 
 
-def _folded(due: list[tuple[AggregatedPrice, Memo | None]]) -> list[list[Item]]:
-    # Each price's candles with it folded in. A memo holds the newest candle of every
-    # interval, so a candle it does not hold is a new one; without a memo the candles are read
-    # from DynamoDB, all in one go, so a lost memo never restarts a candle.
-    keys = [
-        {name: _candle_key(price.asset, name, price.aggregated_at) for name in INTERVALS}
-        for price, _ in due
+def _folded(due: list[tuple[AggregatedPrice, recent.Memo | None]]) -> list[dict[str, Candle]]:
+    # Each price's candles by interval with it folded in. A memo holds the newest candle of
+    # every interval, so a candle it does not hold is a new one; without a memo the candles
+    # are read from DynamoDB, all in one go, so a lost memo never restarts a candle.
+    lost = [
+        _candle_key(price.asset, name, price.aggregated_at)
+        for price, memo in due
+        if memo is None
+        for name in INTERVALS
     ]
-    found = {_key_of(item): item for _, memo in due if memo for item in memo["candles"]}
-    lost = [each for each, (_, memo) in zip(keys, due, strict=True) if memo is None]
-    missing = [key for each in lost for key in each.values()]
-    found |= {_key_of(item): item for item in _read_candles(missing)}
+    read = {_key_of(item): _candle(item) for item in _read_candles(lost)}
     folded = []
-    for (price, _), each in zip(due, keys, strict=True):
-        items = []
-        for name, key in each.items():
-            item = found.get(_key_of(key))
-            candle = fold(
-                None if item is None else _candle(item),
-                price.aggregated_at,
-                price.price,
-                INTERVALS[name],
-            )
-            items.append(_candle_item(price.asset, name, candle))
-        folded.append(items)
+    for price, memo in due:
+        candles = {}
+        for name, interval in INTERVALS.items():
+            if memo is None:
+                last = read.get(_key_of(_candle_key(price.asset, name, price.aggregated_at)))
+            else:
+                last = memo.candles.get(name)
+            candles[name] = fold(last, price.aggregated_at, price.price, interval)
+        folded.append(candles)
     return folded
 
 
@@ -340,10 +330,6 @@ def _candle_key(symbol: str, interval_name: str, moment: datetime) -> Item:
 
 def _key_of(item: Item) -> tuple[str, str]:
     return item["asset"]["S"], item["timestamp"]["N"]
-
-
-def _interval_of(candle_item: Item) -> str:
-    return candle_item["asset"]["S"].rpartition("#")[2]
 
 
 def _candle_item(symbol: str, interval_name: str, candle: Candle) -> Item:

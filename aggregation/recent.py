@@ -29,7 +29,7 @@ from redis.client import Pipeline
 from redis.exceptions import LockError, RedisError
 
 from aggregation.candles import INTERVALS, Candle
-from aggregation.price import AggregatedPrice, HistoryPoint, epoch_ms, from_epoch_ms
+from aggregation.price import HistoryPoint, epoch_ms, from_epoch_ms
 
 logger = logging.getLogger(__name__)
 
@@ -42,21 +42,53 @@ _DRAINING = "history-draining"  # the lock of the one process storing them
 _DRAIN_LOCK_SECONDS = 60
 _BEGINNING = f"{-(2**63)} null"  # the end of a list that holds all there is
 
+# Keeps points and their candles (see _kept): per point, its memo and writing mark, its
+# points list, then a candles list per interval; ARGV: TTL, the lists' caps, the number of
+# intervals, then per point its memo and entry and, per interval, whether the head is the
+# same candle (1 drops it) and the candle's entry. Each list keeps the memo's TTL: without
+# it, the next point fills them again.
+_KEEP = """
+local ttl, points_cap, candles_cap, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local function push(key, entry, cap)
+  redis.call('LPUSH', key, entry)
+  redis.call('LTRIM', key, 0, cap - 1)
+  redis.call('EXPIRE', key, ttl)
+end
+local k, a = 1, 5
+while k <= #KEYS do
+  redis.call('SET', KEYS[k], ARGV[a], 'EX', ttl)
+  redis.call('DEL', KEYS[k + 1])
+  push(KEYS[k + 2], ARGV[a + 1], points_cap)
+  for i = 1, n do
+    local key = KEYS[k + 2 + i]
+    if ARGV[a + 2 * i] == '1' then redis.call('LPOP', key) end
+    push(key, ARGV[a + 2 * i + 1], candles_cap)
+  end
+  k, a = k + 3 + n, a + 2 + 2 * n
+end
+"""
 
-def memos(symbols: Sequence[str]) -> list[dict[str, Any] | None]:
+
+@dataclass(frozen=True, slots=True)
+class Memo:
+    """An asset's last stored point and the candle of every interval it was folded into."""
+
+    point: HistoryPoint
+    candles: dict[str, Candle]
+
+
+def memos(symbols: Sequence[str]) -> list[Memo | None]:
     """Return the memo of each symbol's last stored point, or None where it is lost or in doubt."""
+    keys = [_memo_key(symbol) for symbol in symbols] + [_writing_key(s) for s in symbols]
     try:
-        with _redis().pipeline(transaction=False) as pipe:
-            for symbol in symbols:
-                pipe.get(_memo_key(symbol)).exists(_writing_key(symbol))
-            replies = pipe.execute()
+        values = _redis().mget(keys) if keys else []
     except RedisError as exc:
         logger.warning("Redis unavailable for the history memos: %s", exc)
         return [None] * len(symbols)
     # A write cut short may have reached DynamoDB after all: then the memo and lists may lag it.
     return [
-        None if value is None or cut_short else cache.client.decode(value)
-        for value, cut_short in zip(replies[::2], replies[1::2], strict=True)
+        None if value is None or cut_short is not None else _memo(value)
+        for value, cut_short in zip(values[: len(symbols)], values[len(symbols) :], strict=True)
     ]
 
 
@@ -76,23 +108,27 @@ Stored = tuple[list[HistoryPoint], dict[str, list[Candle]]]  # newest first, as 
 
 @dataclass(frozen=True, slots=True)
 class Written:
-    """A point just stored: the memo to keep, the price, its candles by interval, and the
-    starts of the candles at the head of its lists; or, when they are lost or in doubt, the
-    asset's newest stored points and candles (by interval) to fill them with again."""
+    """A point just stored, as the memo to keep, and the starts of the candles at the head of
+    its lists; or, when they are lost or in doubt, the asset's newest stored points and
+    candles (by interval) to fill them with again."""
 
-    memo: dict[str, Any]
-    price: AggregatedPrice
-    candles: dict[str, Candle]
+    symbol: str
+    memo: Memo
     heads: dict[str, datetime] | Stored
 
 
 def remember(written: Sequence[Written]) -> None:
-    """Keep each memo, and put each price and its candles at the head of their lists, all in
+    """Keep each memo, and put each point and its candles at the head of their lists, all in
     one MULTI, so memos and lists change together."""
+    kept = [each for each in written if not isinstance(each.heads, tuple)]
     try:
         with _redis().pipeline() as pipe:
+            if kept:
+                keys, args = _kept(kept)
+                pipe.eval(_KEEP, len(keys), *keys, *args)
             for each in written:
-                _keep(pipe, each)
+                if isinstance(each.heads, tuple):
+                    _refill_all(pipe, each.symbol, each.memo, each.heads)
             pipe.execute()
     except RedisError as exc:
         # The writing marks stay, so the lists of these assets start again at their next point.
@@ -197,35 +233,51 @@ def _window(
     return inside[:limit], len(inside) > limit
 
 
-def _keep(pipe: Pipeline, written: Written) -> None:
-    symbol, heads = written.price.asset, written.heads
-    pipe.set(_memo_key(symbol), cache.client.encode(written.memo), ex=_ttl())
+def _kept(written: Sequence[Written]) -> tuple[list[str], list[str | int]]:
+    # The keys and arguments of _KEEP for these points, whose heads are not to be refilled.
+    keys: list[str] = []
+    args: list[str | int] = [_ttl(), RECENT_POINTS, RECENT_CANDLES, len(INTERVALS)]
+    for each in written:
+        symbol, memo, heads = each.symbol, each.memo, each.heads
+        keys += [_memo_key(symbol), _writing_key(symbol), _points_key(symbol)]
+        args += [_memo_value(memo), _point_entry(memo.point)]
+        for name in INTERVALS:
+            candle = memo.candles[name]
+            keys.append(_candles_key(symbol, name))
+            # The same candle before this point is replaced; a lost list stays empty.
+            args += [int(heads.get(name) == candle.start), _candle_entry(candle)]
+    return keys, args
+
+
+def _refill_all(pipe: Pipeline, symbol: str, memo: Memo, stored: Stored) -> None:
+    points, candles = stored
+    pipe.set(_memo_key(symbol), _memo_value(memo), ex=_ttl())
     pipe.delete(_writing_key(symbol))
-    if isinstance(heads, tuple):
-        points, candles = heads
-        _refill(pipe, _points_key(symbol), [_point_entry(p) for p in points], RECENT_POINTS)
-        for name, found in candles.items():
-            entries = [_candle_entry(candle) for candle in found]
-            _refill(pipe, _candles_key(symbol, name), entries, RECENT_CANDLES)
-        return
-    _push(pipe, _points_key(symbol), _point_entry(HistoryPoint.of(written.price)), RECENT_POINTS)
-    for name, candle in written.candles.items():
-        key = _candles_key(symbol, name)
-        if heads.get(name) == candle.start:
-            pipe.lpop(key)  # the same candle before this point; a lost list stays empty
-        _push(pipe, key, _candle_entry(candle), RECENT_CANDLES)
-
-
-def _push(pipe: Pipeline, key: str, entry: str, cap: int) -> None:
-    pipe.lpush(key, entry)
-    pipe.ltrim(key, 0, cap - 1)
-    pipe.expire(key, _ttl())  # as the memo's: without it, the next point fills them again
+    _refill(pipe, _points_key(symbol), [_point_entry(p) for p in points], RECENT_POINTS)
+    for name, found in candles.items():
+        entries = [_candle_entry(candle) for candle in found]
+        _refill(pipe, _candles_key(symbol, name), entries, RECENT_CANDLES)
 
 
 def _refill(pipe: Pipeline, key: str, entries: list[str], cap: int) -> None:
     pipe.delete(key)
     pipe.rpush(key, *entries, *([_BEGINNING] if len(entries) < cap else []))
     pipe.expire(key, _ttl())
+
+
+def _memo_value(memo: Memo) -> str:
+    # The entries of the point and its candles, as their lists hold them.
+    candles = {name: _candle_entry(candle) for name, candle in memo.candles.items()}
+    return json.dumps([_point_entry(memo.point), candles])
+
+
+def _memo(value: bytes) -> Memo:
+    point, candles = json.loads(value)
+    at, _, body = point.partition(" ")
+    return Memo(
+        _point(int(at), body),
+        {name: _candle(*_split(entry.encode())) for name, entry in candles.items()},
+    )
 
 
 def _point_entry(point: HistoryPoint) -> str:

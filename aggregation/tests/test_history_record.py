@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -17,7 +16,7 @@ from django.core.management import call_command
 
 from aggregation import history, recent
 from aggregation.candles import INTERVALS, Candle
-from aggregation.price import AggregatedPrice, Source
+from aggregation.price import AggregatedPrice, HistoryPoint, Source
 from deploy.services import free_port
 
 pytestmark = pytest.mark.usefixtures("stores")
@@ -33,7 +32,7 @@ def point(seconds: float, price: str, symbol: str = "BTCUSDT") -> AggregatedPric
     return AggregatedPrice(symbol, Decimal(price), "vwap", moment, moment, (source,))
 
 
-def candle(start: datetime, *ohlc: int, points: int) -> Candle:
+def candle(start: datetime, *ohlc: int | str, points: int) -> Candle:
     return Candle(start, *(Decimal(price) for price in ohlc), points)
 
 
@@ -76,10 +75,17 @@ def test_a_lost_memo_keeps_the_candles_whole():
     assert every_candle()["1m"] == [candle(T0, 100, 120, 90, 90, points=3)]
 
 
-def test_it_keeps_a_json_safe_memo():
-    history.record([point(0, "100.5")])
-    memo = cache.get("history-memo:BTCUSDT")
-    assert json.loads(json.dumps(memo)) == memo
+def test_its_memo_reads_back_as_the_last_point_and_its_candles():
+    history.record([point(0, "100.5"), point(0, "7", "ETHUSDT")])
+    history.record([point(90, "101.25")])
+    [memo] = recent.memos(["BTCUSDT"])
+    assert memo.point == HistoryPoint(T0 + timedelta(seconds=90), Decimal("101.25"), "vwap", 1)
+    assert memo.candles == {
+        "1m": candle(T0 + MINUTE, "101.25", "101.25", "101.25", "101.25", points=1),
+        "5m": candle(T0, "100.5", "101.25", "100.5", "101.25", points=2),
+        "1h": candle(T0, "100.5", "101.25", "100.5", "101.25", points=2),
+        "1d": candle(T0 - timedelta(hours=12), "100.5", "101.25", "100.5", "101.25", points=2),
+    }
 
 
 def test_it_answers_a_hundred_daily_candles_from_one_bounded_query(client, seeded_assets, queries):
