@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -40,6 +41,31 @@ def fold(candle: Candle | None, moment: datetime, price: Decimal, interval: time
         return Candle(start, price, price, price, price, 1)
     high, low = max(candle.high, price), min(candle.low, price)
     return Candle(start, candle.open, high, low, price, candle.points + 1)
+
+
+def to_text(candles: dict[str, Candle]) -> str:
+    """Return candles by interval as JSON text (see entry): how a stored point and its memo
+    keep the candles it was folded into."""
+    return json.dumps({name: entry(candle) for name, candle in candles.items()})
+
+
+def from_text(text: str | bytes) -> dict[str, Candle]:
+    """Return the candles by interval that to_text wrote."""
+    return {name: from_entry(value) for name, value in json.loads(text).items()}
+
+
+def entry(candle: Candle) -> str:
+    """Return candle as "<start in epoch ms> [open, high, low, close, points]": its start
+    first, so a list of them is searched by time without decoding the rest."""
+    ohlc = [str(candle.open), str(candle.high), str(candle.low), str(candle.close)]
+    return f"{epoch_ms(candle.start)} {json.dumps([*ohlc, candle.points])}"
+
+
+def from_entry(value: str | bytes) -> Candle:
+    """Return the candle that entry wrote."""
+    at, _, body = value.partition(b" " if isinstance(value, bytes) else " ")
+    *ohlc, points = json.loads(body)
+    return Candle(from_epoch_ms(int(at)), *(Decimal(price) for price in ohlc), points)
 
 
 def parse_time(value: str) -> datetime:

@@ -1,9 +1,11 @@
 """Price history in DynamoDB, with its recent past in Redis (aggregation/recent.py).
 
 Points go to table DYNAMODB_TABLE; each point is also folded into its asset's candle of every
-interval, kept in table f"{DYNAMODB_TABLE}-candles" under asset f"{symbol}#{interval}" and the
-candle's start. Reads that the recent past in Redis covers are answered from there. The only
-module that imports boto3.
+interval, and carries those candles (attribute "candles"): the newest point holds its asset's
+latest candles. A candle is stored on its own once a later point starts the next one, in
+table f"{DYNAMODB_TABLE}-candles" under asset f"{symbol}#{interval}" and the candle's start,
+before that point is. Reads that the recent past in Redis covers are answered from there. The
+only module that imports boto3.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -24,7 +27,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
-from aggregation import recent
+from aggregation import candles, recent
 from aggregation.candles import INTERVALS, Candle, fold, start_of
 from aggregation.price import AggregatedPrice, HistoryPoint, epoch_ms, from_epoch_ms
 
@@ -37,7 +40,6 @@ _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
 _OHLC = ("open", "high", "low", "close")
 _WRITE_BATCH = 25  # the most items one BatchWriteItem takes
-_GET_BATCH = 100  # the most keys one BatchGetItem takes
 _BATCH_ATTEMPTS = 4
 _DYNAMODB_ERRORS = (BotoCoreError, ClientError)
 _DRAIN_BATCHES = 20  # waiting batches stored by one drain: it runs within a refresh
@@ -98,13 +100,22 @@ def drain() -> list[AggregatedPrice]:
     return stored
 
 
+@dataclass(frozen=True, slots=True)
+class _Last:
+    """An asset's last stored point and its candles (None for an asset without history), and
+    whether Redis kept them: else they were read from DynamoDB, and so are its recent lists."""
+
+    memo: recent.Memo | None
+    in_redis: bool
+
+
 def _record(prices: Sequence[AggregatedPrice]) -> list[AggregatedPrice]:
-    memos = recent.memos([price.asset for price in prices])
+    lasts = _lasts([price.asset for price in prices])
     due = [
-        (price, memo)
-        for price, memo in zip(prices, memos, strict=True)
+        (price, last)
+        for price, last in zip(prices, lasts, strict=True)
         if is_due(
-            None if memo is None else memo.point,
+            None if last.memo is None else last.memo.point,
             price,
             deviation_percent=settings.PRICEHUB_HISTORY_DEVIATION_PERCENT,
             heartbeat_seconds=settings.PRICEHUB_HISTORY_HEARTBEAT_SECONDS,
@@ -116,7 +127,24 @@ def _record(prices: Sequence[AggregatedPrice]) -> list[AggregatedPrice]:
 
 def append(price: AggregatedPrice) -> None:
     """Store price as the newest point of its asset's history, with its candles."""
-    _store([(price, recent.memos([price.asset])[0])])
+    _store([(price, _lasts([price.asset])[0])])
+
+
+def _lasts(symbols: Sequence[str]) -> list[_Last]:
+    # The memos Redis keeps; those it lost, or that are in doubt, from each asset's newest
+    # stored point, all at once: after Redis restarts, that is every asset of the batch.
+    memos = recent.memos(symbols)
+    lost = [symbol for symbol, memo in zip(symbols, memos, strict=True) if memo is None]
+    stored = dict(zip(lost, _calls.map(_stored_memo, lost), strict=True))
+    return [
+        _Last(memo, True) if memo is not None else _Last(stored[symbol], False)
+        for symbol, memo in zip(symbols, memos, strict=True)
+    ]
+
+
+def _stored_memo(symbol: str) -> recent.Memo | None:
+    newest = _newest(settings.DYNAMODB_TABLE, symbol, 1)
+    return recent.Memo(_point(newest[0]), _candles_of(newest[0])) if newest else None
 
 
 def latest(symbol: str) -> AggregatedPrice | None:
@@ -151,8 +179,8 @@ def candles_between(
     symbol: str, interval_name: str, start: datetime, end: datetime
 ) -> list[Candle]:
     """Return symbol's candles that start in [start, end], start floored to the interval,
-    oldest first: from Redis when its recent candles reach back that far, else one Query of
-    at most as many items as the range has intervals."""
+    oldest first: from Redis when its recent candles reach back that far, else from one Query
+    of at most as many items as the range has intervals, and the newest point's candle."""
     interval = INTERVALS[interval_name]
     first = start_of(start, interval)
     found = recent.candles_between(symbol, interval_name, epoch_ms(first), epoch_ms(end))
@@ -161,18 +189,32 @@ def candles_between(
     key = f"{symbol}#{interval_name}"
     request = _range_query(key, first, end) | {"TableName": _candles_table()}
     response = _client().query(**request, Limit=(end - first) // interval + 1)
-    return [_candle(item) for item in response["Items"]]
+    by_start = {candle.start: candle for candle in map(_candle, response["Items"])}
+    newest = _newest(settings.DYNAMODB_TABLE, symbol, 1)
+    latest = _candles_of(newest[0]).get(interval_name) if newest else None
+    if latest is not None and first <= latest.start <= end:
+        by_start[latest.start] = latest
+    return sorted(by_start.values(), key=lambda candle: candle.start)
 
 
 def rollup(symbol: str) -> int:
-    """Rebuild symbol's candles from its stored points; return how many candles it wrote."""
-    items = _rolled_up(symbol)
+    """Rebuild symbol's candles from its stored points (for points stored without them);
+    return how many candles it made."""
+    latest: dict[str, Candle] = {}
+    items = _rolled_up(symbol, latest)
     written = 0
     while batch := list(itertools.islice(items, _WRITE_BATCH)):
         _write([(_candles_table(), item) for item in batch])
         written += len(batch)
+    if newest := _newest(settings.DYNAMODB_TABLE, symbol, 1):
+        _client().update_item(
+            TableName=settings.DYNAMODB_TABLE,
+            Key={"asset": newest[0]["asset"], "timestamp": newest[0]["timestamp"]},
+            UpdateExpression="SET candles = :candles",
+            ExpressionAttributeValues={":candles": {"S": candles.to_text(latest)}},
+        )
     recent.forget_candles(symbol)  # so the next point folds into the rebuilt candles
-    return written
+    return written + len(latest)
 
 
 def ensure_table() -> None:
@@ -214,52 +256,70 @@ def _query_up_to(request: dict[str, Any], count: int) -> list[Item]:
     return items
 
 
-def _store(due: list[tuple[AggregatedPrice, recent.Memo | None]]) -> None:
+def _store(due: list[tuple[AggregatedPrice, _Last]]) -> None:
     if not due:
         return
-    points = [{key: _serialize(value) for key, value in p.to_record().items()} for p, _ in due]
-    candles = _folded(due)
-    recent.mark_writing([price.asset for price, _ in due])
+    folded = [_folded(price, last.memo) for price, last in due]
     table, candles_table = settings.DYNAMODB_TABLE, _candles_table()
-    puts = [(table, point) for point in points]
-    for (price, _), folded in zip(due, candles, strict=True):
-        puts += [(candles_table, _candle_item(price.asset, *each)) for each in folded.items()]
-    _write(puts)
-    # Assets whose lists are lost or in doubt read them back (see _newest_stored), all at
-    # once: after Redis restarts, that is every asset of the batch.
-    heads = _calls.map(_heads, due, candles)
+    # The candles these points start the next one after, each stored once and for all.
+    ended = [
+        (candles_table, _candle_item(price.asset, name, candle))
+        for (price, last), new in zip(due, folded, strict=True)
+        if last.memo is not None
+        for name, candle in last.memo.candles.items()
+        if candle.start != new[name].start
+    ]
+    points = [(table, _point_item(price, new)) for (price, _), new in zip(due, folded, strict=True)]
+    recent.mark_writing([price.asset for price, _ in due])
+    # A stored point stands for the candles it ended: they are stored first.
+    _write(ended)
+    _write(points)
+    heads = _calls.map(_heads, due, folded)
     written = [
-        recent.Written(price.asset, recent.Memo(HistoryPoint.of(price), folded), found)
-        for (price, _), folded, found in zip(due, candles, heads, strict=True)
+        recent.Written(price.asset, recent.Memo(HistoryPoint.of(price), new), found)
+        for (price, _), new, found in zip(due, folded, heads, strict=True)
     ]
     recent.remember(written)
 
 
+def _folded(price: AggregatedPrice, last: recent.Memo | None) -> dict[str, Candle]:
+    # The asset's candles by interval with price folded in. The last point's are its
+    # asset's latest, so a candle they do not hold is a new one.
+    return {
+        name: fold(
+            None if last is None else last.candles.get(name),
+            price.aggregated_at,
+            price.price,
+            interval,
+        )
+        for name, interval in INTERVALS.items()
+    }
+
+
 def _heads(
-    due: tuple[AggregatedPrice, recent.Memo | None], folded: dict[str, Candle]
+    due: tuple[AggregatedPrice, _Last], folded: dict[str, Candle]
 ) -> dict[str, datetime] | recent.Stored:
     # The recent lists are written with the memo, so their heads are its point and candles.
-    # Without it, or with a point no newer than its, they are filled again from DynamoDB:
-    # once an asset after Redis lost its memo.
-    price, memo = due
-    if memo is None or memo.point.time >= price.aggregated_at:
-        return _newest_stored(price.asset, folded)
-    return {name: candle.start for name, candle in memo.candles.items()}
+    # Without it, or with a point no newer than its, they are filled again: an asset without
+    # history has this point and these candles; another's are read from DynamoDB.
+    price, last = due
+    if last.in_redis and last.memo is not None and last.memo.point.time < price.aggregated_at:
+        return {name: candle.start for name, candle in last.memo.candles.items()}
+    if last.memo is None:
+        return [HistoryPoint.of(price)], {name: [candle] for name, candle in folded.items()}
+    return _newest_stored(price.asset, folded)
 
 
 def _newest_stored(symbol: str, folded: dict[str, Candle]) -> recent.Stored:
     # As many of symbol's newest points and candles as the recent lists hold, newest first:
-    # five queries; one for a new asset, whose only point is the one just written and whose
-    # only candles are those it was folded into (every candle is folded from points).
+    # five queries. The latest candles are those just folded; stored ones start before them.
     points = _newest(settings.DYNAMODB_TABLE, symbol, recent.RECENT_POINTS)
-    if len(points) == 1:
-        return [_point(points[0])], {name: [candle] for name, candle in folded.items()}
     table, count = _candles_table(), recent.RECENT_CANDLES
-    candles = {
-        name: [_candle(item) for item in _newest(table, f"{symbol}#{name}", count)]
-        for name in INTERVALS
-    }
-    return [_point(item) for item in points], candles
+    lists = {}
+    for name, latest in folded.items():
+        stored = map(_candle, _newest(table, f"{symbol}#{name}", count))
+        lists[name] = [latest, *(c for c in stored if c.start < latest.start)][:count]
+    return [_point(item) for item in points], lists
 
 
 def _newest(table: str, asset: str, count: int) -> list[Item]:
@@ -273,41 +333,15 @@ def _newest(table: str, asset: str, count: int) -> list[Item]:
     return _query_up_to(request, count)
 
 
-def _folded(due: list[tuple[AggregatedPrice, recent.Memo | None]]) -> list[dict[str, Candle]]:
-    # Each price's candles by interval with it folded in. A memo holds the newest candle of
-    # every interval, so a candle it does not hold is a new one; without a memo the candles
-    # are read from DynamoDB, all in one go, so a lost memo never restarts a candle.
-    lost = [
-        _candle_key(price.asset, name, price.aggregated_at)
-        for price, memo in due
-        if memo is None
-        for name in INTERVALS
-    ]
-    read = {_key_of(item): _candle(item) for item in _read_candles(lost)}
-    folded = []
-    for price, memo in due:
-        candles = {}
-        for name, interval in INTERVALS.items():
-            if memo is None:
-                last = read.get(_key_of(_candle_key(price.asset, name, price.aggregated_at)))
-            else:
-                last = memo.candles.get(name)
-            candles[name] = fold(last, price.aggregated_at, price.price, interval)
-        folded.append(candles)
-    return folded
-
-
-def _rolled_up(symbol: str) -> Iterator[Item]:
-    # Yields each candle once its last point is folded in.
-    building: dict[str, Candle] = {}
+def _rolled_up(symbol: str, building: dict[str, Candle]) -> Iterator[Item]:
+    # Yields each candle once a later point starts the next one; the latest of every
+    # interval are left in building.
     for moment, price in _points(symbol):
         for name, interval in INTERVALS.items():
             candle = fold(building.get(name), moment, price, interval)
             if name in building and building[name].start != candle.start:
                 yield _candle_item(symbol, name, building[name])
             building[name] = candle
-    for name, candle in building.items():
-        yield _candle_item(symbol, name, candle)
 
 
 def _points(symbol: str) -> Iterator[tuple[datetime, Decimal]]:
@@ -328,10 +362,6 @@ def _candle_key(symbol: str, interval_name: str, moment: datetime) -> Item:
     return {"asset": {"S": f"{symbol}#{interval_name}"}, "timestamp": {"N": str(epoch_ms(start))}}
 
 
-def _key_of(item: Item) -> tuple[str, str]:
-    return item["asset"]["S"], item["timestamp"]["N"]
-
-
 def _candle_item(symbol: str, interval_name: str, candle: Candle) -> Item:
     item = _candle_key(symbol, interval_name, candle.start)
     item |= {name: {"N": str(getattr(candle, name))} for name in _OHLC}
@@ -344,15 +374,6 @@ def _candle(item: Item) -> Candle:
         points=int(item["points"]["N"]),
         **{name: Decimal(item[name]["N"]) for name in _OHLC},
     )
-
-
-def _read_candles(keys: list[Item]) -> list[Item]:
-    table, found = _candles_table(), []
-    for start in range(0, len(keys), _GET_BATCH):
-        request = {table: {"Keys": keys[start : start + _GET_BATCH], "ConsistentRead": True}}
-        answers = _until_processed(_client().batch_get_item, request, "UnprocessedKeys")
-        found += [item for answer in answers for item in answer["Responses"].get(table, [])]
-    return found
 
 
 def _write(items: list[tuple[str, Item]]) -> None:
@@ -401,12 +422,23 @@ def _range_query(symbol: str, start: datetime, end: datetime) -> dict[str, Any]:
     }
 
 
+def _point_item(price: AggregatedPrice, folded: dict[str, Candle]) -> Item:
+    item = {key: _serialize(value) for key, value in price.to_record().items()}
+    return item | {"candles": {"S": candles.to_text(folded)}}
+
+
+def _candles_of(point: Item) -> dict[str, Candle]:
+    # A point stored before points carried their candles has none (see rollup).
+    return candles.from_text(point["candles"]["S"]) if "candles" in point else {}
+
+
 def _point(item: Item) -> HistoryPoint:
     return HistoryPoint.from_record({key: _deserialize(item[key]) for key in _POINT_FIELDS})
 
 
 def _from_item(item: Item) -> AggregatedPrice:
-    return AggregatedPrice.from_record({key: _deserialize(value) for key, value in item.items()})
+    fields = {key: _deserialize(value) for key, value in item.items() if key != "candles"}
+    return AggregatedPrice.from_record(fields)
 
 
 def _candles_table(table: str | None = None) -> str:

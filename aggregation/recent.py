@@ -28,6 +28,7 @@ from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import LockError, RedisError
 
+from aggregation import candles
 from aggregation.candles import INTERVALS, Candle
 from aggregation.price import HistoryPoint, epoch_ms, from_epoch_ms
 
@@ -206,10 +207,14 @@ def candles_between(symbol: str, interval_name: str, first: int, last: int) -> l
     except RedisError as exc:
         logger.warning("Redis unavailable for the recent candles of %s: %s", symbol, exc)
         return None
-    split = [_split(entry) for entry in entries]
-    if not split or split[-1][0] > first:
+    starts = [_split(entry)[0] for entry in entries]
+    if not starts or starts[-1] > first:
         return None
-    return [_candle(start, body) for start, body in reversed(split) if first <= start <= last]
+    return [
+        candles.from_entry(entry)
+        for start, entry in zip(reversed(starts), reversed(entries), strict=True)
+        if first <= start <= last
+    ]
 
 
 def forget_candles(symbol: str) -> None:
@@ -245,17 +250,17 @@ def _kept(written: Sequence[Written]) -> tuple[list[str], list[str | int]]:
             candle = memo.candles[name]
             keys.append(_candles_key(symbol, name))
             # The same candle before this point is replaced; a lost list stays empty.
-            args += [int(heads.get(name) == candle.start), _candle_entry(candle)]
+            args += [int(heads.get(name) == candle.start), candles.entry(candle)]
     return keys, args
 
 
 def _refill_all(pipe: Pipeline, symbol: str, memo: Memo, stored: Stored) -> None:
-    points, candles = stored
+    points, heads = stored
     pipe.set(_memo_key(symbol), _memo_value(memo), ex=_ttl())
     pipe.delete(_writing_key(symbol))
     _refill(pipe, _points_key(symbol), [_point_entry(p) for p in points], RECENT_POINTS)
-    for name, found in candles.items():
-        entries = [_candle_entry(candle) for candle in found]
+    for name, found in heads.items():
+        entries = [candles.entry(candle) for candle in found]
         _refill(pipe, _candles_key(symbol, name), entries, RECENT_CANDLES)
 
 
@@ -266,18 +271,13 @@ def _refill(pipe: Pipeline, key: str, entries: list[str], cap: int) -> None:
 
 
 def _memo_value(memo: Memo) -> str:
-    # The entries of the point and its candles, as their lists hold them.
-    candles = {name: _candle_entry(candle) for name, candle in memo.candles.items()}
-    return json.dumps([_point_entry(memo.point), candles])
+    # The point's entry, as its list holds it, then its candles.
+    return f"{_point_entry(memo.point)}\n{candles.to_text(memo.candles)}"
 
 
 def _memo(value: bytes) -> Memo:
-    point, candles = json.loads(value)
-    at, _, body = point.partition(" ")
-    return Memo(
-        _point(int(at), body),
-        {name: _candle(*_split(entry.encode())) for name, entry in candles.items()},
-    )
+    point, _, folded = value.partition(b"\n")
+    return Memo(_point(*_split(point)), candles.from_text(folded))
 
 
 def _point_entry(point: HistoryPoint) -> str:
@@ -291,19 +291,9 @@ def _point(at: int, body: bytes) -> HistoryPoint:
     return HistoryPoint(from_epoch_ms(at), Decimal(price), method, sources_used)
 
 
-def _candle_entry(candle: Candle) -> str:
-    ohlc = [str(candle.open), str(candle.high), str(candle.low), str(candle.close)]
-    return f"{epoch_ms(candle.start)} {json.dumps([*ohlc, candle.points])}"
-
-
 def _split(entry: bytes) -> Entry:
     at, _, body = entry.partition(b" ")
     return int(at), body
-
-
-def _candle(start: int, body: bytes) -> Candle:
-    *ohlc, points = json.loads(body)
-    return Candle(from_epoch_ms(start), *(Decimal(price) for price in ohlc), points)
 
 
 def _key(name: str) -> str:

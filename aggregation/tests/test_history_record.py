@@ -110,7 +110,8 @@ def test_it_answers_a_hundred_daily_candles_from_one_bounded_query(client, seede
         "points": 4,
     }
     assert [c["open"] for c in response.json()["candles"]] == list(range(100, 200))
-    assert [(answer["Count"], answer["ScannedCount"]) for answer in queries] == [(100, 100)]
+    # 99 days stored on their own, the last one on the newest point
+    assert [(answer["Count"], answer["ScannedCount"]) for answer in queries] == [(99, 99), (1, 1)]
 
 
 def test_it_still_refuses_more_than_a_thousand_candles(client, seeded_assets):
@@ -124,7 +125,7 @@ def test_the_rollup_command_rebuilds_the_candles_of_points_stored_without_them(s
     for price in prices:
         history.append(price)
     rolled_up = every_candle()
-    _empty_candles_table()
+    _forget_stored_candles()
     cache.delete("history-memo:BTCUSDT")
     cache.delete_pattern("*recent*")
     assert every_candle()["1d"] == []
@@ -154,19 +155,33 @@ def test_it_fails_when_dynamodb_keeps_leaving_items_unprocessed():
         history._until_processed(send, {"prices": ["a"]}, "UnprocessedItems")
 
 
-def _empty_candles_table() -> None:
-    client = boto3.client(
+def _dynamodb() -> Any:
+    return boto3.client(
         "dynamodb",
         endpoint_url=settings.DYNAMODB_ENDPOINT_URL,
         region_name=settings.AWS_REGION,
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
-    table = f"{settings.DYNAMODB_TABLE}-candles"
+
+
+def _stored_candles() -> list[tuple[str, Candle]]:
+    items = _dynamodb().scan(TableName=f"{settings.DYNAMODB_TABLE}-candles")["Items"]
+    return sorted((item["asset"]["S"], history._candle(item)) for item in items)
+
+
+def _forget_stored_candles() -> None:
+    # As if the points had been stored before they carried their candles.
+    client = _dynamodb()
+    table = settings.DYNAMODB_TABLE
+    for page in client.get_paginator("scan").paginate(TableName=f"{table}-candles"):
+        for item in page["Items"]:
+            key = {"asset": item["asset"], "timestamp": item["timestamp"]}
+            client.delete_item(TableName=f"{table}-candles", Key=key)
     for page in client.get_paginator("scan").paginate(TableName=table):
         for item in page["Items"]:
             key = {"asset": item["asset"], "timestamp": item["timestamp"]}
-            client.delete_item(TableName=table, Key=key)
+            client.update_item(TableName=table, Key=key, UpdateExpression="REMOVE candles")
 
 
 def test_it_records_many_assets_in_few_calls_and_skips_those_not_due(history_count, dynamodb_calls):
@@ -184,17 +199,34 @@ def test_it_records_many_assets_in_few_calls_and_skips_those_not_due(history_cou
     ]
 
 
-def test_lost_memos_read_every_candle_in_one_call(dynamodb_calls):
+def test_lost_memos_are_read_back_from_the_newest_stored_points(dynamodb_calls):
     symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
     history.record([point(0, "100", symbol) for symbol in symbols])
     cache.delete_pattern("history-memo:*")
     dynamodb_calls.clear()
     history.record([point(20, "120", symbol) for symbol in symbols])
-    # 12 candles read, 3 points and 12 candles written, then each asset's recent past read
-    assert dynamodb_calls == ["BatchGetItem", "BatchWriteItem"] + ["Query"] * 15
+    # each newest point read, the 3 points written, then each asset's recent past read
+    assert dynamodb_calls == ["Query"] * 3 + ["BatchWriteItem"] + ["Query"] * 15
     assert [every_candle(symbol)["1h"] for symbol in symbols] == [
         [candle(T0, 100, 120, 100, 120, points=2)]
     ] * 3
+
+
+def test_a_candle_is_stored_on_its_own_once_a_later_point_starts_the_next():
+    history.record([point(0, "100")])
+    history.record([point(30, "103")])
+    assert _stored_candles() == []  # the newest point carries them
+    history.record([point(90, "98")])
+    assert _stored_candles() == [("BTCUSDT#1m", candle(T0, 100, 103, 100, 103, points=2))]
+
+
+def test_a_point_that_reached_dynamodb_from_a_write_in_doubt_is_not_stored_twice(history_count):
+    history.record([point(0, "100")])
+    history.record([point(30, "103")])
+    recent.mark_writing(["BTCUSDT"])  # as if that write had been cut short after storing
+    assert history.record([point(30, "103")]) == []
+    assert history_count("BTCUSDT") == 2
+    assert every_candle()["1m"] == [candle(T0, 100, 103, 100, 103, points=2)]
 
 
 def test_a_price_no_newer_than_the_last_point_is_not_recorded(history_count):

@@ -11,8 +11,8 @@ from aggregation.models import Asset
 class Command(BaseCommand):
     help = (
         "Rebuild the candles of the given assets (default: every asset) from their stored "
-        "points, such as points recorded before candles were kept. Run it with the workers "
-        "stopped: a candle that a refresh records into meanwhile may come out wrong."
+        "points, such as points recorded before they carried their candles. Run it with the "
+        "workers stopped: a candle that a refresh records into meanwhile may come out wrong."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
