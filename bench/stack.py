@@ -77,11 +77,11 @@ def _stop(process: subprocess.Popen) -> None:
 
 def wait_until_priced(process: subprocess.Popen) -> list[str]:
     """Wait for the enabled assets (up to 50) to have a price each; return their symbols."""
-    _until(process, 90, "GET /readyz to answer 200", _ready)
-    symbols = _until(process, 30, "GET /assets to list BTCUSDT", _enabled_symbols)
+    until(process, 90, "GET /readyz to answer 200", _ready)
+    symbols = until(process, 30, "GET /assets to list BTCUSDT", _enabled_symbols)
     query = f"{BASE}/prices?assets={','.join(symbols)}"
     what = f"a price for each of the {len(symbols)} assets"
-    _until(process, 120, what, lambda: _priced(query, len(symbols)))
+    until(process, 120, what, lambda: _priced(query, len(symbols)))
     return symbols
 
 
@@ -106,7 +106,9 @@ def _priced(query: str, count: int) -> bool:
     return answer.status_code == 200 and len(answer.json()["prices"]) == count
 
 
-def _until(process: subprocess.Popen, timeout: float, what: str, probe: Callable[[], T]) -> T:
+def until(process: subprocess.Popen, timeout: float, what: str, probe: Callable[[], T]) -> T:
+    """Return probe()'s first true answer, asked every half second; raise StackError when the
+    stack exits or timeout seconds pass first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -69,9 +69,12 @@ def main() -> int:
     wait = f"{PY} -m deploy.services wait {' '.join(map(str, waits))} && exec "
     celery = f"{wait}{PY} -m celery -A pricehub"
     processes = {
-        # The refreshes; the beat's ticks run apart, in a process of their own, so a busy
-        # worker never holds a tick back.
-        "worker": f"{celery} worker -Q hot,medium,celery --pool threads --concurrency 8"
+        # The refreshes, at a lower CPU priority than the reads and the ticks, which wait for
+        # none of them; sixteen threads, so a hot batch finds one free beside slow cold ones.
+        # The beat's ticks run apart, in a process of their own, so a busy worker never holds
+        # a tick back.
+        "worker": f"{wait}nice -n 5 {PY} -m celery -A pricehub worker -Q hot,medium,celery"
+        " --pool threads --concurrency 16"
         " --loglevel WARNING -n worker@%h",
         "ticker": f"{celery} worker -Q beat --pool solo --loglevel WARNING -n ticker@%h",
         "beat": f"{celery} beat --loglevel WARNING --schedule {DATA / 'celerybeat-schedule'}",
