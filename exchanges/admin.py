@@ -1,20 +1,30 @@
 from __future__ import annotations
 
-from django.contrib import admin
+import time
+
+from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from redis.exceptions import RedisError
 
-from exchanges.client import circuit_close, circuit_state
+from exchanges.client import circuit_close, circuit_state, fetch_quote
+from exchanges.health import venue_health
 from exchanges.models import Exchange
+from exchanges.quotes import ExchangeError
+
+# What "test connection" asks each venue for: the pair every venue lists.
+TEST_PAIR = {"symbol": "BTCUSDT", "base": "BTC", "quote": "USDT"}
 
 
 @admin.register(Exchange)
 class ExchangeAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "base_url", "enabled", "timeout_seconds", "circuit"]
+    list_display = [
+        "name", "kind", "base_url", "enabled", "timeout_seconds", "circuit", "latency",
+    ]  # fmt: skip
     list_editable = ["enabled"]
     list_filter = ["kind", "enabled"]
-    actions = ["close_circuits"]
+    actions = ["test_connection", "close_circuits"]
     # Venue URLs are typed in full; a bare host means https, as Django 6 will assume.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
@@ -22,6 +32,31 @@ class ExchangeAdmin(admin.ModelAdmin):
     def circuit(self, exchange: Exchange) -> str:
         """Return the venue's circuit state, as every process sees it in Redis."""
         return circuit_state(exchange.name)
+
+    @admin.display(description="latency (mean / p95)")
+    def latency(self, exchange: Exchange) -> str:
+        """Return the venue's latency over its last requests, from every process."""
+        try:
+            health = venue_health(exchange.name)
+        except RedisError:
+            return "Redis unavailable"
+        mean, p95 = health["latency_ms"]["mean"], health["latency_ms"]["p95"]
+        if mean is None:
+            return "-"
+        return f"{mean:g} / {p95:g} ms over {health['requests']} requests"
+
+    @admin.action(description="Test the connection: ask each selected exchange for BTCUSDT")
+    def test_connection(self, request: HttpRequest, queryset: QuerySet[Exchange]) -> None:
+        """Ask each venue for one ticker now, saying what it answered and how fast."""
+        for exchange in queryset:
+            started = time.monotonic()
+            try:
+                quote = fetch_quote(exchange, **TEST_PAIR)
+            except ExchangeError as exc:
+                self.message_user(request, f"{exchange.name}: {exc}", messages.WARNING)
+                continue
+            took = (time.monotonic() - started) * 1000
+            self.message_user(request, f"{exchange.name}: BTCUSDT {quote.price} in {took:.0f} ms")
 
     @admin.action(description="Close the circuit of the selected exchanges")
     def close_circuits(self, request: HttpRequest, queryset: QuerySet[Exchange]) -> None:

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 
-from aggregation import price_cache
+from aggregation import price_cache, scheduling
 from aggregation.models import Asset
+from aggregation.services import price_refresh
+from deploy.services import free_port
+from exchanges.models import Exchange
 
 
 @pytest.mark.django_db
@@ -38,3 +45,86 @@ def test_the_admin_refreshes_the_selected_assets_now(admin_client):
     )
     assert "ETHUSDT: " in response.content.decode()
     assert price_cache.latest_price("ETHUSDT") is not None
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("stores", "venue_rows")
+def test_the_asset_list_shows_each_price_and_its_age(admin_client):
+    price = price_refresh(symbol="ETHUSDT")
+    page = admin_client.get("/admin/aggregation/asset/").content.decode()
+    row = page[page.index(">ETHUSDT<") :].split("</tr>")[0]
+    assert f"{price.price} ({len(price.used)} sources)" in row
+    assert re.search(r">\d+\.\d s<", row)
+    unpriced = page[page.index(">SOLUSDT<") :].split("</tr>")[0]
+    assert unpriced.count(">-<") == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("stores")
+def test_the_admin_moves_the_selected_assets_to_a_tier_and_tells_every_process(admin_client):
+    _, version, _ = scheduling.schedule_state()
+    selected = [Asset.objects.get(symbol=s).pk for s in ("BTCUSDT", "ETHUSDT")]
+    response = admin_client.post(
+        "/admin/aggregation/asset/",
+        {"action": "move_to_cold", "_selected_action": selected},
+        follow=True,
+    )
+    assert "Moved 2 asset(s) to the cold tier." in response.content.decode()
+    assert set(Asset.objects.filter(tier="cold").values_list("symbol", flat=True)) >= {
+        "BTCUSDT",
+        "ETHUSDT",
+    }
+    assert scheduling.schedule_state()[1] != version
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("stores")
+def test_the_admin_imports_assets_from_csv_and_says_what_it_refused(admin_client):
+    rows = [
+        "symbol,base,quote,tier,quorum",
+        "NEWUSDT,NEW,USDT,hot,1",
+        "OTHERUSDT,OTHER,USDT,,",
+        "BTCUSDT,BTC,USDT,hot,2",
+        "bad!,BAD,USDT,,",
+        "NEXTUSDT,NEXT,USDT,lukewarm,",
+        "NEWUSDT,NEW,USDT,cold,",
+    ]
+    upload = SimpleUploadedFile("assets.csv", "\n".join(rows).encode(), "text/csv")
+    page = admin_client.post("/admin/aggregation/asset/import/", {"file": upload})
+    text = html.unescape(page.content.decode())
+    assert page.status_code == 200
+    assert "Added 2" in text
+    assert "Refused 4" in text
+    assert "line 4: BTCUSDT: symbol: Asset with this Symbol already exists." in text
+    assert "line 5: bad!: symbol: Enter a valid value." in text
+    assert "line 6: NEXTUSDT: tier: Select a valid choice. lukewarm is not one" in text
+    assert "line 7: NEWUSDT: repeats an earlier line" in text
+    new = Asset.objects.get(symbol="NEWUSDT")
+    assert (new.tier, new.quorum, new.enabled) == ("hot", 1, True)
+    assert Asset.objects.get(symbol="OTHERUSDT").tier == "medium"
+    assert not Asset.objects.filter(symbol="NEXTUSDT").exists()
+
+
+@pytest.mark.django_db
+def test_the_asset_list_links_to_the_import(admin_client):
+    page = admin_client.get("/admin/aggregation/asset/").content.decode()
+    assert 'href="/admin/aggregation/asset/import/"' in page
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("stores", "venue_rows")
+def test_the_admin_tests_each_venue_connection_and_shows_its_latency(admin_client):
+    Exchange.objects.create(
+        name="gone", kind="binance", base_url=f"http://127.0.0.1:{free_port()}", enabled=False
+    )
+    selected = [exchange.pk for exchange in Exchange.objects.filter(name__in=["kraken", "gone"])]
+    response = admin_client.post(
+        "/admin/exchanges/exchange/",
+        {"action": "test_connection", "_selected_action": selected},
+        follow=True,
+    )
+    text = html.unescape(response.content.decode())
+    assert re.search(r'"info">Kraken: BTCUSDT \d+(\.\d+)? in \d+ ms', text)
+    assert '"warning">Gone: unreachable' in text
+    page = admin_client.get("/admin/exchanges/exchange/").content.decode()
+    assert re.search(r"kraken.*?\d+(\.\d+)? / \d+(\.\d+)? ms over \d+ requests", page, re.DOTALL)

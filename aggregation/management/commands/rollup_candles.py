@@ -19,6 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("symbols", nargs="*", help="e.g. BTCUSDT ETHUSDT")
 
     def handle(self, *args: Any, symbols: list[str], **options: Any) -> None:
-        symbols = [symbol.upper() for symbol in symbols]
-        for symbol in symbols or Asset.objects.order_by("symbol").values_list("symbol", flat=True):
-            self.stdout.write(f"{symbol}: {history.rollup(symbol)} candles")
+        symbols = [symbol.upper() for symbol in symbols] or list(
+            Asset.objects.order_by("symbol").values_list("symbol", flat=True)
+        )
+        for index, symbol in enumerate(symbols, start=1):
+            made = history.rollup(symbol)
+            self.stdout.write(f"[{index}/{len(symbols)}] {symbol}: {made} candles")
