@@ -6,6 +6,8 @@ import re
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpResponse
+from django.test import Client
 
 from aggregation import price_cache, scheduling
 from aggregation.models import Asset
@@ -38,11 +40,7 @@ def test_the_admin_lets_staff_edit_assets(admin_client):
 @pytest.mark.django_db
 @pytest.mark.usefixtures("stores", "venue_rows")
 def test_the_admin_refreshes_the_selected_assets_now(admin_client):
-    response = admin_client.post(
-        "/admin/aggregation/asset/",
-        {"action": "refresh_now", "_selected_action": [Asset.objects.get(symbol="ETHUSDT").pk]},
-        follow=True,
-    )
+    response = act(admin_client, "aggregation/asset", "refresh_now", [_pk("ETHUSDT")])
     assert "ETHUSDT: " in response.content.decode()
     assert price_cache.latest_price("ETHUSDT") is not None
 
@@ -63,12 +61,8 @@ def test_the_asset_list_shows_each_price_and_its_age(admin_client):
 @pytest.mark.usefixtures("stores")
 def test_the_admin_moves_the_selected_assets_to_a_tier_and_tells_every_process(admin_client):
     _, version, _ = scheduling.schedule_state()
-    selected = [Asset.objects.get(symbol=s).pk for s in ("BTCUSDT", "ETHUSDT")]
-    response = admin_client.post(
-        "/admin/aggregation/asset/",
-        {"action": "move_to_cold", "_selected_action": selected},
-        follow=True,
-    )
+    selected = [_pk("BTCUSDT"), _pk("ETHUSDT")]
+    response = act(admin_client, "aggregation/asset", "move_to_cold", selected)
     assert "Moved 2 asset(s) to the cold tier." in response.content.decode()
     assert set(Asset.objects.filter(tier="cold").values_list("symbol", flat=True)) >= {
         "BTCUSDT",
@@ -118,13 +112,19 @@ def test_the_admin_tests_each_venue_connection_and_shows_its_latency(admin_clien
         name="gone", kind="binance", base_url=f"http://127.0.0.1:{free_port()}", enabled=False
     )
     selected = [exchange.pk for exchange in Exchange.objects.filter(name__in=["kraken", "gone"])]
-    response = admin_client.post(
-        "/admin/exchanges/exchange/",
-        {"action": "test_connection", "_selected_action": selected},
-        follow=True,
-    )
+    response = act(admin_client, "exchanges/exchange", "test_connection", selected)
     text = html.unescape(response.content.decode())
     assert re.search(r'"info">Kraken: BTCUSDT \d+(\.\d+)? in \d+ ms', text)
     assert '"warning">Gone: unreachable' in text
     page = admin_client.get("/admin/exchanges/exchange/").content.decode()
     assert re.search(r"kraken.*?\d+(\.\d+)? / \d+(\.\d+)? ms over \d+ requests", page, re.DOTALL)
+
+
+def act(client: Client, model: str, action: str, selected: list[int]) -> HttpResponse:
+    """Run an admin action of model's list on the selected rows; return the page it leads to."""
+    form = {"action": action, "_selected_action": selected}
+    return client.post(f"/admin/{model}/", form, follow=True)
+
+
+def _pk(symbol: str) -> int:
+    return Asset.objects.get(symbol=symbol).pk
