@@ -41,8 +41,9 @@ _LOCK_POLL_SECONDS = 0.05
 _UNCHANGED_TTL = 3600
 
 
-# Sets each price's document and record, then each failure, unless the key holds one as new
-# or newer (every value starts "[<epoch ms>,"); returns the indexes of the prices set.
+# Sets each price's document and record and announces its document on the stream channel as
+# "<symbol> <document>", then sets each failure, unless the key holds one as new or newer
+# (every value starts "[<epoch ms>,"); returns the indexes of the prices set.
 _PUBLISH = """
 local function newer(key, at)
   local held = redis.call('GET', key)
@@ -50,14 +51,15 @@ local function newer(key, at)
   local since = tonumber(string.match(held, '^%[(%d+),'))
   return since == nil or since < at
 end
-local ttl, prices, arg, kept = ARGV[1], tonumber(ARGV[2]), 3, {}
+local ttl, prices, channel, arg, kept = ARGV[1], tonumber(ARGV[2]), ARGV[3], 4, {}
 for i = 1, prices do
   if newer(KEYS[2 * i - 1], tonumber(ARGV[arg])) then
     redis.call('SET', KEYS[2 * i - 1], ARGV[arg + 1], 'EX', ttl)
     redis.call('SET', KEYS[2 * i], ARGV[arg + 2], 'EX', ttl)
+    redis.call('PUBLISH', channel, ARGV[arg + 3] .. ' ' .. ARGV[arg + 1])
     kept[#kept + 1] = i
   end
-  arg = arg + 3
+  arg = arg + 4
 end
 for k = 2 * prices + 1, #KEYS do
   if newer(KEYS[k], tonumber(ARGV[arg])) then
@@ -81,12 +83,14 @@ def publish(prices: list[AggregatedPrice], failures: list[RefreshFailure]) -> li
     refresh beside its asset's last good price, in one round trip; return the prices kept.
 
     A price or failure older than the one Redis holds is dropped: a refresh that outlived its
-    lock never replaces a later refresh's answer.
+    lock never replaces a later refresh's answer. Each price kept is announced on
+    stream_channel() (see the stream server, aggregation/api/stream.py).
     """
     keys, values = [], []
     for price in prices:
         keys += [_key(f"document:{price.asset}"), _key(f"price:{price.asset}")]
-        values += [epoch_ms(price.aggregated_at), document_of(price), _json(price.to_record())]
+        at, document = epoch_ms(price.aggregated_at), document_of(price)
+        values += [at, document, _json(price.to_record()), price.asset]
     for failure in failures:
         keys.append(_key(f"failure:{failure.asset}"))
         document = b"[%d,%s]" % (epoch_ms(failure.at), render_failure(failure))
@@ -94,8 +98,13 @@ def publish(prices: list[AggregatedPrice], failures: list[RefreshFailure]) -> li
     if not keys:
         return []
     ttl = settings.PRICEHUB_CACHE_TTL_SECONDS
-    kept = _redis().eval(_PUBLISH, len(keys), *keys, ttl, len(prices), *values)
+    kept = _redis().eval(_PUBLISH, len(keys), *keys, ttl, len(prices), stream_channel(), *values)
     return [prices[index - 1] for index in kept]
+
+
+def stream_channel() -> str:
+    """Return the Redis channel on which every published price is announced."""
+    return _key("stream")
 
 
 def document_of(price: AggregatedPrice) -> bytes:

@@ -139,15 +139,7 @@ def price_reading(*, symbol: str, method: str | None = None) -> Reading:
 def prices_reading(*, symbols: list[str]) -> BatchReading:
     """Return the documents of the enabled assets among symbols, and why each other one
     could not be served, in order; raise ApiError for a malformed batch."""
-    names = [name.strip() for name in symbols if name.strip()]
-    if not names:
-        raise ApiError(400, "invalid_request", "Give assets=BTCUSDT,ETHUSDT,...")
-    if len(names) > MAX_BATCH:
-        raise ApiError(400, "too_many_assets", f"Ask for at most {MAX_BATCH} assets at once.")
-    wanted: dict[str, bool] = {}  # each name once, upper-cased when well formed
-    for name in names:
-        valid = _SYMBOL_RE.fullmatch(name) is not None
-        wanted.setdefault(name.upper() if valid else name, valid)
+    wanted = _batch(symbols)
     known, published, promoted = _read([name for name, valid in wanted.items() if valid])
     scheduling.count_requests(list(known))
     policy = _Policy()
@@ -170,13 +162,40 @@ def prices_reading(*, symbols: list[str]) -> BatchReading:
     return BatchReading(body + b"}", etag, max_age)
 
 
+def stream_assets(symbols: list[str]) -> list[str]:
+    """Return the enabled assets a stream names, each once, upper-cased; raise ApiError as the
+    batch endpoint refuses a batch, or for the first name not an enabled asset."""
+    return [asset_known(name).symbol for name in _batch(symbols)]
+
+
 def price_document(price: AggregatedPrice) -> bytes:
     """Return the document of a price just published."""
-    asset = _table.current().get(price.asset) or AssetInfo(price.asset, "medium", price.method)
-    found = _parsed(Published(price_cache.document_of(price), None))
-    reading = _finish(asset, found, scheduling.promoted(), price.method, _Policy())
+    return published_document(price.asset, price_cache.document_of(price), method=price.method)
+
+
+def published_document(symbol: str, document: bytes, *, method: str | None = None) -> bytes:
+    """Return the document GET /prices/{symbol} answers for a price just published, from
+    the form Redis keeps it in (price_cache.document_of), by method (default: the asset's)."""
+    asset = _table.current().get(symbol) or AssetInfo(symbol, "medium", method or "vwap")
+    found = _parsed(Published(document, None))
+    reading = _finish(asset, found, scheduling.promoted(), method or asset.method, _Policy())
     _observe([reading])
     return reading.body
+
+
+def _batch(symbols: list[str]) -> dict[str, bool]:
+    # The names of a batch, each once, upper-cased when well formed, and whether each is;
+    # raise ApiError for no name or too many.
+    names = [name.strip() for name in symbols if name.strip()]
+    if not names:
+        raise ApiError(400, "invalid_request", "Give assets=BTCUSDT,ETHUSDT,...")
+    if len(names) > MAX_BATCH:
+        raise ApiError(400, "too_many_assets", f"Ask for at most {MAX_BATCH} assets at once.")
+    wanted: dict[str, bool] = {}
+    for name in names:
+        valid = _SYMBOL_RE.fullmatch(name) is not None
+        wanted.setdefault(name.upper() if valid else name, valid)
+    return wanted
 
 
 def asset_tier(asset: Asset | AssetInfo, promoted: frozenset[str]) -> str:

@@ -26,6 +26,12 @@ WEB = (
     " --workers 2 --blocking-threads 8 --respawn-failed-workers --log-level warning"
 )
 
+# GET /stream's server: its subscribers wait on one event loop, never on the web's threads.
+STREAM = (
+    f"{PY} -m granian pricehub.asgi:application --interface asginl --host 127.0.0.1 --port 8090"
+    " --workers 1 --respawn-failed-workers --log-level warning"
+)
+
 
 def main() -> int:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -79,6 +85,7 @@ def main() -> int:
         "ticker": f"{celery} worker -Q beat --pool solo --loglevel WARNING -n ticker@%h",
         "beat": f"{celery} beat --loglevel WARNING --schedule {DATA / 'celerybeat-schedule'}",
         "web": WEB,
+        "stream": STREAM,
     }
     for name, command in processes.items():
         manager.add_process(name, kept(command), env=env, cwd=str(ROOT))

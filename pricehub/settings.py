@@ -138,6 +138,8 @@ PRICEHUB_READ_COPY_SECONDS = env.float(
 PRICEHUB_ASSET_TABLE_SECONDS = env.float("ASSET_TABLE_SECONDS", default=10.0)
 # Reads are counted in process and added to the shared demand counts this often.
 PRICEHUB_DEMAND_FLUSH_SECONDS = env.float("DEMAND_FLUSH_SECONDS", default=1.0)
+# Where the stream server answers GET /stream; the WSGI web server redirects there.
+PRICEHUB_STREAM_URL = env.str("STREAM_URL", default="http://127.0.0.1:8090/stream")
 # Connect timeout for venue requests; the read timeout is each Exchange row's own.
 PRICEHUB_CONNECT_TIMEOUT_SECONDS = env.float("EXCHANGE_CONNECT_TIMEOUT_SECONDS", default=1.0)
 
@@ -202,6 +204,51 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI's files are served by PriceHub itself, not fetched from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # GET /stream is an async Django view, which the schema generator does not see.
+    "APPEND_PATHS": {
+        "/stream": {
+            "get": {
+                "operationId": "stream_retrieve",
+                "summary": "Server-Sent Events of every price published for the assets named",
+                "description": (
+                    "One `price` event per published aggregation of each asset, its data the "
+                    "document GET /prices/{asset} answers, its id the aggregation time in "
+                    "epoch ms. A new connection gets the current prices at once; one with "
+                    "Last-Event-ID those newer than it. A comment line every 15 s keeps it "
+                    "open. Served by the stream server; the API's own address redirects there "
+                    "(307). The same validation and limits as GET /prices?assets=."
+                ),
+                "tags": ["stream"],
+                "parameters": [
+                    {
+                        "name": "assets",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string"},
+                        "description": "Comma-separated symbols, at most 50: BTCUSDT,ETHUSDT",
+                    },
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The event stream",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    "307": {"description": "Served by the stream server (Location)"},
+                    "400": {
+                        "description": "A malformed batch: invalid_request, "
+                        "too_many_assets, invalid_asset"
+                    },
+                    "404": {"description": "unknown_asset"},
+                },
+            }
+        }
+    },
 }
 
 LOGGING = {

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from aggregation.api.assets import AssetListView
 from aggregation.api.history import CandlesView, HistoryView
 from aggregation.api.prices import PriceListView, PriceView, RefreshView
+from aggregation.api.stream import stream
 from exchanges.api import ExchangeListView
 from pricehub.health import HealthView, ReadyView, metrics
 
@@ -19,6 +20,7 @@ urlpatterns = [
     path("assets", AssetListView.as_view(), name="assets"),
     path("exchanges", ExchangeListView.as_view(), name="exchanges"),
     path("refresh/<str:asset>", RefreshView.as_view(), name="refresh"),
+    path("stream", stream, name="stream"),
     path("healthz", HealthView.as_view(), name="healthz"),
     path("readyz", ReadyView.as_view(), name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

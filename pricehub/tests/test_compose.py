@@ -13,18 +13,18 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 
 
-APP = ("web", "worker", "beat")
+APP = ("web", "stream", "worker", "beat")
 
 
 def test_it_defines_every_process_of_make_run_and_postgres():
     assert set(SERVICES) == {
-        "redis", "postgres", "dynamodb-local", *VENUES, "web", "worker", "beat"
+        "redis", "postgres", "dynamodb-local", *VENUES, "web", "stream", "worker", "beat"
     }  # fmt: skip
 
 
-def test_only_web_publishes_a_port_and_only_on_loopback():
+def test_only_web_and_the_stream_server_publish_a_port_and_only_on_loopback():
     published = {name: service["ports"] for name, service in SERVICES.items() if "ports" in service}
-    assert published == {"web": ["127.0.0.1:8080:8080"]}
+    assert published == {"web": ["127.0.0.1:8080:8080"], "stream": ["127.0.0.1:8090:8090"]}
 
 
 def test_redis_needs_a_password_that_every_client_gives():

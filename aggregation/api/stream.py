@@ -1,0 +1,158 @@
+"""GET /stream?assets=BTCUSDT,ETHUSDT: Server-Sent Events of every price published.
+
+Served by the stream server, an ASGI process of its own (make run: Granian on port 8090), so
+subscribers never hold the threads that serve ordinary reads; under the WSGI web server the
+same URL redirects there. Each refresh announces its prices on one Redis channel
+(price_cache.publish); each stream process listens to it once and hands every price, rendered
+once, to the streams that named its asset. An event is the document GET /prices/{asset}
+answers, with its aggregation time (epoch ms) as its id: a client that reconnects with
+Last-Event-ID gets at once the current prices newer than that, a new one all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import AsyncIterator
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from aggregation import price_cache, selectors
+from common.errors import ApiError
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 15.0
+# Events a stream may fall behind by; a client slower than that loses the oldest.
+QUEUE_EVENTS = 1000
+_RECONNECT_SECONDS = (0.5, 5.0)  # the first and the longest pause before listening again
+
+
+class _Hub:
+    """This event loop's one subscription to the stream channel, and the streams it feeds."""
+
+    def __init__(self) -> None:
+        self.streams: dict[str, set[asyncio.Queue[bytes]]] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    def join(self, symbols: list[str], queue: asyncio.Queue[bytes]) -> None:
+        for symbol in symbols:
+            self.streams.setdefault(symbol, set()).add(queue)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._listen())
+
+    def leave(self, symbols: list[str], queue: asyncio.Queue[bytes]) -> None:
+        for symbol in symbols:
+            queues = self.streams.get(symbol, set())
+            queues.discard(queue)
+            if not queues:
+                self.streams.pop(symbol, None)
+
+    async def _listen(self) -> None:
+        pause = _RECONNECT_SECONDS[0]
+        while True:
+            try:
+                await self._relay()
+            except (RedisError, OSError) as exc:
+                logger.warning("Stream channel lost (%s); listening again in %g s", exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, _RECONNECT_SECONDS[1])
+
+    async def _relay(self) -> None:
+        redis = aioredis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+        async with redis, redis.pubsub() as pubsub:
+            await pubsub.subscribe(price_cache.stream_channel())
+            async for message in pubsub.listen():
+                if message["type"] != "message":
+                    continue
+                symbol, _, document = message["data"].decode().partition(" ")
+                queues = self.streams.get(symbol)
+                if queues:
+                    body = await sync_to_async(selectors.published_document)(
+                        symbol, document.encode()
+                    )
+                    _deliver(queues, _event(_aggregated_ms(document.encode()), body))
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
+
+
+def _hub() -> _Hub:
+    return _hubs.setdefault(asyncio.get_running_loop(), _Hub())
+
+
+def stream(request: HttpRequest) -> HttpResponse:
+    """Answer the stream (ASGI), or send the client to the stream server (WSGI)."""
+    if not isinstance(request, ASGIRequest):
+        location = settings.PRICEHUB_STREAM_URL
+        query = request.META.get("QUERY_STRING", "")
+        return HttpResponse(status=307, headers={"Location": f"{location}?{query}"})
+    return _asgi_stream(request)
+
+
+def _asgi_stream(request: HttpRequest) -> HttpResponse:
+    # Validated before the response starts, so a bad request gets its JSON error.
+    try:
+        symbols = selectors.stream_assets(request.GET.get("assets", "").split(","))
+    except ApiError as exc:
+        return JsonResponse(exc.body(), status=exc.status_code)
+    last = request.headers.get("Last-Event-ID", "")
+    since = int(last) if last.isascii() and last.isdigit() else None
+    headers = {
+        "Cache-Control": "no-cache",
+        "X-Accel-Buffering": "no",  # no proxy may hold events back
+        "Access-Control-Allow-Origin": "*",  # prices are public; the dashboard may be elsewhere
+    }
+    return StreamingHttpResponse(
+        _events(symbols, since), content_type="text/event-stream", headers=headers
+    )
+
+
+async def _events(symbols: list[str], since: int | None) -> AsyncIterator[bytes]:
+    queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_EVENTS)
+    hub = _hub()
+    hub.join(symbols, queue)  # before the current prices are read, so no publish falls between
+    try:
+        yield b"retry: 1000\n\n"
+        for symbol in symbols:
+            reading = await sync_to_async(_current)(symbol)
+            if reading is not None and (since is None or reading[0] > since):
+                yield _event(*reading)
+        while True:
+            try:
+                yield await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+            except TimeoutError:
+                yield b": heartbeat\n\n"
+    finally:
+        hub.leave(symbols, queue)
+
+
+def _current(symbol: str) -> tuple[int, bytes] | None:
+    # The asset's current price and its aggregation time, if it has one.
+    try:
+        reading = selectors.price_reading(symbol=symbol)
+    except ApiError:
+        return None  # none yet (or no longer enabled): its first publish will come as usual
+    return reading.version[2], reading.body
+
+
+def _deliver(queues: set[asyncio.Queue[bytes]], event: bytes) -> None:
+    for queue in queues:
+        if queue.full():
+            queue.get_nowait()  # a stream this far behind loses its oldest event
+        queue.put_nowait(event)
+
+
+def _event(aggregated_ms: int, body: bytes) -> bytes:
+    return b"event: price\nid: %d\ndata: %s\n\n" % (aggregated_ms, body)
+
+
+def _aggregated_ms(document: bytes) -> int:
+    # A published document starts "[<aggregated_at in epoch ms>,".
+    return int(document[1 : document.index(b",")])

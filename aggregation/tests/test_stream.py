@@ -1,0 +1,99 @@
+"""GET /stream: Server-Sent Events of the prices published, from the real Redis channel."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from django.test import AsyncClient
+
+from aggregation.api import stream
+from aggregation.services import price_refresh
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stores", "venue_rows")]
+
+
+def events(body: bytes) -> list[dict[str, Any]]:
+    """Parse SSE text into its events: each a dict of its fields, data as JSON."""
+    found = []
+    for block in body.decode().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "data" in fields:
+            found.append(fields | {"data": json.loads(fields["data"])})
+    return found
+
+
+async def read(chunks: AsyncIterator[bytes], count: int) -> list[dict[str, Any]]:
+    """Read the stream until it has given count events (10 s at most)."""
+    body = b""
+    while len(events(body)) < count:
+        body += await asyncio.wait_for(anext(chunks), 10)
+    return events(body)
+
+
+def test_a_stream_sends_the_current_price_then_every_publish(api):
+    first = price_refresh(symbol="ETHUSDT")
+
+    async def scenario() -> list[dict[str, Any]]:
+        response = await AsyncClient().get("/stream", {"assets": "ethusdt,BTCUSDT"})
+        assert response["Content-Type"] == "text/event-stream"
+        chunks = aiter(response.streaming_content)
+        now = await read(chunks, 1)
+        await sync_to_async(price_refresh)(symbol="ETHUSDT")
+        return now + (await read(chunks, 1))
+
+    current, published = async_to_sync(scenario)()
+    latest = api.get("/prices/ETHUSDT").json()
+    assert current["event"] == published["event"] == "price"
+    assert current["data"]["price"] == float(first.price)
+    assert int(current["id"]) < int(published["id"])
+    assert published["data"]["price"] == latest["price"]
+    assert published["data"]["last_updated"] == latest["last_updated"]
+    assert set(published["data"]) == set(latest)
+
+
+def test_a_reconnection_gets_only_the_prices_newer_than_its_last_event(monkeypatch):
+    monkeypatch.setattr(stream, "HEARTBEAT_SECONDS", 0.2)
+    price_refresh(symbol="ETHUSDT")
+
+    async def scenario() -> tuple[bytes, list[dict[str, Any]]]:
+        first = await AsyncClient().get("/stream", {"assets": "ETHUSDT"})
+        [current] = await read(aiter(first.streaming_content), 1)
+        again = await AsyncClient().get(
+            "/stream", {"assets": "ETHUSDT"}, headers={"Last-Event-ID": current["id"]}
+        )
+        chunks = aiter(again.streaming_content)
+        quiet = await anext(chunks) + await anext(chunks)  # retry, then a heartbeat
+        await sync_to_async(price_refresh)(symbol="ETHUSDT")
+        return quiet, await read(chunks, 1)
+
+    quiet, [newer] = async_to_sync(scenario)()
+    assert quiet == b"retry: 1000\n\n: heartbeat\n\n"
+    assert newer["event"] == "price"
+
+
+@pytest.mark.parametrize(
+    ("assets", "status", "error"),
+    [
+        ("", 400, "invalid_request"),
+        (",".join(f"A{n:03d}USDT" for n in range(51)), 400, "too_many_assets"),
+        ("BTCUSDT,bad!", 400, "invalid_asset"),
+        ("BTCUSDT,NOPEUSDT", 404, "unknown_asset"),
+    ],
+)
+def test_a_stream_is_refused_as_a_batch_would_be(assets, status, error):
+    response = async_to_sync(AsyncClient().get)("/stream", {"assets": assets})
+    assert (response.status_code, response.json()["error"]) == (status, error)
+
+
+def test_the_wsgi_server_sends_streams_to_the_stream_server(client, settings):
+    settings.PRICEHUB_STREAM_URL = "http://streams.example/stream"
+    response = client.get("/stream?assets=BTCUSDT")
+    assert (response.status_code, response["Location"]) == (
+        307,
+        "http://streams.example/stream?assets=BTCUSDT",
+    )
