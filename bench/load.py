@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from bench import reference, report, scale, stack, tools
+from bench import reference, report, scale, stack, streams, tools
 from bench.plot import latency_plot
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -66,7 +66,9 @@ def main() -> int:
             run = measure(process, symbols)
             _progress("measuring BTCUSDT's refresh gaps, fault-free and with a slow venue ...")
             gaps = scale.gaps()
-        publish(run, started=started, assets=len(symbols), gaps=gaps)
+            _progress(f"{streams.SUBSCRIBERS} subscribers to the stream of BTCUSDT ...")
+            streamed = streams.run()
+        publish(run, started=started, assets=len(symbols), gaps=gaps, streamed=streamed)
         if scale.ASSETS:
             _progress(f"the scale scenario: a stack with {scale.ASSETS} assets ...")
             publish_scale(scale.run(), started=started)
@@ -123,7 +125,14 @@ def _measured(scenario: Scenario, base: str) -> report.Row:
     return report.Row(scenario.key, scenario.name, result)
 
 
-def publish(run: report.Run, *, started: dt.datetime, assets: int, gaps: list[scale.Gaps]) -> None:
+def publish(
+    run: report.Run,
+    *,
+    started: dt.datetime,
+    assets: int,
+    gaps: list[scale.Gaps],
+    streamed: streams.Streamed,
+) -> None:
     """Print the results and write them to bench/results/ (latest.md, latency.png)."""
     commit, cores = _commit(), os.cpu_count()
     header = (
@@ -136,9 +145,9 @@ def publish(run: report.Run, *, started: dt.datetime, assets: int, gaps: list[sc
         "outside 2xx/3xx (hey: other than 200), never retried."
     )
     lines = [*report.error_lines(run), report.freshness_line(run.ages), report.rss_line(run)]
-    lines += [gap.line() for gap in gaps]
+    lines += [*(gap.line() for gap in gaps), streamed.line()]
     marks = [f"{'PASS' if ok else 'MISS'}  {text}" for ok, text in report.checks(run)]
-    marks += scale.gap_marks(gaps)
+    marks += [*scale.gap_marks(gaps), *streamed.marks()]
     print(f"\n{header}\n{method}\n\n{report.text_table(run)}\n")
     print("\n".join([*lines, "", *marks]))
     RESULTS.mkdir(exist_ok=True)

@@ -29,7 +29,7 @@ WEB = (
 # GET /stream's server: its subscribers wait on one event loop, never on the web's threads.
 STREAM = (
     f"{PY} -m granian pricehub.asgi:application --interface asginl --host 127.0.0.1 --port 8090"
-    " --workers 1 --respawn-failed-workers --log-level warning"
+    " --workers 2 --respawn-failed-workers --log-level warning"
 )
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -27,6 +28,7 @@ from aggregation import price_cache, selectors
 from common.errors import ApiError
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 HEARTBEAT_SECONDS = 15.0
 # Events a stream may fall behind by; a client slower than that loses the oldest.
@@ -74,9 +76,7 @@ class _Hub:
                 symbol, _, document = message["data"].decode().partition(" ")
                 queues = self.streams.get(symbol)
                 if queues:
-                    body = await sync_to_async(selectors.published_document)(
-                        symbol, document.encode()
-                    )
+                    body = await _in_thread(selectors.published_document)(symbol, document.encode())
                     _deliver(queues, _event(_aggregated_ms(document.encode()), body))
 
 
@@ -121,7 +121,7 @@ async def _events(symbols: list[str], since: int | None) -> AsyncIterator[bytes]
     try:
         yield b"retry: 1000\n\n"
         for symbol in symbols:
-            reading = await sync_to_async(_current)(symbol)
+            reading = await _in_thread(_current)(symbol)
             if reading is not None and (since is None or reading[0] > since):
                 yield _event(*reading)
         while True:
@@ -140,6 +140,12 @@ def _current(symbol: str) -> tuple[int, bytes] | None:
     except ApiError:
         return None  # none yet (or no longer enabled): its first publish will come as usual
     return reading.version[2], reading.body
+
+
+def _in_thread(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    # Any pool thread, not the one thread Django keeps for thread-sensitive code: a thousand
+    # streams starting at once would queue every price behind their first reads there.
+    return sync_to_async(function, thread_sensitive=False)
 
 
 def _deliver(queues: set[asyncio.Queue[bytes]], event: bytes) -> None:
