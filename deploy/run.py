@@ -26,10 +26,12 @@ WEB = (
     " --workers 2 --blocking-threads 8 --respawn-failed-workers --log-level warning"
 )
 
-# GET /stream's server: its subscribers wait on one event loop, never on the web's threads.
+# GET /stream's server: its subscribers wait on event loops, never on the web's threads. Each
+# stream is a request that lasts, so a worker takes up to 5,000 at once (Granian's default
+# is its backlog shared among the workers: 512 each).
 STREAM = (
     f"{PY} -m granian pricehub.asgi:application --interface asginl --host 127.0.0.1 --port 8090"
-    " --workers 2 --respawn-failed-workers --log-level warning"
+    " --workers 2 --backlog 2048 --backpressure 5000 --respawn-failed-workers --log-level warning"
 )
 
 
