@@ -73,11 +73,12 @@ class _Hub:
             async for message in pubsub.listen():
                 if message["type"] != "message":
                     continue
-                symbol, _, document = message["data"].decode().partition(" ")
-                queues = self.streams.get(symbol)
+                symbol, _, document = message["data"].partition(b" ")
+                queues = self.streams.get(symbol.decode())
                 if queues:
-                    body = await _in_thread(selectors.published_document)(symbol, document.encode())
-                    _deliver(queues, _event(_aggregated_ms(document.encode()), body))
+                    render = _in_thread(selectors.published_document)
+                    body = await render(symbol.decode(), document)
+                    _deliver(queues, _event(_aggregated_ms(document), body))
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
