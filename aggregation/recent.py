@@ -275,9 +275,14 @@ def _memo_value(memo: Memo) -> str:
     return f"{_point_entry(memo.point)}\n{candles.to_text(memo.candles)}"
 
 
-def _memo(value: bytes) -> Memo:
+def _memo(value: bytes) -> Memo | None:
+    # None for a memo this version cannot read (one kept in an older form): it counts as
+    # lost, and is read back from DynamoDB.
     point, _, folded = value.partition(b"\n")
-    return Memo(_point(*_split(point)), candles.from_text(folded))
+    try:
+        return Memo(_point(*_split(point)), candles.from_text(folded))
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 def _point_entry(point: HistoryPoint) -> str:

@@ -212,6 +212,14 @@ def test_lost_memos_are_read_back_from_the_newest_stored_points(dynamodb_calls):
     ] * 3
 
 
+def test_a_memo_in_a_form_it_cannot_read_counts_as_lost(history_count):
+    history.record([point(0, "100")])
+    cache.set("history-memo:BTCUSDT", {"point": {"price": {"N": "100"}}, "candles": []})
+    assert history.record([point(30, "103")])
+    assert history_count("BTCUSDT") == 2
+    assert every_candle()["1m"] == [candle(T0, 100, 103, 100, 103, points=2)]
+
+
 def test_a_candle_is_stored_on_its_own_once_a_later_point_starts_the_next():
     history.record([point(0, "100")])
     history.record([point(30, "103")])
