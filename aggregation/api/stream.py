@@ -75,10 +75,14 @@ class _Hub:
                     continue
                 symbol, _, document = message["data"].partition(b" ")
                 queues = self.streams.get(symbol.decode())
-                if queues:
-                    render = _in_thread(selectors.published_document)
-                    body = await render(symbol.decode(), document)
-                    _deliver(queues, _event(_aggregated_ms(document), body))
+                if not queues:
+                    continue
+                try:
+                    body = await _in_thread(selectors.published_document)(symbol.decode(), document)
+                except ApiError as exc:  # a read it needed failed: this price is skipped
+                    logger.warning("Stream of %s skipped a price: %s", symbol.decode(), exc)
+                    continue
+                _deliver(queues, _event(_aggregated_ms(document), body))
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
