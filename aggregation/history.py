@@ -190,8 +190,8 @@ def candles_between(
     request = _range_query(key, first, end) | {"TableName": _candles_table()}
     response = _client().query(**request, Limit=(end - first) // interval + 1)
     by_start = {candle.start: candle for candle in map(_candle, response["Items"])}
-    newest = _newest(settings.DYNAMODB_TABLE, symbol, 1)
-    latest = _candles_of(newest[0]).get(interval_name) if newest else None
+    last = _stored_memo(symbol)
+    latest = None if last is None else last.candles.get(interval_name)
     if latest is not None and first <= latest.start <= end:
         by_start[latest.start] = latest
     return sorted(by_start.values(), key=lambda candle: candle.start)

@@ -50,7 +50,7 @@ class Streamed:
 
     def line(self) -> str:
         delays = self.delays_ms()
-        p95 = delays[math.ceil(0.95 * len(delays)) - 1] if delays else math.nan
+        p95 = _quantile(delays, 0.95)
         return (
             f"stream: {self.connected}/{self.subscribers} subscribers to {ASSET} for {SECONDS:g} s,"
             f" {len(self.published)} publishes, {len(delays)} events delivered, {self.missed()}"

@@ -32,9 +32,10 @@ def test_the_admin_turns_away_a_user_who_is_not_staff(client):
 
 
 @pytest.mark.django_db
-def test_the_admin_lets_staff_edit_assets(admin_client):
+def test_the_admin_lets_staff_edit_assets_and_import_them(admin_client):
     page = admin_client.get("/admin/aggregation/asset/").content.decode()
     assert "BTCUSDT" in page
+    assert 'href="/admin/aggregation/asset/import/"' in page
 
 
 @pytest.mark.django_db
@@ -97,12 +98,6 @@ def test_the_admin_imports_assets_from_csv_and_says_what_it_refused(admin_client
     assert (new.tier, new.quorum, new.enabled) == ("hot", 1, True)
     assert Asset.objects.get(symbol="OTHERUSDT").tier == "medium"
     assert not Asset.objects.filter(symbol="NEXTUSDT").exists()
-
-
-@pytest.mark.django_db
-def test_the_asset_list_links_to_the_import(admin_client):
-    page = admin_client.get("/admin/aggregation/asset/").content.decode()
-    assert 'href="/admin/aggregation/asset/import/"' in page
 
 
 @pytest.mark.django_db
