@@ -2,12 +2,12 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test bench chaos lint format setup openapi
+.PHONY: run test bench chaos lint format setup browser openapi
 
 run: setup
 	$(PY) -m deploy.run
 
-test: setup lint
+test: setup browser lint
 	$(PY) -m pytest --numprocesses 2
 
 bench: setup $(VENV)/bench-installed
@@ -30,6 +30,11 @@ openapi: $(VENV)/installed
 
 setup: $(VENV)/installed
 	deploy/setup.sh
+
+# Debian's Chromium for the browser tests, which skip with a message where it cannot be installed.
+browser:
+	@command -v chromium >/dev/null || deploy/apt-install.sh chromium || \
+	  echo "No Chromium: the browser tests will be skipped."
 
 $(VENV)/bench-installed: $(VENV)/installed bench/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt

@@ -322,14 +322,19 @@ class _Policy:
 
     def __init__(self) -> None:
         self.now_ms = time.time() * 1000
-        floor = 5.0  # never stale sooner, whatever the tier
         self.tiers = {
-            tier: (
-                max(floor, settings.PRICEHUB_STALE_AFTER_INTERVALS * seconds),
-                max(1, int(seconds)),
-            )
-            for tier, seconds in settings.PRICEHUB_TIER_SECONDS.items()
+            tier: (stale_after, max(1, int(settings.PRICEHUB_TIER_SECONDS[tier])))
+            for tier, stale_after in stale_after_seconds().items()
         }
+
+
+def stale_after_seconds() -> dict[str, float]:
+    """Return per tier the age in seconds past which a price is stale."""
+    floor = 5.0  # never stale sooner, whatever the tier
+    return {
+        tier: max(floor, settings.PRICEHUB_STALE_AFTER_INTERVALS * seconds)
+        for tier, seconds in settings.PRICEHUB_TIER_SECONDS.items()
+    }
 
 
 def _observe(readings: list[Reading]) -> None:

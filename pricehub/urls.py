@@ -8,10 +8,12 @@ from aggregation.api.assets import AssetListView
 from aggregation.api.history import CandlesView, HistoryView
 from aggregation.api.prices import PriceListView, PriceView, RefreshView
 from aggregation.api.stream import stream
+from aggregation.dashboard import dashboard
 from exchanges.api import ExchangeListView
 from pricehub.health import HealthView, ReadyView, metrics
 
 urlpatterns = [
+    path("", dashboard, name="dashboard"),
     path("admin/", admin.site.urls),
     path("prices", PriceListView.as_view(), name="prices"),
     path("prices/<str:asset>", PriceView.as_view(), name="price"),

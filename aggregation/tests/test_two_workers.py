@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -16,7 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from deploy.services import ROOT
+from aggregation.tests import stack
 
 INTERVAL = 2.0
 SECONDS = 12.0
@@ -27,28 +25,15 @@ TABLE = "prices-two-workers"
 def stack_env(
     tmp_path: Path, redis_url: str, dynamodb_endpoint: str, venues: dict[str, str]
 ) -> dict[str, str]:
-    """The environment of a stack of its own: database, Redis database, history table."""
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        REDIS_URL=redis_url.rsplit("/", 1)[0] + "/7",
-        DYNAMODB_ENDPOINT_URL=dynamodb_endpoint,
-        DYNAMODB_TABLE=TABLE,
-        REFRESH_HOT_SECONDS=str(INTERVAL),
-        REFRESH_MEDIUM_SECONDS=str(INTERVAL),
-        REFRESH_COLD_SECONDS=str(INTERVAL),
-        HISTORY_HEARTBEAT_SECONDS="0",  # every refresh leaves a point to count
-        BINANCE_URL=venues["binance"],
-        COINBASE_URL=venues["coinbase"],
-        KRAKEN_URL=venues["kraken"],
+    return stack.environment(
+        tmp_path,
+        redis_url=redis_url,
+        redis_db=7,
+        dynamodb_endpoint=dynamodb_endpoint,
+        table=TABLE,
+        venues=venues,
+        interval=INTERVAL,
     )
-    run = [sys.executable, "manage.py"]
-    subprocess.run([*run, "migrate", "-v0"], env=env, cwd=ROOT, check=True)
-    subprocess.run([*run, "ensure_dynamodb_table"], env=env, cwd=ROOT, check=True)
-    subprocess.run(
-        ["redis-cli", "-u", env["REDIS_URL"], "flushdb"], check=True, capture_output=True
-    )
-    return env
 
 
 @pytest.fixture
@@ -66,19 +51,10 @@ def processes(stack_env: dict[str, str], tmp_path: Path) -> Iterator[list[Path]]
             for n, folder in enumerate(folders, 1)
         ),
     ]
-    started = []
-    for command, extra in commands:
-        for folder in extra.values():
-            Path(folder).mkdir()
-        env = stack_env | extra | {"LOG_LEVEL": "WARNING"}
-        started.append(subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL))
-    try:
+    for folder in folders:
+        folder.mkdir()
+    with stack.running([(command, stack_env | extra) for command, extra in commands]):
         yield folders
-    finally:
-        for process in started:
-            process.terminate()
-        for process in started:
-            process.wait(timeout=20)
 
 
 def refreshes(folder: Path) -> float:

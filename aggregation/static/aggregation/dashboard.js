@@ -1,0 +1,275 @@
+// PriceHub's dashboard: the page's assets from GET /prices, then every change from GET /stream;
+// the chosen asset's venues from its price document and its candles from the candles endpoint.
+"use strict";
+
+const config = JSON.parse(document.getElementById("config").textContent);
+const prices = {}; // asset -> {doc, receivedAt}: the newest document and when it came
+const opens = {}; // asset -> the price 24 h ago (the open of the hourly candle then)
+const openAskedAt = {};
+const OPEN_RETRY_MS = 10000;
+let chosen = null;
+let interval = config.intervals[0];
+let chartLoadedAt = 0;
+const CHART_REFRESH_MS = 5000;
+
+const $ = (selector, root = document) => root.querySelector(selector);
+
+function formatPrice(value) {
+  if (value === null || value === undefined) return "–";
+  const digits = Math.abs(value) >= 1 ? 2 : 6;
+  return Number(value).toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: Math.max(digits, Math.abs(value) >= 1000 ? 2 : 4),
+  });
+}
+
+function formatAge(seconds) {
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  return `${Math.floor(seconds / 3600)} h`;
+}
+
+function ageOf(asset) {
+  const { doc, receivedAt } = prices[asset];
+  return doc.age_seconds + (performance.now() - receivedAt) / 1000;
+}
+
+function isStale(asset) {
+  // Stale as served, or grown older since than its tier allows.
+  const { doc } = prices[asset];
+  return doc.stale || ageOf(asset) > config.staleAfter[doc.tier];
+}
+
+function receive(doc) {
+  const known = prices[doc.asset];
+  if (known && known.doc.aggregated_at > doc.aggregated_at) return; // an older one, late
+  prices[doc.asset] = { doc, receivedAt: performance.now() };
+  const row = document.getElementById(`asset-${doc.asset}`);
+  if (!row) return;
+  row.dataset.aggregatedAt = doc.aggregated_at;
+  $(".price", row).textContent = formatPrice(doc.price);
+  $(".sources", row).textContent = `${doc.sources_used} of ${doc.sources_total}`;
+  $(".confidence", row).textContent = `± ${formatPrice(doc.confidence)}`;
+  $(".tier", row).textContent = doc.tier;
+  row.classList.remove("flash");
+  void row.offsetWidth; // restart the animation
+  row.classList.add("flash");
+  wantOpen(doc.asset);
+  showChange(doc.asset);
+  showAge(doc.asset);
+  if (doc.asset === chosen) showDetail();
+}
+
+function showAge(asset) {
+  const row = document.getElementById(`asset-${asset}`);
+  const stale = isStale(asset);
+  $(".age", row).textContent = formatAge(ageOf(asset));
+  row.classList.toggle("stale", stale);
+  $(".age", row).title = stale ? "stale: no fresh price lately" : "fresh";
+}
+
+function showChange(asset) {
+  const cell = $(".change", document.getElementById(`asset-${asset}`));
+  if (!(asset in opens) || !(asset in prices)) return;
+  const change = Number(((prices[asset].doc.price / opens[asset] - 1) * 100).toFixed(2));
+  cell.textContent = `${change > 0 ? "+" : ""}${change.toFixed(2)} %`;
+  cell.classList.toggle("up", change > 0);
+  cell.classList.toggle("down", change < 0);
+}
+
+async function getJSON(url) {
+  const response = await fetch(url, { headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(`${url}: ${response.status}`);
+  return response.json();
+}
+
+function candlesUrl(asset, name, start) {
+  const url = new URL(config.urls.candles.replace("ASSET", asset), location.href);
+  url.searchParams.set("interval", name);
+  if (start) url.searchParams.set("start", start.toISOString());
+  return url;
+}
+
+function wantOpen(asset) {
+  // Asked again while missing (a new asset has no hourly candle yet), at most every 10 s.
+  const now = performance.now();
+  if (asset in opens || now - (openAskedAt[asset] || -Infinity) < OPEN_RETRY_MS) return;
+  openAskedAt[asset] = now;
+  loadOpen(asset).catch((error) => console.warn("No 24 h change:", error.message));
+}
+
+async function loadOpen(asset) {
+  const dayAgo = new Date(Date.now() - 24 * 3600 * 1000);
+  const { candles } = await getJSON(candlesUrl(asset, "1h", new Date(dayAgo - 3600 * 1000)));
+  // The hourly candle that holds the moment 24 h ago, else the oldest there is.
+  const then = candles.filter((candle) => Date.parse(candle.start) <= dayAgo).pop() || candles[0];
+  if (!then) return;
+  opens[asset] = then.open;
+  showChange(asset);
+}
+
+async function loadPrices() {
+  const url = `${config.urls.prices}?assets=${config.assets.join(",")}`;
+  const { prices: docs } = await getJSON(url);
+  docs.forEach(receive);
+}
+
+function listen() {
+  const status = $("#status");
+  const stream = new EventSource(`${config.urls.stream}?assets=${config.assets.join(",")}`);
+  stream.addEventListener("open", () => {
+    status.textContent = "live";
+    status.className = "status live";
+  });
+  stream.addEventListener("error", () => {
+    status.textContent = "reconnecting";
+    status.className = "status down";
+  });
+  stream.addEventListener("price", (event) => receive(JSON.parse(event.data)));
+}
+
+function choose(asset) {
+  if (!(asset in prices) && !config.assets.includes(asset)) return;
+  chosen = asset;
+  document.querySelectorAll("#assets tbody tr").forEach((row) => {
+    row.classList.toggle("chosen", row.dataset.asset === asset);
+  });
+  $("#detail").hidden = false;
+  $("#detail-title").textContent = asset;
+  if (location.hash !== `#${asset}`) history.replaceState(null, "", `#${asset}`);
+  showDetail();
+  loadChart();
+}
+
+function showDetail() {
+  if (!(chosen in prices)) {
+    $("#detail-summary").textContent = "No price yet.";
+    return;
+  }
+  const { doc } = prices[chosen];
+  $("#detail-summary").textContent =
+    `${formatPrice(doc.price)} by ${doc.method}, ${doc.sources_used} of ${doc.sources_total} ` +
+    `venues, ± ${formatPrice(doc.confidence)}` + (isStale(chosen) ? " (stale)" : "");
+  const rows = doc.sources.flatMap((source) => {
+    const row = tableRow(source.exchange, [
+      [source.exchange],
+      [source.status],
+      [formatPrice(source.price), "num"],
+      [source.volume === null ? "–" : Number(source.volume).toLocaleString("en-US"), "num wide"],
+    ]);
+    row.className = source.status;
+    const why = source.detail || source.reason;
+    if (!why) return [row];
+    // Why it was left out (or why an older quote was kept), on a line of its own.
+    const note = tableRow(source.exchange, [[why]]);
+    note.className = "why";
+    note.firstChild.colSpan = 4;
+    return [row, note];
+  });
+  $("#venues tbody").replaceChildren(...rows);
+  if (performance.now() - chartLoadedAt > CHART_REFRESH_MS) loadChart();
+}
+
+function tableRow(exchange, cells) {
+  const row = document.createElement("tr");
+  row.dataset.exchange = exchange;
+  cells.forEach(([text, className]) => {
+    const cell = document.createElement("td");
+    cell.textContent = text;
+    if (className) cell.className = className;
+    row.append(cell);
+  });
+  return row;
+}
+
+async function loadChart() {
+  const asset = chosen;
+  const name = interval;
+  chartLoadedAt = performance.now();
+  document.querySelectorAll(".intervals button").forEach((button) => {
+    button.setAttribute("aria-pressed", String(button.dataset.interval === name));
+  });
+  try {
+    const { candles } = await getJSON(candlesUrl(asset, name));
+    if (asset === chosen && name === interval) drawChart(candles);
+  } catch (error) {
+    $("#chart-note").textContent = `Candles unavailable (${error.message}).`;
+  }
+}
+
+function svg(tag, attributes) {
+  const element = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  Object.entries(attributes).forEach(([key, value]) => element.setAttribute(key, value));
+  return element;
+}
+
+function drawChart(candles) {
+  const chart = $("#chart");
+  const [width, height, right, top, bottom] = [600, 260, 80, 10, 24];
+  chart.replaceChildren();
+  $("#chart-note").textContent = candles.length ? "" : "No candles in this range yet.";
+  if (!candles.length) return;
+  const high = Math.max(...candles.map((c) => c.high));
+  const low = Math.min(...candles.map((c) => c.low));
+  const span = high - low || Math.abs(high) * 0.001 || 1;
+  const y = (value) => top + ((high - value) / span) * (height - top - bottom);
+  // Slots for at least 40 candles, the newest at the right edge, so a few stay narrow.
+  const slot = (width - right) / Math.max(candles.length, 40);
+  const first = width - right - candles.length * slot;
+  candles.forEach((candle, index) => {
+    const x = first + index * slot + slot / 2;
+    const direction = candle.close >= candle.open ? "up" : "down";
+    const group = svg("g", { class: `candle ${direction}` });
+    group.append(svg("line", { x1: x, x2: x, y1: y(candle.high), y2: y(candle.low) }));
+    const bodyTop = y(Math.max(candle.open, candle.close));
+    group.append(
+      svg("rect", {
+        x: x - Math.max(slot * 0.35, 0.5),
+        y: bodyTop,
+        width: Math.max(slot * 0.7, 1),
+        height: Math.max(y(Math.min(candle.open, candle.close)) - bodyTop, 1),
+      }),
+    );
+    const title = svg("title", {});
+    title.textContent =
+      `${candle.start} O ${candle.open} H ${candle.high} L ${candle.low} C ${candle.close}`;
+    group.append(title);
+    chart.append(group);
+  });
+  const label = (text, x, yAt, anchor = "start") => {
+    const element = svg("text", { x, y: yAt, "text-anchor": anchor, class: "axis" });
+    element.textContent = text;
+    chart.append(element);
+  };
+  label(formatPrice(high), width - right + 6, top + 10);
+  label(formatPrice(low), width - right + 6, height - bottom);
+  const time = (start) => new Date(start).toISOString().slice(5, 16).replace("T", " ");
+  if (first < width - right - 200) label(time(candles[0].start), first, height - 6);
+  label(`${time(candles[candles.length - 1].start)} UTC`, width - right, height - 6, "end");
+}
+
+function start() {
+  document.querySelectorAll("#assets tbody tr[data-asset]").forEach((row) => {
+    row.addEventListener("click", () => choose(row.dataset.asset));
+    row.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") choose(row.dataset.asset);
+    });
+  });
+  document.querySelectorAll(".intervals button").forEach((button) => {
+    button.addEventListener("click", () => {
+      interval = button.dataset.interval;
+      loadChart();
+    });
+  });
+  if (!config.assets.length) return;
+  loadPrices()
+    .catch((error) => console.warn("Prices unavailable:", error.message))
+    .finally(() => {
+      listen();
+      const asked = location.hash.slice(1);
+      if (config.assets.includes(asked)) choose(asked);
+    });
+  setInterval(() => Object.keys(prices).forEach(showAge), 1000);
+}
+
+start();

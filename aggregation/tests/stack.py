@@ -1,0 +1,64 @@
+"""A PriceHub stack of a test's own, as processes: its database, Redis database and table."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from deploy.services import ROOT
+
+
+def environment(
+    tmp_path: Path,
+    *,
+    redis_url: str,
+    redis_db: int,
+    dynamodb_endpoint: str,
+    table: str,
+    venues: dict[str, str],
+    interval: float,
+) -> dict[str, str]:
+    """Return the environment of a stack refreshing every asset each interval, migrated, with
+    its history table made and its Redis database empty."""
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        REDIS_URL=redis_url.rsplit("/", 1)[0] + f"/{redis_db}",
+        DYNAMODB_ENDPOINT_URL=dynamodb_endpoint,
+        DYNAMODB_TABLE=table,
+        REFRESH_HOT_SECONDS=str(interval),
+        REFRESH_MEDIUM_SECONDS=str(interval),
+        REFRESH_COLD_SECONDS=str(interval),
+        HISTORY_HEARTBEAT_SECONDS="0",  # every refresh leaves a point
+        BINANCE_URL=venues["binance"],
+        COINBASE_URL=venues["coinbase"],
+        KRAKEN_URL=venues["kraken"],
+        LOG_LEVEL="WARNING",
+    )
+    run = [sys.executable, "manage.py"]
+    subprocess.run([*run, "migrate", "-v0"], env=env, cwd=ROOT, check=True)
+    subprocess.run([*run, "ensure_dynamodb_table"], env=env, cwd=ROOT, check=True)
+    subprocess.run(
+        ["redis-cli", "-u", env["REDIS_URL"], "flushdb"], check=True, capture_output=True
+    )
+    return env
+
+
+@contextmanager
+def running(commands: list[tuple[list[str], dict[str, str]]]) -> Iterator[None]:
+    """Run each command in its environment until the block ends."""
+    started = [
+        subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+        for command, env in commands
+    ]
+    try:
+        yield
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            process.wait(timeout=20)

@@ -1,0 +1,134 @@
+"""The dashboard in a real browser (Debian's Chromium under Playwright) against a live stack:
+web, stream server, worker and beat, over the simulated venues. Screenshots go to
+results/browser/."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aggregation.tests import stack
+from deploy.services import ROOT, free_port, wait_for_port
+from mock_exchange_app.control import clear_faults, set_fault
+
+CHROMIUM = shutil.which("chromium")
+RESULTS = ROOT / "results" / "browser"
+PHONE = {"width": 390, "height": 844}
+WAIT_MS = 30_000
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium: `make test` installs Debian's chromium where it can"
+)
+
+
+@pytest.fixture
+def site(
+    tmp_path: Path, redis_url: str, dynamodb_endpoint: str, venues: dict[str, str]
+) -> Iterator[str]:
+    """Serve a whole stack refreshing every second; yield the dashboard's URL."""
+    env = stack.environment(
+        tmp_path,
+        redis_url=redis_url,
+        redis_db=8,
+        dynamodb_endpoint=dynamodb_endpoint,
+        table="prices-dashboard",
+        venues=venues,
+        interval=1.0,
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+    )
+    web, stream = free_port(), free_port()
+    env["STREAM_URL"] = f"http://127.0.0.1:{stream}/stream"
+    granian = [sys.executable, "-m", "granian", "--host", "127.0.0.1", "--workers", "1"]
+    celery = [sys.executable, "-m", "celery", "-A", "pricehub"]
+    commands = [
+        [*granian, "--interface", "wsgi", "--port", str(web), "pricehub.wsgi:application"],
+        [*granian, "--interface", "asginl", "--port", str(stream), "pricehub.asgi:application"],
+        [*celery, "worker", "--pool", "threads", "-c", "4", "-n", "dashboard@%h"],
+        [*celery, "beat", "-s", str(tmp_path / "schedule")],
+    ]
+    with stack.running([(command, env) for command in commands]):
+        wait_for_port(web, timeout=30)
+        wait_for_port(stream, timeout=30)
+        yield f"http://127.0.0.1:{web}/"
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            # Root has no sandbox here; the rest keeps Chromium off the closed network.
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def test_the_dashboard_shows_prices_moving_the_chart_and_an_excluded_venue(site, browser, venues):
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(site)
+    row = page.locator("#asset-BTCUSDT")
+
+    # Priced, then priced again without a reload: the stream delivered a newer aggregation.
+    page.wait_for_function(
+        "document.querySelector('#asset-BTCUSDT').dataset.aggregatedAt", timeout=WAIT_MS
+    )
+    first = row.get_attribute("data-aggregated-at")
+    assert row.locator(".price").text_content().replace(",", "").replace(".", "").isdigit()
+    page.wait_for_function(
+        f"document.querySelector('#asset-BTCUSDT').dataset.aggregatedAt > '{first}'",
+        timeout=WAIT_MS,
+    )
+    assert page.locator("#status").text_content() == "live"
+    page.wait_for_function(  # the 24 h change, against the oldest hourly candle there is
+        "document.querySelector('#asset-BTCUSDT .change').textContent.endsWith('%')",
+        timeout=WAIT_MS,
+    )
+    assert row.locator(".sources").text_content() == "3 of 3"
+
+    # The chosen asset's chart draws candles, and its venues are listed.
+    row.click()
+    page.locator("#chart .candle").first.wait_for(timeout=WAIT_MS)
+    assert page.locator("#venues tbody tr.used").count() == 3
+    page.screenshot(path=RESULTS / "dashboard.png", full_page=True)
+
+    # A venue quoting far off the others shows as excluded, with why, as it happens.
+    try:
+        set_fault(venues["binance"], "BTCUSDT", "outlier", factor="1.5")
+        page.locator("#venues tr.excluded[data-exchange='binance']").wait_for(timeout=WAIT_MS)
+        why = page.locator("#venues tr.why[data-exchange='binance']").text_content()
+        assert "from the median" in why
+        assert row.locator(".sources").text_content() == "2 of 3"
+        page.screenshot(path=RESULTS / "dashboard-excluded-venue.png", full_page=True)
+    finally:
+        clear_faults(venues["binance"])
+
+    # On a phone's width: one column, nothing wider than the screen.
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=RESULTS / "dashboard-phone.png", full_page=True)
+    assert problems == []
