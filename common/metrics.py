@@ -7,9 +7,20 @@ shows the workers' refreshes too. Counters and histograms only: they aggregate a
 from __future__ import annotations
 
 import bisect
+import os
 from collections import Counter as Tally
+from collections.abc import Iterable, Iterator
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 REFRESH_SECONDS = Histogram(
     "pricehub_refresh_seconds", "Duration of one asset refresh", ["outcome"]
@@ -47,3 +58,29 @@ def observe_many(histogram: Histogram, values: list[float]) -> None:
     for bucket, count in counts.items():
         histogram._buckets[bucket].inc(count)
     histogram._sum.inc(sum(values))
+
+
+class _Collectors:
+    """What a scrape shows: this host's samples and any collector read at the scrape."""
+
+    def __init__(self, extra: Iterable[Collector]) -> None:
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # every process of the host, summed
+            self.host: Collector = CollectorRegistry()
+            MultiProcessCollector(self.host)
+        else:
+            self.host = REGISTRY
+        self.extra = list(extra)
+
+    def collect(self) -> Iterator[object]:
+        for collector in (self.host, *self.extra):
+            yield from collector.collect()
+
+
+def exposition(*extra: Collector) -> bytes:
+    """Return this host's metrics, and extra's, in Prometheus's text format."""
+    return generate_latest(_Collectors(extra))  # type: ignore[arg-type]
+
+
+def serve(port: int, *extra: Collector) -> None:
+    """Serve exposition(*extra) at http://0.0.0.0:port/ from a thread of this process."""
+    start_http_server(port, registry=_Collectors(extra))  # type: ignore[arg-type]

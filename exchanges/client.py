@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +15,9 @@ import urllib3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.signals import setting_changed
+from django.db import DatabaseError
 from django.dispatch import receiver
+from prometheus_client.core import GaugeMetricFamily, Metric
 from urllib3.exceptions import HTTPError as TransportError
 from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as TransportTimeout
@@ -97,6 +99,31 @@ def fetch_quote(exchange: Exchange, *, symbol: str, base: str, quote: str) -> Qu
 def circuit_state(name: str) -> str:
     """Return the state of a venue's circuit: "closed", "open" or "half-open"."""
     return _breaker(name).current_state
+
+
+class CircuitStates:
+    """Prometheus collector of every enabled venue's circuit, as Redis holds it at the scrape:
+    pricehub_venue_circuit_state{exchange, state} is 1 for its current state, else 0."""
+
+    NAME = "pricehub_venue_circuit_state"
+    STATES = ("closed", "open", "half-open")
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            self.NAME,
+            "Each venue's circuit breaker: 1 for the state it is in",
+            labels=["exchange", "state"],
+        )
+        try:
+            names = list(Exchange.objects.filter(enabled=True).values_list("name", flat=True))
+        except DatabaseError:
+            logger.warning("Circuit states left out of the metrics: no venue list", exc_info=True)
+            names = []
+        for name in names:
+            current = circuit_state(name)
+            for state in self.STATES:
+                family.add_metric([name, state], float(state == current))
+        yield family
 
 
 def circuit_close(name: str) -> None:

@@ -8,9 +8,9 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from django_prometheus.exports import ExportToDjangoView
 from django_redis import get_redis_connection
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from prometheus_client import CONTENT_TYPE_LATEST
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -19,6 +19,8 @@ from rest_framework.views import APIView
 
 from aggregation import history
 from common.errors import ApiError, ErrorOutput, method_not_allowed
+from common.metrics import exposition
+from exchanges.client import CircuitStates
 from pricehub.celery import celery_app
 
 logger = logging.getLogger(__name__)
@@ -109,10 +111,10 @@ class HealthView(ProbeView):
 
 @csrf_exempt  # a POST gets its 405, not the CSRF check's 403
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus's scrape of every process on the host, in its text format."""
+    """Prometheus's scrape of every process on the host, and of the venues' circuits."""
     if request.method not in {"GET", "HEAD"}:
         return method_not_allowed(("GET", "HEAD"))
-    return ExportToDjangoView(request)
+    return HttpResponse(exposition(CircuitStates()), content_type=CONTENT_TYPE_LATEST)
 
 
 class ReadyView(ProbeView):

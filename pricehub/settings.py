@@ -140,6 +140,9 @@ PRICEHUB_ASSET_TABLE_SECONDS = env.float("ASSET_TABLE_SECONDS", default=10.0)
 PRICEHUB_DEMAND_FLUSH_SECONDS = env.float("DEMAND_FLUSH_SECONDS", default=1.0)
 # Where the stream server answers GET /stream; the WSGI web server redirects there.
 PRICEHUB_STREAM_URL = env.str("STREAM_URL", default="http://127.0.0.1:8090/stream")
+# A port on which each Celery worker serves its metrics (none by default: under `make run` the
+# web's /metrics shows every process of the host).
+PRICEHUB_WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=None)
 # Connect timeout for venue requests; the read timeout is each Exchange row's own.
 PRICEHUB_CONNECT_TIMEOUT_SECONDS = env.float("EXCHANGE_CONNECT_TIMEOUT_SECONDS", default=1.0)
 

@@ -1,12 +1,18 @@
-"""docker-compose.yml cannot run here; these keep it loadable and in step with `make run`."""
+"""docker-compose.yml cannot run here; these keep it loadable, safe to expose, in step with
+`make run`, and its Prometheus and Grafana files in step with the metrics PriceHub exports."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import yaml
+from django_prometheus.middleware import Metrics
+from prometheus_client import REGISTRY
 
 from deploy.run import VENUES
+from exchanges.client import CircuitStates
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -14,17 +20,116 @@ SERVICES = COMPOSE["services"]
 
 
 APP = ("web", "stream", "worker", "beat")
+DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "pricehub.json"
 
 
-def test_it_defines_every_process_of_make_run_and_postgres():
+def prometheus() -> dict:
+    (config,) = [
+        volume.split(":")[0]
+        for volume in SERVICES["prometheus"]["volumes"]
+        if volume.split(":")[1] == "/etc/prometheus/prometheus.yml"
+    ]
+    return yaml.safe_load((ROOT / config).read_text())
+
+
+def grafana_volumes() -> list[str]:
+    return [volume for volume in SERVICES["grafana"]["volumes"] if volume.startswith("./")]
+
+
+def dashboard() -> dict:
+    return json.loads(DASHBOARD.read_text())
+
+
+def test_it_defines_every_process_of_make_run_postgres_and_the_monitoring():
     assert set(SERVICES) == {
-        "redis", "postgres", "dynamodb-local", *VENUES, "web", "stream", "worker", "beat"
+        "redis", "postgres", "dynamodb-local", *VENUES, "web", "stream", "worker", "beat",
+        "prometheus", "grafana",
     }  # fmt: skip
 
 
-def test_only_web_and_the_stream_server_publish_a_port_and_only_on_loopback():
+def test_only_web_and_grafana_publish_ports_and_only_on_loopback():
     published = {name: service["ports"] for name, service in SERVICES.items() if "ports" in service}
-    assert published == {"web": ["127.0.0.1:8080:8080"], "stream": ["127.0.0.1:8090:8090"]}
+    assert published == {
+        "web": ["127.0.0.1:8080:8080", "127.0.0.1:8090:8090"],
+        "grafana": ["127.0.0.1:3000:3000"],
+    }
+    assert not any("expose" in service for service in SERVICES.values())
+
+
+def test_the_stream_server_answers_on_webs_published_port_where_web_sends_streams():
+    stream = SERVICES["stream"]
+    assert stream["network_mode"] == "service:web"
+    assert "--port" in stream["command"]
+    port = stream["command"][stream["command"].index("--port") + 1]
+    assert f"127.0.0.1:{port}:{port}" in SERVICES["web"]["ports"]
+    # Web's /stream redirects to STREAM_URL, whose default is that port on 127.0.0.1.
+    assert "STREAM_URL" not in SERVICES["web"]["environment"]
+    from django.conf import settings
+
+    assert f"http://127.0.0.1:{port}/stream" == settings.PRICEHUB_STREAM_URL
+
+
+def test_workers_scale_and_each_serves_the_metrics_prometheus_scrapes():
+    worker = SERVICES["worker"]
+    assert not {"container_name", "ports", "hostname"} & set(worker)  # --scale worker=N
+    port = int(worker["environment"]["WORKER_METRICS_PORT"])
+    jobs = {job["job_name"]: job for job in prometheus()["scrape_configs"]}
+    assert jobs["worker"]["dns_sd_configs"] == [{"names": ["worker"], "type": "A", "port": port}]
+    assert jobs["web"]["static_configs"] == [{"targets": ["web:8080"]}]  # /metrics by default
+    assert "web" in SERVICES["web"]["environment"]["ALLOWED_HOSTS"].split(",")
+    for name in APP:  # each container's processes add up in a folder of its own
+        assert SERVICES[name]["environment"]["PROMETHEUS_MULTIPROC_DIR"] == "/metrics"
+        assert SERVICES[name]["tmpfs"] == ["/metrics"]
+
+
+def test_grafana_needs_a_password_from_the_env_file_and_lets_no_one_else_in():
+    env = SERVICES["grafana"]["environment"]
+    assert env["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+    assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert "GRAFANA_ADMIN_PASSWORD=" in (ROOT / "README.md").read_text()
+
+
+def test_grafana_is_provisioned_with_prometheus_and_the_pricehub_dashboard():
+    mounts = {}  # target -> source
+    for volume in grafana_volumes():
+        source, target, _mode = volume.split(":")
+        mounts[target] = source
+    provisioning = ROOT / mounts["/etc/grafana/provisioning"]
+    (source,) = yaml.safe_load((provisioning / "datasources/prometheus.yml").read_text())[
+        "datasources"
+    ]
+    assert source["url"] == "http://prometheus:9090"
+    (provider,) = yaml.safe_load((provisioning / "dashboards/pricehub.yml").read_text())[
+        "providers"
+    ]
+    folder = provider["options"]["path"]
+    assert ROOT / mounts[folder] == DASHBOARD.parent
+    assert SERVICES["grafana"]["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"] == (
+        f"{folder}/{DASHBOARD.name}"
+    )
+    panels = dashboard()["panels"]
+    assert {panel["datasource"]["uid"] for panel in panels} == {source["uid"]}
+    assert {panel["title"] for panel in panels} >= {
+        "Requests per second", "Latency", "Cache hit rate", "Price age by tier (p95)",
+        "Venue errors per second", "Venue circuits",
+    }  # fmt: skip
+    ids = [panel["id"] for panel in panels]
+    assert len(ids) == len(set(ids))
+
+
+def test_every_metric_the_dashboard_queries_is_one_pricehub_exports():
+    Metrics.get_instance()  # django-prometheus registers its metrics on first use
+    exported = {metric.name for metric in REGISTRY.collect()}
+    exported.add(CircuitStates.NAME)
+    queried = {
+        re.sub(r"_(total|bucket|count|sum)$", "", name)
+        for panel in dashboard()["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\b(?:pricehub|django)_\w+", target["expr"])
+    }
+    assert len(queried) >= 7
+    assert queried <= exported, queried - exported
 
 
 def test_redis_needs_a_password_that_every_client_gives():

@@ -20,6 +20,7 @@ def test_a_host_not_served_is_a_json_400(api):
     assert (response.status_code, response.json()["error"]) == (400, "bad_request")
 
 
+@pytest.mark.django_db
 def test_post_to_metrics_is_a_json_405(api):
     response = api.post("/metrics")
     assert (response.status_code, response.json()["error"]) == (405, "method_not_allowed")

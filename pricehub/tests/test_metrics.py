@@ -6,12 +6,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from aggregation.services import price_refresh
 from aggregation.tasks import refresh_batch
-from deploy.services import ROOT
+from aggregation.tests import stack
+from deploy.services import ROOT, free_port, wait_for_port
+from exchanges.client import _breaker, circuit_close
 
 
 def tasks_counted(task: str, outcome: str) -> float:
@@ -19,6 +22,7 @@ def tasks_counted(task: str, outcome: str) -> float:
     return REGISTRY.get_sample_value("pricehub_celery_tasks_total", labels) or 0.0
 
 
+@pytest.mark.django_db
 def test_metrics_exports_the_request_metrics_of_django_prometheus():
     client = APIClient()
     client.get("/healthz")
@@ -76,3 +80,36 @@ def test_metrics_add_up_the_samples_of_every_process_sharing_a_multiprocess_dir(
     run_python(worker, tmp_path)
     sample = 'pricehub_celery_tasks_total{outcome="success",task="aggregation.tasks.refresh_batch"}'
     assert f"{sample} 2.0" in run_python(web, tmp_path).splitlines()
+
+
+@pytest.mark.usefixtures("stores", "venue_rows")
+def test_metrics_show_each_venues_circuit_state_as_redis_holds_it():
+    _breaker("kraken").open()
+    try:
+        lines = APIClient().get("/metrics").content.decode().splitlines()
+    finally:
+        circuit_close("kraken")
+    assert 'pricehub_venue_circuit_state{exchange="kraken",state="open"} 1.0' in lines
+    assert 'pricehub_venue_circuit_state{exchange="kraken",state="closed"} 0.0' in lines
+    assert 'pricehub_venue_circuit_state{exchange="binance",state="closed"} 1.0' in lines
+
+
+def test_a_worker_given_a_metrics_port_serves_its_metrics_there(
+    tmp_path, redis_url, dynamodb_endpoint, venues
+):
+    env = stack.environment(
+        tmp_path,
+        redis_url=redis_url,
+        redis_db=9,
+        dynamodb_endpoint=dynamodb_endpoint,
+        table="prices-worker-metrics",
+        venues=venues,
+        interval=60,
+    )
+    port = free_port()
+    worker = [sys.executable, "-m", "celery", "-A", "pricehub", "worker", "--pool", "threads"]
+    with stack.running([(worker, env | {"WORKER_METRICS_PORT": str(port)})]):
+        wait_for_port(port, timeout=30)
+        page = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    assert "# TYPE pricehub_refresh_seconds histogram" in page
+    assert "# TYPE pricehub_celery_tasks_total counter" in page
