@@ -63,11 +63,13 @@ def main() -> int:
         with stack.running(assets=ASSETS) as process:
             _progress("waiting for the stack and a price for every asset ...")
             symbols = stack.wait_until_priced(process)
-            run = measure(process, symbols)
-            _progress("measuring BTCUSDT's refresh gaps, fault-free and with a slow venue ...")
-            gaps = scale.gaps()
-            _progress(f"{streams.SUBSCRIBERS} subscribers to the stream of BTCUSDT ...")
-            streamed = streams.run()
+            _progress(f"{streams.SUBSCRIBERS} subscribers to the stream of BTCUSDT, kept on ...")
+            with streams.subscribed() as streamed:
+                run = measure(process, symbols)
+                _progress("measuring BTCUSDT's refresh gaps, fault-free and with a slow venue ...")
+                gaps = scale.gaps()
+                _progress(f"the stream alone for {streams.SECONDS:g} s ...")
+                streamed.quiet_window()
         publish(run, started=started, assets=len(symbols), gaps=gaps, streamed=streamed)
         if scale.ASSETS:
             _progress(f"the scale scenario: a stack with {scale.ASSETS} assets ...")
