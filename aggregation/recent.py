@@ -281,7 +281,7 @@ def _memo(value: bytes) -> Memo | None:
     point, _, folded = value.partition(b"\n")
     try:
         return Memo(_point(*_split(point)), candles.from_text(folded))
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError, ArithmeticError):  # decimal's errors too
         return None
 
 

@@ -220,6 +220,14 @@ def test_a_memo_in_a_form_it_cannot_read_counts_as_lost(history_count):
     assert every_candle()["1m"] == [candle(T0, 100, 103, 100, 103, points=2)]
 
 
+def test_a_memo_with_a_number_it_cannot_read_counts_as_lost(history_count):
+    history.record([point(0, "100")])
+    recent._redis().set(recent._memo_key("BTCUSDT"), b'1 ["1e", "vwap", 3]\n')
+    assert history.record([point(30, "103")])
+    assert history_count("BTCUSDT") == 2
+    assert every_candle()["1m"] == [candle(T0, 100, 103, 100, 103, points=2)]
+
+
 def test_a_candle_is_stored_on_its_own_once_a_later_point_starts_the_next():
     history.record([point(0, "100")])
     history.record([point(30, "103")])
