@@ -1,6 +1,6 @@
 """The dashboard in a real browser (Debian's Chromium under Playwright) against a live stack:
-web, stream server, worker and beat, over the simulated venues. Screenshots go to
-results/browser/."""
+web, stream server, worker and beat, over the simulated venues: prices moving, the chart, an
+excluded venue, a stale price, a phone's width. Screenshots go to results/browser/."""
 
 from __future__ import annotations
 
@@ -83,7 +83,9 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
-def test_the_dashboard_shows_prices_moving_the_chart_and_an_excluded_venue(site, browser, venues):
+def test_the_dashboard_shows_prices_moving_the_chart_an_excluded_venue_and_staleness(
+    site, browser, venues
+):
     RESULTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     problems: list[str] = []
@@ -125,6 +127,18 @@ def test_the_dashboard_shows_prices_moving_the_chart_and_an_excluded_venue(site,
         page.screenshot(path=RESULTS / "dashboard-excluded-venue.png", full_page=True)
     finally:
         clear_faults(venues["binance"])
+
+    # With every venue down no new price comes: the row turns stale once its tier allows.
+    try:
+        for url in venues.values():
+            set_fault(url, "BTCUSDT", "down")
+        page.wait_for_selector("#asset-BTCUSDT.stale", timeout=WAIT_MS)
+        assert "stale" in page.locator("#detail-summary").text_content()
+        page.screenshot(path=RESULTS / "dashboard-stale.png", full_page=True)
+    finally:
+        for url in venues.values():
+            clear_faults(url)
+    page.wait_for_selector("#asset-BTCUSDT:not(.stale)", timeout=WAIT_MS)
 
     # On a phone's width: one column, nothing wider than the screen.
     page.set_viewport_size(PHONE)

@@ -141,7 +141,7 @@ function choose(asset) {
   loadChart();
 }
 
-function showDetail() {
+function showSummary() {
   if (!(chosen in prices)) {
     $("#detail-summary").textContent = "No price yet.";
     return;
@@ -150,6 +150,12 @@ function showDetail() {
   $("#detail-summary").textContent =
     `${formatPrice(doc.price)} by ${doc.method}, ${doc.sources_used} of ${doc.sources_total} ` +
     `venues, ± ${formatPrice(doc.confidence)}` + (isStale(chosen) ? " (stale)" : "");
+}
+
+function showDetail() {
+  showSummary();
+  if (!(chosen in prices)) return;
+  const { doc } = prices[chosen];
   const rows = doc.sources.flatMap((source) => {
     const row = tableRow(source.exchange, [
       [source.exchange],
@@ -269,7 +275,10 @@ function start() {
       const asked = location.hash.slice(1);
       if (config.assets.includes(asked)) choose(asked);
     });
-  setInterval(() => Object.keys(prices).forEach(showAge), 1000);
+  setInterval(() => {
+    Object.keys(prices).forEach(showAge);
+    if (chosen) showSummary(); // a price turns stale as it ages, with no new event
+  }, 1000);
 }
 
 start();
