@@ -81,6 +81,6 @@ def exposition(*extra: Collector) -> bytes:
     return generate_latest(_Collectors(extra))  # type: ignore[arg-type]
 
 
-def serve(port: int, *extra: Collector) -> None:
-    """Serve exposition(*extra) at http://0.0.0.0:port/ from a thread of this process."""
-    start_http_server(port, registry=_Collectors(extra))  # type: ignore[arg-type]
+def serve(port: int) -> None:
+    """Serve this host's metrics at http://0.0.0.0:port/ from a thread of this process."""
+    start_http_server(port, registry=_Collectors(()))  # type: ignore[arg-type]
