@@ -40,7 +40,7 @@ $(VENV)/bench-installed: $(VENV)/installed bench/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	touch $@
 
-$(VENV)/installed: requirements.txt
+$(VENV)/installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@

@@ -157,6 +157,18 @@ def test_the_simulators_fault_endpoint_is_off():
     assert all(SERVICES[venue]["environment"]["SIM_FAULTS"] == "false" for venue in VENUES)
 
 
+def test_the_image_installs_what_pricehub_runs_on_and_no_test_tools():
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert "RUN pip install --no-cache-dir -r requirements.txt" in dockerfile
+    pinned = {
+        line.split("==")[0].lower()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if "==" in line
+    }
+    assert {"django", "celery", "granian", "boto3"} <= pinned
+    assert not {"pytest", "playwright", "ruff", "schemathesis", "hypothesis"} & pinned
+
+
 def test_the_image_defaults_to_the_production_settings():
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     assert "ENV DJANGO_SETTINGS_MODULE=pricehub.settings_production" in dockerfile
