@@ -170,17 +170,18 @@ def stream_assets(symbols: list[str]) -> list[str]:
 
 def price_document(price: AggregatedPrice) -> bytes:
     """Return the document of a price just published."""
-    return published_document(price.asset, price_cache.document_of(price), method=price.method)
+    document = price_cache.document_of(price)
+    return published_reading(price.asset, document, method=price.method).body
 
 
-def published_document(symbol: str, document: bytes, *, method: str | None = None) -> bytes:
-    """Return the document GET /prices/{symbol} answers for a price just published, from
-    the form Redis keeps it in (price_cache.document_of), by method (default: the asset's)."""
+def published_reading(symbol: str, document: bytes, *, method: str | None = None) -> Reading:
+    """Return what GET /prices/{symbol} answers for a price just published, from the form
+    Redis keeps it in (price_cache.document_of), by method (default: the asset's)."""
     asset = _table.current().get(symbol) or AssetInfo(symbol, "medium", method or "vwap")
     found = _parsed(Published(document, None))
     reading = _finish(asset, found, scheduling.promoted(), method or asset.method, _Policy())
     _observe([reading])
-    return reading.body
+    return reading
 
 
 def _batch(symbols: list[str]) -> dict[str, bool]:

@@ -78,11 +78,13 @@ class _Hub:
                 if not queues:
                     continue
                 try:
-                    body = await _in_thread(selectors.published_document)(symbol.decode(), document)
+                    reading = await _in_thread(selectors.published_reading)(
+                        symbol.decode(), document
+                    )
                 except ApiError as exc:  # a read it needed failed: this price is skipped
                     logger.warning("Stream of %s skipped a price: %s", symbol.decode(), exc)
                     continue
-                _deliver(queues, _event(_aggregated_ms(document), body))
+                _deliver(queues, _event(reading))
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
@@ -127,8 +129,8 @@ async def _events(symbols: list[str], since: int | None) -> AsyncIterator[bytes]
         yield b"retry: 1000\n\n"
         for symbol in symbols:
             reading = await _in_thread(_current)(symbol)
-            if reading is not None and (since is None or reading[0] > since):
-                yield _event(*reading)
+            if reading is not None and (since is None or reading.version[2] > since):
+                yield _event(reading)
         while True:
             try:
                 # A timeout scope, not wait_for, which makes a task for every event: with a
@@ -142,13 +144,13 @@ async def _events(symbols: list[str], since: int | None) -> AsyncIterator[bytes]
         hub.leave(symbols, queue)
 
 
-def _current(symbol: str) -> tuple[int, bytes] | None:
-    # The asset's current price and its aggregation time, if it has one.
+def _current(symbol: str) -> selectors.Reading | None:
+    # The asset's current price, if it has one.
     try:
         reading = selectors.price_reading(symbol=symbol)
     except ApiError:
         return None  # none yet (or no longer enabled): its first publish will come as usual
-    return reading.version[2], reading.body
+    return reading
 
 
 def _in_thread(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
@@ -164,10 +166,6 @@ def _deliver(queues: set[asyncio.Queue[bytes]], event: bytes) -> None:
         queue.put_nowait(event)
 
 
-def _event(aggregated_ms: int, body: bytes) -> bytes:
-    return b"event: price\nid: %d\ndata: %s\n\n" % (aggregated_ms, body)
-
-
-def _aggregated_ms(document: bytes) -> int:
-    # A published document starts "[<aggregated_at in epoch ms>,".
-    return int(document[1 : document.index(b",")])
+def _event(reading: selectors.Reading) -> bytes:
+    # Its id is the price's aggregation time, in epoch ms.
+    return b"event: price\nid: %d\ndata: %s\n\n" % (reading.version[2], reading.body)
