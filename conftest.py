@@ -25,6 +25,7 @@ from django.http import HttpResponse
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from aggregation.tests import stack
 from deploy.services import (
     ROOT,
     dynamodb_command,
@@ -88,6 +89,27 @@ def venues() -> Iterator[dict[str, str]]:
             command = [sys.executable, "-m", "mock_exchange_app", kind, "--port", str(port)]
             stack.enter_context(_serving(command, port))
         yield {kind: f"http://127.0.0.1:{port}" for kind, port in ports.items()}
+
+
+@pytest.fixture
+def stack_environment(
+    tmp_path: Path, redis_url: str, dynamodb_endpoint: str, venues: dict[str, str]
+) -> Callable[..., dict[str, str]]:
+    """Make the environment of a stack of a test's own on the session's services (see
+    aggregation/tests/stack.py): its Redis database, table and refresh interval."""
+
+    def make(*, redis_db: int, table: str, interval: float) -> dict[str, str]:
+        return stack.environment(
+            tmp_path,
+            redis_url=redis_url,
+            redis_db=redis_db,
+            dynamodb_endpoint=dynamodb_endpoint,
+            table=table,
+            venues=venues,
+            interval=interval,
+        )
+
+    return make
 
 
 @pytest.fixture(scope="session")

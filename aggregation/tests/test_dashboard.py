@@ -27,19 +27,9 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def site(
-    tmp_path: Path, redis_url: str, dynamodb_endpoint: str, venues: dict[str, str]
-) -> Iterator[str]:
+def site(stack_environment, tmp_path: Path) -> Iterator[str]:
     """Serve a whole stack refreshing every second; yield the dashboard's URL."""
-    env = stack.environment(
-        tmp_path,
-        redis_url=redis_url,
-        redis_db=8,
-        dynamodb_endpoint=dynamodb_endpoint,
-        table="prices-dashboard",
-        venues=venues,
-        interval=1.0,
-    )
+    env = stack_environment(redis_db=8, table="prices-dashboard", interval=1.0)
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
         env=env,

@@ -22,18 +22,8 @@ TABLE = "prices-two-workers"
 
 
 @pytest.fixture
-def stack_env(
-    tmp_path: Path, redis_url: str, dynamodb_endpoint: str, venues: dict[str, str]
-) -> dict[str, str]:
-    return stack.environment(
-        tmp_path,
-        redis_url=redis_url,
-        redis_db=7,
-        dynamodb_endpoint=dynamodb_endpoint,
-        table=TABLE,
-        venues=venues,
-        interval=INTERVAL,
-    )
+def stack_env(stack_environment) -> dict[str, str]:
+    return stack_environment(redis_db=7, table=TABLE, interval=INTERVAL)
 
 
 @pytest.fixture

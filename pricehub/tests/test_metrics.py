@@ -94,18 +94,8 @@ def test_metrics_show_each_venues_circuit_state_as_redis_holds_it():
     assert 'pricehub_venue_circuit_state{exchange="binance",state="closed"} 1.0' in lines
 
 
-def test_a_worker_given_a_metrics_port_serves_its_metrics_there(
-    tmp_path, redis_url, dynamodb_endpoint, venues
-):
-    env = stack.environment(
-        tmp_path,
-        redis_url=redis_url,
-        redis_db=9,
-        dynamodb_endpoint=dynamodb_endpoint,
-        table="prices-worker-metrics",
-        venues=venues,
-        interval=60,
-    )
+def test_a_worker_given_a_metrics_port_serves_its_metrics_there(stack_environment):
+    env = stack_environment(redis_db=9, table="prices-worker-metrics", interval=60)
     port = free_port()
     worker = [sys.executable, "-m", "celery", "-A", "pricehub", "worker", "--pool", "threads"]
     with stack.running([(worker, env | {"WORKER_METRICS_PORT": str(port)})]):
