@@ -17,9 +17,10 @@ from typing import TypeVar
 import psutil
 import requests
 
+from deploy.run import FRONT_PORT, WEB_PORT
 from deploy.services import ROOT
 
-API_PORT = 8080
+API_PORT = FRONT_PORT
 BASE = f"http://127.0.0.1:{API_PORT}"
 LOG = ROOT / "data" / "bench-stack.log"
 MAX_BATCH = 50  # GET /prices?assets= takes at most 50 symbols
@@ -125,9 +126,9 @@ def until(process: subprocess.Popen, timeout: float, what: str, probe: Callable[
 
 def web_workers_rss(process: subprocess.Popen) -> dict[int, int]:
     """Return the RSS in bytes of each web worker process under the stack, by pid."""
-    # The web's processes are those listening on the API's port (gunicorn's master and workers,
-    # or Granian's workers); its workers are those of them with no such process beneath.
-    web = [p for p in descendants(process.pid) if _listens(p, API_PORT)]
+    # The web's processes are those listening on its port behind the front (gunicorn's master
+    # and workers, or Granian's workers); its workers are those of them with none beneath.
+    web = [p for p in descendants(process.pid) if _listens(p, WEB_PORT)]
     parents = {p.ppid() for p in web}
     rss = {}
     for worker in web:

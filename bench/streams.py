@@ -1,7 +1,7 @@
 """`make bench`'s stream scenario: 1,000 subscribers to a hot asset's Server-Sent Events,
 connected while the read scenarios run, then measured alone for a quiet window.
 
-The subscribers read GET /stream?assets=BTCUSDT from the stream server over plain sockets,
+The subscribers read GET /stream?assets=BTCUSDT through the front over plain sockets,
 all in one event loop of a thread of their own; beside them the bench listens to the Redis
 channel the refreshes announce on, which says what was published and when. A publish counts as
 delivered to a subscriber when its event (same id) arrived; the delay is from the channel's
@@ -24,7 +24,7 @@ import redis
 
 SUBSCRIBERS = int(os.environ.get("BENCH_STREAM_SUBSCRIBERS", "1000"))
 SECONDS = float(os.environ.get("BENCH_STREAM_SECONDS", "20"))
-HOST, PORT = "127.0.0.1", 8090
+HOST, PORT = "127.0.0.1", 8080  # the front, which passes /stream to the stream server
 ASSET = "BTCUSDT"
 # The channel of price_cache.stream_channel(), with the default cache key prefix and version.
 CHANNEL = "pricehub:1:stream"

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from honcho.manager import Manager
 
-from deploy.services import ROOT, dynamodb_command, redis_answers, redis_command
+from deploy.services import ROOT, dynamodb_command, front_command, redis_answers, redis_command
 
 DATA = ROOT / "data"
 PY = sys.executable
@@ -20,18 +20,23 @@ VENUES = {"binance": 8081, "coinbase": 8082, "kraken": 8083}
 DYNAMODB_PORT = 8000
 # Every process writes its Prometheus samples here; the web's /metrics adds them all up.
 PROMETHEUS_DIR = DATA / "prometheus"
+# The front (nginx) answers on 8080 and passes /stream to the stream server, the rest to the
+# API's server; those two listen on 127.0.0.1 only.
+FRONT_PORT, WEB_PORT, STREAM_PORT = 8080, 8079, 8090
 # The API's server: Granian, two worker processes of 8 threads; granian restarts a crashed one.
 WEB = (
-    f"{PY} -m granian pricehub.wsgi:application --interface wsgi --host 127.0.0.1 --port 8080"
-    " --workers 2 --blocking-threads 8 --respawn-failed-workers --log-level warning"
+    f"{PY} -m granian pricehub.wsgi:application --interface wsgi --host 127.0.0.1"
+    f" --port {WEB_PORT} --workers 2 --blocking-threads 8 --respawn-failed-workers"
+    " --log-level warning"
 )
 
 # GET /stream's server: its subscribers wait on event loops, never on the web's threads. Each
 # stream is a request that lasts, so a worker takes up to 5,000 at once (Granian's default
 # is its backlog shared among the workers: 512 each).
 STREAM = (
-    f"{PY} -m granian pricehub.asgi:application --interface asginl --host 127.0.0.1 --port 8090"
-    " --workers 2 --backlog 2048 --backpressure 5000 --respawn-failed-workers --log-level warning"
+    f"{PY} -m granian pricehub.asgi:application --interface asginl --host 127.0.0.1"
+    f" --port {STREAM_PORT} --workers 2 --backlog 2048 --backpressure 5000"
+    " --respawn-failed-workers --log-level warning"
 )
 
 
@@ -40,6 +45,8 @@ def main() -> int:
     # The development stack's venues take faults (README: Trying faults); off by default.
     env.setdefault("SIM_FAULTS", "true")
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # The front appends each client's address to X-Forwarded-For; the throttle keys on it.
+    env.setdefault("NUM_PROXIES", "1")
     DATA.mkdir(exist_ok=True)
     manager = Manager()
     waits = []
@@ -88,6 +95,14 @@ def main() -> int:
         "beat": f"{celery} beat --loglevel WARNING --schedule {DATA / 'celerybeat-schedule'}",
         "web": WEB,
         "stream": STREAM,
+        "front": shlex.join(
+            front_command(
+                f"127.0.0.1:{FRONT_PORT}",
+                f"127.0.0.1:{WEB_PORT}",
+                f"127.0.0.1:{STREAM_PORT}",
+                DATA / "front",
+            )
+        ),
     }
     for name, command in processes.items():
         manager.add_process(name, kept(command), env=env, cwd=str(ROOT))

@@ -1,7 +1,10 @@
-"""How PriceHub starts its local services: Redis and DynamoDB Local (for `make run` and tests)."""
+"""How PriceHub starts its local services: Redis, DynamoDB Local and the front (nginx), for
+`make run` and the tests."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -35,6 +38,20 @@ def dynamodb_command(port: int, db_path: Path | None) -> list[str]:
         "-port", str(port),
         *storage,
     ]  # fmt: skip
+
+
+def front_command(listen: str, web: str, stream: str, directory: Path) -> list[str]:
+    """Return the command line of the front (nginx in the foreground) on listen (host:port),
+    in front of the API's server at web and the stream server at stream; its configuration,
+    pid and temporary files go to directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    names = {"LISTEN": listen, "WEB": web, "STREAM": stream, "DIR": str(directory)}
+    template = (ROOT / "deploy" / "nginx.conf.template").read_text()
+    config = directory / "nginx.conf"
+    config.write_text(re.sub(r"\$\{FRONT_(\w+)\}", lambda name: names[name[1]], template))
+    # Debian puts nginx in /usr/sbin, which is on root's PATH only.
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    return [nginx, "-e", "stderr", "-c", str(config), "-g", "daemon off;"]
 
 
 def redis_answers(url: str) -> bool:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what PriceHub needs beyond its Python packages: redis-server (unless a Redis answers
-# at REDIS_URL), Java 17+ and DynamoDB Local (unless DYNAMODB_ENDPOINT_URL names a DynamoDB).
+# Install what PriceHub needs beyond its Python packages: nginx (the front), redis-server (unless
+# a Redis answers at REDIS_URL), Java 17+ and DynamoDB Local (unless DYNAMODB_ENDPOINT_URL names
+# a DynamoDB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,8 @@ java_ok() {
 }
 
 missing=()
+# The front of `make run` and the tests; Debian puts it in /usr/sbin.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ -z "${REDIS_URL:-}" ] || ! $PY -m deploy.services redis-answers "$REDIS_URL"; then
   command -v redis-server >/dev/null || missing+=(redis-server)
 fi

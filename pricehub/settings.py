@@ -138,8 +138,6 @@ PRICEHUB_READ_COPY_SECONDS = env.float(
 PRICEHUB_ASSET_TABLE_SECONDS = env.float("ASSET_TABLE_SECONDS", default=10.0)
 # Reads are counted in process and added to the shared demand counts this often.
 PRICEHUB_DEMAND_FLUSH_SECONDS = env.float("DEMAND_FLUSH_SECONDS", default=1.0)
-# Where the stream server answers GET /stream; the WSGI web server redirects there.
-PRICEHUB_STREAM_URL = env.str("STREAM_URL", default="http://127.0.0.1:8090/stream")
 # A port on which each Celery worker serves its metrics (none by default: under `make run` the
 # web's /metrics shows every process of the host).
 PRICEHUB_WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=None)
@@ -218,8 +216,8 @@ SPECTACULAR_SETTINGS = {
                     "document GET /prices/{asset} answers, its id the aggregation time in "
                     "epoch ms. A new connection gets the current prices at once; one with "
                     "Last-Event-ID those newer than it. A comment line every 15 s keeps it "
-                    "open. Served by the stream server; the API's own address redirects there "
-                    "(307). The same validation and limits as GET /prices?assets=."
+                    "open. Served by the stream server, to which PriceHub's front routes it. "
+                    "The same validation and limits as GET /prices?assets=."
                 ),
                 "tags": ["stream"],
                 "parameters": [
@@ -242,7 +240,6 @@ SPECTACULAR_SETTINGS = {
                         "description": "The event stream",
                         "content": {"text/event-stream": {"schema": {"type": "string"}}},
                     },
-                    "307": {"description": "Served by the stream server (Location)"},
                     "400": {
                         "description": "A malformed batch: invalid_request, "
                         "too_many_assets, invalid_asset"

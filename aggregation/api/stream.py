@@ -1,12 +1,13 @@
 """GET /stream?assets=BTCUSDT,ETHUSDT: Server-Sent Events of every price published.
 
-Served by the stream server, an ASGI process of its own (make run: Granian on port 8090), so
-subscribers never hold the threads that serve ordinary reads; under the WSGI web server the
-same URL redirects there. Each refresh announces its prices on one Redis channel
-(price_cache.publish); each stream process listens to it once and hands every price, rendered
-once, to the streams that named its asset. An event is the document GET /prices/{asset}
-answers, with its aggregation time (epoch ms) as its id: a client that reconnects with
-Last-Event-ID gets at once the current prices newer than that, a new one all of them.
+Served by the stream server, an ASGI process of its own (make run: Granian on port 8090, behind
+the front that routes /stream there), so subscribers never hold the threads that serve
+ordinary reads; the WSGI web server refuses it. Each refresh announces its prices on one
+Redis channel (price_cache.publish); each stream process listens to it once and hands every
+price, rendered once, to the streams that named its asset. An event is the document
+GET /prices/{asset} answers, with its aggregation time (epoch ms) as its id: a client that
+reconnects with Last-Event-ID gets at once the current prices newer than that, a new one all
+of them.
 """
 
 from __future__ import annotations
@@ -95,11 +96,10 @@ def _hub() -> _Hub:
 
 
 def stream(request: HttpRequest) -> HttpResponse:
-    """Answer the stream (ASGI), or send the client to the stream server (WSGI)."""
+    """Answer the stream (ASGI); the WSGI server refuses it: the front never sends it there."""
     if not isinstance(request, ASGIRequest):
-        location = settings.PRICEHUB_STREAM_URL
-        query = request.META.get("QUERY_STRING", "")
-        return HttpResponse(status=307, headers={"Location": f"{location}?{query}"})
+        detail = "GET /stream is answered by the stream server, behind PriceHub's front."
+        return JsonResponse({"error": "not_found", "detail": detail}, status=404)
     return _asgi_stream(request)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from deploy.services import ROOT
+from deploy.services import ROOT, free_port, front_command, wait_for_port
 
 
 def environment(
@@ -62,3 +62,20 @@ def running(commands: list[tuple[list[str], dict[str, str]]]) -> Iterator[None]:
             process.terminate()
         for process in started:
             process.wait(timeout=20)
+
+
+@contextmanager
+def front(env: dict[str, str], directory: Path) -> Iterator[str]:
+    """Serve the API and the stream as `make run` does: Granian's WSGI and ASGI servers (one
+    worker each) behind the front (nginx); yield the front's URL."""
+    web, stream, front = free_port(), free_port(), free_port()
+    granian = [sys.executable, "-m", "granian", "--host", "127.0.0.1", "--workers", "1"]
+    commands = [
+        [*granian, "--interface", "wsgi", "--port", str(web), "pricehub.wsgi:application"],
+        [*granian, "--interface", "asginl", "--port", str(stream), "pricehub.asgi:application"],
+        front_command(*(f"127.0.0.1:{port}" for port in (front, web, stream)), directory),
+    ]
+    with running([(command, env) for command in commands]):
+        for port in (web, stream, front):
+            wait_for_port(port, timeout=30)
+        yield f"http://127.0.0.1:{front}"

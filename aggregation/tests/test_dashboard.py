@@ -1,6 +1,6 @@
 """The dashboard in a real browser (Debian's Chromium under Playwright) against a live stack:
-web, stream server, worker and beat, over the simulated venues: prices moving, the chart, an
-excluded venue, a stale price, a phone's width. Screenshots go to results/browser/."""
+the front, web, stream server, worker and beat, over the simulated venues: prices moving, the
+chart, an excluded venue, a stale price, a phone's width. Screenshots go to results/browser/."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from aggregation.tests import stack
-from deploy.services import ROOT, free_port, wait_for_port
+from deploy.services import ROOT
 from mock_exchange_app.control import clear_faults, set_fault
 
 CHROMIUM = shutil.which("chromium")
@@ -36,20 +36,16 @@ def site(stack_environment, tmp_path: Path) -> Iterator[str]:
         cwd=ROOT,
         check=True,
     )
-    web, stream = free_port(), free_port()
-    env["STREAM_URL"] = f"http://127.0.0.1:{stream}/stream"
-    granian = [sys.executable, "-m", "granian", "--host", "127.0.0.1", "--workers", "1"]
     celery = [sys.executable, "-m", "celery", "-A", "pricehub"]
     commands = [
-        [*granian, "--interface", "wsgi", "--port", str(web), "pricehub.wsgi:application"],
-        [*granian, "--interface", "asginl", "--port", str(stream), "pricehub.asgi:application"],
         [*celery, "worker", "--pool", "threads", "-c", "4", "-n", "dashboard@%h"],
         [*celery, "beat", "-s", str(tmp_path / "schedule")],
     ]
-    with stack.running([(command, env) for command in commands]):
-        wait_for_port(web, timeout=30)
-        wait_for_port(stream, timeout=30)
-        yield f"http://127.0.0.1:{web}/"
+    with (
+        stack.running([(command, env) for command in commands]),
+        stack.front(env, tmp_path / "front") as url,
+    ):
+        yield f"{url}/"
 
 
 @pytest.fixture

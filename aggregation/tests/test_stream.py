@@ -90,10 +90,7 @@ def test_a_stream_is_refused_as_a_batch_would_be(assets, status, error):
     assert (response.status_code, response.json()["error"]) == (status, error)
 
 
-def test_the_wsgi_server_sends_streams_to_the_stream_server(client, settings):
-    settings.PRICEHUB_STREAM_URL = "http://streams.example/stream"
+def test_the_wsgi_server_leaves_streams_to_the_stream_server(client):
     response = client.get("/stream?assets=BTCUSDT")
-    assert (response.status_code, response["Location"]) == (
-        307,
-        "http://streams.example/stream?assets=BTCUSDT",
-    )
+    assert (response.status_code, response.json()["error"]) == (404, "not_found")
+    assert "stream server" in response.json()["detail"]

@@ -42,31 +42,40 @@ def dashboard() -> dict:
 
 def test_it_defines_every_process_of_make_run_postgres_and_the_monitoring():
     assert set(SERVICES) == {
-        "redis", "postgres", "dynamodb-local", *VENUES, "web", "stream", "worker", "beat",
-        "prometheus", "grafana",
+        "redis", "postgres", "dynamodb-local", *VENUES, "web", "stream", "front", "worker",
+        "beat", "prometheus", "grafana",
     }  # fmt: skip
 
 
-def test_only_web_and_grafana_publish_ports_and_only_on_loopback():
+def test_only_the_front_and_grafana_publish_ports_and_only_on_loopback():
     published = {name: service["ports"] for name, service in SERVICES.items() if "ports" in service}
-    assert published == {
-        "web": ["127.0.0.1:8080:8080", "127.0.0.1:8090:8090"],
-        "grafana": ["127.0.0.1:3000:3000"],
-    }
+    assert published == {"front": ["127.0.0.1:8080:8080"], "grafana": ["127.0.0.1:3000:3000"]}
     assert not any("expose" in service for service in SERVICES.values())
+    assert not any("network_mode" in service for service in SERVICES.values())
 
 
-def test_the_stream_server_answers_on_webs_published_port_where_web_sends_streams():
-    stream = SERVICES["stream"]
-    assert stream["network_mode"] == "service:web"
-    assert "--port" in stream["command"]
-    port = stream["command"][stream["command"].index("--port") + 1]
-    assert f"127.0.0.1:{port}:{port}" in SERVICES["web"]["ports"]
-    # Web's /stream redirects to STREAM_URL, whose default is that port on 127.0.0.1.
-    assert "STREAM_URL" not in SERVICES["web"]["environment"]
-    from django.conf import settings
+def port_of(service: str) -> str:
+    command = SERVICES[service]["command"]
+    command = command[-1].split() if command[0] == "sh" else command
+    return command[command.index("--port") + 1]
 
-    assert f"http://127.0.0.1:{port}/stream" == settings.PRICEHUB_STREAM_URL
+
+def test_the_front_fills_in_every_name_of_make_runs_template_with_web_and_the_stream():
+    front = SERVICES["front"]
+    template = (ROOT / "deploy" / "nginx.conf.template").read_text()
+    names = set(re.findall(r"\$\{(FRONT_\w+)\}", template))
+    assert set(front["environment"]) == names
+    assert all(f"$${name}" in front["command"][-1] for name in names)  # envsubst's list
+    assert front["environment"]["FRONT_WEB"] == f"web:{port_of('web')}"
+    assert front["environment"]["FRONT_STREAM"] == f"stream:{port_of('stream')}"
+    assert front["ports"] == [f"127.0.0.1:8080:{front['environment']['FRONT_LISTEN']}"]
+    (mount,) = front["volumes"]
+    source, target, _mode = mount.split(":")
+    assert (ROOT / source) == ROOT / "deploy" / "nginx.conf.template"
+    assert f"< {target} >" in front["command"][-1]
+    # It appends each client's address to X-Forwarded-For, the one the throttle keys on.
+    for name in APP:
+        assert SERVICES[name]["environment"]["NUM_PROXIES"] == "1"
 
 
 def test_workers_scale_and_each_serves_the_metrics_prometheus_scrapes():

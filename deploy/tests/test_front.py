@@ -1,0 +1,142 @@
+"""The front (nginx, deploy/nginx.conf.template) in front of the real API and stream servers:
+every refusal is PriceHub's JSON error, the app's own answers pass as they are, the stream
+flows event by event, and the refresh throttle knows each client by its own address."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from aggregation.tests import stack
+from deploy.services import ROOT, free_port, front_command, wait_for_port
+
+HEAD = b"Host: 127.0.0.1\r\nConnection: close\r\n"
+
+
+@pytest.fixture(scope="module")
+def environment(tmp_path_factory, redis_url, dynamodb_endpoint, venues) -> dict[str, str]:
+    env = stack.environment(
+        tmp_path_factory.mktemp("front-stack"),
+        redis_url=redis_url,
+        redis_db=10,
+        dynamodb_endpoint=dynamodb_endpoint,
+        table="prices-front",
+        venues=venues,
+        interval=60,
+    )
+    # As under `make run`: the front appends each client's address to X-Forwarded-For.
+    return dict(env, NUM_PROXIES="1")
+
+
+@pytest.fixture(scope="module")
+def front(environment, tmp_path_factory) -> Iterator[str]:
+    with stack.front(environment, tmp_path_factory.mktemp("front")) as url:
+        yield url
+
+
+def exchange(url: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes as a request; return the answer's status, headers and body."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(raw)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value for name, _, value in (ln.partition(": ") for ln in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+def request(line: bytes, *headers: bytes) -> bytes:
+    return line + b"\r\n" + b"".join(header + b"\r\n" for header in headers) + HEAD + b"\r\n"
+
+
+MANY_HEADERS = [b"X-%d: 1" % n for n in range(150)]
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "error"),
+    [
+        (b"GARBAGE\r\n\r\n", 400, "bad_request"),
+        (request(b"GET /prices/BTCUSDT HTTP/1.1", b"No colon"), 400, "bad_request"),
+        (request(b"GET /prices/BTCUSDT HTTP/1.1", b"Content-Length: x"), 400, "bad_request"),
+        (request(b"GET /prices?assets=" + b"A" * 70_000 + b" HTTP/1.1"), 414, "uri_too_long"),
+        (request(b"GET / HTTP/1.1", b"X-Big: " + b"a" * 40_000), 431, "headers_too_large"),
+        # Under nginx's limits, over Granian's (100 headers): Granian's refusal, made JSON.
+        (request(b"GET / HTTP/1.1", *MANY_HEADERS), 431, "headers_too_large"),
+        (request(b"TRACE / HTTP/1.1"), 405, "method_not_allowed"),
+        (request(b"POST /refresh/BTCUSDT HTTP/1.1", b"Content-Length: 2000000"), 413,
+         "request_too_large"),
+        (request(b"POST /refresh/BTCUSDT HTTP/1.1", b"Transfer-Encoding: gzip"), 501,
+         "not_implemented"),
+        (request(b"GET /_error/503 HTTP/1.1"), 404, "not_found"),
+    ],
+    ids=["garbage", "header-line", "length", "uri", "header", "headers", "trace", "body",
+         "encoding", "internal"],
+)  # fmt: skip
+def test_every_refusal_of_the_front_is_a_json_error(front, raw, status, error):
+    answer_status, headers, body = exchange(front, raw)
+    assert (answer_status, headers["content-type"]) == (status, "application/json")
+    document = json.loads(body)
+    assert document["error"] == error
+    assert document["detail"].endswith(".")
+
+
+def test_the_apps_own_answers_and_errors_pass_as_they_are(front):
+    price = requests.get(f"{front}/prices/NOPEUSDT", timeout=10)
+    assert (price.status_code, price.json()["error"]) == (404, "unknown_asset")
+    symbol = requests.get(f"{front}/prices/BTC$", timeout=10)
+    assert (symbol.status_code, symbol.json()["error"]) == (400, "invalid_asset")
+    host = requests.get(f"{front}/prices/BTCUSDT", headers={"Host": "evil.example"}, timeout=10)
+    assert (host.status_code, host.json()["error"]) == (400, "bad_request")
+    page = requests.get(f"{front}/", timeout=10)
+    assert page.status_code == 200
+    assert "PriceHub" in page.text
+
+
+def test_a_server_down_behind_the_front_is_a_json_503(tmp_path: Path):
+    port, down = free_port(), f"127.0.0.1:{free_port()}"
+    command = front_command(f"127.0.0.1:{port}", down, down, tmp_path)
+    with stack.running([(command, dict(os.environ))]):
+        wait_for_port(port)
+        for path in ("/prices/BTCUSDT", "/stream?assets=BTCUSDT"):
+            answer = requests.get(f"http://127.0.0.1:{port}{path}", timeout=10)
+            assert (answer.status_code, answer.json()["error"]) == (503, "unavailable")
+
+
+def refresh(environment) -> None:
+    command = [sys.executable, "manage.py", "refresh", "BTCUSDT"]
+    subprocess.run(command, env=environment, cwd=ROOT, check=True, capture_output=True)
+
+
+def test_the_stream_passes_each_event_as_it_comes(front, environment):
+    refresh(environment)
+    with requests.get(f"{front}/stream?assets=BTCUSDT", stream=True, timeout=10) as answer:
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        ids = (line for line in answer.iter_lines() if line.startswith(b"id: "))
+        first = next(ids)
+        refresh(environment)
+        # Arrives while the stream is open: nothing waits for a buffer to fill.
+        assert int(next(ids)[4:]) > int(first[4:])
+
+
+def test_the_refresh_throttle_knows_each_client_by_its_own_address(front, environment):
+    # A client that writes X-Forwarded-For itself still counts as itself: the front appends
+    # the address it saw, and the throttle takes that one.
+    statuses = [
+        requests.post(
+            f"{front}/refresh/BTCUSDT", headers={"X-Forwarded-For": f"10.0.0.{n}"}, timeout=30
+        ).status_code
+        for n in range(11)
+    ]
+    assert statuses == [200] * 10 + [429]
