@@ -71,10 +71,11 @@ class AssetAdmin(admin.ModelAdmin):
 
     @admin.display(description="age")
     def age(self, asset: Asset) -> str:
+        # As the API's age_seconds: since the venue time of the newest quote used.
         latest = getattr(asset, "latest", None)
         if latest is None:
             return "-"
-        return f"{(datetime.now(UTC) - latest.aggregated_at).total_seconds():.1f} s"
+        return f"{(datetime.now(UTC) - latest.last_updated).total_seconds():.1f} s"
 
     @admin.action(description="Refresh the selected assets now")
     def refresh_now(self, request: HttpRequest, queryset: QuerySet[Asset]) -> None:
