@@ -91,16 +91,20 @@ def venues() -> Iterator[dict[str, str]]:
         yield {kind: f"http://127.0.0.1:{port}" for kind, port in ports.items()}
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def stack_environment(
-    tmp_path: Path, redis_url: str, dynamodb_endpoint: str, venues: dict[str, str]
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_url: str,
+    dynamodb_endpoint: str,
+    venues: dict[str, str],
 ) -> Callable[..., dict[str, str]]:
-    """Make the environment of a stack of a test's own on the session's services (see
-    aggregation/tests/stack.py): its Redis database, table and refresh interval."""
+    """Make the environment of a stack of its own on the session's services (see
+    aggregation/tests/stack.py): its Redis database, table and refresh interval; each in a
+    folder of its own, so fixtures of any scope may make one."""
 
     def make(*, redis_db: int, table: str, interval: float) -> dict[str, str]:
         return stack.environment(
-            tmp_path,
+            tmp_path_factory.mktemp("stack"),
             redis_url=redis_url,
             redis_db=redis_db,
             dynamodb_endpoint=dynamodb_endpoint,

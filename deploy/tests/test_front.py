@@ -23,16 +23,8 @@ HEAD = b"Host: 127.0.0.1\r\nConnection: close\r\n"
 
 
 @pytest.fixture(scope="module")
-def environment(tmp_path_factory, redis_url, dynamodb_endpoint, venues) -> dict[str, str]:
-    env = stack.environment(
-        tmp_path_factory.mktemp("front-stack"),
-        redis_url=redis_url,
-        redis_db=10,
-        dynamodb_endpoint=dynamodb_endpoint,
-        table="prices-front",
-        venues=venues,
-        interval=60,
-    )
+def environment(stack_environment) -> dict[str, str]:
+    env = stack_environment(redis_db=10, table="prices-front", interval=60)
     # As under `make run`: the front appends each client's address to X-Forwarded-For.
     return dict(env, NUM_PROXIES="1")
 
