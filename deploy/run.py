@@ -42,7 +42,8 @@ STREAM = (
 
 def main() -> int:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    # The development stack's venues take faults (README: Trying faults); off by default.
+    # The development stack's venues take faults (docs/operations.md, Simulated venue faults);
+    # off by default.
     env.setdefault("SIM_FAULTS", "true")
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     # The front appends each client's address to X-Forwarded-For; the throttle keys on it.

@@ -1,4 +1,7 @@
-"""PriceHub settings: every tunable from the environment, with a sane default (see README)."""
+"""PriceHub settings: every tunable from the environment, with a sane default.
+
+Each is listed in the configuration table of docs/operations.md.
+"""
 
 from __future__ import annotations
 
@@ -193,7 +196,7 @@ REST_FRAMEWORK = {
     },
 }
 # Per-client throttling of reads costs a Redis round trip per request, so it is off unless
-# asked for; in production, rate-limit reads at the reverse proxy (README, Deployment).
+# asked for; in production, rate-limit reads at the front (docs/operations.md).
 PRICEHUB_THROTTLE_READS = env.bool("THROTTLE_READS", default=False)
 
 SPECTACULAR_SETTINGS = {

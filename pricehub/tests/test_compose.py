@@ -96,7 +96,7 @@ def test_grafana_needs_a_password_from_the_env_file_and_lets_no_one_else_in():
     assert env["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
     assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
     assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
-    assert "GRAFANA_ADMIN_PASSWORD=" in (ROOT / "README.md").read_text()
+    assert "GRAFANA_ADMIN_PASSWORD=" in (ROOT / "docs" / "operations.md").read_text()
 
 
 def test_grafana_is_provisioned_with_prometheus_and_the_pricehub_dashboard():
