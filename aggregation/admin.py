@@ -13,13 +13,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import URLPattern, path
-from redis.exceptions import RedisError
 
 from aggregation import price_cache
 from aggregation.models import Asset
 from aggregation.price import RefreshError
 from aggregation.services import price_refresh
 from aggregation.signals import asset_changed
+from common import redis_store
 
 IMPORT_MAX_BYTES = 1_000_000
 IMPORT_FIELDS = ["symbol", "base", "quote", "tier", "method", "quorum", "enabled"]
@@ -57,7 +57,7 @@ class AssetAdmin(admin.ModelAdmin):
         assets = list(changelist.result_list)
         try:
             latest = price_cache.latest_prices([asset.symbol for asset in assets])
-        except RedisError:
+        except redis_store.UNAVAILABLE:
             latest = {}
             self.message_user(request, "Redis is unavailable: no prices shown.", messages.WARNING)
         for asset in assets:

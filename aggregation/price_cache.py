@@ -1,7 +1,7 @@
 """PriceHub's published prices in Redis: the latest price of each asset and its document,
 refresh failures, refresh locks, and when each venue's quote stood still.
 
-The only module that knows their keys.
+Their keys and scripts are in common.redis_store.
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
-from django_redis import get_redis_connection
-from redis import Redis
 
 from aggregation.documents import render_failure, render_price
 from aggregation.price import (
@@ -29,6 +26,8 @@ from aggregation.price import (
     epoch_ms,
     from_epoch_ms,
 )
+from common import redis_store
+from common.redis_store import keys, scripts
 from exchanges.quotes import Quote
 
 logger = logging.getLogger(__name__)
@@ -41,70 +40,37 @@ _LOCK_POLL_SECONDS = 0.05
 _UNCHANGED_TTL = 3600
 
 
-# Sets each price's document and record and announces its document on the stream channel as
-# "<symbol> <document>", then sets each failure, unless the key holds one as new or newer
-# (every value starts "[<epoch ms>,"); returns the indexes of the prices set.
-_PUBLISH = """
-local function newer(key, at)
-  local held = redis.call('GET', key)
-  if not held then return true end
-  local since = tonumber(string.match(held, '^%[(%d+),'))
-  return since == nil or since < at
-end
-local ttl, prices, channel, arg, kept = ARGV[1], tonumber(ARGV[2]), ARGV[3], 4, {}
-for i = 1, prices do
-  if newer(KEYS[2 * i - 1], tonumber(ARGV[arg])) then
-    redis.call('SET', KEYS[2 * i - 1], ARGV[arg + 1], 'EX', ttl)
-    redis.call('SET', KEYS[2 * i], ARGV[arg + 2], 'EX', ttl)
-    redis.call('PUBLISH', channel, ARGV[arg + 3] .. ' ' .. ARGV[arg + 1])
-    kept[#kept + 1] = i
-  end
-  arg = arg + 4
-end
-for k = 2 * prices + 1, #KEYS do
-  if newer(KEYS[k], tonumber(ARGV[arg])) then
-    redis.call('SET', KEYS[k], ARGV[arg + 1], 'EX', ttl)
-  end
-  arg = arg + 2
-end
-return kept
-"""
-
-# Lets go of the locks that still hold this holder's token, and only those.
-_RELEASE = """
-for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
-end
-"""
-
-
 def publish(prices: list[AggregatedPrice], failures: list[RefreshFailure]) -> list[AggregatedPrice]:
     """Keep each price as the latest of its asset, with its rendered document, and each failed
     refresh beside its asset's last good price, in one round trip; return the prices kept.
 
     A price or failure older than the one Redis holds is dropped: a refresh that outlived its
     lock never replaces a later refresh's answer. Each price kept is announced on
-    stream_channel() (see the stream server, aggregation/api/stream.py).
+    the stream channel (see the stream server, aggregation/api/stream.py).
     """
-    keys, values = [], []
-    for price in prices:
-        keys += [_key(f"document:{price.asset}"), _key(f"price:{price.asset}")]
-        at, document = epoch_ms(price.aggregated_at), document_of(price)
-        values += [at, document, _json(price.to_record()), price.asset]
-    for failure in failures:
-        keys.append(_key(f"failure:{failure.asset}"))
-        document = b"[%d,%s]" % (epoch_ms(failure.at), render_failure(failure))
-        values += [epoch_ms(failure.at), document]
-    if not keys:
+    if not prices and not failures:
         return []
-    ttl = settings.PRICEHUB_CACHE_TTL_SECONDS
-    kept = _redis().eval(_PUBLISH, len(keys), *keys, ttl, len(prices), stream_channel(), *values)
+    kept = scripts.publish(
+        [
+            scripts.Published(
+                price.asset,
+                epoch_ms(price.aggregated_at),
+                document_of(price),
+                _json(price.to_record()),
+            )
+            for price in prices
+        ],
+        [
+            scripts.Failed(
+                failure.asset,
+                epoch_ms(failure.at),
+                b"[%d,%s]" % (epoch_ms(failure.at), render_failure(failure)),
+            )
+            for failure in failures
+        ],
+        ttl=settings.PRICEHUB_CACHE_TTL_SECONDS,
+    )
     return [prices[index - 1] for index in kept]
-
-
-def stream_channel() -> str:
-    """Return the Redis channel on which every published price is announced."""
-    return _key("stream")
 
 
 def document_of(price: AggregatedPrice) -> bytes:
@@ -121,7 +87,7 @@ def latest_price(symbol: str) -> AggregatedPrice | None:
 
 def latest_prices(symbols: list[str]) -> dict[str, AggregatedPrice]:
     """Return the latest price published for each of symbols that has one, in one round trip."""
-    records = _redis().mget([_key(f"price:{symbol}") for symbol in symbols]) if symbols else []
+    records = redis_store.connection().mget([keys.price(s) for s in symbols]) if symbols else []
     return {
         symbol: AggregatedPrice.from_record(json.loads(record))
         for symbol, record in zip(symbols, records, strict=True)
@@ -143,10 +109,10 @@ def read_published(
 ) -> tuple[dict[str, Published], list[bytes | None]]:
     """Return the published documents of symbols, and the values of the keys also names,
     in one round trip."""
-    keys = list(also)
+    names = list(also)
     for symbol in symbols:
-        keys += [_key(f"document:{symbol}"), _key(f"failure:{symbol}")]
-    values = _redis().mget(keys)
+        names += [keys.document(symbol), keys.failure(symbol)]
+    values = redis_store.connection().mget(names)
     documents = values[len(also) :]
     published = {
         symbol: Published(documents[2 * n], documents[2 * n + 1])
@@ -158,12 +124,13 @@ def read_published(
 def unchanged_since(quotes: list[Quote], now: datetime) -> list[datetime]:
     """Return when each quote's venue first gave this very quote (now for a new one), in one
     round trip to read and one to note the new ones."""
-    keys = [_key(f"unchanged:{quote.exchange}:{quote.symbol}") for quote in quotes]
-    if not keys:
+    names = [keys.unchanged(quote.exchange, quote.symbol) for quote in quotes]
+    if not names:
         return []
     since = []
-    with _redis().pipeline(transaction=False) as pipe:
-        for key, quote, record in zip(keys, quotes, _redis().mget(keys), strict=True):
+    redis = redis_store.connection()
+    with redis.pipeline(transaction=False) as pipe:
+        for key, quote, record in zip(names, quotes, redis.mget(names), strict=True):
             # A live market moves the 24 h volume with every trade; a still ticker is stuck.
             fingerprint = f"{quote.price} {quote.bid} {quote.ask} {quote.volume}"
             known = None if record is None else json.loads(record)
@@ -198,25 +165,16 @@ def refresh_lock(symbol: str, *, wait_seconds: float = 0) -> Iterator[None]:
 def refresh_locks(symbols: list[str]) -> Iterator[set[str]]:
     """Hold the refresh locks of those symbols that no one else holds; yield them."""
     token = uuid.uuid4().hex
-    keys = [_key(f"refresh-lock:{symbol}") for symbol in symbols]
-    with _redis().pipeline(transaction=False) as pipe:
-        for key in keys:
-            pipe.set(key, token, nx=True, px=int(REFRESH_LOCK_SECONDS * 1000))
+    with redis_store.connection().pipeline(transaction=False) as pipe:
+        for symbol in symbols:
+            pipe.set(keys.refresh_lock(symbol), token, nx=True, px=int(REFRESH_LOCK_SECONDS * 1000))
         taken = pipe.execute()
-    held = [key for key, ok in zip(keys, taken, strict=True) if ok]
+    held = [symbol for symbol, ok in zip(symbols, taken, strict=True) if ok]
     try:
-        yield {symbol for symbol, ok in zip(symbols, taken, strict=True) if ok}
+        yield set(held)
     finally:
         if held:
-            _redis().eval(_RELEASE, len(held), *held, token)
-
-
-def _redis() -> Redis:
-    return get_redis_connection()
-
-
-def _key(name: str) -> str:
-    return cache.make_key(name)
+            scripts.release_locks(held, token)
 
 
 def _json(record: dict[str, Any]) -> str:

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
-from redis.exceptions import RedisError
 
 from aggregation import scheduling, selectors
 from aggregation.models import Asset
-
-logger = logging.getLogger(__name__)
 
 
 @receiver([post_save, post_delete], sender=Asset)
 def asset_changed(**kwargs: Any) -> None:
     """Reload the asset table here now, and in every other process at its next read."""
     selectors.forget_assets()
-    try:
-        scheduling.assets_changed()
-    except RedisError:
-        logger.warning("Could not announce an asset change; other processes see it later")
+    scheduling.assets_changed()

@@ -26,7 +26,7 @@ SUBSCRIBERS = int(os.environ.get("BENCH_STREAM_SUBSCRIBERS", "1000"))
 SECONDS = float(os.environ.get("BENCH_STREAM_SECONDS", "20"))
 HOST, PORT = "127.0.0.1", 8080  # the front, which passes /stream to the stream server
 ASSET = "BTCUSDT"
-# The channel of price_cache.stream_channel(), with the default cache key prefix and version.
+# The stream channel (common.redis_store.keys), with the default cache key prefix and version.
 CHANNEL = "pricehub:1:stream"
 TARGET_P95_MS = 200.0
 _CONNECT_SECONDS = 60.0

@@ -6,8 +6,8 @@ from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from redis.exceptions import RedisError
 
+from common import redis_store
 from exchanges.client import circuit_close, circuit_state, fetch_quote
 from exchanges.health import venue_health
 from exchanges.models import Exchange
@@ -38,7 +38,7 @@ class ExchangeAdmin(admin.ModelAdmin):
         """Return the venue's latency over its last requests, from every process."""
         try:
             health = venue_health(exchange.name)
-        except RedisError:
+        except redis_store.UNAVAILABLE:
             return "Redis unavailable"
         mean, p95 = health["latency_ms"]["mean"], health["latency_ms"]["p95"]
         if mean is None:

@@ -1,22 +1,19 @@
 """Venue health in Redis, shared by every process: circuit state and recent requests.
 
-The only module that knows these keys.
+Their keys are in common.redis_store.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from datetime import UTC, datetime
 from statistics import fmean
 from typing import NamedTuple, TypedDict
 
 import pybreaker
-from django.core.cache import cache
-from django_redis import get_redis_connection
-from redis.exceptions import RedisError
 
-logger = logging.getLogger(__name__)
+from common import redis_store
+from common.redis_store import keys
 
 # Enough requests for a meaningful p95, few enough to show how a venue behaves now.
 WINDOW = 100
@@ -44,12 +41,10 @@ def circuit_storage(name: str) -> pybreaker.CircuitRedisStorage | None:
     """Return the Redis storage of a venue's circuit breaker, or None while Redis is down."""
     try:
         return pybreaker.CircuitRedisStorage(
-            pybreaker.STATE_CLOSED,
-            get_redis_connection(),
-            namespace=cache.make_key(f"circuit:{name}"),
+            pybreaker.STATE_CLOSED, redis_store.connection(), namespace=keys.circuit(name)
         )
-    except RedisError:
-        return None
+    except redis_store.UNAVAILABLE:
+        return None  # the client falls back to a circuit of its own, and says so once
 
 
 class Sample(NamedTuple):
@@ -71,23 +66,23 @@ def record(name: str, samples: list[Sample]) -> None:
             last["success"] = now
         else:
             last |= {"error_at": now, "error": sample.detail}
-    requests = _key(name, "requests")
-    try:
-        with get_redis_connection().pipeline() as pipe:
-            pipe.lpush(requests, *(f"{s.outcome} {s.seconds * 1000:.3f}" for s in samples))
-            pipe.ltrim(requests, 0, WINDOW - 1)
-            pipe.hset(_key(name, "last"), mapping=last)
-            pipe.execute()
-    except RedisError as exc:
-        # Health is for operators; a lost sample must never fail a fetch.
-        logger.warning("Health of venue %s not recorded: %s", name, exc)
+    requests = keys.venue_requests(name)
+    # Health is for operators; a lost sample must never fail a fetch.
+    with (
+        redis_store.best_effort(f"the health of venue {name}"),
+        redis_store.connection().pipeline() as pipe,
+    ):
+        pipe.lpush(requests, *(f"{s.outcome} {s.seconds * 1000:.3f}" for s in samples))
+        pipe.ltrim(requests, 0, WINDOW - 1)
+        pipe.hset(keys.venue_last(name), mapping=last)
+        pipe.execute()
 
 
 def venue_health(name: str) -> VenueHealth:
     """Return a venue's last success and error, and its error rate and latency of late."""
-    with get_redis_connection().pipeline() as pipe:
-        pipe.hgetall(_key(name, "last"))
-        pipe.lrange(_key(name, "requests"), 0, -1)
+    with redis_store.connection().pipeline() as pipe:
+        pipe.hgetall(keys.venue_last(name))
+        pipe.lrange(keys.venue_requests(name), 0, -1)
         raw_last, entries = pipe.execute()
     last = {field.decode(): value.decode() for field, value in raw_last.items()}
     samples = [entry.decode().split() for entry in entries]
@@ -99,10 +94,6 @@ def venue_health(name: str) -> VenueHealth:
         "error_rate": round(failures / len(samples), 4) if samples else None,
         "requests": len(samples),
     }
-
-
-def _key(name: str, what: str) -> str:
-    return cache.make_key(f"venue:{name}:{what}")
 
 
 def _time(iso: str | None) -> datetime | None:

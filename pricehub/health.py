@@ -8,7 +8,6 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from django_redis import get_redis_connection
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from prometheus_client import CONTENT_TYPE_LATEST
 from rest_framework import serializers
@@ -18,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aggregation import history
+from common import redis_store
 from common.errors import ApiError, ErrorOutput, method_not_allowed
 from common.metrics import exposition
 from exchanges.client import CircuitStates
@@ -28,11 +28,6 @@ logger = logging.getLogger(__name__)
 # A dead or hung backend must fail its check well within an orchestrator's probe timeout.
 CHECK_TIMEOUT_SECONDS = 1.5
 _ERROR_CHARS = 200
-
-
-def redis_ping() -> None:
-    """Ping the cache's Redis; the cache itself would hide an outage (IGNORE_EXCEPTIONS)."""
-    get_redis_connection("default").ping()
 
 
 def broker_ping() -> None:
@@ -49,7 +44,7 @@ def broker_ping() -> None:
 
 
 CHECKS: dict[str, Callable[[], None]] = {
-    "redis": redis_ping,
+    "redis": redis_store.ping,
     "dynamodb": history.ping,
     "broker": broker_ping,
 }

@@ -19,13 +19,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from redis import asyncio as aioredis
-from redis.exceptions import RedisError
 
-from aggregation import price_cache, selectors
+from aggregation import selectors
+from common import redis_store
 from common.errors import ApiError
 
 logger = logging.getLogger(__name__)
@@ -62,30 +60,23 @@ class _Hub:
         while True:
             try:
                 await self._relay()
-            except (RedisError, OSError) as exc:
+            except (*redis_store.UNAVAILABLE, OSError) as exc:
                 logger.warning("Stream channel lost (%s); listening again in %g s", exc, pause)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, _RECONNECT_SECONDS[1])
 
     async def _relay(self) -> None:
-        redis = aioredis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
-        async with redis, redis.pubsub() as pubsub:
-            await pubsub.subscribe(price_cache.stream_channel())
-            async for message in pubsub.listen():
-                if message["type"] != "message":
-                    continue
-                symbol, _, document = message["data"].partition(b" ")
-                queues = self.streams.get(symbol.decode())
-                if not queues:
-                    continue
-                try:
-                    reading = await _in_thread(selectors.published_reading)(
-                        symbol.decode(), document
-                    )
-                except ApiError as exc:  # a read it needed failed: this price is skipped
-                    logger.warning("Stream of %s skipped a price: %s", symbol.decode(), exc)
-                    continue
-                _deliver(queues, _event(reading))
+        async for message in redis_store.announcements():
+            symbol, _, document = message.partition(b" ")
+            queues = self.streams.get(symbol.decode())
+            if not queues:
+                continue
+            try:
+                reading = await _in_thread(selectors.published_reading)(symbol.decode(), document)
+            except ApiError as exc:  # a read it needed failed: this price is skipped
+                logger.warning("Stream of %s skipped a price: %s", symbol.decode(), exc)
+                continue
+            _deliver(queues, _event(reading))
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()

@@ -17,6 +17,8 @@ from django.core.management import call_command
 from aggregation import history, recent
 from aggregation.candles import INTERVALS, Candle
 from aggregation.price import AggregatedPrice, HistoryPoint, Source
+from common import redis_store
+from common.redis_store import keys
 from deploy.services import free_port
 
 pytestmark = pytest.mark.usefixtures("stores")
@@ -222,7 +224,7 @@ def test_a_memo_in_a_form_it_cannot_read_counts_as_lost(history_count):
 
 def test_a_memo_with_a_number_it_cannot_read_counts_as_lost(history_count):
     history.record([point(0, "100")])
-    recent._redis().set(recent._memo_key("BTCUSDT"), b'1 ["1e", "vwap", 3]\n')
+    redis_store.connection().set(keys.history_memo("BTCUSDT"), b'1 ["1e", "vwap", 3]\n')
     assert history.record([point(30, "103")])
     assert history_count("BTCUSDT") == 2
     assert every_candle()["1m"] == [candle(T0, 100, 103, 100, 103, points=2)]

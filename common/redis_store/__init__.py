@@ -1,0 +1,84 @@
+"""PriceHub's one door to Redis: its connections, and what an outage means to each caller.
+
+Every key and channel name is in keys.py, every Lua script in scripts.py; no other module
+opens a client, builds a key or holds a script. What the values mean stays with the modules
+that keep them (aggregation.price_cache, scheduling, recent; exchanges.health).
+
+Error policy. Redis is *unavailable* when it cannot answer now: down or unreachable, too
+slow, still loading, out of memory, read-only or failing over (UNAVAILABLE). Any other Redis
+error (a wrong type, a script's bug) is PriceHub's own bug and is raised as it is. Callers
+see an outage by their kind:
+- a read with a fallback falls back and logs a warning (a price from the history, the recent
+  history from DynamoDB, a venue's circuit kept in this process);
+- a read without one raises: the API's edge answers 503 `unavailable` (common.errors);
+- a write that matters raises to its caller: a refresh turns it into its Unavailable error,
+  a task's next run tries again;
+- a best-effort write (demand counts, venue samples, the recent history, the notice of an
+  asset change) logs a warning and goes on: best_effort().
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django_redis import get_redis_connection
+from redis import Redis
+from redis import asyncio as aioredis
+from redis.exceptions import (
+    ClusterDownError,
+    ConnectionError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    TimeoutError,
+    TryAgainError,
+)
+
+from common.redis_store import keys
+
+logger = logging.getLogger(__name__)
+
+# Redis cannot answer now; BusyLoadingError (still loading) is a ConnectionError.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    ConnectionError,
+    TimeoutError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    ClusterDownError,
+    TryAgainError,
+)
+
+
+def connection() -> Redis:
+    """Return the client of PriceHub's Redis, shared by the process (django-redis's pool)."""
+    return get_redis_connection()
+
+
+def ping() -> None:
+    """Ping Redis; raise when it does not answer (the cache's IGNORE_EXCEPTIONS would hide it)."""
+    connection().ping()
+
+
+async def announcements() -> AsyncIterator[bytes]:
+    """Yield every message announced on the stream channel (keys.stream_channel()) from now
+    on, on a connection of its own; raise when Redis is lost."""
+    cache = settings.CACHES["default"]
+    # No socket timeout: a quiet channel is no outage.
+    connect_timeout = cache.get("OPTIONS", {}).get("SOCKET_CONNECT_TIMEOUT")
+    client = aioredis.Redis.from_url(cache["LOCATION"], socket_connect_timeout=connect_timeout)
+    async with client, client.pubsub() as pubsub:
+        await pubsub.subscribe(keys.stream_channel())
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                yield message["data"]
+
+
+@contextmanager
+def best_effort(what: str) -> Iterator[None]:
+    """Run what may be skipped while Redis is unavailable: log a warning and go on."""
+    try:
+        yield
+    except UNAVAILABLE as exc:
+        logger.warning("Redis unavailable, went on without %s: %s", what, exc)
