@@ -82,7 +82,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-# Redis: the latest price per asset, the Celery broker and the dispatch marks of the beat tick.
+# Redis: the latest price per asset, the Celery broker and the due set of the beat tick.
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
