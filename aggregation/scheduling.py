@@ -1,6 +1,7 @@
-"""When each asset is refreshed: the due set, the demand counts and the promotions they earn,
-and the version of the asset configuration every process watches. State in Redis, shared by
-every beat, worker and web process on any host (keys and scripts in common.redis_store).
+"""When each asset is refreshed: the due set, synced with the enabled assets and their tiers,
+the demand counts and the promotions they earn, and the version of the asset configuration
+every process watches. State in Redis, shared by every beat, worker and web process on any
+host (keys and scripts in common.redis_store).
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ import json
 import threading
 import time
 from collections import Counter
+from typing import Protocol
 
 from django.conf import settings
 
+from aggregation.models import Asset
 from common import redis_store
 from common.redis_store import keys, scripts
 
@@ -22,6 +25,37 @@ NEW_PER_SECOND = 100
 _demand: Counter[str] = Counter()
 _demand_lock = threading.Lock()
 _demand_flushed = 0.0
+
+
+class Tiered(Protocol):
+    """What asset_tier reads of an asset: its row, or a read's AssetInfo."""
+
+    symbol: str
+    tier: str
+
+
+def asset_tier(asset: Tiered, promoted: frozenset[str]) -> str:
+    """Return the tier asset refreshes at: hot while demand promotes it, else its own."""
+    return Asset.Tier.HOT.value if asset.symbol in promoted else asset.tier
+
+
+def schedule_sync(now: float) -> None:
+    """Bring the due set in line with the enabled assets, their tiers and the promotions,
+    when any of them changed since it was last synced: only the assets whose promotion
+    changed when nothing else did, all of them otherwise."""
+    promoted, version, synced = schedule_state()
+    tiers = settings.PRICEHUB_TIER_SECONDS
+    state = [version.decode(), sorted(promoted), tiers]
+    marker = json.dumps(state)
+    if synced is not None and synced.decode() == marker:
+        return
+    assets = Asset.objects.filter(enabled=True).only("symbol", "tier")
+    last = None if synced is None else json.loads(synced)
+    whole = last is None or [last[0], last[2]] != [state[0], state[2]]
+    if not whole:
+        assets = assets.filter(symbol__in=set(last[1]) ^ promoted)
+    intervals = {asset.symbol: tiers[asset_tier(asset, promoted)] for asset in assets}
+    due_sync(intervals, now, marker=marker, whole=whole)
 
 
 def due_take(now: float, limit: int) -> dict[str, float]:

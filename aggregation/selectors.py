@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 # ASCII letters and digits, checked before any change of case.
 _SYMBOL_RE = re.compile(r"[A-Za-z0-9]{2,20}")
 MAX_BATCH = 50
-_HOT = Asset.Tier.HOT.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,11 +198,6 @@ def _batch(symbols: list[str]) -> dict[str, bool]:
     return wanted
 
 
-def asset_tier(asset: Asset | AssetInfo, promoted: frozenset[str]) -> str:
-    """Return the tier asset refreshes at: hot while demand promotes it, else its own."""
-    return _HOT if asset.symbol in promoted else asset.tier
-
-
 def _symbol(raw: str) -> str:
     if not _SYMBOL_RE.fullmatch(raw):
         raise ApiError(
@@ -264,7 +258,7 @@ def _finish(
         price = _priced_by(_latest_price(asset.symbol), method)
         latest = _parse(price_cache.document_of(price), published.failure)
     failing = latest.failed_ms > latest.aggregated_ms
-    tier = asset_tier(asset, promoted)
+    tier = scheduling.asset_tier(asset, promoted)
     stale_after, max_age = policy.tiers[tier]
     age = max(policy.now_ms - latest.updated_ms, 0) / 1000
     stale = failing or age > stale_after

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -10,9 +9,7 @@ from celery import shared_task
 from django.conf import settings
 
 from aggregation import scheduling
-from aggregation.models import Asset
 from aggregation.price import RefreshError
-from aggregation.selectors import asset_tier
 from aggregation.services import prices_refresh
 from common.metrics import BEAT_TICK_DURATION
 
@@ -35,7 +32,7 @@ BEAT_TICK_SECONDS = settings.CELERY_BEAT_SCHEDULE["dispatch-due-refreshes"]["sch
 def dispatch_due_refreshes() -> int:
     """Queue the refresh of every enabled asset now due, in batches; return how many assets."""
     now = time.time()
-    _sync_schedule(now)
+    scheduling.schedule_sync(now)
     # Half a tick ahead: a tick that comes a little early still takes what falls due before
     # the next one, so a 1 s tier refreshes every second, never every other.
     due = scheduling.due_take(now + BEAT_TICK_SECONDS / 2, limit=MAX_DUE_PER_TICK)
@@ -79,22 +76,3 @@ def _queue(interval: float) -> str:
     return (
         "hot" if interval <= tiers["hot"] else "medium" if interval <= tiers["medium"] else "celery"
     )
-
-
-def _sync_schedule(now: float) -> None:
-    """Bring the due set in line with the enabled assets, their tiers and the promotions,
-    when any of them changed since it was last synced: only the assets whose promotion
-    changed when nothing else did, all of them otherwise."""
-    promoted, version, synced = scheduling.schedule_state()
-    tiers = settings.PRICEHUB_TIER_SECONDS
-    state = [version.decode(), sorted(promoted), tiers]
-    marker = json.dumps(state)
-    if synced is not None and synced.decode() == marker:
-        return
-    assets = Asset.objects.filter(enabled=True).only("symbol", "tier")
-    last = None if synced is None else json.loads(synced)
-    whole = last is None or [last[0], last[2]] != [state[0], state[2]]
-    if not whole:
-        assets = assets.filter(symbol__in=set(last[1]) ^ promoted)
-    intervals = {asset.symbol: tiers[asset_tier(asset, promoted)] for asset in assets}
-    scheduling.due_sync(intervals, now, marker=marker, whole=whole)

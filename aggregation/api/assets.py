@@ -12,7 +12,6 @@ from rest_framework.views import APIView
 from aggregation import scheduling
 from aggregation.api.prices import ReadThrottle
 from aggregation.models import Asset
-from aggregation.selectors import asset_tier
 from common.errors import errors
 
 
@@ -42,7 +41,7 @@ class AssetListView(APIView):
         promoted = scheduling.promoted()
         assets = []
         for asset in Asset.objects.all():
-            tier = asset_tier(asset, promoted)
+            tier = scheduling.asset_tier(asset, promoted)
             asset.refresh_tier = tier
             asset.refresh_seconds = settings.PRICEHUB_TIER_SECONDS[tier]
             assets.append(asset)
