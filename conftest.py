@@ -145,9 +145,9 @@ def stores(services: None) -> Iterator[None]:
     """Start each test with no cached price and no history."""
     from django.core.cache import cache
 
-    from aggregation import history
+    from aggregation.history import client
 
-    history.ensure_table()
+    client.ensure_tables()
     cache.delete_pattern("*")
     _empty_history()
     yield

@@ -1,13 +1,13 @@
 """The recent past of each asset in Redis: the memo of its last stored point, and lists of its
 newest points and candles, which answer most history reads without DynamoDB; and the prices
-waiting for DynamoDB while it is down (see pending_add).
+waiting to be recorded (see pending_add).
 
 Each list holds its newest element first and is exact from its oldest element onward: every
 point (or candle) stored since that one is in it, so a window that the list reaches back to is
 whole; an older window is read from DynamoDB. A list that holds all there is ends with a
 marker timed before any point, which trimming drops first. Elements are "<epoch ms> <JSON>",
-so a read finds its window without decoding the others. Only history.py uses this module; it writes
-here once DynamoDB holds what is written.
+so a read finds its window without decoding the others. Only aggregation/history/ uses this
+module; it writes here once DynamoDB holds what is written.
 """
 
 from __future__ import annotations
@@ -109,30 +109,36 @@ def remember(written: Sequence[Written]) -> None:
 
 
 def pending_add(records: Sequence[dict[str, Any]]) -> None:
-    """Keep prices' records (AggregatedPrice.to_record) to store once DynamoDB takes them,
-    after those kept before. Raise RedisError: with Redis down too, they are lost."""
+    """Keep prices' records (AggregatedPrice.to_record) to be recorded, after those kept
+    before. Raise while Redis is unavailable: they are lost."""
     if records:
-        batch = {"prices": json.dumps(records, default=str)}
-        redis_store.connection().xadd(keys.history_pending(), batch)
+        with redis_store.connection().pipeline(transaction=False) as pipe:
+            for record in records:
+                pipe.xadd(keys.history_pending(), {"price": json.dumps(record, default=str)})
+            pipe.execute()
 
 
-def has_pending() -> bool:
-    """Return True while prices wait for DynamoDB (False when Redis cannot tell)."""
-    waiting = 0
-    with redis_store.best_effort("the length of the history backlog"):
-        waiting = redis_store.connection().xlen(keys.history_pending())
-    return bool(waiting)
-
-
-def pending(count: int) -> list[tuple[bytes, list[dict[str, Any]]]]:
-    """Return up to count of the oldest batches waiting, each with its id for pending_done."""
+def pending(count: int) -> list[tuple[bytes, Any]]:
+    """Return up to count of the oldest records waiting, each with its id for pending_done
+    (None for an entry of another form)."""
     entries = redis_store.connection().xrange(keys.history_pending(), count=count)
-    return [(entry, json.loads(fields[b"prices"])) for entry, fields in entries]
+    return [(entry, json.loads(fields.get(b"price", b"null"))) for entry, fields in entries]
 
 
-def pending_done(entry: bytes) -> None:
-    """Forget a batch that is stored."""
-    redis_store.connection().xdel(keys.history_pending(), entry)
+def pending_done(entries: Sequence[bytes]) -> None:
+    """Forget records that are recorded."""
+    redis_store.connection().xdel(keys.history_pending(), *entries)
+
+
+def pending_state() -> tuple[int, float | None]:
+    """Return how many records wait, and when the oldest was kept (epoch seconds; None
+    when none waits)."""
+    with redis_store.connection().pipeline(transaction=False) as pipe:
+        pipe.xlen(keys.history_pending())
+        pipe.xrange(keys.history_pending(), count=1)
+        count, oldest = pipe.execute()
+    # A stream entry's id starts with the epoch milliseconds Redis added it at.
+    return count, int(oldest[0][0].split(b"-")[0]) / 1000 if oldest else None
 
 
 @contextmanager

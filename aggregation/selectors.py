@@ -22,8 +22,9 @@ from django.conf import settings
 from django.db import close_old_connections
 from redis.exceptions import RedisError
 
-from aggregation import history, price_cache, scheduling
+from aggregation import price_cache, scheduling
 from aggregation.aggregate import combine
+from aggregation.history import reads
 from aggregation.methods import METHODS
 from aggregation.models import Asset
 from aggregation.price import AggregatedPrice
@@ -355,7 +356,7 @@ def _from_history(symbol: str, failure: bytes | None) -> AggregatedPrice:
     """Return symbol's newest history point; raise ApiError when there is none."""
     price = None
     try:
-        price = history.latest(symbol)
+        price = reads.latest(symbol)
     except (BotoCoreError, ClientError):
         logger.exception("History unavailable for %s", symbol)
     PRICE_READS.labels("nowhere" if price is None else "history").inc()
@@ -381,7 +382,7 @@ def _latest_price(symbol: str) -> AggregatedPrice:
     except RedisError:
         price = None
     if price is None:
-        price = history.latest(symbol)
+        price = reads.latest(symbol)
     if price is None:
         raise ApiError(503, "no_price", f"No price for {symbol} is available yet.")
     return price

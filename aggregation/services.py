@@ -1,8 +1,9 @@
-"""The refresh: fetch every venue, aggregate, keep the latest in Redis, record history.
+"""The refresh: fetch every venue, aggregate, keep the latest in Redis, hand it to history.
 
 One asset (POST /refresh, the admin, manage.py refresh) or many at once (the beat's batches):
 either way each venue is asked once for every asset, in as few calls as it allows, each asset
-is aggregated on its own, and the prices are published in one Redis round trip.
+is aggregated on its own, and the prices are published in one Redis round trip, then handed
+to the history backlog, which its own worker records: a refresh never waits on DynamoDB.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from aggregation import history, price_cache
+from aggregation import price_cache
 from aggregation.aggregate import NoQuorum, aggregate
+from aggregation.history import backlog
 from aggregation.models import Asset
 from aggregation.price import (
     AggregatedPrice,
@@ -33,7 +35,8 @@ Named = list[tuple[str, Quote | ExchangeError]]  # each venue's name and its quo
 
 
 def price_refresh(*, symbol: str, wait_seconds: float = 0) -> AggregatedPrice:
-    """Fetch, aggregate, cache and record the price of one enabled asset; return it.
+    """Fetch, aggregate and cache the price of one enabled asset, and hand it to history;
+    return it.
 
     Raise a RefreshError: UnknownAsset, RefreshInProgress (after wait_seconds), NoQuorum (the
     last good price stays in place and the failure is kept beside it) or Unavailable.
@@ -170,7 +173,7 @@ def _refresh(
     published = price_cache.publish(
         prices, [RefreshFailure(exc.symbol, now, str(exc), exc.sources) for exc in failures]
     )
-    history.record(published)
+    backlog.add(published)
     for price in prices:
         _observe("published", price.sources, started)
     for exc in failures:

@@ -1,4 +1,5 @@
-"""Celery interface to the refresh service: the beat tick, the batch refresh, promotions."""
+"""Celery interface to the services: the beat tick, the batch refresh, promotions, and the
+history drain."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from celery import shared_task
 from django.conf import settings
 
 from aggregation import scheduling
+from aggregation.history import backlog
 from aggregation.price import RefreshError
 from aggregation.services import prices_refresh
+from common import redis_store
 from common.metrics import BEAT_TICK_DURATION
 
 logger = logging.getLogger(__name__)
@@ -67,6 +70,17 @@ def refresh_batch(symbols: list[str], interval: float) -> int:
 def promote_requested_assets() -> list[str]:
     """Refresh the most requested assets as hot until the next promotion; return them."""
     return scheduling.promote_most_requested(settings.PRICEHUB_HOT_PROMOTIONS)
+
+
+@shared_task
+def record_history() -> int:
+    """Record the prices waiting in the history backlog; return how many points it stored."""
+    try:
+        return len(backlog.drain())
+    except redis_store.UNAVAILABLE as exc:
+        # The next drain, a second later, tries again: no traceback.
+        logger.warning("History backlog unreachable: %s", exc)
+        return 0
 
 
 def _queue(interval: float) -> str:

@@ -382,7 +382,7 @@ def main() -> int:
 
 
 def _wait_for_pending(timeout: float = 60) -> None:
-    # Prices that waited for DynamoDB are stored by the refreshes after it is back.
+    # Prices that waited for DynamoDB are stored by the history worker once it is back.
     client = redis.Redis.from_url(REDIS_URL)
     ends = time.monotonic() + timeout
     while time.monotonic() < ends:

@@ -2,9 +2,11 @@
 
 Once every sampled asset has its first price (the first round, timed), and after a warm-up,
 it samples, every few seconds through the batch endpoint, the age of every hot
-and medium asset and of 1,000 cold ones picked at random, and reads from /metrics the
-refreshes per second and the beat tick's duration; it reads the worker's CPU and memory; then
-it runs the original system's mixed read load over 1,000 assets and reports the Redis hit rate.
+and medium asset and of 1,000 cold ones picked at random, and the history backlog, and reads
+from /metrics the refreshes per second and the beat tick's duration; it reads the workers' CPU
+and memory; then it runs the original system's mixed read load over 1,000 assets and reports
+the Redis hit rate. Last, it pauses the ticks until the refreshes stop and the history backlog
+is empty: every price handed to history must have been taken from it, as a point or not due.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ COLD_SAMPLE = 1000
 # The original system's JMeter plan: threads reading hot, medium and cold assets.
 MIXED_WEIGHTS = {"hot": 1800, "medium": 1200, "cold": 800}
 MIXED_ASSETS = {"hot": 20, "medium": 180, "cold": 800}
+BACKLOG_PRICES = "pricehub_history_backlog_prices"
+BACKLOG_AGE = "pricehub_history_backlog_age_seconds"
+HISTORY_PRICES = "pricehub_history_prices_total"
+DRAIN_SECONDS = 300
 
 
 @dataclass
@@ -57,12 +63,17 @@ class Scale:
     worker_rss_mb: float = 0.0
     mixed: tools.Measurement | None = None
     hit_rate: float = math.nan
+    backlog_prices: float = 0.0  # the most prices seen waiting for history
+    backlog_age: float = 0.0  # the oldest age seen of a price waiting, seconds
+    history: Counter[str] = field(default_factory=Counter)  # prices by outcome, once drained
 
     def lines(self) -> list[str]:
         """Return the figures, one a line, and the targets met or missed."""
         share = self.on_time / self.sampled if self.sampled else 0.0
         hot = age_p95(self.hot_ages)
         mixed = self.mixed
+        history = self.history
+        lost = history["queued"] - history["stored"] - history["skipped"] - history["dropped"]
         return [
             f"scale: {self.assets} assets, {SECONDS:g} s after {WARMUP_SECONDS:g} s of warm-up",
             f"- first round: every sampled asset priced {self.first_round_seconds:.0f} s after"
@@ -78,10 +89,18 @@ class Scale:
             f"{mixed.errors} errors; Redis hit rate {self.hit_rate:.2%}"
             if mixed
             else "- mixed reads: not run",
+            f"- history backlog: at most {self.backlog_prices:.0f} prices waiting, the oldest"
+            f" {self.backlog_age:.1f} s; once drained, of {history['queued']:.0f} handed over,"
+            f" {history['stored']:.0f} stored, {history['skipped']:.0f} not due,"
+            f" {history['dropped']:.0f} dropped, {lost:.0f} unaccounted for",
             "",
             _mark(share >= 0.99, f"on time: {share:.2%} >= 99 %"),
             _mark(hot <= 1.5, f"hot age p95: {hot:.2f} s <= 1.5 s"),
             _mark(self.tick_p99_ms <= 100, f"beat tick p99: {self.tick_p99_ms:.0f} ms <= 100 ms"),
+            _mark(
+                history["queued"] > 0 and lost == 0 == history["dropped"],
+                f"history: {lost + history['dropped']:.0f} points lost once the backlog drained",
+            ),
             _mark(
                 mixed is not None and mixed.errors == 0 and self.hit_rate >= 0.99,
                 f"mixed reads: hit rate {self.hit_rate:.2%} >= 99 %, "
@@ -93,9 +112,9 @@ class Scale:
 def run() -> Scale:
     """Start the stack with ASSETS simulated assets, measure, stop it."""
     result = Scale(ASSETS)
-    # DynamoDB Local on disk takes about 700 writes a second on this machine, fewer than ten
-    # thousand assets' history needs; in memory it keeps up, as DynamoDB itself would.
-    with stack.running(assets=ASSETS, DYNAMODB_IN_MEMORY="true") as process:
+    # DynamoDB Local on disk, as `make run` has it: the history worker records the points
+    # apart, and the refreshes never wait on it.
+    with stack.running(assets=ASSETS) as process:
         stack.wait_until_priced(process)
         assets, first_priced = _assets(), time.monotonic()
         intervals = {asset["tier"]: asset["refresh_seconds"] for asset in assets}
@@ -109,6 +128,7 @@ def run() -> Scale:
         before, (cpu_before, _), started = _metrics(), _worker_usage(process), time.monotonic()
         while time.monotonic() - started < SECONDS:
             _take(sample, intervals, result)
+            _watch_backlog(result)
             # At no fixed phase of the refreshes, so the ages sampled are not biased.
             time.sleep(jitter.uniform(SAMPLE_EVERY / 2, SAMPLE_EVERY * 3 / 2))
         after, (cpu_after, rss), elapsed = (
@@ -123,6 +143,7 @@ def run() -> Scale:
         result.worker_cpu_percent = (cpu_after - cpu_before) / elapsed * 100
         result.worker_rss_mb = rss / 1e6
         result.mixed, result.hit_rate = _mixed_reads(assets)
+        result.history = _history_drained(process)
     return result
 
 
@@ -169,6 +190,46 @@ def _take(symbols: list[str], intervals: dict[str, float], result: Scale) -> Non
                 result.late[price["tier"]] += not on_time
                 if price["tier"] == "hot":
                     result.hot_ages.append(price["age_seconds"])
+
+
+def _watch_backlog(result: Scale) -> None:
+    samples = _metrics()
+    result.backlog_prices = max(result.backlog_prices, _delta({}, samples, BACKLOG_PRICES))
+    result.backlog_age = max(result.backlog_age, _delta({}, samples, BACKLOG_AGE))
+
+
+def _history_drained(process: subprocess.Popen) -> Counter[str]:
+    """Pause the ticks until no refresh or drain ran for a few seconds and no price waits for
+    history; return the prices handed to history by outcome (queued, stored, skipped,
+    dropped)."""
+    tickers = stack.processes(process.pid, "celery", "-Q beat")
+    for ticker in tickers:
+        ticker.suspend()
+    try:
+        deadline, before, after = time.monotonic() + DRAIN_SECONDS, None, _counts()
+        while before != after or after[1]:
+            if time.monotonic() > deadline:
+                raise stack.StackError(f"the history backlog did not drain in {DRAIN_SECONDS} s")
+            time.sleep(5)
+            before, after = after, _counts()
+    finally:
+        for ticker in tickers:
+            ticker.resume()
+    return after[0]
+
+
+def _counts() -> tuple[Counter[str], float]:
+    # The history counters by outcome, the prices waiting, and the refreshes made.
+    samples = _metrics()
+    outcomes = Counter(
+        {
+            dict(labels)["outcome"]: value
+            for (name, labels), value in samples.items()
+            if name == HISTORY_PRICES
+        }
+    )
+    refreshes = _delta({}, samples, "pricehub_refresh_seconds_count")
+    return outcomes + Counter({"refreshes": refreshes}), _delta({}, samples, BACKLOG_PRICES)
 
 
 def _mixed_reads(assets: list[dict]) -> tuple[tools.Measurement, float]:

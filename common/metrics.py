@@ -49,6 +49,12 @@ BEAT_TICK_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 CELERY_TASKS = Counter("pricehub_celery_tasks_total", "Celery tasks run", ["task", "outcome"])
+HISTORY_PRICES = Counter(
+    "pricehub_history_prices_total",
+    "Prices handed to history, and what became of them",
+    ["outcome"],
+)  # outcome: queued (handed over by a refresh), then stored (a point), skipped (it neither
+# moved nor aged enough to be one) or dropped (it could not be read back)
 
 
 def observe_many(histogram: Histogram, values: list[float]) -> None:

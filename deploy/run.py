@@ -93,6 +93,9 @@ def main() -> int:
         " --pool threads --concurrency 16"
         " --loglevel WARNING -n worker@%h",
         "ticker": f"{celery} worker -Q beat --pool solo --loglevel WARNING -n ticker@%h",
+        # History is recorded apart: a refresh hands its prices over and never waits on
+        # DynamoDB; this worker drains them into it, one drain at a time.
+        "history": f"{celery} worker -Q history --pool solo --loglevel WARNING -n history@%h",
         "beat": f"{celery} beat --loglevel WARNING --schedule {DATA / 'celerybeat-schedule'}",
         "web": WEB,
         "stream": STREAM,

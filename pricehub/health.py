@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from aggregation import history
+from aggregation.history import backlog, client
 from common import redis_store
 from common.errors import ApiError, ErrorOutput, method_not_allowed
 from common.metrics import exposition
@@ -45,7 +45,7 @@ def broker_ping() -> None:
 
 CHECKS: dict[str, Callable[[], None]] = {
     "redis": redis_store.ping,
-    "dynamodb": history.ping,
+    "dynamodb": client.ping,
     "broker": broker_ping,
 }
 
@@ -106,10 +106,12 @@ class HealthView(ProbeView):
 
 @csrf_exempt  # a POST gets its 405, not the CSRF check's 403
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus's scrape of every process on the host, and of the venues' circuits."""
+    """Prometheus's scrape of every process on the host, of the venues' circuits and of the
+    history backlog."""
     if request.method not in {"GET", "HEAD"}:
         return method_not_allowed(("GET", "HEAD"))
-    return HttpResponse(exposition(CircuitStates()), content_type=CONTENT_TYPE_LATEST)
+    body = exposition(CircuitStates(), backlog.Backlog())
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 
 class ReadyView(ProbeView):

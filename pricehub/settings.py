@@ -122,6 +122,11 @@ PRICEHUB_MAX_QUOTE_AGE_SECONDS = env.float("MAX_QUOTE_AGE_SECONDS", default=30.0
 # or when this many seconds passed; Redis always has the latest price.
 PRICEHUB_HISTORY_DEVIATION_PERCENT = env.float("HISTORY_DEVIATION_PERCENT", default=0.05)
 PRICEHUB_HISTORY_HEARTBEAT_SECONDS = env.float("HISTORY_HEARTBEAT_SECONDS", default=60.0)
+# A refresh hands its prices to a backlog in Redis and goes on; the worker of the `history`
+# queue records them (aggregation/history/backlog.py). The beat starts a drain this often;
+# a drain records until none wait, or for this long at most, well within its lock's minute.
+PRICEHUB_HISTORY_DRAIN_EVERY_SECONDS = env.float("HISTORY_DRAIN_EVERY_SECONDS", default=1.0)
+PRICEHUB_HISTORY_DRAIN_SECONDS = env.float("HISTORY_DRAIN_SECONDS", default=10.0)
 # Every PROMOTION_SECONDS the HOT_PROMOTIONS most requested assets are refreshed as hot,
 # whatever their tier; request counts halve at each promotion, so recent demand counts most.
 PRICEHUB_HOT_PROMOTIONS = env.int("HOT_PROMOTIONS", default=3)
@@ -158,11 +163,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A queue for the beat's ticks and one for each tier's batches ("celery" takes the cold ones),
 # which a worker consumes in this order of priority: a tick, a hot or a medium batch never
-# waits behind a backlog of colder ones.
-CELERY_TASK_QUEUES = [Queue("beat"), Queue("hot"), Queue("medium"), Queue("celery")]
+# waits behind a backlog of colder ones. The history drain has a queue, and a worker, of its
+# own (see the history block below).
+CELERY_TASK_QUEUES = [Queue(name) for name in ("beat", "hot", "medium", "celery", "history")]
 CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority"}
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_ROUTES = {"aggregation.tasks.dispatch_due_refreshes": {"queue": "beat"}}
+CELERY_TASK_ROUTES = {
+    "aggregation.tasks.dispatch_due_refreshes": {"queue": "beat"},
+    "aggregation.tasks.record_history": {"queue": "history"},
+}
 CELERY_BEAT_SCHEDULE = {
     # Twice a second: a tick costs a few Redis commands whatever the number of assets, and a
     # tick coming late (Celery beat's timing is loose) delays a 1 s refresh by half a second
@@ -171,6 +180,12 @@ CELERY_BEAT_SCHEDULE = {
     "promote-requested-assets": {
         "task": "aggregation.tasks.promote_requested_assets",
         "schedule": PRICEHUB_PROMOTION_SECONDS,
+    },
+    # A drain still queued when the next is sent is superseded by it.
+    "record-history": {
+        "task": "aggregation.tasks.record_history",
+        "schedule": PRICEHUB_HISTORY_DRAIN_EVERY_SECONDS,
+        "options": {"expires": PRICEHUB_HISTORY_DRAIN_EVERY_SECONDS},
     },
 }
 

@@ -15,10 +15,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from aggregation import history
 from aggregation.api.prices import JSON, ReadThrottle
 from aggregation.candles import INTERVALS, parse_time
 from aggregation.documents import render_candles, render_history
+from aggregation.history import reads
 from aggregation.price import epoch_ms
 from aggregation.selectors import asset_known
 from common.errors import ApiError, errors
@@ -101,7 +101,7 @@ def history_body(asset: str, params: Mapping[str, str]) -> bytes:
     order = params.get("order") or "desc"
     if order not in ("desc", "asc"):
         raise ApiError(400, "invalid_order", "order is desc (newest first) or asc.")
-    points, last = history.page(
+    points, last = reads.page(
         known.symbol,
         start,
         end,
@@ -125,9 +125,7 @@ def candles_body(asset: str, params: Mapping[str, str]) -> bytes:
         raise ApiError(
             400, "range_too_large", f"Ask for at most {MAX_CANDLES} {name} candles at once."
         )
-    return render_candles(
-        known.symbol, name, history.candles_between(known.symbol, name, start, end)
-    )
+    return render_candles(known.symbol, name, reads.candles_between(known.symbol, name, start, end))
 
 
 def _range(params: Any, *, default_span: timedelta) -> tuple[datetime, datetime]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from aggregation import history
+from aggregation.history import client
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def queries() -> Iterator[list[dict[str, Any]]]:
     def keep(parsed: dict[str, Any], **kwargs: Any) -> None:
         answers.append(parsed)
 
-    events = history._client().meta.events
+    events = client.client().meta.events
     events.register("after-call.dynamodb.Query", keep)
     yield answers
     events.unregister("after-call.dynamodb.Query", keep)
@@ -32,7 +32,7 @@ def dynamodb_calls() -> Iterator[list[str]]:
     def keep(model: Any, **kwargs: Any) -> None:
         names.append(model.name)
 
-    events = history._client().meta.events
+    events = client.client().meta.events
     events.register("before-call.dynamodb", keep)
     yield names
     events.unregister("before-call.dynamodb", keep)

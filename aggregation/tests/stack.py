@@ -8,8 +8,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import boto3
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from deploy.services import ROOT, free_port, front_command, wait_for_port
+
+CELERY = [sys.executable, "-m", "celery", "-A", "pricehub"]
 
 
 def environment(
@@ -48,15 +55,63 @@ def environment(
     return env
 
 
+def celery(name: str, directory: Path) -> list[list[str]]:
+    """Return the command lines of a stack's Celery processes, as `make run` has them: a worker
+    of the refreshes, the worker that records history, and the beat (its schedule file in
+    directory)."""
+    worker = [*CELERY, "worker", "--pool", "threads", "-c", "4", "-n", f"{name}@%h"]
+    return [
+        [*worker, "-Q", "beat,hot,medium,celery"],
+        [*CELERY, "worker", "-Q", "history", "--pool", "solo", "-n", f"{name}-history@%h"],
+        [*CELERY, "beat", "-s", str(directory / f"{name}-schedule")],
+    ]
+
+
+def refreshes(folder: Path, outcome: str | None = None) -> float:
+    """Return how many refreshes the processes with metrics in folder made (of outcome)."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, str(folder))
+    return sum(
+        sample.value
+        for metric in registry.collect()
+        for sample in metric.samples
+        if sample.name == "pricehub_refresh_seconds_count"
+        and outcome in (None, sample.labels["outcome"])
+    )
+
+
+def points(env: dict[str, str]) -> dict[str, list[int]]:
+    """Return the times (epoch ms) of every point in the stack's table, by asset, in order."""
+    found: dict[str, list[int]] = {}
+    for item in scan(env, env["DYNAMODB_TABLE"]):
+        found.setdefault(item["asset"]["S"], []).append(int(item["timestamp"]["N"]))
+    return {symbol: sorted(times) for symbol, times in found.items()}
+
+
+def scan(env: dict[str, str], table: str) -> Iterator[dict[str, Any]]:
+    """Yield every item of one of the stack's tables."""
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=env["DYNAMODB_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    for page in client.get_paginator("scan").paginate(TableName=table):
+        yield from page["Items"]
+
+
 @contextmanager
-def running(commands: list[tuple[list[str], dict[str, str]]]) -> Iterator[None]:
-    """Run each command in its environment until the block ends."""
+def running(
+    commands: list[tuple[list[str], dict[str, str]]],
+) -> Iterator[list[subprocess.Popen]]:
+    """Run each command in its environment until the block ends; yield their processes."""
     started = [
         subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
         for command, env in commands
     ]
     try:
-        yield
+        yield started
     finally:
         for process in started:
             process.terminate()

@@ -7,7 +7,8 @@ import pytest
 import requests
 from django.test import override_settings
 
-from aggregation import history, price_cache
+from aggregation import price_cache
+from aggregation.history import store
 from aggregation.models import Asset
 from aggregation.price import AggregatedPrice, Source, whole_ms
 from aggregation.services import price_refresh
@@ -88,13 +89,13 @@ def test_it_answers_503_when_no_price_exists_yet(api):
 
 
 def test_it_falls_back_to_dynamodb_when_redis_has_no_price(api):
-    history.append(stored_price("XRPUSDT", age=timedelta(seconds=2)))
+    store.append(stored_price("XRPUSDT", age=timedelta(seconds=2)))
     body = api.get("/prices/XRPUSDT").json()
     assert (body["asset"], body["price"]) == ("XRPUSDT", 67000.5)
 
 
 def test_it_serves_history_while_redis_is_unreachable(api, settings):
-    history.append(stored_price("BTCUSDT", age=timedelta(seconds=2)))
+    store.append(stored_price("BTCUSDT", age=timedelta(seconds=2)))
     dead = {
         "default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{free_port()}"}
     }

@@ -5,7 +5,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from aggregation import history, price_cache
+from aggregation import price_cache
+from aggregation.history import reads
 from aggregation.models import Asset
 
 pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
@@ -52,7 +53,7 @@ def test_it_creates_the_history_table_idempotently(settings):
         first == second == "Tables prices-command-test and prices-command-test-candles are ready "
         f"({settings.DYNAMODB_ENDPOINT_URL}).\n"
     )
-    assert history.latest("BTCUSDT") is None
+    assert reads.latest("BTCUSDT") is None
 
 
 def test_it_reports_a_refresh_already_running_and_goes_on():

@@ -36,13 +36,8 @@ def site(stack_environment, tmp_path: Path) -> Iterator[str]:
         cwd=ROOT,
         check=True,
     )
-    celery = [sys.executable, "-m", "celery", "-A", "pricehub"]
-    commands = [
-        [*celery, "worker", "--pool", "threads", "-c", "4", "-n", "dashboard@%h"],
-        [*celery, "beat", "-s", str(tmp_path / "schedule")],
-    ]
     with (
-        stack.running([(command, env) for command in commands]),
+        stack.running([(command, env) for command in stack.celery("dashboard", tmp_path)]),
         stack.front(env, tmp_path / "front") as url,
     ):
         yield f"{url}/"

@@ -15,8 +15,9 @@ from django.test import RequestFactory, override_settings
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
-from aggregation import history, price_cache
+from aggregation import price_cache
 from aggregation.api import fast_reads
+from aggregation.history import store
 from aggregation.models import Asset
 from aggregation.price import AggregatedPrice, RefreshFailure, Source, epoch_ms, whole_ms
 from aggregation.services import price_refresh
@@ -191,7 +192,7 @@ def points(stores: None) -> None:
         price = AggregatedPrice(
             "BTCUSDT", Decimal(f"{100 + minute}.5"), "vwap", moment, moment, (source,)
         )
-        history.append(price)
+        store.append(price)
 
 
 @pytest.mark.usefixtures("points")

@@ -4,7 +4,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from aggregation.history import is_due
+from aggregation.history.store import is_due
 from aggregation.price import AggregatedPrice, HistoryPoint
 
 LAST = AggregatedPrice(

@@ -12,8 +12,10 @@ from django.core.cache import cache
 from django.test import override_settings
 from django_redis import get_redis_connection
 
-from aggregation import history, recent
+from aggregation import recent
 from aggregation.candles import INTERVALS
+from aggregation.history import client, reads
+from aggregation.history.store import append, rollup
 from aggregation.price import AggregatedPrice, Source
 from deploy.services import free_port
 
@@ -36,8 +38,8 @@ def store(count: int, *, first: datetime = T0, step: timedelta = timedelta(secon
     """Store count points of BTCUSDT, step apart, priced 100.000, 101.001, ..., and one of
     ETHUSDT among them."""
     for n in range(count):
-        history.append(point(first + n * step, f"{100 + n % 7}.{n:03}0"))
-    history.append(point(first + step / 2, "7", symbol="ETHUSDT"))
+        append(point(first + n * step, f"{100 + n % 7}.{n:03}0"))
+    append(point(first + step / 2, "7", symbol="ETHUSDT"))
 
 
 def forget_recent() -> None:
@@ -109,9 +111,9 @@ def test_default_ranges_are_answered_from_redis_as_from_dynamodb(api, queries):
 
 def test_a_page_from_redis_equals_the_one_from_dynamodb():
     store(5)
-    from_redis = history.page("BTCUSDT", *WINDOW, newest_first=True, limit=3)
+    from_redis = reads.page("BTCUSDT", *WINDOW, newest_first=True, limit=3)
     forget_recent()
-    assert from_redis == history.page("BTCUSDT", *WINDOW, newest_first=True, limit=3)
+    assert from_redis == reads.page("BTCUSDT", *WINDOW, newest_first=True, limit=3)
     assert [point.sources_used for point in from_redis[0]] == [1, 1, 1]
 
 
@@ -189,7 +191,7 @@ def test_it_answers_from_dynamodb_while_redis_is_unreachable(api, queries, dead_
 
 def test_it_stores_points_while_redis_is_unreachable(history_count, dead_redis):
     with override_settings(**dead_redis):
-        history.append(point(T0, "100"))
+        append(point(T0, "100"))
     assert history_count("BTCUSDT") == 1
 
 
@@ -197,12 +199,12 @@ def test_after_a_flush_the_next_point_fills_the_lists_from_dynamodb(queries):
     store(10)
     cache.delete_pattern("*")
     queries.clear()
-    assert len(history.page("BTCUSDT", *WINDOW, newest_first=True, limit=100)[0]) == 10
+    assert len(reads.page("BTCUSDT", *WINDOW, newest_first=True, limit=100)[0]) == 10
     assert len(queries) == 1
-    history.append(point(T0 + timedelta(minutes=30), "110"))
+    append(point(T0 + timedelta(minutes=30), "110"))
     queries.clear()
-    points, after = history.page("BTCUSDT", *WINDOW, newest_first=False, limit=100)
-    candles = history.candles_between("BTCUSDT", "1m", *WINDOW)
+    points, after = reads.page("BTCUSDT", *WINDOW, newest_first=False, limit=100)
+    candles = reads.candles_between("BTCUSDT", "1m", *WINDOW)
     assert ([p.price for p in points[-2:]], after, len(queries)) == (
         [Decimal("102.009"), 110],
         None,
@@ -212,9 +214,9 @@ def test_after_a_flush_the_next_point_fills_the_lists_from_dynamodb(queries):
 
 
 def test_a_new_assets_first_point_reads_back_its_points_only(api, queries):
-    history.append(point(T0, "100"))
+    append(point(T0, "100"))
     assert len(queries) == 1  # its candles are the ones just folded: nothing else exists
-    history.append(point(T0 + timedelta(minutes=2), "104"))
+    append(point(T0 + timedelta(minutes=2), "104"))
     reads = [("/prices/BTCUSDT/history", HOUR, "points")]
     reads += [("/prices/BTCUSDT/candles", HOUR | {"interval": n}, "candles") for n in INTERVALS]
     queries.clear()
@@ -228,7 +230,7 @@ def test_a_new_assets_first_point_reads_back_its_points_only(api, queries):
 
 def test_a_write_whose_answer_was_lost_leaves_no_gap_in_the_recent_past(queries):
     store(3)
-    events = history._client().meta.events
+    events = client.client().meta.events
 
     def note_points(params: dict[str, Any], context: dict[str, Any], **kwargs: Any) -> None:
         context["points"] = f'"{settings.DYNAMODB_TABLE}"'.encode() in params["body"]
@@ -241,14 +243,14 @@ def test_a_write_whose_answer_was_lost_leaves_no_gap_in_the_recent_past(queries)
     events.register("after-call.dynamodb.BatchWriteItem", lose_answer)
     try:
         with pytest.raises(ConnectionError):
-            history.append(point(T0 + timedelta(minutes=3), "120"))
+            append(point(T0 + timedelta(minutes=3), "120"))
     finally:
         events.unregister("before-call.dynamodb.BatchWriteItem", note_points)
         events.unregister("after-call.dynamodb.BatchWriteItem", lose_answer)
-    history.append(point(T0 + timedelta(minutes=4), "130"))
+    append(point(T0 + timedelta(minutes=4), "130"))
     queries.clear()
-    points, _ = history.page("BTCUSDT", *WINDOW, newest_first=True, limit=3)
-    candles = history.candles_between("BTCUSDT", "5m", *WINDOW)
+    points, _ = reads.page("BTCUSDT", *WINDOW, newest_first=True, limit=3)
+    candles = reads.candles_between("BTCUSDT", "5m", *WINDOW)
     assert queries == []
     assert [p.price for p in points] == [130, 120, Decimal("102.002")]
     assert (candles[0].points, candles[0].high, candles[0].close) == (5, 130, 130)
@@ -257,7 +259,7 @@ def test_a_write_whose_answer_was_lost_leaves_no_gap_in_the_recent_past(queries)
 def test_rollup_drops_the_recent_candles_and_the_memo(api, queries):
     store(10)
     assert len(cache.keys("history-recent*BTCUSDT*")) == 5
-    history.rollup("BTCUSDT")
+    rollup("BTCUSDT")
     assert cache.keys("history-recent*BTCUSDT*") == ["history-recent-points:BTCUSDT"]
     assert cache.get("history-memo:BTCUSDT") is None
     queries.clear()

@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 import requests
 
-from aggregation import history, price_cache
+from aggregation import price_cache
+from aggregation.history import backlog, reads, store
 from aggregation.models import Asset
 from aggregation.price import RefreshInProgress, UnknownAsset
 from aggregation.services import NoQuorum, price_refresh
@@ -38,9 +39,11 @@ def test_it_keeps_the_latest_price_in_redis():
     assert price_cache.latest_price("ETHUSDT") == price
 
 
-def test_it_appends_the_point_to_dynamodb():
+def test_it_hands_the_price_to_history_which_the_drain_stores():
     price = price_refresh(symbol="SOLUSDT")
-    assert history.latest("SOLUSDT") == price
+    assert reads.latest("SOLUSDT") is None
+    assert backlog.drain() == [price]
+    assert reads.latest("SOLUSDT") == price
 
 
 def test_it_excludes_a_venue_that_is_down_with_its_reason():
@@ -92,7 +95,8 @@ def test_an_older_price_never_replaces_a_newer_one_nor_joins_history(history_cou
     newer = price_refresh(symbol="BTCUSDT")
     assert price_cache.publish([older], []) == []
     assert price_cache.latest_price("BTCUSDT") == newer
-    assert history.record([older]) == []
+    assert len(backlog.drain()) == 2
+    assert store.record([older]) == []
     assert history_count("BTCUSDT") == 2
 
 

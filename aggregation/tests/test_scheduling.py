@@ -13,6 +13,7 @@ from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from aggregation import price_cache, scheduling
+from aggregation.history import backlog
 from aggregation.models import Asset
 from aggregation.price import RefreshInProgress
 from aggregation.services import price_refresh
@@ -112,8 +113,10 @@ def test_it_records_history_only_on_a_move_or_a_heartbeat(settings, history_coun
     settings.PRICEHUB_HISTORY_DEVIATION_PERCENT = 50
     for _ in range(3):
         price_refresh(symbol="ETHUSDT")
+    assert len(backlog.drain()) == 1
     settings.PRICEHUB_HISTORY_HEARTBEAT_SECONDS = 0
     price_refresh(symbol="ETHUSDT")
+    assert len(backlog.drain()) == 1
     assert history_count("ETHUSDT") == 2
 
 

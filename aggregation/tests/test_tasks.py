@@ -9,7 +9,7 @@ from celery.contrib.testing.worker import start_worker
 
 from aggregation import price_cache
 from aggregation.models import Asset
-from aggregation.tasks import dispatch_due_refreshes, refresh_batch
+from aggregation.tasks import dispatch_due_refreshes, record_history, refresh_batch
 from deploy.services import free_port
 from pricehub.celery import celery_app
 
@@ -98,12 +98,24 @@ def test_a_worker_takes_hotter_batches_before_colder_ones_queued_earlier():
     assert taken == order[::-1]
 
 
-def test_a_batch_publishes_while_dynamodb_is_down_with_one_warning_and_no_traceback(
+def test_the_history_worker_records_the_points_a_batch_handed_over(worker, history_count):
+    refresh_batch.delay(["BTCUSDT", "ETHUSDT"], 1.0)
+    wait_for_prices("BTCUSDT", "ETHUSDT")
+    record_history.delay()
+    deadline = time.monotonic() + 15
+    while (history_count("BTCUSDT"), history_count("ETHUSDT")) != (1, 1):
+        assert time.monotonic() < deadline, "the history worker recorded no point"
+        time.sleep(0.1)
+
+
+def test_a_batch_publishes_while_dynamodb_is_down_and_the_drain_warns_once_without_traceback(
     settings, caplog
 ):
     settings.DYNAMODB_ENDPOINT_URL = f"http://127.0.0.1:{free_port()}"
     with caplog.at_level("WARNING"):
         assert refresh_batch.apply(args=(["BTCUSDT"], 60.0)).get() == 1
+        assert not [r for r in caplog.records if r.name.startswith("aggregation")]
+        assert record_history.apply().get() == 0
     (record,) = [r for r in caplog.records if r.name.startswith("aggregation")]
     assert record.getMessage().startswith("DynamoDB did not take 1 prices; they wait:")
     assert record.exc_info is None

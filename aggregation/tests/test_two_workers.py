@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import itertools
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
-from prometheus_client import CollectorRegistry
-from prometheus_client.multiprocess import MultiProcessCollector
 
 from aggregation.tests import stack
 
@@ -30,7 +25,7 @@ def stack_env(stack_environment) -> dict[str, str]:
 def processes(stack_env: dict[str, str], tmp_path: Path) -> Iterator[list[Path]]:
     """Run two beats and two workers, each worker with its own metrics folder; yield those."""
     folders = [tmp_path / f"metrics-{n}" for n in (1, 2)]
-    celery = [sys.executable, "-m", "celery", "-A", "pricehub"]
+    celery = stack.CELERY
     commands = [
         *(([*celery, "beat", "-s", str(tmp_path / f"schedule-{n}")], {}) for n in (1, 2)),
         *(
@@ -47,49 +42,20 @@ def processes(stack_env: dict[str, str], tmp_path: Path) -> Iterator[list[Path]]
         yield folders
 
 
-def refreshes(folder: Path) -> float:
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, str(folder))
-    return sum(
-        sample.value
-        for metric in registry.collect()
-        for sample in metric.samples
-        if sample.name == "pricehub_refresh_seconds_count"
-    )
-
-
-def dynamodb(env: dict[str, str]) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=env["DYNAMODB_ENDPOINT_URL"],
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-
-
-def points(stack_env: dict[str, str]) -> dict[str, list[int]]:
-    found: dict[str, list[int]] = {}
-    for page in dynamodb(stack_env).get_paginator("scan").paginate(TableName=TABLE):
-        for item in page["Items"]:
-            found.setdefault(item["asset"]["S"], []).append(int(item["timestamp"]["N"]))
-    return {symbol: sorted(times) for symbol, times in found.items()}
-
-
 @pytest.mark.django_db
 def test_two_workers_and_beats_refresh_every_asset_once_an_interval_missing_none(
     processes, stack_env
 ):
     # Both workers at work first (a loaded machine starts them slowly), then the window.
     deadline = time.monotonic() + 60
-    while not all(refreshes(folder) > 0 for folder in processes):
+    while not all(stack.refreshes(folder) > 0 for folder in processes):
         assert time.monotonic() < deadline, "a worker did no refresh"
         time.sleep(0.5)
     opened = time.time() * 1000
     time.sleep(SECONDS)
     found = {
         symbol: [moment for moment in times if moment >= opened]
-        for symbol, times in points(stack_env).items()
+        for symbol, times in stack.points(stack_env).items()
     }
     assert len(found) == 10
     for symbol, times in found.items():

@@ -85,7 +85,7 @@ def assets_version() -> str:
 
 
 def history_pending() -> str:
-    """Stream: batches of prices waiting for DynamoDB, oldest first."""
+    """Stream: prices waiting to be recorded in history, oldest first, one an entry."""
     return _named("history-pending")
 
 

@@ -8,9 +8,11 @@ import re
 from pathlib import Path
 
 import yaml
+from django.conf import settings
 from django_prometheus.middleware import Metrics
 from prometheus_client import REGISTRY
 
+from aggregation.history.backlog import Backlog
 from deploy.run import VENUES
 from exchanges.client import CircuitStates
 
@@ -19,7 +21,7 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 
 
-APP = ("web", "stream", "worker", "beat")
+APP = ("web", "stream", "worker", "history", "beat")
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "pricehub.json"
 
 
@@ -43,7 +45,7 @@ def dashboard() -> dict:
 def test_it_defines_every_process_of_make_run_postgres_and_the_monitoring():
     assert set(SERVICES) == {
         "redis", "postgres", "dynamodb-local", *VENUES, "web", "stream", "front", "worker",
-        "beat", "prometheus", "grafana",
+        "history", "beat", "prometheus", "grafana",
     }  # fmt: skip
 
 
@@ -79,16 +81,29 @@ def test_the_front_fills_in_every_name_of_make_runs_template_with_web_and_the_st
 
 
 def test_workers_scale_and_each_serves_the_metrics_prometheus_scrapes():
-    worker = SERVICES["worker"]
-    assert not {"container_name", "ports", "hostname"} & set(worker)  # --scale worker=N
-    port = int(worker["environment"]["WORKER_METRICS_PORT"])
     jobs = {job["job_name"]: job for job in prometheus()["scrape_configs"]}
-    assert jobs["worker"]["dns_sd_configs"] == [{"names": ["worker"], "type": "A", "port": port}]
+    for name in ("worker", "history"):
+        worker = SERVICES[name]
+        assert not {"container_name", "ports", "hostname"} & set(worker)  # --scale worker=N
+        port = int(worker["environment"]["WORKER_METRICS_PORT"])
+        assert jobs[name]["dns_sd_configs"] == [{"names": [name], "type": "A", "port": port}]
     assert jobs["web"]["static_configs"] == [{"targets": ["web:8080"]}]  # /metrics by default
     assert "web" in SERVICES["web"]["environment"]["ALLOWED_HOSTS"].split(",")
     for name in APP:  # each container's processes add up in a folder of its own
         assert SERVICES[name]["environment"]["PROMETHEUS_MULTIPROC_DIR"] == "/metrics"
         assert SERVICES[name]["tmpfs"] == ["/metrics"]
+
+
+def queues(service: str) -> set[str]:
+    command = SERVICES[service]["command"]
+    return set(command[command.index("-Q") + 1].split(","))
+
+
+def test_every_celery_queue_has_a_worker_and_history_has_one_of_its_own():
+    assert queues("worker") | queues("history") == {
+        queue.name for queue in settings.CELERY_TASK_QUEUES
+    }
+    assert queues("history") == {"history"}
 
 
 def test_grafana_needs_a_password_from_the_env_file_and_lets_no_one_else_in():
@@ -121,7 +136,7 @@ def test_grafana_is_provisioned_with_prometheus_and_the_pricehub_dashboard():
     assert {panel["datasource"]["uid"] for panel in panels} == {source["uid"]}
     assert {panel["title"] for panel in panels} >= {
         "Requests per second", "Latency", "Cache hit rate", "Price age by tier (p95)",
-        "Venue errors per second", "Venue circuits",
+        "Venue errors per second", "Venue circuits", "History backlog",
     }  # fmt: skip
     ids = [panel["id"] for panel in panels]
     assert len(ids) == len(set(ids))
@@ -130,7 +145,7 @@ def test_grafana_is_provisioned_with_prometheus_and_the_pricehub_dashboard():
 def test_every_metric_the_dashboard_queries_is_one_pricehub_exports():
     Metrics.get_instance()  # django-prometheus registers its metrics on first use
     exported = {metric.name for metric in REGISTRY.collect()}
-    exported.add(CircuitStates.NAME)
+    exported |= {CircuitStates.NAME, *Backlog.NAMES}
     queried = {
         re.sub(r"_(total|bucket|count|sum)$", "", name)
         for panel in dashboard()["panels"]

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from aggregation import history
+from aggregation.history import store
 from aggregation.models import Asset
 
 
@@ -23,5 +23,5 @@ class Command(BaseCommand):
             Asset.objects.order_by("symbol").values_list("symbol", flat=True)
         )
         for index, symbol in enumerate(symbols, start=1):
-            made = history.rollup(symbol)
+            made = store.rollup(symbol)
             self.stdout.write(f"[{index}/{len(symbols)}] {symbol}: {made} candles")
