@@ -154,25 +154,23 @@ def stores(services: None) -> Iterator[None]:
     cache.delete_pattern("*")
 
 
-class FastReadsClient(APIClient):
-    """An APIClient whose requests meet the WSGI entry point's fast path first, as served."""
+class LeanReadsClient(APIClient):
+    """An APIClient whose requests meet the WSGI entry point's lean reads first, as served."""
 
     def request(self, **request: Any) -> HttpResponse:
-        from aggregation.api import fast_reads
+        from aggregation.api import reads
 
-        answer = fast_reads.serve(self._base_environ(**{**request, **self._credentials}))
-        if answer is None:
+        response = reads.serve(self._base_environ(**{**request, **self._credentials}))
+        if response is None:
             return super().request(**request)
-        status, headers, body = answer
-        response = HttpResponse(body, status=status, headers=dict(headers))
         response.json = functools.partial(self._parse_json, response)
         return response
 
 
 @pytest.fixture
 def api() -> APIClient:
-    """A client of the API as a WSGI server runs it: the fast reads, then Django."""
-    return FastReadsClient()
+    """A client of the API as a WSGI server runs it: the lean reads, then Django."""
+    return LeanReadsClient()
 
 
 @pytest.fixture

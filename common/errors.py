@@ -41,10 +41,6 @@ class ApiError(exceptions.APIException):
         self.extra = extra
         super().__init__(detail, code)
 
-    def body(self) -> dict[str, Any]:
-        """Return the JSON body of this error."""
-        return {"error": self.code, "detail": str(self.detail), **self.extra}
-
 
 def unavailable() -> ApiError:
     """Return the answer to a backend outage: a 503, never a 500."""
@@ -73,21 +69,32 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
     }
 
 
+def api_error(exc: Exception) -> exceptions.APIException | None:
+    """Return the API error exc is answered with, or None when it is not one PriceHub answers."""
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, PermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, BACKEND_ERRORS):
+        logger.exception("Backend unavailable")
+        return unavailable()
+    return exc if isinstance(exc, exceptions.APIException) else None
+
+
+def error_body(exc: exceptions.APIException) -> dict[str, Any]:
+    """Return PriceHub's JSON body of an API error."""
+    code = getattr(exc.detail, "code", None) or exc.default_code
+    return {"error": code, "detail": str(exc.detail), **getattr(exc, "extra", {})}
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Answer every error with {"error", "detail"}; a backend outage is a 503, never a 500."""
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied()
-    elif isinstance(exc, BACKEND_ERRORS):
-        logger.exception("Backend unavailable")
-        exc = unavailable()
-    if not isinstance(exc, exceptions.APIException):
+    exc = api_error(exc)
+    if exc is None:
         return None
     response = drf_exception_handler(exc, context)
     if response is not None:
-        code = getattr(exc.detail, "code", None) or exc.default_code
-        response.data = {"error": code, "detail": str(exc.detail), **getattr(exc, "extra", {})}
+        response.data = error_body(exc)
     return response
 
 

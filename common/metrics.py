@@ -10,7 +10,9 @@ import bisect
 import os
 from collections import Counter as Tally
 from collections.abc import Iterable, Iterator
+from typing import Any
 
+from django_prometheus import middleware
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
@@ -55,6 +57,20 @@ HISTORY_PRICES = Counter(
     ["outcome"],
 )  # outcome: queued (handed over by a refresh), then stored (a point), skipped (it neither
 # moved nor aged enough to be one) or dropped (it could not be read back)
+
+
+class PrometheusAfterMiddleware(middleware.PrometheusAfterMiddleware):
+    """django-prometheus' request metrics, each labelled series looked up once: labels()
+    costs more than the increment, and a request makes eight of them."""
+
+    def label_metric(self, metric: Any, request: Any, response: Any = None, **labels: str) -> Any:
+        key = (metric, *labels.values())
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = super().label_metric(metric, request, **labels)
+        return series
+
+    _series: dict[tuple[Any, ...], Any] = {}  # shared by every instance
 
 
 def observe_many(histogram: Histogram, values: list[float]) -> None:

@@ -8,7 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pricehub.settings")
 
 django_application = get_wsgi_application()
 
-# Imported once Django is set up: the price reads' fast path, in front of Django.
-from aggregation.api.fast_reads import FastReads  # noqa: E402
+# Imported once Django is set up: a plain GET of a read is served in front of Django's cycle.
+from aggregation.api.reads import LeanReads  # noqa: E402
 
-application = FastReads(django_application)
+application = LeanReads(django_application)

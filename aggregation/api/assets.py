@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aggregation import scheduling
-from aggregation.api.prices import ReadThrottle
+from aggregation.api.reads import ReadThrottle
 from aggregation.models import Asset
 from common.errors import errors
 

@@ -9,13 +9,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.http import HttpResponse, QueryDict
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
-from rest_framework.request import Request
-from rest_framework.views import APIView
 
-from aggregation.api.prices import JSON, ReadThrottle
+from aggregation.api.reads import JSON, ReadView
 from aggregation.candles import INTERVALS, parse_time
 from aggregation.documents import render_candles, render_history
 from aggregation.history import reads
@@ -62,10 +60,8 @@ class CandlesOutput(serializers.Serializer):
     candles = CandleOutput(many=True)
 
 
-class HistoryView(APIView):
-    throttle_classes = [ReadThrottle]
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         parameters=[
             *_RANGE,
             OpenApiParameter("order", str, enum=["desc", "asc"], description="desc: newest first"),
@@ -75,14 +71,14 @@ class HistoryView(APIView):
         responses={200: HistoryOutput, **errors(400, 404, 429, 503)},
         summary="Stored price points of one asset in a time range",
     )
-    def get(self, request: Request, asset: str) -> HttpResponse:
-        return HttpResponse(history_body(asset, request.query_params), content_type=JSON)
+)
+class HistoryView(ReadView):
+    def read(self, query: QueryDict, asset: str) -> HttpResponse:
+        return HttpResponse(history_body(asset, query), content_type=JSON)
 
 
-class CandlesView(APIView):
-    throttle_classes = [ReadThrottle]
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         parameters=[
             OpenApiParameter("interval", str, required=True, enum=list(INTERVALS)),
             *_RANGE,
@@ -90,8 +86,10 @@ class CandlesView(APIView):
         responses={200: CandlesOutput, **errors(400, 404, 429, 503)},
         summary="OHLC candles of one asset from its stored points",
     )
-    def get(self, request: Request, asset: str) -> HttpResponse:
-        return HttpResponse(candles_body(asset, request.query_params), content_type=JSON)
+)
+class CandlesView(ReadView):
+    def read(self, query: QueryDict, asset: str) -> HttpResponse:
+        return HttpResponse(candles_body(asset, query), content_type=JSON)
 
 
 def history_body(asset: str, params: Mapping[str, str]) -> bytes:

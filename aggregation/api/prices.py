@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 
-from django.conf import settings
-from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.http import HttpResponse, QueryDict
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from aggregation.aggregate import NoQuorum
+from aggregation.api.reads import JSON, ReadView
 from aggregation.documents import PriceOutput, render_sources
 from aggregation.methods import METHODS
 from aggregation.price import RefreshError
@@ -28,7 +28,6 @@ from aggregation.selectors import (
 from aggregation.services import price_refresh
 from common.errors import ApiError, ErrorOutput, errors
 
-JSON = "application/json"
 # How long POST /refresh waits for a refresh of the same asset that is already running.
 REFRESH_WAIT_SECONDS = 10
 
@@ -47,15 +46,6 @@ class RefreshTokenThrottle(UserRateThrottle):
         return super().get_cache_key(request, view)
 
 
-class ReadThrottle(AnonRateThrottle):
-    """Per-client read limit, when settings.PRICEHUB_THROTTLE_READS turns it on."""
-
-    scope = "read"
-
-    def allow_request(self, request: Request, view: APIView) -> bool:
-        return not settings.PRICEHUB_THROTTLE_READS or super().allow_request(request, view)
-
-
 class BatchErrorOutput(ErrorOutput):
     asset = serializers.CharField()
 
@@ -70,25 +60,23 @@ class RefreshOutput(serializers.Serializer):
     price = PriceOutput()
 
 
-class PriceView(APIView):
-    throttle_classes = [ReadThrottle]
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         parameters=[
             OpenApiParameter("method", str, enum=list(METHODS), description="default: the asset's")
         ],
         responses={200: PriceOutput, **errors(304, 400, 404, 429, 503)},
         summary="The latest price of one asset",
     )
-    def get(self, request: Request, asset: str) -> HttpResponse:
-        reading = price_reading(symbol=asset, method=request.query_params.get("method"))
+)
+class PriceView(ReadView):
+    def read(self, query: QueryDict, asset: str) -> HttpResponse:
+        reading = price_reading(symbol=asset, method=query.get("method"))
         return HttpResponse(reading.body, headers=price_headers(reading))
 
 
-class PriceListView(APIView):
-    throttle_classes = [ReadThrottle]
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         parameters=[
             OpenApiParameter(
                 "assets", str, required=True, description=f"comma-separated, at most {MAX_BATCH}"
@@ -98,8 +86,10 @@ class PriceListView(APIView):
         summary="The latest prices of several assets",
         operation_id="prices_batch",
     )
-    def get(self, request: Request) -> HttpResponse:
-        reading = prices_reading(symbols=request.query_params.get("assets", "").split(","))
+)
+class PriceListView(ReadView):
+    def read(self, query: QueryDict) -> HttpResponse:
+        reading = prices_reading(symbols=query.get("assets", "").split(","))
         return HttpResponse(reading.body, headers=price_headers(reading))
 
 

@@ -24,7 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 
 from aggregation import selectors
 from common import redis_store
-from common.errors import ApiError
+from common.errors import ApiError, error_body
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -99,7 +99,7 @@ def _asgi_stream(request: HttpRequest) -> HttpResponse:
     try:
         symbols = selectors.stream_assets(request.GET.get("assets", "").split(","))
     except ApiError as exc:
-        return JsonResponse(exc.body(), status=exc.status_code)
+        return JsonResponse(error_body(exc), status=exc.status_code)
     last = request.headers.get("Last-Event-ID", "")
     since = int(last) if last.isascii() and last.isdigit() else None
     headers = {

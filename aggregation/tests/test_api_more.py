@@ -9,7 +9,8 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
-from aggregation.api.prices import ReadThrottle, RefreshAnonThrottle
+from aggregation.api.prices import RefreshAnonThrottle
+from aggregation.api.reads import ReadThrottle
 from aggregation.history import backlog, store
 from aggregation.price import AggregatedPrice, Source, epoch_ms
 from aggregation.services import price_refresh

@@ -1,22 +1,26 @@
-"""The fast path of the price reads answers exactly as the documented DRF views do."""
+"""A plain GET of a read answers on the lean path exactly as through Django and DRF."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import json
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import RequestFactory, override_settings
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from aggregation import price_cache
-from aggregation.api import fast_reads
+from aggregation.api import reads
 from aggregation.history import store
 from aggregation.models import Asset
 from aggregation.price import AggregatedPrice, RefreshFailure, Source, epoch_ms, whole_ms
@@ -36,23 +40,24 @@ def stored_price(symbol: str, *, age: timedelta) -> AggregatedPrice:
     return AggregatedPrice(symbol, Decimal("67000.5"), "vwap", moment, moment, (source,))
 
 
-def fast(path: str, method: str = "GET", **headers: str) -> Any:
-    """Return the fast path's answer to a request, None when it leaves it to Django."""
-    return fast_reads.serve(RequestFactory().generic(method, path, **headers).environ)
+def lean(path: str, method: str = "GET", **headers: str) -> Any:
+    """Return the lean path's answer to a request, None when it leaves it to Django."""
+    return reads.serve(RequestFactory().generic(method, path, **headers).environ)
 
 
 def both(path: str, **headers: str) -> tuple[Any, Any]:
-    """Return the fast path's answer and the DRF view's to the same GET."""
-    answer = fast(path, **headers)
-    assert answer is not None, f"the fast path left {path} to Django"
+    """Return the lean path's answer and Django's (DRF's view) to the same GET."""
+    answer = lean(path, **headers)
+    assert answer is not None, f"the lean path left {path} to Django"
     return answer, APIClient().get(path, **headers)
 
 
 def assert_same(path: str, **headers: str) -> dict[str, Any] | None:
-    (status, fast_headers, body), documented = both(path, **headers)
+    lean, documented = both(path, **headers)
+    status, body = lean.status_code, lean.content
     assert status == documented.status_code
     expected = {k: v for k, v in documented.items() if k not in _TRANSPORT_HEADERS}
-    got = {k: v for k, v in fast_headers if k not in _TRANSPORT_HEADERS}
+    got = {k: v for k, v in lean.items() if k not in _TRANSPORT_HEADERS}
     if not expected["ETag"].startswith("W/"):
         # A digest of the body, which holds the moment of each read.
         for etag, content in ((got.pop("ETag"), body), (expected.pop("ETag"), documented.content)):
@@ -135,12 +140,14 @@ def test_it_answers_a_disabled_asset_as_unknown_at_once():
 
 
 def test_it_leaves_throttled_reads_writes_and_other_paths_to_django(settings):
-    assert fast("/prices/BTCUSDT", method="POST") is None
-    assert fast("/prices/BTCUSDT/trades") is None
-    assert fast("/assets") is None
-    assert fast("/prices/BTCUSDT", HTTP_HOST="evil.example") is None
+    assert lean("/prices/BTCUSDT", method="POST") is None
+    assert lean("/prices/BTCUSDT/trades") is None
+    assert lean("/assets") is None
+    assert lean("/prices/BTCUSDT", HTTP_HOST="evil.example") is None
+    assert lean("/prices/BTCUSDT", method="HEAD") is None
+    assert lean("/prices/BTCUSDT", HTTP_AUTHORIZATION="Token abc") is None
     settings.PRICEHUB_THROTTLE_READS = True
-    assert fast("/prices/BTCUSDT") is None
+    assert lean("/prices/BTCUSDT") is None
 
 
 def test_it_counts_its_answers_in_the_request_metrics():
@@ -150,7 +157,7 @@ def test_it_counts_its_answers_in_the_request_metrics():
         return REGISTRY.get_sample_value(name, labels) or 0
 
     before = served()
-    fast("/prices/NOPEUSDT")
+    lean("/prices/NOPEUSDT")
     assert served() == before + 1
 
 
@@ -159,7 +166,7 @@ def test_it_serves_a_copy_no_older_than_the_read_copy_horizon():
     with override_settings(PRICEHUB_READ_COPY_SECONDS=60):
         first = assert_same("/prices/ADAUSDT")
         price_cache.publish([stored_price("ADAUSDT", age=timedelta(0))], [])
-        copied = json.loads(fast("/prices/ADAUSDT")[2])
+        copied = json.loads(lean("/prices/ADAUSDT").content)
     assert copied["aggregated_at"] == first["aggregated_at"]
     assert assert_same("/prices/ADAUSDT")["aggregated_at"] != first["aggregated_at"]
 
@@ -256,3 +263,126 @@ def test_the_wsgi_entry_point_serves_reads_itself_and_the_rest_through_django():
     assert json.loads(call("/prices/NOPEUSDT"))["error"] == "unknown_asset"
     assert json.loads(call("/healthz")) == {"status": "ok"}
     assert answers == ["404 Not Found", "200 OK"]
+
+
+def production_settings() -> dict[str, Any]:
+    """Return what pricehub/settings_production.py sets beyond the base settings, for a
+    host named testserver."""
+    import pricehub.settings as base
+
+    path = Path(base.__file__).with_name("settings_production.py")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(base, "DEBUG", False)
+        patch.setattr(base, "SECRET_KEY", "k3v-Jq9x_Lr2mW8tZp4sNc7yHb1dGf6aUe0oQi5XwVzRjTnYlKgMhBs")
+        patch.setattr(base, "DATABASES", {"default": {"ENGINE": "django.db.backends.postgresql"}})
+        patch.setenv("ALLOWED_HOSTS", "testserver")
+        spec = importlib.util.spec_from_file_location("production_under_test", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    # The tests' own: their database, and venues that listen on loopback.
+    own = {"DEBUG", "SECRET_KEY", "DATABASES", "PRICEHUB_VENUE_PRIVATE_ADDRESSES"}
+    return {
+        name: value
+        for name, value in vars(module).items()
+        if name.isupper() and name not in own and value != getattr(base, name, object())
+    }
+
+
+@pytest.fixture(params=["development", "production"])
+def edge(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """Run a test under the development settings, then under the production settings over
+    HTTPS (through a proxy that says so); yield the headers its requests carry."""
+    if request.param == "development":
+        yield {}
+        return
+    overrides = production_settings()
+    assert overrides["SECURE_HSTS_SECONDS"] > 0
+    assert overrides["SECURE_SSL_REDIRECT"]
+    with override_settings(**overrides):
+        yield {"HTTP_X_FORWARDED_PROTO": "https"}
+
+
+def test_reads_answer_alike_under_the_development_and_production_settings(edge):
+    price_refresh(symbol="BTCUSDT")
+    assert assert_same("/prices/BTCUSDT", **edge)["asset"] == "BTCUSDT"
+    etag = APIClient().get("/prices/BTCUSDT", **edge)["ETag"]
+    assert assert_same("/prices/BTCUSDT", HTTP_IF_NONE_MATCH=etag, **edge) is None
+    assert len(assert_same("/prices?assets=BTCUSDT,NOPEUSDT", **edge)["errors"]) == 1
+    for path, error in [("/prices/NOPEUSDT", "unknown_asset"), ("/prices/B!", "invalid_asset")]:
+        assert assert_same(path, **edge)["error"] == error
+    assert assert_same("/prices/BTCUSDT/candles", **edge)["error"] == "invalid_interval"
+    hsts = lean("/prices/BTCUSDT", **edge).get("Strict-Transport-Security")
+    assert (hsts is not None) == bool(edge)
+
+
+def test_a_plain_http_read_is_redirected_to_https_by_django_under_production_settings():
+    with override_settings(**production_settings()):
+        assert lean("/prices/BTCUSDT") is None
+        response = APIClient().get("/prices/BTCUSDT")
+    assert (response.status_code, response["Location"]) == (
+        301,
+        "https://testserver/prices/BTCUSDT",
+    )
+
+
+def test_every_middleware_is_reviewed_for_the_reads_under_both_settings():
+    # A middleware added to MIDDLEWARE must be named in READ_MIDDLEWARE: what it does to a
+    # read, or that its hooks run on the lean path.
+    assert set(settings.MIDDLEWARE) <= set(reads.READ_MIDDLEWARE)
+    with override_settings(**production_settings()):
+        assert set(settings.MIDDLEWARE) <= set(reads.READ_MIDDLEWARE)
+
+
+class Stamp:
+    """A middleware that stamps every answer."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        return self.process_response(request, self.get_response(request))
+
+    def process_response(self, request: Any, response: Any) -> Any:
+        response["X-Stamp"] = "stamped"
+        return response
+
+
+def test_a_middleware_not_reviewed_sends_the_reads_through_django(monkeypatch):
+    price_refresh(symbol="BTCUSDT")
+    stamp = f"{__name__}.Stamp"
+    stamped = override_settings(MIDDLEWARE=[*settings.MIDDLEWARE, stamp])
+    with stamped:
+        assert lean("/prices/BTCUSDT") is None
+        assert APIClient().get("/prices/BTCUSDT")["X-Stamp"] == "stamped"
+    monkeypatch.setitem(reads.READ_MIDDLEWARE, stamp, "runs")  # reviewed: its hooks run
+    with stamped:
+        assert lean("/prices/BTCUSDT")["X-Stamp"] == "stamped"
+        assert_same("/prices/BTCUSDT")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "header", "expected"),
+    [
+        ("X_FRAME_OPTIONS", "SAMEORIGIN", "X-Frame-Options", "SAMEORIGIN"),
+        ("SECURE_REFERRER_POLICY", "no-referrer", "Referrer-Policy", "no-referrer"),
+        ("SECURE_CONTENT_TYPE_NOSNIFF", False, "X-Content-Type-Options", None),
+        ("SECURE_CROSS_ORIGIN_OPENER_POLICY", None, "Cross-Origin-Opener-Policy", None),
+    ],
+)
+def test_the_reads_follow_a_change_of_the_security_settings(setting, value, header, expected):
+    price_refresh(symbol="BTCUSDT")
+    with override_settings(**{setting: value}):
+        assert lean("/prices/BTCUSDT").get(header) == expected
+        assert_same("/prices/BTCUSDT")
+
+
+def test_an_invalid_token_is_refused_on_every_endpoint(api):
+    price_refresh(symbol="BTCUSDT")
+    gets = ["/prices/BTCUSDT", "/prices?assets=BTCUSDT", "/prices/BTCUSDT/history", "/assets"]
+    # The probes (/healthz, /readyz) take no credentials at all: a load balancer asks them.
+    gets += ["/prices/BTCUSDT/candles?interval=1m", "/exchanges"]
+    for path in gets:
+        response = api.get(path, HTTP_AUTHORIZATION="Token not-a-token")
+        assert (path, response.status_code) == (path, 401)
+        assert response.json()["error"] == "authentication_failed"
+    assert api.post("/refresh/BTCUSDT", HTTP_AUTHORIZATION="Token nope").status_code == 401
