@@ -88,7 +88,7 @@ class LeanReads:
         response = serve(environ)
         if response is None:
             return self.app(environ, start_response)
-        start_response(f"{response.status_code} {response.reason_phrase}", response.items())
+        start_response(f"{response.status_code} {response.reason_phrase}", [*response.items()])
         return [response.content]
 
 

@@ -255,10 +255,12 @@ def test_the_wsgi_entry_point_serves_reads_itself_and_the_rest_through_django():
 
     answers = []
 
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        assert type(headers) is list  # as PEP 3333 asks, and servers check
+        answers.append(status)
+
     def call(path: str) -> bytes:
-        environ = RequestFactory().get(path).environ
-        body = b"".join(application(environ, lambda status, headers: answers.append(status)))
-        return body
+        return b"".join(application(RequestFactory().get(path).environ, start_response))
 
     assert json.loads(call("/prices/NOPEUSDT"))["error"] == "unknown_asset"
     assert json.loads(call("/healthz")) == {"status": "ok"}
