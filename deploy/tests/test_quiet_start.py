@@ -1,0 +1,91 @@
+"""`make run` (deploy/run.py) from nothing: each process starts once what it needs answers, so a
+client reading through the front from the first moment gets its price and the log holds no
+error, and Ctrl-C stops every process it started."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+import deploy.run
+from deploy.services import free_port
+
+# A traceback, a Python or Celery log line at ERROR or CRITICAL, nginx's [error] and worse,
+# and a process that died (its keeper's line).
+NOISE = re.compile(r"Traceback|\bERROR\b|CRITICAL|\[(error|crit|alert|emerg)\]|keep: exited")
+FIRST_PRICE_SECONDS = 120  # a fresh stack on a busy 2-core machine: DynamoDB Local is slow
+
+
+def stack_environment(tmp_path: Path) -> dict[str, str]:
+    """Return the environment of a `make run` of its own: its folder, database and ports, with
+    its own Redis and DynamoDB Local to start."""
+    ports = {name: str(free_port()) for name in ("FRONT", "WEB", "STREAM", "DYNAMODB", "REDIS")}
+    env = dict(
+        os.environ,
+        DATA_DIR=str(tmp_path / "data"),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        REDIS_URL=f"redis://127.0.0.1:{ports.pop('REDIS')}/0",
+        DYNAMODB_IN_MEMORY="true",
+        **{f"{name}_PORT": port for name, port in ports.items()},
+        **{
+            f"{venue}_URL": f"http://127.0.0.1:{free_port()}"
+            for venue in ("BINANCE", "COINBASE", "KRAKEN")
+        },
+    )
+    env.pop("DYNAMODB_ENDPOINT_URL", None)
+    return env
+
+
+def first_price(front: str, run: subprocess.Popen) -> dict:
+    """Ask the front for BTCUSDT's price every tenth of a second, from before it listens until
+    it answers 200; return the price."""
+    deadline = time.monotonic() + FIRST_PRICE_SECONDS
+    while time.monotonic() < deadline and run.poll() is None:
+        try:
+            answer = requests.get(f"{front}/prices/BTCUSDT", timeout=10)
+        except requests.RequestException:
+            answer = None  # nothing listens yet (the front starts last), or a busy machine
+        if answer is not None and answer.status_code == 200:
+            return answer.json()
+        time.sleep(0.1)
+    pytest.fail(f"no price through the front after {FIRST_PRICE_SECONDS} s (exit {run.poll()})")
+
+
+def left_behind(data: Path) -> list[str]:
+    """Return the command lines of the processes still running with data as their DATA_DIR."""
+    marker = f"DATA_DIR={data}"
+    found = []
+    for process in psutil.process_iter(["cmdline", "environ"]):
+        environ = process.info["environ"] or {}
+        if f"DATA_DIR={environ.get('DATA_DIR')}" == marker:
+            found.append(" ".join(process.info["cmdline"] or []))
+    return found
+
+
+def test_a_clean_start_logs_no_error_and_ctrl_c_stops_it_all(tmp_path: Path):
+    env = stack_environment(tmp_path)
+    front = f"http://127.0.0.1:{env['FRONT_PORT']}"
+    log = tmp_path / "run.log"
+    run = deploy.run.start(env, log)
+    try:
+        price = first_price(front, run)
+        with requests.get(f"{front}/stream?assets=BTCUSDT", stream=True, timeout=10) as stream:
+            event = next(line for line in stream.iter_lines() if line.startswith(b"data: "))
+    finally:
+        os.killpg(run.pid, signal.SIGINT)  # Ctrl-C, as a terminal sends it
+        run.wait(timeout=30)
+    assert price["asset"] == "BTCUSDT"
+    assert b'"asset":"BTCUSDT"' in event.replace(b" ", b"")
+    # The start, up to Ctrl-C: at the stop, processes that outlive Redis may say they lost it.
+    start, stop, _ = log.read_text().partition("system   | SIGINT received")
+    assert stop, f"deploy.run did not see the SIGINT; its log: {log}"
+    assert [line for line in start.splitlines() if NOISE.search(line)] == [], f"see {log}"
+    assert left_behind(Path(env["DATA_DIR"])) == []
