@@ -1,11 +1,12 @@
 """The price documents the API serves, rendered once when a refresh publishes them.
 
 A published document holds everything about a price but the three fields that depend on
-the moment of the read (`tier`, `stale`, `age_seconds`); a read adds those (selectors).
+the moment of the read (`tier`, `stale`, `age_seconds`); a read adds those (render_reading).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -77,7 +78,7 @@ class PriceOutput(PublishedPriceOutput):
 def render_price(price: AggregatedPrice) -> bytes:
     """Return price's published document as JSON, as PublishedPriceOutput describes it."""
     used = price.used
-    return _dumps(
+    return _encode(
         {
             "asset": price.asset,
             "price": float(price.price),
@@ -98,7 +99,27 @@ def render_price(price: AggregatedPrice) -> bytes:
 def render_failure(failure: RefreshFailure) -> bytes:
     """Return a failed refresh as the `last_refresh_error` document, in JSON."""
     sources = render_sources(failure.sources)
-    return _dumps({"at": _iso(failure.at), "detail": failure.detail, "sources": sources})
+    return _encode({"at": _iso(failure.at), "detail": failure.detail, "sources": sources})
+
+
+def render_reading(
+    document: bytes, *, tier: str, stale: bool, age_seconds: float, failure: bytes | None
+) -> bytes:
+    """Return the document GET /prices/{asset} answers (PriceOutput): a published document
+    (render_price) with the fields of the read's moment and, while the price's refreshes fail,
+    the last failure's document (render_failure) as `last_refresh_error`. The documents are
+    spliced in as the bytes they are: a read never decodes them again."""
+    # The age as the JSON encoder writes a float (float.__repr__); the rest of the moment is
+    # cached, and the document's members are joined in without a copy of their own.
+    moment = _moment(tier, stale) + float.__repr__(age_seconds).encode()
+    tail = b"}" if failure is None else b"," + _LAST_REFRESH_ERROR + failure + b"}"
+    return b"".join((b"{", moment, b",", memoryview(document)[1:-1], tail))
+
+
+@functools.cache
+def _moment(tier: str, stale: bool) -> bytes:
+    # The members of a read's moment up to its age's value: its reads are the hottest code.
+    return _encode({"tier": tier, "stale": stale})[1:-1] + b"," + _encode("age_seconds") + b":"
 
 
 def render_sources(sources: tuple[Source, ...]) -> list[dict[str, Any]]:
@@ -141,7 +162,7 @@ def render_history(
         }
         for point in points
     ]
-    return _dumps({"asset": symbol, "order": order, "points": rows, "next_cursor": next_cursor})
+    return _encode({"asset": symbol, "order": order, "points": rows, "next_cursor": next_cursor})
 
 
 def render_candles(symbol: str, interval: str, candles: list[Candle]) -> bytes:
@@ -157,7 +178,7 @@ def render_candles(symbol: str, interval: str, candles: list[Candle]) -> bytes:
         }
         for candle in candles
     ]
-    return _dumps({"asset": symbol, "interval": interval, "candles": rows})
+    return _encode({"asset": symbol, "interval": interval, "candles": rows})
 
 
 def _number(value: Decimal | None) -> float | None:
@@ -169,6 +190,11 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _dumps(body: dict[str, Any]) -> bytes:
+def _encode(value: Any) -> bytes:
     # Numbers as DRF renders a DecimalField without string coercion: JSON floats.
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return _ENCODER.encode(value).encode()
+
+
+# One encoder for every document: json.dumps with arguments makes a new one each call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_LAST_REFRESH_ERROR = _encode("last_refresh_error") + b":"

@@ -1,24 +1,21 @@
 """PriceHub's published prices in Redis: the latest price of each asset and its document,
 refresh failures, refresh locks, and when each venue's quote stood still.
 
-Their keys and scripts are in common.redis_store.
+Their keys and scripts are in common.redis_store, their formats in aggregation.codec.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
 from django.conf import settings
 
-from aggregation.documents import render_failure, render_price
+from aggregation import codec
 from aggregation.price import (
     AggregatedPrice,
     RefreshFailure,
@@ -30,8 +27,7 @@ from common import redis_store
 from common.redis_store import keys, scripts
 from exchanges.quotes import Quote
 
-logger = logging.getLogger(__name__)
-
+T = TypeVar("T")
 # Longer than any refresh can take (the Celery hard time limit), so a crashed holder's
 # lock expires on its own.
 REFRESH_LOCK_SECONDS = 30
@@ -45,8 +41,8 @@ def publish(prices: list[AggregatedPrice], failures: list[RefreshFailure]) -> li
     refresh beside its asset's last good price, in one round trip; return the prices kept.
 
     A price or failure older than the one Redis holds is dropped: a refresh that outlived its
-    lock never replaces a later refresh's answer. Each price kept is announced on
-    the stream channel (see the stream server, aggregation/api/stream.py).
+    lock never replaces a later refresh's answer. Each price kept is announced on the stream
+    channel (see the stream server, aggregation/api/stream.py).
     """
     if not prices and not failures:
         return []
@@ -55,29 +51,18 @@ def publish(prices: list[AggregatedPrice], failures: list[RefreshFailure]) -> li
             scripts.Published(
                 price.asset,
                 epoch_ms(price.aggregated_at),
-                document_of(price),
-                _json(price.to_record()),
+                codec.encode_published(price),
+                codec.encode_record(price),
             )
             for price in prices
         ],
         [
-            scripts.Failed(
-                failure.asset,
-                epoch_ms(failure.at),
-                b"[%d,%s]" % (epoch_ms(failure.at), render_failure(failure)),
-            )
+            scripts.Failed(failure.asset, epoch_ms(failure.at), codec.encode_failure(failure))
             for failure in failures
         ],
         ttl=settings.PRICEHUB_CACHE_TTL_SECONDS,
     )
     return [prices[index - 1] for index in kept]
-
-
-def document_of(price: AggregatedPrice) -> bytes:
-    """Return price's published document as Redis keeps it: a JSON array of aggregated_at
-    and last_updated in epoch ms, the method, then the document."""
-    aggregated, updated = epoch_ms(price.aggregated_at), epoch_ms(price.last_updated)
-    return b'[%d,%d,"%s",%s]' % (aggregated, updated, price.method.encode(), render_price(price))
 
 
 def latest_price(symbol: str) -> AggregatedPrice | None:
@@ -88,34 +73,32 @@ def latest_price(symbol: str) -> AggregatedPrice | None:
 def latest_prices(symbols: list[str]) -> dict[str, AggregatedPrice]:
     """Return the latest price published for each of symbols that has one, in one round trip."""
     records = redis_store.connection().mget([keys.price(s) for s in symbols]) if symbols else []
-    return {
-        symbol: AggregatedPrice.from_record(json.loads(record))
+    found = {
+        symbol: _decoded(codec.decode_record, record)
         for symbol, record in zip(symbols, records, strict=True)
-        if record is not None
     }
+    return {symbol: price for symbol, price in found.items() if price is not None}
 
 
-@dataclass(frozen=True, slots=True)
-class Published:
-    """An asset's latest published document (see document_of) and failed refresh (a JSON
-    array of its time in epoch ms and its document), as Redis keeps them."""
-
-    document: bytes | None
-    failure: bytes | None
+# An asset's latest published price and failed refresh, each when there is one.
+Found = tuple[codec.PublishedPrice | None, codec.PublishedFailure | None]
 
 
 def read_published(
     symbols: list[str], *, also: list[str]
-) -> tuple[dict[str, Published], list[bytes | None]]:
-    """Return the published documents of symbols, and the values of the keys also names,
-    in one round trip."""
+) -> tuple[dict[str, Found], list[bytes | None]]:
+    """Return the published prices and failures of symbols, and the values of the keys also
+    names, in one round trip."""
     names = list(also)
     for symbol in symbols:
         names += [keys.document(symbol), keys.failure(symbol)]
     values = redis_store.connection().mget(names)
-    documents = values[len(also) :]
+    kept = values[len(also) :]
     published = {
-        symbol: Published(documents[2 * n], documents[2 * n + 1])
+        symbol: (
+            _decoded(codec.decode_published, kept[2 * n]),
+            _decoded(codec.decode_failure, kept[2 * n + 1]),
+        )
         for n, symbol in enumerate(symbols)
     }
     return published, values[: len(also)]
@@ -130,15 +113,14 @@ def unchanged_since(quotes: list[Quote], now: datetime) -> list[datetime]:
     since = []
     redis = redis_store.connection()
     with redis.pipeline(transaction=False) as pipe:
-        for key, quote, record in zip(names, quotes, redis.mget(names), strict=True):
+        for key, quote, value in zip(names, quotes, redis.mget(names), strict=True):
             # A live market moves the 24 h volume with every trade; a still ticker is stuck.
-            fingerprint = f"{quote.price} {quote.bid} {quote.ask} {quote.volume}"
-            known = None if record is None else json.loads(record)
-            if known is not None and known["fingerprint"] == fingerprint:
-                since.append(from_epoch_ms(known["since"]))
+            seen = (quote.price, quote.bid, quote.ask, quote.volume)
+            known = _decoded(codec.decode_unchanged, value)
+            if known is not None and known[0] == seen:
+                since.append(from_epoch_ms(known[1]))
                 continue
-            entry = {"fingerprint": fingerprint, "since": epoch_ms(now)}
-            pipe.set(key, json.dumps(entry), ex=_UNCHANGED_TTL)
+            pipe.set(key, codec.encode_unchanged(seen, epoch_ms(now)), ex=_UNCHANGED_TTL)
             since.append(now)
         pipe.execute()
     return since
@@ -177,5 +159,9 @@ def refresh_locks(symbols: list[str]) -> Iterator[set[str]]:
             scripts.release_locks(held, token)
 
 
-def _json(record: dict[str, Any]) -> str:
-    return json.dumps(record, default=str)  # Decimal amounts as their exact text
+def _decoded(decode: Callable[[bytes], T], value: bytes | None) -> T | None:
+    # A value kept by an older version counts as none: the next refresh replaces it.
+    try:
+        return None if value is None else decode(value)
+    except codec.Undecodable:
+        return None

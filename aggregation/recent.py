@@ -5,37 +5,34 @@ waiting to be recorded (see pending_add).
 Each list holds its newest element first and is exact from its oldest element onward: every
 point (or candle) stored since that one is in it, so a window that the list reaches back to is
 whole; an older window is read from DynamoDB. A list that holds all there is ends with a
-marker timed before any point, which trimming drops first. Elements are "<epoch ms> <JSON>",
-so a read finds its window without decoding the others. Only aggregation/history/ uses this
-module; it writes here once DynamoDB holds what is written.
+marker timed before any point, which trimming drops first. Their formats are aggregation.codec's;
+a list holding an entry this version cannot read cannot tell, and DynamoDB answers. Only
+aggregation/history/ uses this module; it writes here once DynamoDB holds what is written.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from redis.client import Pipeline
 from redis.exceptions import LockError
 
-from aggregation import candles
+from aggregation import codec
 from aggregation.candles import INTERVALS, Candle
-from aggregation.price import HistoryPoint, epoch_ms, from_epoch_ms
+from aggregation.price import AggregatedPrice, HistoryPoint
 from common import redis_store
 from common.redis_store import keys, scripts
 
 RECENT_POINTS = 1000
 RECENT_CANDLES = 200  # twice the default range of a candles request
 
-Entry = tuple[int, bytes]  # a list element split into its time and its JSON
+Entry = tuple[int, bytes]  # a list's element and its time
 _DRAIN_LOCK_SECONDS = 60
-_BEGINNING = f"{-(2**63)} null"  # the end of a list that holds all there is
+_BEGINNING = codec.encode_beginning()  # the end of a list that holds all there is
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,21 +105,21 @@ def remember(written: Sequence[Written]) -> None:
         pipe.execute()
 
 
-def pending_add(records: Sequence[dict[str, Any]]) -> None:
-    """Keep prices' records (AggregatedPrice.to_record) to be recorded, after those kept
-    before. Raise while Redis is unavailable: they are lost."""
-    if records:
+def pending_add(prices: Sequence[AggregatedPrice]) -> None:
+    """Keep prices to be recorded, after those kept before. Raise while Redis is unavailable:
+    they are lost."""
+    if prices:
         with redis_store.connection().pipeline(transaction=False) as pipe:
-            for record in records:
-                pipe.xadd(keys.history_pending(), {"price": json.dumps(record, default=str)})
+            for price in prices:
+                pipe.xadd(keys.history_pending(), {"price": codec.encode_record(price)})
             pipe.execute()
 
 
-def pending(count: int) -> list[tuple[bytes, Any]]:
-    """Return up to count of the oldest records waiting, each with its id for pending_done
-    (None for an entry of another form)."""
+def pending(count: int) -> list[tuple[bytes, AggregatedPrice | None]]:
+    """Return up to count of the oldest prices waiting, each with its id for pending_done
+    (None for an entry this version cannot read)."""
     entries = redis_store.connection().xrange(keys.history_pending(), count=count)
-    return [(entry, json.loads(fields.get(b"price", b"null"))) for entry, fields in entries]
+    return [(entry, _waiting(fields)) for entry, fields in entries]
 
 
 def pending_done(entries: Sequence[bytes]) -> None:
@@ -162,36 +159,31 @@ def points_page(
     """Return up to limit of symbol's points timed in [lower, upper] (epoch ms), and the time of
     the last one when more follow; None when the list cannot tell."""
     key, redis, found = keys.recent_points(symbol), redis_store.connection(), None
-    with redis_store.best_effort(f"the recent points of {symbol}"):
+    with redis_store.best_effort(f"the recent points of {symbol}"), suppress(codec.Undecodable):
         # Newest first, a page is most often the head of the list: read the rest only if not.
         entries = redis.lrange(key, 0, limit if newest_first else -1)
         found = _window(entries, lower, upper, newest_first=newest_first, limit=limit)
         if found is None and newest_first and len(entries) > limit:
             entries = redis.lrange(key, 0, -1)
             found = _window(entries, lower, upper, newest_first=newest_first, limit=limit)
-    if found is None:
-        return None
-    page, more = found
-    points = [_point(at, body) for at, body in page]
-    return points, page[-1][0] if more else None
+        if found is not None:
+            page, more = found
+            points = [codec.decode_point(entry) for _, entry in page]
+            return points, page[-1][0] if more else None
+    return None
 
 
 def candles_between(symbol: str, interval_name: str, first: int, last: int) -> list[Candle] | None:
     """Return symbol's candles that start in [first, last] (epoch ms), oldest first; None when
     the list does not reach back to first."""
-    entries = None
-    with redis_store.best_effort(f"the recent candles of {symbol}"):
-        entries = redis_store.connection().lrange(keys.recent_candles(symbol, interval_name), 0, -1)
-    if entries is None:
-        return None
-    starts = [_split(entry)[0] for entry in entries]
-    if not starts or starts[-1] > first:
-        return None
-    return [
-        candles.from_entry(entry)
-        for start, entry in zip(reversed(starts), reversed(entries), strict=True)
-        if first <= start <= last
-    ]
+    key = keys.recent_candles(symbol, interval_name)
+    with redis_store.best_effort(f"the recent candles of {symbol}"), suppress(codec.Undecodable):
+        timed = _timed(redis_store.connection().lrange(key, 0, -1))
+        if timed and timed[-1][0] <= first:
+            return [
+                codec.decode_candle(entry) for at, entry in reversed(timed) if first <= at <= last
+            ]
+    return None
 
 
 def forget_candles(symbol: str) -> None:
@@ -204,11 +196,11 @@ def _window(
     entries: list[bytes], lower: int, upper: int, *, newest_first: bool, limit: int
 ) -> tuple[list[Entry], bool] | None:
     # entries are the head of the list, or all of it: the page, and whether more follow.
-    split = [_split(entry) for entry in entries]
-    inside = [entry for entry in split if lower <= entry[0] <= upper]
+    timed = _timed(entries)
+    inside = [entry for entry in timed if lower <= entry[0] <= upper]
     if newest_first and len(inside) > limit:
         return inside[:limit], True  # the newest of the window are the newest in the list
-    if not split or split[-1][0] > lower:
+    if not timed or timed[-1][0] > lower:
         return None  # older points of the window may be missing
     if not newest_first:
         inside.reverse()
@@ -219,57 +211,48 @@ def _kept(symbol: str, memo: Memo, heads: dict[str, datetime]) -> scripts.Recent
     # A point whose heads are not to be refilled: the same candle before it is replaced; a
     # lost list stays empty.
     folded = [
-        (name, heads.get(name) == candle.start, candles.entry(candle))
+        (name, heads.get(name) == candle.start, codec.encode_candle(candle))
         for name, candle in memo.candles.items()
     ]
-    return scripts.Recent(symbol, _memo_value(memo), _point_entry(memo.point), folded)
+    memo_value = codec.encode_memo(memo.point, memo.candles)
+    return scripts.Recent(symbol, memo_value, codec.encode_point(memo.point), folded)
 
 
 def _refill_all(pipe: Pipeline, symbol: str, memo: Memo, stored: Stored) -> None:
     points, heads = stored
-    pipe.set(keys.history_memo(symbol), _memo_value(memo), ex=_ttl())
+    pipe.set(keys.history_memo(symbol), codec.encode_memo(memo.point, memo.candles), ex=_ttl())
     pipe.delete(keys.history_writing(symbol))
-    _refill(pipe, keys.recent_points(symbol), [_point_entry(p) for p in points], RECENT_POINTS)
+    entries = [codec.encode_point(point) for point in points]
+    _refill(pipe, keys.recent_points(symbol), entries, RECENT_POINTS)
     for name, found in heads.items():
-        entries = [candles.entry(candle) for candle in found]
+        entries = [codec.encode_candle(candle) for candle in found]
         _refill(pipe, keys.recent_candles(symbol, name), entries, RECENT_CANDLES)
 
 
-def _refill(pipe: Pipeline, key: str, entries: list[str], cap: int) -> None:
+def _refill(pipe: Pipeline, key: str, entries: list[bytes], cap: int) -> None:
     pipe.delete(key)
     pipe.rpush(key, *entries, *([_BEGINNING] if len(entries) < cap else []))
     pipe.expire(key, _ttl())
 
 
-def _memo_value(memo: Memo) -> str:
-    # The point's entry, as its list holds it, then its candles.
-    return f"{_point_entry(memo.point)}\n{candles.to_text(memo.candles)}"
-
-
 def _memo(value: bytes) -> Memo | None:
     # None for a memo this version cannot read (one kept in an older form): it counts as
     # lost, and is read back from DynamoDB.
-    point, _, folded = value.partition(b"\n")
     try:
-        return Memo(_point(*_split(point)), candles.from_text(folded))
-    except (ValueError, TypeError, AttributeError, ArithmeticError):  # decimal's errors too
+        return Memo(*codec.decode_memo(value))
+    except codec.Undecodable:
         return None
 
 
-def _point_entry(point: HistoryPoint) -> str:
-    # What a page shows and no more: a page reads a hundred of them.
-    fields = json.dumps([str(point.price), point.method, point.sources_used])
-    return f"{epoch_ms(point.time)} {fields}"
+def _waiting(fields: dict[bytes, bytes]) -> AggregatedPrice | None:
+    try:
+        return codec.decode_record(fields[b"price"])
+    except (KeyError, codec.Undecodable):
+        return None
 
 
-def _point(at: int, body: bytes) -> HistoryPoint:
-    price, method, sources_used = json.loads(body)
-    return HistoryPoint(from_epoch_ms(at), Decimal(price), method, sources_used)
-
-
-def _split(entry: bytes) -> Entry:
-    at, _, body = entry.partition(b" ")
-    return int(at), body
+def _timed(entries: list[bytes]) -> list[Entry]:
+    return [(codec.entry_time(entry), entry) for entry in entries]
 
 
 def _ttl() -> int:

@@ -6,7 +6,6 @@ host (keys and scripts in common.redis_store).
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
@@ -14,6 +13,7 @@ from typing import Protocol
 
 from django.conf import settings
 
+from aggregation import codec
 from aggregation.models import Asset
 from common import redis_store
 from common.redis_store import keys, scripts
@@ -45,13 +45,12 @@ def schedule_sync(now: float) -> None:
     changed when nothing else did, all of them otherwise."""
     promoted, version, synced = schedule_state()
     tiers = settings.PRICEHUB_TIER_SECONDS
-    state = [version.decode(), sorted(promoted), tiers]
-    marker = json.dumps(state)
-    if synced is not None and synced.decode() == marker:
+    marker = codec.encode_synced(version.decode(), promoted, tiers)
+    if synced == marker:
         return
     assets = Asset.objects.filter(enabled=True).only("symbol", "tier")
-    last = None if synced is None else json.loads(synced)
-    whole = last is None or [last[0], last[2]] != [state[0], state[2]]
+    last = _synced(synced)
+    whole = last is None or (last[0], last[2]) != (version.decode(), tiers)
     if not whole:
         assets = assets.filter(symbol__in=set(last[1]) ^ promoted)
     intervals = {asset.symbol: tiers[asset_tier(asset, promoted)] for asset in assets}
@@ -70,7 +69,9 @@ def schedule_state() -> tuple[frozenset[str], bytes, bytes | None]:
     return (*parse_read([promoted, version]), synced)
 
 
-def due_sync(intervals: dict[str, float], now: float, *, marker: str, whole: bool = True) -> None:
+def due_sync(
+    intervals: dict[str, float], now: float, *, marker: bytes | str, whole: bool = True
+) -> None:
     """Make the due set hold these symbols at these refresh intervals: new ones due from now
     on (see _first_due), one whose interval shrank (a promotion) due within its new interval;
     remember marker as what it was synced to. With whole, drop every other symbol; without,
@@ -113,7 +114,7 @@ def read_keys() -> list[str]:
 def parse_read(values: list[bytes | None]) -> tuple[frozenset[str], bytes]:
     """Return the promoted symbols and the assets version from the values of read_keys()."""
     promoted, version = values
-    return frozenset(json.loads(promoted or b"[]")), version or b"0"
+    return _symbols(promoted), version or b"0"
 
 
 def assets_changed() -> None:
@@ -165,10 +166,23 @@ def promote_most_requested(count: int) -> list[str]:
     # Halving keeps recent demand weighing most; ZUNIONSTORE onto itself rescales in place.
     redis.zunionstore(key, {key: 0.5})
     redis.zremrangebyscore(key, "-inf", 0.5)
-    redis.set(keys.promoted(), json.dumps(top), ex=int(settings.PRICEHUB_PROMOTION_SECONDS * 2))
+    seconds = int(settings.PRICEHUB_PROMOTION_SECONDS * 2)
+    redis.set(keys.promoted(), codec.encode_symbols(top), ex=seconds)
     return top
 
 
 def promoted() -> frozenset[str]:
     """Return the symbols currently promoted to hot by demand."""
-    return frozenset(json.loads(redis_store.connection().get(keys.promoted()) or b"[]"))
+    return _symbols(redis_store.connection().get(keys.promoted()))
+
+
+def _synced(value: bytes | None) -> tuple[str, list[str], dict[str, float]] | None:
+    # What the due set was last synced to; None, so all of it syncs, when nothing says.
+    try:
+        return None if value is None else codec.decode_synced(value)
+    except codec.Undecodable:
+        return None
+
+
+def _symbols(value: bytes | None) -> frozenset[str]:
+    return frozenset(() if value is None else codec.decode_symbols(value))

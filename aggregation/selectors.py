@@ -22,13 +22,15 @@ from django.conf import settings
 from django.db import close_old_connections
 from redis.exceptions import RedisError
 
-from aggregation import price_cache, scheduling
+from aggregation import codec, price_cache, scheduling
 from aggregation.aggregate import combine
+from aggregation.codec import PublishedFailure, PublishedPrice
+from aggregation.documents import render_reading
 from aggregation.history import reads
 from aggregation.methods import METHODS
 from aggregation.models import Asset
 from aggregation.price import AggregatedPrice
-from aggregation.price_cache import Published
+from aggregation.price_cache import Found
 from common.errors import ApiError
 from common.metrics import PRICE_AGE_SECONDS, PRICE_READS, observe_many
 
@@ -101,7 +103,7 @@ class _AssetTable:
 
 _table = _AssetTable()
 # symbol -> (when read, what Redis held); promotions and assets version, likewise.
-_copies: dict[str, tuple[float, _Found]] = {}
+_copies: dict[str, tuple[float, Found]] = {}
 _shared: tuple[float, frozenset[str], bytes] = (float("-inf"), frozenset(), b"")
 
 
@@ -170,15 +172,15 @@ def stream_assets(symbols: list[str]) -> list[str]:
 
 def price_document(price: AggregatedPrice) -> bytes:
     """Return the document of a price just published."""
-    document = price_cache.document_of(price)
-    return published_reading(price.asset, document, method=price.method).body
+    return published_reading(codec.published(price), method=price.method).body
 
 
-def published_reading(symbol: str, document: bytes, *, method: str | None = None) -> Reading:
-    """Return what GET /prices/{symbol} answers for a price just published, from the form
-    Redis keeps it in (price_cache.document_of), by method (default: the asset's)."""
+def published_reading(published: PublishedPrice, *, method: str | None = None) -> Reading:
+    """Return what GET /prices/{asset} answers for a price just published, by method
+    (default: the asset's)."""
+    symbol = published.asset
     asset = _table.current().get(symbol) or AssetInfo(symbol, "medium", method or "vwap")
-    found = _parsed(Published(document, None))
+    found = (published, None)
     reading = _finish(asset, found, scheduling.promoted(), method or asset.method, _Policy())
     _observe([reading])
     return reading
@@ -209,14 +211,14 @@ def _symbol(raw: str) -> str:
 
 def _read(
     symbols: list[str],
-) -> tuple[dict[str, AssetInfo], dict[str, _Found], frozenset[str]]:
+) -> tuple[dict[str, AssetInfo], dict[str, Found], frozenset[str]]:
     """Return the known assets among symbols, what Redis holds for them, and the promotions."""
     global _shared
     now = time.monotonic()
     horizon = settings.PRICEHUB_READ_COPY_SECONDS
     table = _table.current()
     known = {symbol: table[symbol] for symbol in symbols if symbol in table}
-    published: dict[str, _Found] = {}
+    published: dict[str, Found] = {}
     missing = []
     for symbol in known:
         copy = _copies.get(symbol)
@@ -229,11 +231,10 @@ def _read(
             documents, shared = price_cache.read_published(missing, also=scheduling.read_keys())
         except RedisError:
             logger.warning("Redis unavailable: reading prices from history")
-            nothing = _parsed(Published(None, None))
-            return known, dict.fromkeys(known, nothing), frozenset()
+            return known, dict.fromkeys(known, (None, None)), frozenset()
         for symbol, found in documents.items():
-            published[symbol] = _parsed(found)
-            _copies[symbol] = (now, published[symbol])
+            published[symbol] = found
+            _copies[symbol] = (now, found)
         promoted, version = scheduling.parse_read(shared)
         changed = version != _table.version
         _shared = (now, promoted, version)
@@ -245,71 +246,39 @@ def _read(
 
 
 def _finish(
-    asset: AssetInfo, found: _Found, promoted: frozenset[str], method: str, policy: _Policy
+    asset: AssetInfo, found: Found, promoted: frozenset[str], method: str, policy: _Policy
 ) -> Reading:
     """Return the document of asset's latest price by method, as a read at this moment sees it."""
-    published, latest = found
+    latest, failure = found
     cached = latest is not None
     if latest is None:
-        price = _from_history(asset.symbol, published.failure)
+        price = _from_history(asset.symbol, failure)
         if price.method != method:
             price = _priced_by(price, method)
-        latest = _parse(price_cache.document_of(price), published.failure)
+        latest = codec.published(price)
     elif latest.method != method:
-        price = _priced_by(_latest_price(asset.symbol), method)
-        latest = _parse(price_cache.document_of(price), published.failure)
-    failing = latest.failed_ms > latest.aggregated_ms
+        latest = codec.published(_priced_by(_latest_price(asset.symbol), method))
+    # A failure newer than the price shown says why its refreshes fail.
+    failed = failure if failure is not None and failure.at_ms > latest.aggregated_ms else None
     tier = scheduling.asset_tier(asset, promoted)
     stale_after, max_age = policy.tiers[tier]
     age = max(policy.now_ms - latest.updated_ms, 0) / 1000
-    stale = failing or age > stale_after
-    moment = (
-        f'{{"tier":"{tier}","stale":{"true" if stale else "false"},"age_seconds":{round(age, 3)},'
+    stale = failed is not None or age > stale_after
+    body = render_reading(
+        latest.document,
+        tier=tier,
+        stale=stale,
+        age_seconds=round(age, 3),
+        failure=None if failed is None else failed.document,
     )
-    tail = b',"last_refresh_error":' + latest.failure + b"}" if failing else b"}"
     version = (
         asset.symbol,
         method,
         latest.aggregated_ms,
-        latest.failed_ms if failing else "",
+        "" if failed is None else failed.at_ms,
         stale,
     )
-    return Reading(moment.encode() + latest.body + tail, version, max_age, tier, age, cached)
-
-
-@dataclass(frozen=True, slots=True)
-class _Latest:
-    """A published document, split once into what each read of it needs."""
-
-    aggregated_ms: int
-    updated_ms: int
-    method: str
-    body: bytes  # the document's members, without its braces
-    failed_ms: int  # when the latest refresh failed; 0 if none did
-    failure: bytes  # the last_refresh_error document
-
-
-# What Redis holds for an asset, and its document split, when there is one.
-_Found = tuple[Published, _Latest | None]
-
-
-def _parsed(published: Published) -> _Found:
-    if published.document is None:
-        return published, None
-    return published, _parse(published.document, published.failure)
-
-
-def _parse(document: bytes, failure: bytes | None) -> _Latest:
-    aggregated_ms, updated_ms, method, body = document[1:-1].split(b",", 3)
-    failed_ms, failure_body = failure[1:-1].split(b",", 1) if failure else (b"0", b"")
-    return _Latest(
-        int(aggregated_ms),
-        int(updated_ms),
-        method[1:-1].decode(),
-        body[1:-1],
-        int(failed_ms),
-        failure_body,
-    )
+    return Reading(body, version, max_age, tier, age, cached)
 
 
 class _Policy:
@@ -352,7 +321,7 @@ def _age_seconds(tier: str) -> Any:
     return PRICE_AGE_SECONDS.labels(tier)
 
 
-def _from_history(symbol: str, failure: bytes | None) -> AggregatedPrice:
+def _from_history(symbol: str, failure: PublishedFailure | None) -> AggregatedPrice:
     """Return symbol's newest history point; raise ApiError when there is none."""
     price = None
     try:
@@ -363,7 +332,7 @@ def _from_history(symbol: str, failure: bytes | None) -> AggregatedPrice:
     if price is None:
         why = ""
         if failure is not None:
-            why = f" The last refresh failed: {json.loads(failure)[1]['detail']}"
+            why = f" The last refresh failed: {failure.detail}"
         raise ApiError(503, "no_price", f"No price for {symbol} is available yet.{why}")
     return price
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import redis
 
+from aggregation import codec
+
 SUBSCRIBERS = int(os.environ.get("BENCH_STREAM_SUBSCRIBERS", "1000"))
 SECONDS = float(os.environ.get("BENCH_STREAM_SECONDS", "20"))
 HOST, PORT = "127.0.0.1", 8080  # the front, which passes /stream to the stream server
@@ -161,9 +163,9 @@ def _listen(result: Streamed, stop: threading.Event) -> None:
             message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
             if message is None:
                 continue
-            symbol, _, document = message["data"].partition(b" ")
-            if symbol == ASSET.encode():
-                result.published[int(document[1 : document.index(b",")])] = time.monotonic()
+            published = codec.decode_published(message["data"])
+            if published.asset == ASSET:
+                result.published[published.aggregated_ms] = time.monotonic()
     result.listened = time.monotonic() - started
 
 

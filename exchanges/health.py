@@ -5,6 +5,7 @@ Their keys are in common.redis_store.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from statistics import fmean
@@ -72,7 +73,7 @@ def record(name: str, samples: list[Sample]) -> None:
         redis_store.best_effort(f"the health of venue {name}"),
         redis_store.connection().pipeline() as pipe,
     ):
-        pipe.lpush(requests, *(f"{s.outcome} {s.seconds * 1000:.3f}" for s in samples))
+        pipe.lpush(requests, *(_entry(sample) for sample in samples))
         pipe.ltrim(requests, 0, WINDOW - 1)
         pipe.hset(keys.venue_last(name), mapping=last)
         pipe.execute()
@@ -85,7 +86,7 @@ def venue_health(name: str) -> VenueHealth:
         pipe.lrange(keys.venue_requests(name), 0, -1)
         raw_last, entries = pipe.execute()
     last = {field.decode(): value.decode() for field, value in raw_last.items()}
-    samples = [entry.decode().split() for entry in entries]
+    samples = [sample for sample in map(_sample, entries) if sample is not None]
     failures = sum(outcome != "ok" for outcome, _ in samples)
     return {
         "last_success": _time(last.get("success")),
@@ -94,6 +95,20 @@ def venue_health(name: str) -> VenueHealth:
         "error_rate": round(failures / len(samples), 4) if samples else None,
         "requests": len(samples),
     }
+
+
+def _entry(sample: Sample) -> bytes:
+    # A request as the venue's list keeps it: [outcome, milliseconds].
+    return json.dumps([sample.outcome, round(sample.seconds * 1000, 3)]).encode()
+
+
+def _sample(entry: bytes) -> tuple[str, float] | None:
+    # The outcome and milliseconds _entry kept; None for an entry of an older form.
+    try:
+        outcome, milliseconds = json.loads(entry)
+        return str(outcome), float(milliseconds)
+    except (ValueError, TypeError):
+        return None
 
 
 def _time(iso: str | None) -> datetime | None:

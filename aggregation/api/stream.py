@@ -22,7 +22,7 @@ from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
-from aggregation import selectors
+from aggregation import codec, selectors
 from common import redis_store
 from common.errors import ApiError, error_body
 
@@ -67,14 +67,18 @@ class _Hub:
 
     async def _relay(self) -> None:
         async for message in redis_store.announcements():
-            symbol, _, document = message.partition(b" ")
-            queues = self.streams.get(symbol.decode())
+            try:
+                published = codec.decode_published(message)
+            except codec.Undecodable as exc:  # announced by another version
+                logger.warning("Stream skipped a price it cannot read: %s", exc)
+                continue
+            queues = self.streams.get(published.asset)
             if not queues:
                 continue
             try:
-                reading = await _in_thread(selectors.published_reading)(symbol.decode(), document)
+                reading = await _in_thread(selectors.published_reading)(published)
             except ApiError as exc:  # a read it needed failed: this price is skipped
-                logger.warning("Stream of %s skipped a price: %s", symbol.decode(), exc)
+                logger.warning("Stream of %s skipped a price: %s", published.asset, exc)
                 continue
             _deliver(queues, _event(reading))
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from django.conf import settings
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -34,7 +33,7 @@ _ROUND = 500  # prices recorded at a time, each asset's once: a few calls of eac
 def add(prices: Sequence[AggregatedPrice]) -> None:
     """Hand prices over to be recorded after those handed over before; raise while Redis is
     unavailable."""
-    recent.pending_add([price.to_record() for price in prices])
+    recent.pending_add(prices)
     HISTORY_PRICES.labels("queued").inc(len(prices))
 
 
@@ -61,18 +60,16 @@ def drain() -> list[AggregatedPrice]:
 
 
 def _rounds(
-    waiting: list[tuple[bytes, Any]],
+    waiting: list[tuple[bytes, AggregatedPrice | None]],
 ) -> Iterator[tuple[list[bytes], list[AggregatedPrice]]]:
     # Consecutive waiting prices, in order, as long as no asset comes twice: a price folds
     # into the candles of its asset's price before it.
     entries: list[bytes] = []
     prices: dict[str, AggregatedPrice] = {}
-    for entry, record in waiting:
-        try:
-            price = AggregatedPrice.from_record(record)
-        except (KeyError, TypeError, ValueError, ArithmeticError):
+    for entry, price in waiting:
+        if price is None:
             # It would never be: it is forgotten with the next ones, not left to block them.
-            logger.error("Dropped a waiting price that cannot be read: %.200r", record)
+            logger.error("Dropped a waiting price that cannot be read: entry %s", entry.decode())
             HISTORY_PRICES.labels("dropped").inc()
             entries.append(entry)
             continue

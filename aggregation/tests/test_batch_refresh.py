@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from aggregation import price_cache
+from aggregation import codec, price_cache
 from aggregation.services import prices_refresh
 from aggregation.tasks import MAX_ROUND_SECONDS, refresh_batch
 from exchanges.client import circuit_state
@@ -85,7 +85,7 @@ def test_a_venue_that_fails_keeps_its_last_good_quote_with_its_age(binance):
     assert kept.detail.startswith("last good quote kept; no new one: ")
     assert (kept.price, kept.quoted_at) == (first["binance"].price, first["binance"].quoted_at)
     assert kept.quoted_at < price.aggregated_at
-    document = json.loads(price_cache.document_of(price))[3]
+    document = json.loads(codec.published(price).document)
     assert document["sources"][0]["quoted_at"] == kept.quoted_at.isoformat().replace("+00:00", "Z")
 
 

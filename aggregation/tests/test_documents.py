@@ -63,3 +63,22 @@ def test_a_failure_renders_as_its_serializer_does():
     )
     expected = _drf(documents.RefreshErrorOutput(failure))
     assert json.loads(documents.render_failure(failure)) == expected
+
+
+def test_a_reading_splices_the_published_documents_as_its_serializer_renders_them():
+    price = replace(PRICE, sources=(*PRICE.sources, KEPT))
+    failure = RefreshFailure(PRICE.asset, datetime(2026, 11, 25, 12, 0, 3, tzinfo=UTC), "No.", ())
+    published = json.loads(documents.render_price(price))
+    moment = {"tier": "hot", "stale": True, "age_seconds": 2.75}
+    expected = _drf(
+        documents.PriceOutput(
+            {**published, **moment, "last_refresh_error": failure, "price": price.price}
+        )
+    )
+    body = documents.render_reading(
+        documents.render_price(price), **moment, failure=documents.render_failure(failure)
+    )
+    assert json.loads(body) == expected
+    assert list(json.loads(body))[:3] == ["tier", "stale", "age_seconds"]
+    without = documents.render_reading(documents.render_price(price), **moment, failure=None)
+    assert json.loads(without) == {**published, **moment}

@@ -19,10 +19,11 @@ from rest_framework.test import APIClient
 from aggregation import candles, price_cache, recent
 from aggregation.candles import Candle
 from aggregation.history import backlog, items, reads, store
-from aggregation.price import AggregatedPrice
 from aggregation.services import price_refresh
 from aggregation.tests import stack
 from aggregation.tests.test_history_record import T0, point
+from common import redis_store
+from common.redis_store import keys
 from deploy.services import free_port
 
 pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
@@ -60,7 +61,7 @@ def test_a_drain_cut_short_after_storing_stores_nothing_twice_when_the_next_one_
     backlog.add([point(0, "100"), point(0, "7", "ETHUSDT")])
     backlog.add([point(30, "103")])
     # A drain stored the first two, then its process died before forgetting them.
-    first = [AggregatedPrice.from_record(record) for _, record in recent.pending(2)]
+    first = [price for _, price in recent.pending(2)]
     assert store.record(first) == first
     assert backlog.drain() == [point(30, "103")]
     assert recent.pending_state() == (0, None)
@@ -73,7 +74,8 @@ def test_a_waiting_price_that_cannot_be_read_is_dropped_and_the_others_are_store
     history_count, caplog
 ):
     backlog.add([point(0, "100")])
-    recent.pending_add([{"asset": "ETHUSDT", "price": "not a number"}])
+    unreadable = {"price": b'{"asset":"ETHUSDT","price":"not a number"}'}
+    redis_store.connection().xadd(keys.history_pending(), unreadable)
     backlog.add([point(0, "7", "ETHUSDT")])
     assert [price.asset for price in backlog.drain()] == ["BTCUSDT", "ETHUSDT"]
     assert recent.pending_state() == (0, None)

@@ -28,6 +28,16 @@ def failure(symbol: str) -> str:
     return _named(f"failure:{symbol}")
 
 
+def published_at() -> str:
+    """Sorted set: symbol -> the aggregation time (epoch ms) of its latest published price."""
+    return _named("published-at")
+
+
+def failed_at() -> str:
+    """Sorted set: symbol -> the time (epoch ms) of its latest failed refresh."""
+    return _named("failed-at")
+
+
 def refresh_lock(symbol: str) -> str:
     """The lock a refresh of the asset holds, shared by every process."""
     return _named(f"refresh-lock:{symbol}")

@@ -18,31 +18,28 @@ def _script(source: str) -> Script:
     return Script(None, source.encode())  # type: ignore[arg-type]
 
 
-# Sets each price's document and record and announces its document on the stream channel as
-# "<symbol> <document>", then sets each failure, unless the key holds one as new or newer
-# (every value starts "[<epoch ms>,"); returns the indexes of the prices set.
+# Sets each price's document and record, and announces its document on the stream channel,
+# then sets each failure, unless Redis holds one as new or newer for its asset: the time of
+# each asset's latest (ARGV, epoch ms) is kept in the sorted sets KEYS[1] (prices) and KEYS[2]
+# (failures), and ZADD GT CH changes it only for a later one. Returns the indexes of the prices
+# set.
 _PUBLISH = _script("""
-local function newer(key, at)
-  local held = redis.call('GET', key)
-  if not held then return true end
-  local since = tonumber(string.match(held, '^%[(%d+),'))
-  return since == nil or since < at
-end
-local ttl, prices, channel, arg, kept = ARGV[1], tonumber(ARGV[2]), ARGV[3], 4, {}
+local ttl, prices, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local kept, k, a = {}, 3, 4
 for i = 1, prices do
-  if newer(KEYS[2 * i - 1], tonumber(ARGV[arg])) then
-    redis.call('SET', KEYS[2 * i - 1], ARGV[arg + 1], 'EX', ttl)
-    redis.call('SET', KEYS[2 * i], ARGV[arg + 2], 'EX', ttl)
-    redis.call('PUBLISH', channel, ARGV[arg + 3] .. ' ' .. ARGV[arg + 1])
+  if redis.call('ZADD', KEYS[1], 'GT', 'CH', ARGV[a + 1], ARGV[a]) == 1 then
+    redis.call('SET', KEYS[k], ARGV[a + 2], 'EX', ttl)
+    redis.call('SET', KEYS[k + 1], ARGV[a + 3], 'EX', ttl)
+    redis.call('PUBLISH', channel, ARGV[a + 2])
     kept[#kept + 1] = i
   end
-  arg = arg + 4
+  k, a = k + 2, a + 4
 end
-for k = 2 * prices + 1, #KEYS do
-  if newer(KEYS[k], tonumber(ARGV[arg])) then
-    redis.call('SET', KEYS[k], ARGV[arg + 1], 'EX', ttl)
+while k <= #KEYS do
+  if redis.call('ZADD', KEYS[2], 'GT', 'CH', ARGV[a + 1], ARGV[a]) == 1 then
+    redis.call('SET', KEYS[k], ARGV[a + 2], 'EX', ttl)
   end
-  arg = arg + 2
+  k, a = k + 1, a + 3
 end
 return kept
 """)
@@ -102,7 +99,8 @@ Value = bytes | str
 
 
 class Published(NamedTuple):
-    """A price to publish: its asset, aggregation time (epoch ms), document and record."""
+    """A price to publish: its asset, aggregation time (epoch ms), its document (which the
+    stream channel announces as it is) and its record."""
 
     symbol: str
     at_ms: int
@@ -121,13 +119,13 @@ class Failed(NamedTuple):
 def publish(prices: Sequence[Published], failures: Sequence[Failed], *, ttl: int) -> list[int]:
     """Keep each price and failure newer than the one Redis holds for its asset, for ttl
     seconds, announcing each price kept; return the indexes (from 1) of the prices kept."""
-    names, args = [], []
+    names, args = [keys.published_at(), keys.failed_at()], []
     for price in prices:
         names += [keys.document(price.symbol), keys.price(price.symbol)]
-        args += [price.at_ms, price.document, price.record, price.symbol]
+        args += [price.symbol, price.at_ms, price.document, price.record]
     for failure in failures:
         names.append(keys.failure(failure.symbol))
-        args += [failure.at_ms, failure.value]
+        args += [failure.symbol, failure.at_ms, failure.value]
     header = [ttl, len(prices), keys.stream_channel()]
     return _PUBLISH(names, header + args, client=connection())
 

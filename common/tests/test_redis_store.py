@@ -113,6 +113,20 @@ def test_take_due_moves_each_due_symbol_to_its_next_time():
     ]
 
 
+def test_publish_keeps_only_what_is_newer_than_what_redis_holds():
+    def publish(at_ms: int, value: bytes) -> list[int]:
+        price = scripts.Published("BTCUSDT", at_ms, value, b"record")
+        return scripts.publish([price], [scripts.Failed("BTCUSDT", at_ms, value)], ttl=60)
+
+    assert publish(2000, b"second") == [1]
+    assert publish(1000, b"first") == []  # older
+    assert publish(2000, b"again") == []  # as new
+    redis = redis_store.connection()
+    names = [keys.document("BTCUSDT"), keys.price("BTCUSDT"), keys.failure("BTCUSDT")]
+    assert redis.mget(names) == [b"second", b"record", b"second"]
+    assert 0 < redis.ttl(keys.document("BTCUSDT")) <= 60
+
+
 def test_release_locks_lets_go_only_of_the_locks_holding_the_token():
     redis = redis_store.connection()
     redis.set(keys.refresh_lock("BTCUSDT"), "mine")
