@@ -16,11 +16,10 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIRequest
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -92,15 +91,6 @@ class LeanReads:
         return [response.content]
 
 
-@dataclass(frozen=True)
-class _Hooks:
-    """The hooks of the middleware that act on a read, each list in the order Django calls it."""
-
-    requests: tuple[Callable[[HttpRequest], HttpResponse | None], ...]
-    views: tuple[Callable[..., HttpResponse | None], ...]
-    responses: tuple[Callable[[HttpRequest, HttpResponse], HttpResponse], ...]
-
-
 def serve(environ: dict[str, Any]) -> HttpResponse | None:
     """Return the answer to a plain GET of a read, or None when Django must answer it."""
     if (
@@ -109,34 +99,57 @@ def serve(environ: dict[str, Any]) -> HttpResponse | None:
         or settings.PRICEHUB_THROTTLE_READS
     ):
         return None
-    hooks = _hooks()
+    middleware = _middleware()
     request = WSGIRequest(environ)
     match = _route(request.path_info)
-    if hooks is None or match is None:
+    if middleware is None or match is None:
         return None
     request.resolver_match = match
-    try:
-        # A middleware that answers first (a redirect to HTTPS) or refuses (a bad Host
-        # header, too many query fields) leaves the request to Django, which does the same.
-        if any(hook(request) is not None for hook in hooks.requests):
-            return None
-        query = request.GET
-        if any(hook(request, match.func, (), match.kwargs) is not None for hook in hooks.views):
-            return None
-    except (SuspiciousOperation, PermissionDenied):
-        return None
-    response = _answer(request, match, query)
-    for hook in hooks.responses:
-        response = hook(request, response)
+    # As Django's chain: each middleware's process_request, outermost first, until one answers
+    # (a redirect to HTTPS) or raises (a bad Host header); then process_view and the view;
+    # then process_response back out, from the innermost middleware entered.
+    entered: list[Any] = []
+    response = None
+    for layer in middleware:
+        try:
+            response = _hook(layer, "process_request", request)
+        except Exception as exc:
+            response = response_for_exception(request, exc)
+        else:
+            entered.append(layer)
+        if response is not None:
+            break
+    else:
+        response = _view(request, match, middleware)
+    for layer in reversed(entered):
+        response = _hook(layer, "process_response", request, response) or response
     return response
 
 
-def _answer(request: HttpRequest, match: ResolverMatch, query: QueryDict) -> HttpResponse:
+def _view(request: HttpRequest, match: ResolverMatch, middleware: list[Any]) -> HttpResponse:
+    for layer in middleware:
+        if answer := _hook(layer, "process_view", request, match.func, (), match.kwargs):
+            return answer
+    try:
+        return _answer(request, match)
+    except Exception as exc:
+        for layer in reversed(middleware):
+            if answer := _hook(layer, "process_exception", request, exc):
+                return answer
+        return response_for_exception(request, exc)
+
+
+def _hook(layer: Any, name: str, *args: Any) -> HttpResponse | None:
+    hook = getattr(layer, name, None)
+    return None if hook is None else hook(*args)
+
+
+def _answer(request: HttpRequest, match: ResolverMatch) -> HttpResponse:
     """Return the read's answer, or its error's, with the headers DRF's view adds to each."""
     view = match.func.view_class(**match.func.view_initkwargs)
     view.setup(request, **match.kwargs)
     try:
-        response = view.read(query, **match.kwargs)
+        response = view.read(request.GET, **match.kwargs)
     except Exception as exc:
         error = api_error(exc)
         if error is None:
@@ -160,25 +173,18 @@ def _route(path: str) -> ResolverMatch | None:
 
 
 @functools.cache
-def _hooks() -> _Hooks | None:
-    """Return the hooks of settings.MIDDLEWARE that act on a read; None when one of its
-    middleware is not in READ_MIDDLEWARE."""
+def _middleware() -> list[Any] | None:
+    """Return the middleware of settings.MIDDLEWARE that act on a read, outermost first; None
+    when one of them is not in READ_MIDDLEWARE."""
     unknown = [path for path in settings.MIDDLEWARE if path not in READ_MIDDLEWARE]
     if unknown:
         logger.warning("Reads go through Django: %s not in READ_MIDDLEWARE", ", ".join(unknown))
         return None
-    running = [
+    return [
         import_string(path)(_never_called)
         for path in settings.MIDDLEWARE
         if READ_MIDDLEWARE[path] == "runs"
     ]
-    return _Hooks(
-        requests=tuple(m.process_request for m in running if hasattr(m, "process_request")),
-        views=tuple(m.process_view for m in running if hasattr(m, "process_view")),
-        responses=tuple(
-            m.process_response for m in reversed(running) if hasattr(m, "process_response")
-        ),
-    )
 
 
 def _never_called(request: HttpRequest) -> HttpResponse:
@@ -188,5 +194,5 @@ def _never_called(request: HttpRequest) -> HttpResponse:
 @receiver(setting_changed)
 def _forget(**kwargs: Any) -> None:
     # Middleware read their settings (SECURE_*, X_FRAME_OPTIONS, ...) when made.
-    _hooks.cache_clear()
+    _middleware.cache_clear()
     _route.cache_clear()

@@ -143,7 +143,6 @@ def test_it_leaves_throttled_reads_writes_and_other_paths_to_django(settings):
     assert lean("/prices/BTCUSDT", method="POST") is None
     assert lean("/prices/BTCUSDT/trades") is None
     assert lean("/assets") is None
-    assert lean("/prices/BTCUSDT", HTTP_HOST="evil.example") is None
     assert lean("/prices/BTCUSDT", method="HEAD") is None
     assert lean("/prices/BTCUSDT", HTTP_AUTHORIZATION="Token abc") is None
     settings.PRICEHUB_THROTTLE_READS = True
@@ -317,14 +316,21 @@ def test_reads_answer_alike_under_the_development_and_production_settings(edge):
     assert (hsts is not None) == bool(edge)
 
 
-def test_a_plain_http_read_is_redirected_to_https_by_django_under_production_settings():
+def test_a_plain_http_read_is_redirected_to_https_under_production_settings():
     with override_settings(**production_settings()):
-        assert lean("/prices/BTCUSDT") is None
-        response = APIClient().get("/prices/BTCUSDT")
-    assert (response.status_code, response["Location"]) == (
-        301,
-        "https://testserver/prices/BTCUSDT",
-    )
+        response, documented = both("/prices/BTCUSDT")
+    location = "https://testserver/prices/BTCUSDT"
+    assert (response.status_code, response["Location"]) == (301, location)
+    assert (response.items(), response.content) == (documented.items(), documented.content)
+
+
+def test_a_refused_host_and_too_many_fields_answer_as_django_does():
+    response, documented = both("/prices/BTCUSDT", HTTP_HOST="evil.example")
+    assert (response.status_code, json.loads(response.content)["error"]) == (400, "bad_request")
+    assert (response.items(), response.content) == (documented.items(), documented.content)
+    many = "&".join(f"f{n}=1" for n in range(1001))
+    response, documented = both(f"/prices/BTCUSDT?{many}")
+    assert (response.status_code, response.content) == (400, documented.content)
 
 
 def test_every_middleware_is_reviewed_for_the_reads_under_both_settings():
