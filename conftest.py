@@ -23,6 +23,8 @@ import boto3
 import pytest
 from django.http import HttpResponse
 from django.test import override_settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from aggregation.tests import stack
@@ -34,6 +36,13 @@ from deploy.services import (
     redis_command,
     wait_for_port,
 )
+
+# The properties run beside the session's services and another test worker: a slow draw or
+# example is the machine's, never the property's, so time is no verdict here.
+hypothesis_settings.register_profile(
+    "pricehub", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("pricehub")
 
 WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 TEST_TABLE = f"prices-test-{WORKER}"
