@@ -62,14 +62,15 @@ def main() -> int:
     stream_port = int(env.get("STREAM_PORT", STREAM_PORT))
     dynamodb_port = int(env.get("DYNAMODB_PORT", DYNAMODB_PORT))
     manager = Manager()
-    # What PriceHub's processes need answering before they start, as (kind, URL) pairs of
-    # deploy.services.ANSWERS: the Redis and the DynamoDB Local started here.
-    backends = []
+    # What PriceHub's processes need before they start, as (kind, target) pairs of
+    # deploy.services.ANSWERS: the Redis and the DynamoDB Local started here answering, and the
+    # one-off commands done.
+    needs = []
     if not redis_answers(env["REDIS_URL"]):
         port = urlsplit(env["REDIS_URL"]).port or 6379
         (data / "redis").mkdir(exist_ok=True)
         manager.add_process("redis", kept(shlex.join(redis_command(port, data / "redis"))))
-        backends.append(("redis", env["REDIS_URL"]))
+        needs.append(("redis", env["REDIS_URL"]))
     if not env.get("DYNAMODB_ENDPOINT_URL"):
         env["DYNAMODB_ENDPOINT_URL"] = f"http://127.0.0.1:{dynamodb_port}"
         (data / "dynamodb").mkdir(exist_ok=True)
@@ -78,7 +79,7 @@ def main() -> int:
         in_memory = env.get("DYNAMODB_IN_MEMORY", "").lower() in {"1", "true", "yes"}
         command = dynamodb_command(dynamodb_port, None if in_memory else data / "dynamodb")
         manager.add_process("dynamodb", kept(shlex.join(command)), cwd=str(data / "dynamodb"))
-        backends.append(("dynamodb", env["DYNAMODB_ENDPOINT_URL"]))
+        needs.append(("dynamodb", env["DYNAMODB_ENDPOINT_URL"]))
     # Each venue listens where its exchange row points (the seed migration's BINANCE_URL, ...).
     venues = {
         venue: env.setdefault(f"{venue.upper()}_URL", f"http://127.0.0.1:{port}")
@@ -89,10 +90,15 @@ def main() -> int:
     if env.get("SIM_ASSETS"):
         # The venues quote SIM_ASSETS assets (they inherit env); price the same ones.
         commands.insert(1, ["sim_assets", env["SIM_ASSETS"]])
-    for args in commands:
-        subprocess.run([PY, "manage.py", *args], env=env, cwd=ROOT, check=True)  # noqa: S603
-
-    # Set after the one-off commands above, so only the long-running processes leave samples.
+    # The one-off commands run while Redis and DynamoDB Local start, and leave a mark when
+    # they are done; when one fails, the stack stops. Started here, before honcho forks its
+    # processes, and they leave no metrics samples (only the long-running processes do).
+    prepared = data / "prepared"
+    prepared.unlink(missing_ok=True)
+    steps = " && ".join(shlex.join([PY, "manage.py", *args]) for args in commands)
+    stop = f"echo 'deploy.run: a one-off command failed; stopping' >&2; kill -TERM {os.getpid()}"
+    chain = f"{steps} && touch {shlex.quote(str(prepared))} || {{ {stop}; }}"
+    subprocess.Popen(["/bin/sh", "-c", chain], env=env, cwd=ROOT)  # noqa: S603
     # Every process writes its Prometheus samples there; the web's /metrics adds them all up.
     env["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_prometheus_dir(data / "prometheus"))
     for venue, url in venues.items():
@@ -101,10 +107,11 @@ def main() -> int:
             venue, kept(f"{PY} -m mock_exchange_app {venue} --port {port}"), env=env
         )
     # Each process starts once what it needs answers, so that none meets a service still
-    # starting: the Celery workers and the beat once the backends and the venues answer (so
-    # the first refreshes find everyone up), the API's and the stream servers once the backends
-    # answer, and the front once those two servers answer.
-    wait = waiting_for([*backends, *(("http", url) for url in venues.values())])
+    # starting: the API's and the stream servers once the needs above are met, the Celery
+    # workers and the beat once the venues answer too (so the first refreshes find everyone
+    # up), and the front once those two servers answer.
+    needs.append(("file", str(prepared)))
+    wait = waiting_for([*needs, *(("http", url) for url in venues.values())])
     servers = [("http", f"http://127.0.0.1:{port}/healthz") for port in (web_port, stream_port)]
     celery = f"{wait}{PY} -m celery -A pricehub"
     processes = {
@@ -120,8 +127,8 @@ def main() -> int:
         # DynamoDB; this worker drains them into it, one drain at a time.
         "history": f"{celery} worker -Q history --pool solo --loglevel WARNING -n history@%h",
         "beat": f"{celery} beat --loglevel WARNING --schedule {data / 'celerybeat-schedule'}",
-        "web": waiting_for(backends) + WEB.format(port=web_port),
-        "stream": waiting_for(backends) + STREAM.format(port=stream_port),
+        "web": waiting_for(needs) + WEB.format(port=web_port),
+        "stream": waiting_for(needs) + STREAM.format(port=stream_port),
         "front": waiting_for(servers)
         + shlex.join(
             front_command(

@@ -129,6 +129,7 @@ ANSWERS: dict[str, Callable[[str], bool]] = {
     "redis": redis_answers,
     "dynamodb": dynamodb_answers,
     "http": http_answers,
+    "file": lambda path: Path(path).exists(),  # a mark left by a step that ran before
 }
 
 
