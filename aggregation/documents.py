@@ -116,10 +116,17 @@ def render_reading(
     return b"".join((b"{", moment, b",", memoryview(document)[1:-1], tail))
 
 
+def render_batch(readings: list[bytes], errors: list[dict[str, str]]) -> bytes:
+    """Return the document GET /prices?assets= answers (BatchOutput): the readings' documents
+    (render_reading) as they are, then why each other asset could not be served."""
+    members = [_PRICES + b"[" + b",".join(readings) + b"]", _ERRORS + _encode(errors)]
+    return b"{" + b",".join(members) + b"}"
+
+
 @functools.cache
 def _moment(tier: str, stale: bool) -> bytes:
     # The members of a read's moment up to its age's value: its reads are the hottest code.
-    return _encode({"tier": tier, "stale": stale})[1:-1] + b"," + _encode("age_seconds") + b":"
+    return _encode({"tier": tier, "stale": stale})[1:-1] + b"," + _member("age_seconds")
 
 
 def render_sources(sources: tuple[Source, ...]) -> list[dict[str, Any]]:
@@ -197,4 +204,12 @@ def _encode(value: Any) -> bytes:
 
 # One encoder for every document: json.dumps with arguments makes a new one each call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_LAST_REFRESH_ERROR = _encode("last_refresh_error") + b":"
+
+
+def _member(name: str) -> bytes:
+    # A member's name and its colon, as the encoder writes them, for a document spliced of
+    # documents already encoded.
+    return _encode(name) + b":"
+
+
+_LAST_REFRESH_ERROR, _PRICES, _ERRORS = map(_member, ("last_refresh_error", "prices", "errors"))

@@ -21,10 +21,17 @@ from common.redis_store import keys, scripts
 # New assets of one interval fall due at most this many a second (a hundred: a batch).
 NEW_PER_SECOND = 100
 
-# This process's reads since the last flush to Redis.
-_demand: Counter[str] = Counter()
-_demand_lock = threading.Lock()
-_demand_flushed = 0.0
+
+class _Demand:
+    """This process's reads since they were last added to Redis."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.flushed = 0.0  # time.monotonic() of the last flush
+
+
+_demand = _Demand()
 
 
 class Tiered(Protocol):
@@ -126,19 +133,18 @@ def assets_changed() -> None:
 
 def count_requests(symbols: list[str]) -> None:
     """Count one read of each symbol's price, in process; the counts reach Redis in batches."""
-    with _demand_lock:
-        _demand.update(symbols)
-    if time.monotonic() >= _demand_flushed + settings.PRICEHUB_DEMAND_FLUSH_SECONDS:
+    with _demand.lock:
+        _demand.counts.update(symbols)
+    if time.monotonic() >= _demand.flushed + settings.PRICEHUB_DEMAND_FLUSH_SECONDS:
         flush_requests()
 
 
 def flush_requests() -> None:
     """Add this process's request counts to the shared ones; a lost batch is harmless."""
-    global _demand_flushed
-    with _demand_lock:
-        counts = dict(_demand)
-        _demand.clear()
-        _demand_flushed = time.monotonic()
+    with _demand.lock:
+        counts = dict(_demand.counts)
+        _demand.counts.clear()
+        _demand.flushed = time.monotonic()
     if not counts:
         return
     with (

@@ -1,53 +1,42 @@
-"""Reads shared by every endpoint: the asset table and the latest price documents.
+"""The reads of the latest prices: one asset's, a batch's, a stream's first and each one
+published after.
 
 A read of the latest prices costs one Redis round trip (MGET), or none while this process's
-copy is younger than settings.PRICEHUB_READ_COPY_SECONDS; the document itself was rendered
-when the refresh published it, and a read adds only `tier`, `stale` and `age_seconds`.
+copy is younger than settings.PRICEHUB_READ_COPY_SECONDS (aggregation.copies); the document
+itself was rendered when the refresh published it, and a read adds only `tier`, `stale` and
+`age_seconds`. A read that cannot be answered raises a ReadError (common.read_errors).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import logging
 import re
-import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.db import close_old_connections
-from redis.exceptions import RedisError
 
-from aggregation import codec, price_cache, scheduling
+from aggregation import codec, copies, price_cache, scheduling
 from aggregation.aggregate import combine
 from aggregation.codec import PublishedFailure, PublishedPrice
-from aggregation.documents import render_reading
+from aggregation.copies import AssetInfo
+from aggregation.documents import render_batch, render_reading
 from aggregation.history import reads
 from aggregation.methods import METHODS
-from aggregation.models import Asset
 from aggregation.price import AggregatedPrice
 from aggregation.price_cache import Found
-from common.errors import ApiError
+from common import redis_store
 from common.metrics import PRICE_AGE_SECONDS, PRICE_READS, observe_many
+from common.read_errors import InvalidRead, NoPrice, ReadError, UnknownSymbol
 
 logger = logging.getLogger(__name__)
 
 # ASCII letters and digits, checked before any change of case.
 _SYMBOL_RE = re.compile(r"[A-Za-z0-9]{2,20}")
 MAX_BATCH = 50
-
-
-@dataclass(frozen=True, slots=True)
-class AssetInfo:
-    """What a read needs of an enabled asset's configuration."""
-
-    symbol: str
-    tier: str
-    method: str
 
 
 @dataclass(slots=True)  # not frozen: made per price read, and frozen costs at each creation
@@ -64,6 +53,10 @@ class Reading:
     cached: bool  # found in Redis, not in the history
 
     @property
+    def symbol(self) -> str:
+        return self.version[0]
+
+    @property
     def etag(self) -> str:
         symbol, method, aggregated_ms, failed_ms, stale = self.version
         return f'W/"{symbol}-{method}-{aggregated_ms}-{failed_ms}{"-stale" if stale else ""}"'
@@ -76,63 +69,28 @@ class BatchReading:
     body: bytes
     etag: str
     max_age: int  # the shortest of its prices' lifetimes
-
-
-class _AssetTable:
-    """This process's copy of the enabled assets, reloaded when the configuration changes."""
-
-    def __init__(self) -> None:
-        self.assets: dict[str, AssetInfo] = {}
-        self.version: bytes | None = None
-        self.loaded_at = float("-inf")
-        self.lock = threading.Lock()
-
-    def current(self, version: bytes | None = None) -> dict[str, AssetInfo]:
-        """Return the table, reloaded first if version differs or it is too old."""
-        age = time.monotonic() - self.loaded_at
-        if age < settings.PRICEHUB_ASSET_TABLE_SECONDS and version in (None, self.version):
-            return self.assets
-        with self.lock:
-            rows = Asset.objects.filter(enabled=True).values_list("symbol", "tier", "method")
-            self.assets = {row[0]: AssetInfo(*row) for row in rows}
-            close_old_connections()
-            self.version = self.version if version is None else version
-            self.loaded_at = time.monotonic()
-        return self.assets
-
-
-_table = _AssetTable()
-# symbol -> (when read, what Redis held); promotions and assets version, likewise.
-_copies: dict[str, tuple[float, Found]] = {}
-_shared: tuple[float, frozenset[str], bytes] = (float("-inf"), frozenset(), b"")
+    symbols: list[str]  # the assets whose prices it holds
 
 
 def asset_known(raw: str) -> AssetInfo:
-    """Return the enabled asset raw names, in any case; raise ApiError 400 or 404."""
+    """Return the enabled asset raw names, in any case; raise InvalidRead or UnknownSymbol."""
     symbol = _symbol(raw)
-    asset = _table.current().get(symbol)
+    asset = copies.assets().get(symbol)
     if asset is None:
-        raise ApiError(404, "unknown_asset", f"PriceHub does not price {symbol}.")
+        raise UnknownSymbol("unknown_asset", f"PriceHub does not price {symbol}.")
     return asset
 
 
-def forget_assets() -> None:
-    """Make this process reload the asset table at its next read."""
-    _table.loaded_at = float("-inf")
-
-
 def price_reading(*, symbol: str, method: str | None = None) -> Reading:
-    """Return the latest price document of one enabled asset; raise ApiError."""
+    """Return the latest price document of one enabled asset; raise a ReadError."""
     upper = _symbol(symbol)
     if method is not None and method not in METHODS:
-        raise ApiError(
-            400, "invalid_method", f"method is one of: {', '.join(METHODS)}.", methods=[*METHODS]
-        )
-    known, published, promoted = _read([upper])
+        detail = f"method is one of: {', '.join(METHODS)}."
+        raise InvalidRead("invalid_method", detail, methods=[*METHODS])
+    known, published, promoted = copies.latest([upper])
     if upper not in known:
-        raise ApiError(404, "unknown_asset", f"PriceHub does not price {upper}.")
+        raise UnknownSymbol("unknown_asset", f"PriceHub does not price {upper}.")
     asset = known[upper]
-    scheduling.count_requests([upper])
     reading = _finish(asset, published[upper], promoted, method or asset.method, _Policy())
     _observe([reading])
     return reading
@@ -140,10 +98,9 @@ def price_reading(*, symbol: str, method: str | None = None) -> Reading:
 
 def prices_reading(*, symbols: list[str]) -> BatchReading:
     """Return the documents of the enabled assets among symbols, and why each other one
-    could not be served, in order; raise ApiError for a malformed batch."""
+    could not be served, in order; raise InvalidRead for a malformed batch."""
     wanted = _batch(symbols)
-    known, published, promoted = _read([name for name, valid in wanted.items() if valid])
-    scheduling.count_requests(list(known))
+    known, published, promoted = copies.latest([name for name, valid in wanted.items() if valid])
     policy = _Policy()
     readings, failures = [], []
     for name in wanted:
@@ -152,21 +109,20 @@ def prices_reading(*, symbols: list[str]) -> BatchReading:
                 asset_known(name)  # raises the 400 or 404 it deserves
             asset = known[name]
             readings.append(_finish(asset, published[name], promoted, asset.method, policy))
-        except ApiError as exc:
-            failures.append({"asset": name, "error": exc.code, "detail": str(exc.detail)})
+        except ReadError as exc:
+            failures.append({"asset": name, "error": exc.code, "detail": exc.detail})
     _observe(readings)
-    errors = json.dumps(failures, ensure_ascii=False, separators=(",", ":"))
-    body = b'{"prices":[' + b",".join(r.body for r in readings) + b'],"errors":' + errors.encode()
+    body = render_batch([reading.body for reading in readings], failures)
     # The batch changes when one of its prices or errors does; the ages alone do not.
-    version = repr([[reading.version for reading in readings], errors]).encode()
+    version = repr([[reading.version for reading in readings], failures]).encode()
     etag = f'W/"{hashlib.md5(version, usedforsecurity=False).hexdigest()}"'
     max_age = min((reading.max_age for reading in readings), default=1)
-    return BatchReading(body + b"}", etag, max_age)
+    return BatchReading(body, etag, max_age, [reading.symbol for reading in readings])
 
 
 def stream_assets(symbols: list[str]) -> list[str]:
-    """Return the enabled assets a stream names, each once, upper-cased; raise ApiError as the
-    batch endpoint refuses a batch, or for the first name not an enabled asset."""
+    """Return the enabled assets a stream names, each once, upper-cased; raise a ReadError as
+    the batch endpoint refuses a batch, or for the first name not an enabled asset."""
     return [asset_known(name).symbol for name in _batch(symbols)]
 
 
@@ -179,7 +135,7 @@ def published_reading(published: PublishedPrice, *, method: str | None = None) -
     """Return what GET /prices/{asset} answers for a price just published, by method
     (default: the asset's)."""
     symbol = published.asset
-    asset = _table.current().get(symbol) or AssetInfo(symbol, "medium", method or "vwap")
+    asset = copies.assets().get(symbol) or AssetInfo(symbol, "medium", method or "vwap")
     found = (published, None)
     reading = _finish(asset, found, scheduling.promoted(), method or asset.method, _Policy())
     _observe([reading])
@@ -188,12 +144,12 @@ def published_reading(published: PublishedPrice, *, method: str | None = None) -
 
 def _batch(symbols: list[str]) -> dict[str, bool]:
     # The names of a batch, each once, upper-cased when well formed, and whether each is;
-    # raise ApiError for no name or too many.
+    # raise InvalidRead for no name or too many.
     names = [name.strip() for name in symbols if name.strip()]
     if not names:
-        raise ApiError(400, "invalid_request", "Give assets=BTCUSDT,ETHUSDT,...")
+        raise InvalidRead("invalid_request", "Give assets=BTCUSDT,ETHUSDT,...")
     if len(names) > MAX_BATCH:
-        raise ApiError(400, "too_many_assets", f"Ask for at most {MAX_BATCH} assets at once.")
+        raise InvalidRead("too_many_assets", f"Ask for at most {MAX_BATCH} assets at once.")
     wanted: dict[str, bool] = {}
     for name in names:
         valid = _SYMBOL_RE.fullmatch(name) is not None
@@ -203,46 +159,9 @@ def _batch(symbols: list[str]) -> dict[str, bool]:
 
 def _symbol(raw: str) -> str:
     if not _SYMBOL_RE.fullmatch(raw):
-        raise ApiError(
-            400, "invalid_asset", "An asset is 2-20 letters or digits, base then quote: BTCUSDT."
-        )
+        detail = "An asset is 2-20 letters or digits, base then quote: BTCUSDT."
+        raise InvalidRead("invalid_asset", detail)
     return raw.upper()
-
-
-def _read(
-    symbols: list[str],
-) -> tuple[dict[str, AssetInfo], dict[str, Found], frozenset[str]]:
-    """Return the known assets among symbols, what Redis holds for them, and the promotions."""
-    global _shared
-    now = time.monotonic()
-    horizon = settings.PRICEHUB_READ_COPY_SECONDS
-    table = _table.current()
-    known = {symbol: table[symbol] for symbol in symbols if symbol in table}
-    published: dict[str, Found] = {}
-    missing = []
-    for symbol in known:
-        copy = _copies.get(symbol)
-        if copy is not None and now - copy[0] < horizon:
-            published[symbol] = copy[1]
-        else:
-            missing.append(symbol)
-    if missing or now - _shared[0] >= horizon:
-        try:
-            documents, shared = price_cache.read_published(missing, also=scheduling.read_keys())
-        except RedisError:
-            logger.warning("Redis unavailable: reading prices from history")
-            return known, dict.fromkeys(known, (None, None)), frozenset()
-        for symbol, found in documents.items():
-            published[symbol] = found
-            _copies[symbol] = (now, found)
-        promoted, version = scheduling.parse_read(shared)
-        changed = version != _table.version
-        _shared = (now, promoted, version)
-        if changed:
-            _table.current(version)
-            _copies.clear()
-            return _read(symbols)
-    return known, published, _shared[1]
 
 
 def _finish(
@@ -322,18 +241,14 @@ def _age_seconds(tier: str) -> Any:
 
 
 def _from_history(symbol: str, failure: PublishedFailure | None) -> AggregatedPrice:
-    """Return symbol's newest history point; raise ApiError when there is none."""
-    price = None
-    try:
-        price = reads.latest(symbol)
-    except (BotoCoreError, ClientError):
-        logger.exception("History unavailable for %s", symbol)
+    """Return symbol's newest history point; raise NoPrice when there is none."""
+    price = reads.latest(symbol)
     PRICE_READS.labels("nowhere" if price is None else "history").inc()
     if price is None:
         why = ""
         if failure is not None:
             why = f" The last refresh failed: {failure.detail}"
-        raise ApiError(503, "no_price", f"No price for {symbol} is available yet.{why}")
+        raise NoPrice("no_price", f"No price for {symbol} is available yet.{why}")
     return price
 
 
@@ -342,16 +257,15 @@ def _priced_by(price: AggregatedPrice, method: str) -> AggregatedPrice:
     try:
         return replace(price, price=combine(price.used, method), method=method)
     except ValueError as exc:
-        raise ApiError(503, "no_price", f"No {method} for {price.asset}: {exc}.") from exc
+        raise NoPrice("no_price", f"No {method} for {price.asset}: {exc}.") from exc
 
 
 def _latest_price(symbol: str) -> AggregatedPrice:
-    try:
+    price = None
+    with redis_store.best_effort(f"the latest price of {symbol}"):
         price = price_cache.latest_price(symbol)
-    except RedisError:
-        price = None
     if price is None:
         price = reads.latest(symbol)
     if price is None:
-        raise ApiError(503, "no_price", f"No price for {symbol} is available yet.")
+        raise NoPrice("no_price", f"No price for {symbol} is available yet.")
     return price

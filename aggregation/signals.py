@@ -7,12 +7,12 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from aggregation import scheduling, selectors
+from aggregation import copies, scheduling
 from aggregation.models import Asset
 
 
 @receiver([post_save, post_delete], sender=Asset)
 def asset_changed(**kwargs: Any) -> None:
     """Reload the asset table here now, and in every other process at its next read."""
-    selectors.forget_assets()
+    copies.forget_assets()
     scheduling.assets_changed()

@@ -19,6 +19,8 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from common.read_errors import InvalidRead, NoPrice, ReadError, UnknownSymbol
+
 logger = logging.getLogger(__name__)
 
 # The services behind the API: an error of theirs is an outage, answered 503.
@@ -69,8 +71,15 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
     }
 
 
+# The status of each kind of refused read.
+_READ_STATUS: dict[type[ReadError], int] = {InvalidRead: 400, UnknownSymbol: 404, NoPrice: 503}
+
+
 def api_error(exc: Exception) -> exceptions.APIException | None:
     """Return the API error exc is answered with, or None when it is not one PriceHub answers."""
+    if isinstance(exc, ReadError):
+        status = next(code for kind, code in _READ_STATUS.items() if isinstance(exc, kind))
+        return ApiError(status, exc.code, exc.detail, **exc.extra)
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, PermissionDenied):

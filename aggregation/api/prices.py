@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
+from aggregation import scheduling
 from aggregation.aggregate import NoQuorum
 from aggregation.api.reads import JSON, ReadView
 from aggregation.documents import PriceOutput, render_sources
@@ -72,6 +73,7 @@ class RefreshOutput(serializers.Serializer):
 class PriceView(ReadView):
     def read(self, query: QueryDict, asset: str) -> HttpResponse:
         reading = price_reading(symbol=asset, method=query.get("method"))
+        scheduling.count_requests([reading.symbol])
         return HttpResponse(reading.body, headers=price_headers(reading))
 
 
@@ -90,6 +92,7 @@ class PriceView(ReadView):
 class PriceListView(ReadView):
     def read(self, query: QueryDict) -> HttpResponse:
         reading = prices_reading(symbols=query.get("assets", "").split(","))
+        scheduling.count_requests(reading.symbols)
         return HttpResponse(reading.body, headers=price_headers(reading))
 
 

@@ -22,9 +22,10 @@ from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
-from aggregation import codec, selectors
+from aggregation import codec, scheduling, selectors
 from common import redis_store
-from common.errors import ApiError, error_body
+from common.errors import BACKEND_ERRORS, api_error, error_body
+from common.read_errors import ReadError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -77,7 +78,7 @@ class _Hub:
                 continue
             try:
                 reading = await _in_thread(selectors.published_reading)(published)
-            except ApiError as exc:  # a read it needed failed: this price is skipped
+            except ReadError as exc:  # a read it needed failed: this price is skipped
                 logger.warning("Stream of %s skipped a price: %s", published.asset, exc)
                 continue
             _deliver(queues, _event(reading))
@@ -102,8 +103,10 @@ def _asgi_stream(request: HttpRequest) -> HttpResponse:
     # Validated before the response starts, so a bad request gets its JSON error.
     try:
         symbols = selectors.stream_assets(request.GET.get("assets", "").split(","))
-    except ApiError as exc:
-        return JsonResponse(error_body(exc), status=exc.status_code)
+    except ReadError as exc:
+        error = api_error(exc)
+        return JsonResponse(error_body(error), status=error.status_code)
+    scheduling.count_requests(symbols)
     last = request.headers.get("Last-Event-ID", "")
     since = int(last) if last.isascii() and last.isdigit() else None
     headers = {
@@ -143,8 +146,11 @@ def _current(symbol: str) -> selectors.Reading | None:
     # The asset's current price, if it has one.
     try:
         reading = selectors.price_reading(symbol=symbol)
-    except ApiError:
+    except ReadError:
         return None  # none yet (or no longer enabled): its first publish will come as usual
+    except BACKEND_ERRORS as exc:
+        logger.warning("Stream of %s starts without its current price: %s", symbol, exc)
+        return None
     return reading
 
 
