@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from aggregation import codec
@@ -24,8 +24,6 @@ from aggregation.price import (
 )
 
 # From 1e-12 to 1e12, with as many digits (trailing zeros too) as a venue may write.
-# What is tested is what reads back, not how fast a busy machine makes the examples.
-relaxed = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 amounts = st.builds(
     lambda digits, places: Decimal(digits).scaleb(-places),
     st.integers(1, 10**12),
@@ -73,7 +71,6 @@ candles = st.builds(Candle, moments, amounts, amounts, amounts, amounts, st.inte
 quotes = st.tuples(*[maybe(amounts)] * 4)
 
 
-@relaxed
 @given(prices)
 def test_a_published_price_reads_back_with_its_document_as_rendered(price):
     kept = codec.decode_published(codec.encode_published(price))
@@ -86,7 +83,6 @@ def test_a_published_price_reads_back_with_its_document_as_rendered(price):
     assert kept.document == render_price(price)
 
 
-@relaxed
 @given(failures)
 def test_a_failure_reads_back_with_its_document_and_detail(failure):
     kept = codec.decode_failure(codec.encode_failure(failure))
@@ -95,19 +91,16 @@ def test_a_failure_reads_back_with_its_document_and_detail(failure):
     assert kept.detail == failure.detail
 
 
-@relaxed
 @given(prices)
 def test_a_price_record_reads_back_as_the_price(price):
     assert codec.decode_record(codec.encode_record(price)) == price
 
 
-@relaxed
 @given(st.lists(prices, max_size=3))
 def test_a_batch_of_records_reads_back_as_the_prices_in_order(batch):
     assert codec.decode_records(codec.encode_records(batch)) == batch
 
 
-@relaxed
 @given(points)
 def test_a_point_entry_reads_back_as_the_point_and_says_its_time(point):
     entry = codec.encode_point(point)
@@ -115,7 +108,6 @@ def test_a_point_entry_reads_back_as_the_point_and_says_its_time(point):
     assert codec.entry_time(entry) == epoch_ms(point.time)
 
 
-@relaxed
 @given(candles)
 def test_a_candle_entry_reads_back_as_the_candle_and_says_its_start(candle):
     entry = codec.encode_candle(candle)
@@ -131,19 +123,16 @@ def test_the_end_of_a_list_is_timed_before_any_point():
     )
 
 
-@relaxed
 @given(points, st.fixed_dictionaries({name: candles for name in INTERVALS}))
 def test_a_memo_reads_back_as_its_point_and_candles(point, folded):
     assert codec.decode_memo(codec.encode_memo(point, folded)) == (point, folded)
 
 
-@relaxed
 @given(quotes, st.integers(0, 2**53))
 def test_an_unchanged_quote_reads_back_with_its_time(quote, since_ms):
     assert codec.decode_unchanged(codec.encode_unchanged(quote, since_ms)) == (quote, since_ms)
 
 
-@relaxed
 @given(st.lists(symbols, max_size=5))
 def test_symbols_read_back_in_order(names):
     assert codec.decode_symbols(codec.encode_symbols(names)) == names
@@ -168,7 +157,6 @@ def test_a_published_price_is_a_json_header_line_then_its_document():
     assert json.loads(document)["sources"][0]["detail"] == "two\nlines"
 
 
-@relaxed
 @given(texts, st.sets(symbols, max_size=4), st.dictionaries(texts, st.floats(0.1, 3600)))
 def test_a_schedule_state_reads_back_and_encodes_equal_states_alike(version, promoted, tiers):
     encoded = codec.encode_synced(version, promoted, tiers)
