@@ -90,15 +90,9 @@ def main() -> int:
     if env.get("SIM_ASSETS"):
         # The venues quote SIM_ASSETS assets (they inherit env); price the same ones.
         commands.insert(1, ["sim_assets", env["SIM_ASSETS"]])
-    # The one-off commands run while Redis and DynamoDB Local start, and leave a mark when
-    # they are done; when one fails, the stack stops. Started here, before honcho forks its
-    # processes, and they leave no metrics samples (only the long-running processes do).
-    prepared = data / "prepared"
-    prepared.unlink(missing_ok=True)
-    steps = " && ".join(shlex.join([PY, "manage.py", *args]) for args in commands)
-    stop = f"echo 'deploy.run: a one-off command failed; stopping' >&2; kill -TERM {os.getpid()}"
-    chain = f"{steps} && touch {shlex.quote(str(prepared))} || {{ {stop}; }}"
-    subprocess.Popen(["/bin/sh", "-c", chain], env=env, cwd=ROOT)  # noqa: S603
+    # The one-off commands run while Redis and DynamoDB Local start; they leave no metrics
+    # samples (only the long-running processes do).
+    prepared = prepare(commands, env, data / "prepared")
     # Every process writes its Prometheus samples there; the web's /metrics adds them all up.
     env["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_prometheus_dir(data / "prometheus"))
     for venue, url in venues.items():
@@ -143,6 +137,19 @@ def main() -> int:
         manager.add_process(name, kept(command), env=env, cwd=str(ROOT))
     manager.loop()
     return manager.returncode
+
+
+def prepare(commands: list[list[str]], env: dict[str, str], done: Path) -> Path:
+    """Start manage.py's commands in the background, one after the other; create the file
+    done when they all succeed, or stop the stack (a SIGTERM to this process) when one fails.
+    Return done. Call it before honcho forks its processes: a start that overlaps a fork
+    leaks its pipe into the forked process and never returns."""
+    done.unlink(missing_ok=True)
+    steps = " && ".join(shlex.join([PY, "manage.py", *args]) for args in commands)
+    stop = f"echo 'deploy.run: a one-off command failed; stopping' >&2; kill -TERM {os.getpid()}"
+    chain = f"{steps} && touch {shlex.quote(str(done))} || {{ {stop}; }}"
+    subprocess.Popen(["/bin/sh", "-c", chain], env=env, cwd=ROOT)  # noqa: S603
+    return done
 
 
 def start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

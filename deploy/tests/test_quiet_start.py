@@ -89,3 +89,23 @@ def test_a_clean_start_logs_no_error_and_ctrl_c_stops_it_all(tmp_path: Path):
     assert stop, f"deploy.run did not see the SIGINT; its log: {log}"
     assert [line for line in start.splitlines() if NOISE.search(line)] == [], f"see {log}"
     assert left_behind(Path(env["DATA_DIR"])) == []
+
+
+def test_a_one_off_command_that_fails_stops_the_stack_with_one_line(tmp_path: Path, redis_url):
+    # The migrations cannot open the database; the session's Redis answers, so none starts,
+    # and DynamoDB Local is not started either.
+    env = stack_environment(tmp_path) | {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'missing' / 'db.sqlite3'}",
+        "REDIS_URL": redis_url,
+        "DYNAMODB_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+    }
+    log = tmp_path / "run.log"
+    run = deploy.run.start(env, log)
+    try:
+        code = run.wait(timeout=60)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGINT)
+    assert code != 0
+    assert "deploy.run: a one-off command failed; stopping" in log.read_text()
+    assert left_behind(Path(env["DATA_DIR"])) == []
