@@ -20,6 +20,7 @@ chaos: setup $(VENV)/bench-installed
 lint: $(VENV)/installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports --no-logo --cache-dir .cache/import-linter
 
 format: $(VENV)/installed
 	$(PY) -m ruff check --fix .

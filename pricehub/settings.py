@@ -34,6 +34,9 @@ INSTALLED_APPS = [
     "django_prometheus",
     "exchanges",
     "aggregation",
+    # The simulated venues' commands (sim_assets, accuracy): development only, so the
+    # production settings drop it.
+    "mock_exchange_app",
 ]
 
 # Django's own refusals answer in PriceHub's JSON error body too (see pricehub/urls.py).

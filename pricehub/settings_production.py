@@ -10,7 +10,14 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from pricehub.settings import *  # noqa: F403
-from pricehub.settings import DATABASES, DEBUG, DEVELOPMENT_SECRET_KEY, SECRET_KEY, env
+from pricehub.settings import (
+    DATABASES,
+    DEBUG,
+    DEVELOPMENT_SECRET_KEY,
+    INSTALLED_APPS,
+    SECRET_KEY,
+    env,
+)
 
 
 def _env_items(name: str) -> list[str]:
@@ -22,6 +29,9 @@ def _refuse(problem: str) -> None:
     """Stop the process with problem, at import, before it serves anything."""
     raise ImproperlyConfigured(f"Production settings refuse to start: {problem}")
 
+
+# The simulator's commands price simulated assets and inject faults: not for real venues.
+INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "mock_exchange_app"]
 
 if DEBUG:
     _refuse("DEBUG is on; unset DEBUG or set DEBUG=false.")

@@ -20,6 +20,10 @@ PRODUCTION_ENV = {
 
 
 def check_deploy(**overrides: str) -> subprocess.CompletedProcess[str]:
+    return manage("check", "--deploy", "--fail-level", "WARNING", **overrides)
+
+
+def manage(*args: str, **overrides: str) -> subprocess.CompletedProcess[str]:
     env = {
         **{name: value for name, value in os.environ.items() if name not in PRODUCTION_ENV},
         **PRODUCTION_ENV,
@@ -27,7 +31,7 @@ def check_deploy(**overrides: str) -> subprocess.CompletedProcess[str]:
         "DJANGO_SETTINGS_MODULE": "pricehub.settings_production",
     }
     return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        [sys.executable, "manage.py", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -60,3 +64,10 @@ def test_the_production_settings_refuse_to_start_when_misconfigured(overrides, m
     done = check_deploy(**overrides)
     assert done.returncode != 0
     assert f"ImproperlyConfigured: Production settings refuse to start: {message}" in done.stderr
+
+
+@pytest.mark.parametrize("command", ["sim_assets", "accuracy"])
+def test_the_production_settings_leave_out_the_simulators_commands(command):
+    done = manage(command, "--help")
+    assert done.returncode == 1
+    assert f"Unknown command: '{command}'" in done.stderr

@@ -5,9 +5,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from aggregation.accuracy import SCENARIOS, Row, measure
 from aggregation.models import Asset
 from exchanges.models import Exchange
+from mock_exchange_app.accuracy import SCENARIOS, Row, measure
 
 
 @pytest.fixture(scope="module")

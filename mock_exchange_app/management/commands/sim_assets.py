@@ -1,8 +1,4 @@
-"""Price the simulator's N most traded assets (`make run` with SIM_ASSETS).
-
-Development only, and the one module besides the accuracy check that imports the simulator;
-nothing the web or the workers load imports this one.
-"""
+"""Price the simulator's N most traded assets (`make run` with SIM_ASSETS)."""
 
 from __future__ import annotations
 

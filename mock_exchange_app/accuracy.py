@@ -1,7 +1,7 @@
 """How close PriceHub's price stays to the simulator's true price while one venue misbehaves.
 
-Works only against the simulated venues (mock_exchange_app), whose /sim endpoints inject
-faults and tell the true price.
+Works only against the simulated venues, whose /sim endpoints inject faults and tell the true
+price; `manage.py accuracy` prints its table.
 """
 
 from __future__ import annotations

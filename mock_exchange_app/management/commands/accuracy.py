@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from aggregation.accuracy import measure
 from aggregation.models import Asset
 from exchanges.models import Exchange
+from mock_exchange_app.accuracy import measure
 
 TABLE = "{:<18} {:>4} {:>12} {:>8} {:>14}"
 
