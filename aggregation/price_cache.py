@@ -28,9 +28,6 @@ from common.redis_store import keys, scripts
 from exchanges.quotes import Quote
 
 T = TypeVar("T")
-# Longer than any refresh can take (the Celery hard time limit), so a crashed holder's
-# lock expires on its own.
-REFRESH_LOCK_SECONDS = 30
 _LOCK_POLL_SECONDS = 0.05
 # Far longer than any quote may be old, so a stuck venue keeps its first-seen time.
 _UNCHANGED_TTL = 3600
@@ -147,9 +144,10 @@ def refresh_lock(symbol: str, *, wait_seconds: float = 0) -> Iterator[None]:
 def refresh_locks(symbols: list[str]) -> Iterator[set[str]]:
     """Hold the refresh locks of those symbols that no one else holds; yield them."""
     token = uuid.uuid4().hex
+    expires_ms = int(settings.PRICEHUB_REFRESH_LOCK_SECONDS * 1000)
     with redis_store.connection().pipeline(transaction=False) as pipe:
         for symbol in symbols:
-            pipe.set(keys.refresh_lock(symbol), token, nx=True, px=int(REFRESH_LOCK_SECONDS * 1000))
+            pipe.set(keys.refresh_lock(symbol), token, nx=True, px=expires_ms)
         taken = pipe.execute()
     held = [symbol for symbol, ok in zip(symbols, taken, strict=True) if ok]
     try:

@@ -214,9 +214,10 @@ class _Policy:
 
 def stale_after_seconds() -> dict[str, float]:
     """Return per tier the age in seconds past which a price is stale."""
-    floor = 5.0  # never stale sooner, whatever the tier
     return {
-        tier: max(floor, settings.PRICEHUB_STALE_AFTER_INTERVALS * seconds)
+        tier: max(
+            settings.PRICEHUB_STALE_FLOOR_SECONDS, settings.PRICEHUB_STALE_AFTER_INTERVALS * seconds
+        )
         for tier, seconds in settings.PRICEHUB_TIER_SECONDS.items()
     }
 

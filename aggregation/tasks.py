@@ -18,17 +18,6 @@ from common.metrics import BEAT_TICK_DURATION
 
 logger = logging.getLogger(__name__)
 
-# A bound on one tick's work, far above what 10,000 assets make due in a second.
-MAX_DUE_PER_TICK = 5000
-# Assets refreshed by one task: each venue is asked for them in as few calls as it allows.
-BATCH_SIZE = 100
-# A round gives its venues this share of the tier's interval, within these bounds: a cold
-# round waiting long on a slow venue would hold a worker thread the hot rounds need.
-ROUND_SHARE = 0.8
-MIN_ROUND_SECONDS = 0.5
-MAX_ROUND_SECONDS = 2.0
-BEAT_TICK_SECONDS = settings.CELERY_BEAT_SCHEDULE["dispatch-due-refreshes"]["schedule"]
-
 
 @shared_task
 @BEAT_TICK_DURATION.time()
@@ -38,13 +27,16 @@ def dispatch_due_refreshes() -> int:
     scheduling.schedule_sync(now)
     # Half a tick ahead: a tick that comes a little early still takes what falls due before
     # the next one, so a 1 s tier refreshes every second, never every other.
-    due = scheduling.due_take(now + BEAT_TICK_SECONDS / 2, limit=MAX_DUE_PER_TICK)
+    due = scheduling.due_take(
+        now + settings.PRICEHUB_BEAT_TICK_SECONDS / 2, limit=settings.PRICEHUB_MAX_DUE_PER_TICK
+    )
     by_interval: dict[float, list[str]] = {}
     for symbol, interval in due.items():
         by_interval.setdefault(interval, []).append(symbol)
     for interval, symbols in by_interval.items():
-        for start in range(0, len(symbols), BATCH_SIZE):
-            batch = symbols[start : start + BATCH_SIZE]
+        size = settings.PRICEHUB_REFRESH_BATCH_SIZE
+        for start in range(0, len(symbols), size):
+            batch = symbols[start : start + size]
             # A batch still queued when its assets are next due is superseded by the next one.
             refresh_batch.apply_async(
                 (batch, interval), expires=max(interval, 1.0), queue=_queue(interval)
@@ -56,7 +48,10 @@ def dispatch_due_refreshes() -> int:
 def refresh_batch(symbols: list[str], interval: float) -> int:
     """Refresh a batch of assets within their interval; return how many published."""
     # The round ends in time for the next one: a slow venue holds no one back.
-    seconds = min(max(ROUND_SHARE * interval, MIN_ROUND_SECONDS), MAX_ROUND_SECONDS)
+    seconds = min(
+        max(settings.PRICEHUB_ROUND_SHARE * interval, settings.PRICEHUB_ROUND_MIN_SECONDS),
+        settings.PRICEHUB_ROUND_MAX_SECONDS,
+    )
     deadline = time.monotonic() + seconds
     try:
         return prices_refresh(symbols=symbols, deadline=deadline)

@@ -110,7 +110,7 @@ DYNAMODB_ENDPOINT_URL = env.str("DYNAMODB_ENDPOINT_URL", default=None)
 DYNAMODB_TABLE = env.str("DYNAMODB_TABLE", default="prices")
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")
 
-# Refresh interval of each tier, in seconds; the beat ticks twice a second and queues what is due.
+# Refresh interval of each tier, in seconds; the beat's tick queues what is due.
 PRICEHUB_TIER_SECONDS = {
     "hot": env.float("REFRESH_HOT_SECONDS", default=1.0),
     "medium": env.float("REFRESH_MEDIUM_SECONDS", default=10.0),
@@ -134,8 +134,10 @@ PRICEHUB_HISTORY_DRAIN_SECONDS = env.float("HISTORY_DRAIN_SECONDS", default=10.0
 # whatever their tier; request counts halve at each promotion, so recent demand counts most.
 PRICEHUB_HOT_PROMOTIONS = env.int("HOT_PROMOTIONS", default=3)
 PRICEHUB_PROMOTION_SECONDS = env.float("PROMOTION_SECONDS", default=60.0)
-# A price is stale once older than this many refresh intervals of its tier (at least 5 s).
+# A price is stale once older than this many refresh intervals of its tier, and never sooner
+# than STALE_FLOOR_SECONDS.
 PRICEHUB_STALE_AFTER_INTERVALS = env.int("STALE_AFTER_INTERVALS", default=3)
+PRICEHUB_STALE_FLOOR_SECONDS = env.float("STALE_FLOOR_SECONDS", default=5.0)
 # How long the latest price stays in Redis: far longer than any interval, so a stalled
 # refresh shows as `stale` instead of a missing price.
 PRICEHUB_CACHE_TTL_SECONDS = env.int("PRICE_CACHE_TTL_SECONDS", default=3600)
@@ -155,13 +157,37 @@ PRICEHUB_WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=None)
 # Connect timeout for venue requests; the read timeout is each Exchange row's own.
 PRICEHUB_CONNECT_TIMEOUT_SECONDS = env.float("EXCHANGE_CONNECT_TIMEOUT_SECONDS", default=1.0)
 
+# The beat's tick and the refresh batches it queues (aggregation/tasks.py). The beat ticks this
+# often: a tick costs a few Redis commands whatever the number of assets, and a tick coming
+# late (Celery beat's timing is loose) delays a refresh by a tick at most.
+PRICEHUB_BEAT_TICK_SECONDS = env.float("BEAT_TICK_SECONDS", default=0.5)
+# A bound on one tick's work, far above what 10,000 assets make due in a second.
+PRICEHUB_MAX_DUE_PER_TICK = env.int("MAX_DUE_PER_TICK", default=5000)
+# Assets refreshed by one task: each venue is asked for them in as few calls as it allows.
+PRICEHUB_REFRESH_BATCH_SIZE = env.int("REFRESH_BATCH_SIZE", default=100)
+# A batch's round gives its venues this share of the tier's interval, within these bounds: a
+# cold round waiting long on a slow venue would hold a worker thread the hot rounds need.
+PRICEHUB_ROUND_SHARE = env.float("ROUND_SHARE", default=0.8)
+PRICEHUB_ROUND_MIN_SECONDS = env.float("ROUND_MIN_SECONDS", default=0.5)
+PRICEHUB_ROUND_MAX_SECONDS = env.float("ROUND_MAX_SECONDS", default=2.0)
+# How long POST /refresh waits for a refresh of the same asset that is already running.
+PRICEHUB_REFRESH_WAIT_SECONDS = env.float("REFRESH_WAIT_SECONDS", default=10.0)
+# GET /stream sends a comment line this often, so proxies keep a quiet stream open; a stream
+# may fall behind by this many events, past which a slow client loses the oldest.
+PRICEHUB_STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=15.0)
+PRICEHUB_STREAM_QUEUE_EVENTS = env.int("STREAM_QUEUE_EVENTS", default=1000)
+
 # Celery: broker on Redis, JSON only, no result backend (tasks report through Redis and DynamoDB).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_TIME_LIMIT = 30
-CELERY_TASK_SOFT_TIME_LIMIT = 20
+# A task past the soft limit is told to stop; past the hard one its thread is given up.
+CELERY_TASK_TIME_LIMIT = env.int("TASK_TIME_LIMIT_SECONDS", default=30)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("TASK_SOFT_TIME_LIMIT_SECONDS", default=20)
+# A refresh lock outlives any refresh (a batch's task ends by the hard limit), so a crashed
+# holder's lock expires on its own.
+PRICEHUB_REFRESH_LOCK_SECONDS = CELERY_TASK_TIME_LIMIT
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A queue for the beat's ticks and one for each tier's batches ("celery" takes the cold ones),
@@ -176,10 +202,10 @@ CELERY_TASK_ROUTES = {
     "aggregation.tasks.record_history": {"queue": "history"},
 }
 CELERY_BEAT_SCHEDULE = {
-    # Twice a second: a tick costs a few Redis commands whatever the number of assets, and a
-    # tick coming late (Celery beat's timing is loose) delays a 1 s refresh by half a second
-    # at most.
-    "dispatch-due-refreshes": {"task": "aggregation.tasks.dispatch_due_refreshes", "schedule": 0.5},
+    "dispatch-due-refreshes": {
+        "task": "aggregation.tasks.dispatch_due_refreshes",
+        "schedule": PRICEHUB_BEAT_TICK_SECONDS,
+    },
     "promote-requested-assets": {
         "task": "aggregation.tasks.promote_requested_assets",
         "schedule": PRICEHUB_PROMOTION_SECONDS,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.http import HttpResponse, QueryDict
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
@@ -28,9 +29,6 @@ from aggregation.selectors import (
 )
 from aggregation.services import price_refresh
 from common.errors import ApiError, ErrorOutput, errors
-
-# How long POST /refresh waits for a refresh of the same asset that is already running.
-REFRESH_WAIT_SECONDS = 10
 
 
 class RefreshAnonThrottle(AnonRateThrottle):
@@ -112,7 +110,8 @@ class RefreshView(APIView):
     def post(self, request: Request, asset: str) -> HttpResponse:
         known = asset_known(asset)
         try:
-            price = price_refresh(symbol=known.symbol, wait_seconds=REFRESH_WAIT_SECONDS)
+            wait = settings.PRICEHUB_REFRESH_WAIT_SECONDS
+            price = price_refresh(symbol=known.symbol, wait_seconds=wait)
         except NoQuorum as exc:
             raise ApiError(503, exc.code, str(exc), sources=render_sources(exc.sources)) from exc
         except RefreshError as exc:

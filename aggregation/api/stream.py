@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
@@ -30,9 +31,6 @@ from common.read_errors import ReadError
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-HEARTBEAT_SECONDS = 15.0
-# Events a stream may fall behind by; a client slower than that loses the oldest.
-QUEUE_EVENTS = 1000
 _RECONNECT_SECONDS = (0.5, 5.0)  # the first and the longest pause before listening again
 
 
@@ -120,7 +118,7 @@ def _asgi_stream(request: HttpRequest) -> HttpResponse:
 
 
 async def _events(symbols: list[str], since: int | None) -> AsyncIterator[bytes]:
-    queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_EVENTS)
+    queue: asyncio.Queue[bytes] = asyncio.Queue(settings.PRICEHUB_STREAM_QUEUE_EVENTS)
     hub = _hub()
     hub.join(symbols, queue)  # before the current prices are read, so no publish falls between
     try:
@@ -133,7 +131,7 @@ async def _events(symbols: list[str], since: int | None) -> AsyncIterator[bytes]
             try:
                 # A timeout scope, not wait_for, which makes a task for every event: with a
                 # thousand subscribers, that cost the stream server about 40 % more CPU.
-                async with asyncio.timeout(HEARTBEAT_SECONDS):
+                async with asyncio.timeout(settings.PRICEHUB_STREAM_HEARTBEAT_SECONDS):
                     event = await queue.get()
             except TimeoutError:
                 event = b": heartbeat\n\n"

@@ -100,8 +100,8 @@ def test_an_older_price_never_replaces_a_newer_one_nor_joins_history(history_cou
     assert history_count("BTCUSDT") == 2
 
 
-def test_a_lock_that_expired_is_never_released_from_under_its_next_holder(monkeypatch):
-    monkeypatch.setattr(price_cache, "REFRESH_LOCK_SECONDS", 0.1)
+def test_a_lock_that_expired_is_never_released_from_under_its_next_holder(settings):
+    settings.PRICEHUB_REFRESH_LOCK_SECONDS = 0.1
     first = price_cache.refresh_lock("BTCUSDT")
     first.__enter__()
     time.sleep(0.15)

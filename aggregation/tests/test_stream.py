@@ -11,7 +11,6 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.test import AsyncClient
 
-from aggregation.api import stream
 from aggregation.services import price_refresh
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stores", "venue_rows")]
@@ -56,8 +55,8 @@ def test_a_stream_sends_the_current_price_then_every_publish(api):
     assert set(published["data"]) == set(latest)
 
 
-def test_a_reconnection_gets_only_the_prices_newer_than_its_last_event(monkeypatch):
-    monkeypatch.setattr(stream, "HEARTBEAT_SECONDS", 0.2)
+def test_a_reconnection_gets_only_the_prices_newer_than_its_last_event(settings):
+    settings.PRICEHUB_STREAM_HEARTBEAT_SECONDS = 0.2
     price_refresh(symbol="ETHUSDT")
 
     async def scenario() -> tuple[bytes, list[dict[str, Any]]]:
