@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.db import transaction
@@ -21,7 +22,6 @@ from aggregation.services import price_refresh
 from aggregation.signals import asset_changed
 from common import redis_store
 
-IMPORT_MAX_BYTES = 1_000_000
 IMPORT_FIELDS = ["symbol", "base", "quote", "tier", "method", "quorum", "enabled"]
 
 
@@ -131,8 +131,9 @@ class AssetAdmin(admin.ModelAdmin):
 def _import(upload: Any) -> dict[str, list[str]]:
     """Add each valid row of the uploaded file as an asset; return the symbols added and
     a line for each row refused."""
-    if upload.size > IMPORT_MAX_BYTES:
-        return {"added": [], "refused": [f"the file is over {IMPORT_MAX_BYTES:,} bytes"]}
+    most = settings.PRICEHUB_ASSET_IMPORT_MAX_BYTES
+    if upload.size > most:
+        return {"added": [], "refused": [f"the file is over {most:,} bytes"]}
     try:
         text = upload.read().decode("utf-8-sig")
     except UnicodeDecodeError:

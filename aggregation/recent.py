@@ -27,9 +27,6 @@ from aggregation.price import AggregatedPrice, HistoryPoint
 from common import redis_store
 from common.redis_store import keys, scripts
 
-RECENT_POINTS = 1000
-RECENT_CANDLES = 200  # twice the default range of a candles request
-
 Entry = tuple[int, bytes]  # a list's element and its time
 _DRAIN_LOCK_SECONDS = 60
 _BEGINNING = codec.encode_beginning()  # the end of a list that holds all there is
@@ -97,7 +94,11 @@ def remember(written: Sequence[Written]) -> None:
         redis_store.connection().pipeline() as pipe,
     ):
         scripts.keep_recent(
-            pipe, kept, ttl=_ttl(), points_cap=RECENT_POINTS, candles_cap=RECENT_CANDLES
+            pipe,
+            kept,
+            ttl=_ttl(),
+            points_cap=settings.PRICEHUB_RECENT_POINTS,
+            candles_cap=settings.PRICEHUB_RECENT_CANDLES,
         )
         for each in written:
             if isinstance(each.heads, tuple):
@@ -223,10 +224,10 @@ def _refill_all(pipe: Pipeline, symbol: str, memo: Memo, stored: Stored) -> None
     pipe.set(keys.history_memo(symbol), codec.encode_memo(memo.point, memo.candles), ex=_ttl())
     pipe.delete(keys.history_writing(symbol))
     entries = [codec.encode_point(point) for point in points]
-    _refill(pipe, keys.recent_points(symbol), entries, RECENT_POINTS)
+    _refill(pipe, keys.recent_points(symbol), entries, settings.PRICEHUB_RECENT_POINTS)
     for name, found in heads.items():
         entries = [codec.encode_candle(candle) for candle in found]
-        _refill(pipe, keys.recent_candles(symbol, name), entries, RECENT_CANDLES)
+        _refill(pipe, keys.recent_candles(symbol, name), entries, settings.PRICEHUB_RECENT_CANDLES)
 
 
 def _refill(pipe: Pipeline, key: str, entries: list[bytes], cap: int) -> None:

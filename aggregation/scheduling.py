@@ -18,9 +18,6 @@ from aggregation.models import Asset
 from common import redis_store
 from common.redis_store import keys, scripts
 
-# New assets of one interval fall due at most this many a second (a hundred: a batch).
-NEW_PER_SECOND = 100
-
 
 class _Demand:
     """This process's reads since they were last added to Redis."""
@@ -103,12 +100,12 @@ def due_sync(
 
 def _first_due(new: dict[str, float], now: float) -> dict[str, float]:
     # A few new assets are due at once; many of one interval are spread over it, at most
-    # NEW_PER_SECOND a second, and each keeps its place: ten thousand assets due in the same
+    # NEW_ASSETS_PER_SECOND a second, and each keeps its place: ten thousand assets due in the same
     # second would come back together every interval.
     due = {}
     for seconds in set(new.values()):
         symbols = sorted(symbol for symbol, interval in new.items() if interval == seconds)
-        step = min(seconds, len(symbols) / NEW_PER_SECOND) / len(symbols)
+        step = min(seconds, len(symbols) / settings.PRICEHUB_NEW_ASSETS_PER_SECOND) / len(symbols)
         due |= {symbol: now + n * step for n, symbol in enumerate(symbols)}
     return due
 

@@ -31,10 +31,6 @@ from exchanges.targets import check_base_url
 
 logger = logging.getLogger(__name__)
 
-# A ticker is a few hundred bytes; anything far larger is not a ticker. A bulk answer may
-# take MAX_BYTES_PER_PAIR more per pair asked for.
-MAX_RESPONSE_BYTES = 256 * 1024
-MAX_BYTES_PER_PAIR = 2 * 1024
 # What a venue itself got wrong; only these count towards opening its circuit.
 VENUE_FAILURES = frozenset({"timeout", "unreachable", "venue_error", "bad_response"})
 
@@ -270,7 +266,9 @@ def _get(exchange: Exchange, adapter: Adapter, pairs: list[Pair], budget: float)
     try:
         response = _http.request("GET", url, timeout=timeout, preload_content=False, redirect=False)
         try:
-            body = _read_by(response, ends, MAX_RESPONSE_BYTES + MAX_BYTES_PER_PAIR * len(pairs))
+            most = settings.PRICEHUB_VENUE_MAX_RESPONSE_BYTES
+            most += settings.PRICEHUB_VENUE_MAX_BYTES_PER_PAIR * len(pairs)
+            body = _read_by(response, ends, most)
         except BaseException:
             response.close()  # a connection left mid-answer is not used again
             raise

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -25,22 +26,18 @@ from pricehub.celery import celery_app
 
 logger = logging.getLogger(__name__)
 
-# A dead or hung backend must fail its check well within an orchestrator's probe timeout.
-CHECK_TIMEOUT_SECONDS = 1.5
 _ERROR_CHARS = 200
 
 
 def broker_ping() -> None:
     """Connect once to the Celery broker."""
+    seconds = settings.PRICEHUB_HEALTH_CHECK_TIMEOUT_SECONDS
     # connect_timeout bounds AMQP; a Redis broker takes its socket timeouts as transport options.
-    timeouts = {
-        "socket_timeout": CHECK_TIMEOUT_SECONDS,
-        "socket_connect_timeout": CHECK_TIMEOUT_SECONDS,
-    }
+    timeouts = {"socket_timeout": seconds, "socket_connect_timeout": seconds}
     with celery_app.connection_for_write(
-        connect_timeout=CHECK_TIMEOUT_SECONDS, transport_options=timeouts
+        connect_timeout=seconds, transport_options=timeouts
     ) as connection:
-        connection.ensure_connection(max_retries=1, interval_start=0, timeout=CHECK_TIMEOUT_SECONDS)
+        connection.ensure_connection(max_retries=1, interval_start=0, timeout=seconds)
 
 
 CHECKS: dict[str, Callable[[], None]] = {
@@ -56,14 +53,14 @@ def run_checks() -> dict[str, str]:
     futures = {name: pool.submit(check) for name, check in CHECKS.items()}
     # Client retries can outlast any one socket timeout, so the probe keeps its own deadline;
     # a check still running after it ends on its client's timeouts, unwaited for.
-    wait(futures.values(), timeout=CHECK_TIMEOUT_SECONDS)
+    wait(futures.values(), timeout=settings.PRICEHUB_HEALTH_CHECK_TIMEOUT_SECONDS)
     pool.shutdown(wait=False, cancel_futures=True)
     return {name: _outcome(future) for name, future in futures.items()}
 
 
 def _outcome(future: Future[None]) -> str:
     if not future.done():
-        return f"timed out after {CHECK_TIMEOUT_SECONDS:g} s"
+        return f"timed out after {settings.PRICEHUB_HEALTH_CHECK_TIMEOUT_SECONDS:g} s"
     exc = future.exception()
     if exc is None:
         return "ok"

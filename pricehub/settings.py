@@ -87,14 +87,17 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # Redis: the latest price per asset, the Celery broker and the due set of the beat tick.
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# A Redis that does not connect or answer within these is unavailable (common/redis_store).
+REDIS_CONNECT_TIMEOUT_SECONDS = env.float("REDIS_CONNECT_TIMEOUT_SECONDS", default=1.0)
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=1.0)
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "pricehub",
         "OPTIONS": {
-            "SOCKET_CONNECT_TIMEOUT": 1,
-            "SOCKET_TIMEOUT": 1,
+            "SOCKET_CONNECT_TIMEOUT": REDIS_CONNECT_TIMEOUT_SECONDS,
+            "SOCKET_TIMEOUT": REDIS_TIMEOUT_SECONDS,
             # Data only: a value read from Redis never runs code.
             "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
             # A Redis outage turns reads into misses, so the API falls back to DynamoDB.
@@ -109,6 +112,19 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DYNAMODB_ENDPOINT_URL = env.str("DYNAMODB_ENDPOINT_URL", default=None)
 DYNAMODB_TABLE = env.str("DYNAMODB_TABLE", default="prices")
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")
+# DynamoDB calls: timeouts of one call; the calls of a batch run this many at once in a
+# process, each with a connection; a batch write retries the items DynamoDB left out (as it
+# does when throttled) this many times in all.
+PRICEHUB_DYNAMODB_CONNECT_TIMEOUT_SECONDS = env.float(
+    "DYNAMODB_CONNECT_TIMEOUT_SECONDS", default=2.0
+)
+PRICEHUB_DYNAMODB_READ_TIMEOUT_SECONDS = env.float("DYNAMODB_READ_TIMEOUT_SECONDS", default=5.0)
+PRICEHUB_DYNAMODB_CONCURRENT_CALLS = env.int("DYNAMODB_CONCURRENT_CALLS", default=16)
+PRICEHUB_DYNAMODB_BATCH_ATTEMPTS = env.int("DYNAMODB_BATCH_ATTEMPTS", default=4)
+# Each asset's newest points, and candles of each interval, kept in Redis for the history and
+# candle reads (aggregation/recent.py); the candles twice the default range of a request.
+PRICEHUB_RECENT_POINTS = env.int("RECENT_POINTS", default=1000)
+PRICEHUB_RECENT_CANDLES = env.int("RECENT_CANDLES", default=200)
 
 # Refresh interval of each tier, in seconds; the beat's tick queues what is due.
 PRICEHUB_TIER_SECONDS = {
@@ -156,6 +172,18 @@ PRICEHUB_DEMAND_FLUSH_SECONDS = env.float("DEMAND_FLUSH_SECONDS", default=1.0)
 PRICEHUB_WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=None)
 # Connect timeout for venue requests; the read timeout is each Exchange row's own.
 PRICEHUB_CONNECT_TIMEOUT_SECONDS = env.float("EXCHANGE_CONNECT_TIMEOUT_SECONDS", default=1.0)
+# A ticker is a few hundred bytes; a venue's answer far larger is refused as no ticker. A bulk
+# answer may take VENUE_MAX_BYTES_PER_PAIR more per pair asked for.
+PRICEHUB_VENUE_MAX_RESPONSE_BYTES = env.int("VENUE_MAX_RESPONSE_BYTES", default=256 * 1024)
+PRICEHUB_VENUE_MAX_BYTES_PER_PAIR = env.int("VENUE_MAX_BYTES_PER_PAIR", default=2 * 1024)
+# New assets of one interval fall due at most this many a second (a batch's worth), spread
+# over the interval, so many added at once do not come back together every interval.
+PRICEHUB_NEW_ASSETS_PER_SECOND = env.float("NEW_ASSETS_PER_SECOND", default=100.0)
+# The largest CSV file the admin's asset import takes.
+PRICEHUB_ASSET_IMPORT_MAX_BYTES = env.int("ASSET_IMPORT_MAX_BYTES", default=1_000_000)
+# /readyz: a dead or hung backend fails its check after this long, well within an
+# orchestrator's probe timeout.
+PRICEHUB_HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=1.5)
 
 # The beat's tick and the refresh batches it queues (aggregation/tasks.py). The beat ticks this
 # often: a tick costs a few Redis commands whatever the number of assets, and a tick coming

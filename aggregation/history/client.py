@@ -29,10 +29,9 @@ deserialize = TypeDeserializer().deserialize
 T = TypeVar("T")
 
 _WRITE_BATCH = 25  # the most items one BatchWriteItem takes
-_BATCH_ATTEMPTS = 4
-# A batch's DynamoDB calls run this many at once, from every thread of the process.
-_CONCURRENT_CALLS = 16
-_calls = ThreadPoolExecutor(max_workers=_CONCURRENT_CALLS, thread_name_prefix="dynamodb")
+_calls = ThreadPoolExecutor(
+    max_workers=settings.PRICEHUB_DYNAMODB_CONCURRENT_CALLS, thread_name_prefix="dynamodb"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +116,15 @@ def _until_processed(
     Raise ClientError, as for any DynamoDB failure, when some is still left after a few tries.
     """
     answers: list[dict[str, Any]] = []
-    for attempt in range(_BATCH_ATTEMPTS):
+    attempts = settings.PRICEHUB_DYNAMODB_BATCH_ATTEMPTS
+    for attempt in range(attempts):
         if attempt:
             time.sleep(0.05 * 2**attempt)  # DynamoDB leaves some out when throttled: back off
         answers.append(send(RequestItems=request))
         request = answers[-1].get(left)
         if not request:
             return answers
-    error = {"Code": left, "Message": f"{left} after {_BATCH_ATTEMPTS} attempts"}
+    error = {"Code": left, "Message": f"{left} after {attempts} attempts"}
     raise ClientError({"Error": error}, send.__name__)
 
 
@@ -152,11 +152,11 @@ def _connect(config: _Settings) -> Any:
         endpoint_url=config.endpoint_url,
         region_name=config.region,
         config=Config(
-            connect_timeout=2,
-            read_timeout=5,
+            connect_timeout=settings.PRICEHUB_DYNAMODB_CONNECT_TIMEOUT_SECONDS,
+            read_timeout=settings.PRICEHUB_DYNAMODB_READ_TIMEOUT_SECONDS,
             retries={"max_attempts": 2},
             # The threads and their concurrent calls, each with a connection.
-            max_pool_connections=2 * _CONCURRENT_CALLS,
+            max_pool_connections=2 * settings.PRICEHUB_DYNAMODB_CONCURRENT_CALLS,
             # The requests are built here, not typed by users: checking each one again cost a
             # busy worker more than DynamoDB's answer did.
             parameter_validation=False,

@@ -173,10 +173,10 @@ def _heads(
 def _newest_stored(symbol: str, folded: dict[str, Candle]) -> recent.Stored:
     # As many of symbol's newest points and candles as the recent lists hold, newest first:
     # five queries. The latest candles are those just folded; stored ones start before them.
-    points = client.newest(client.points_table(), symbol, recent.RECENT_POINTS)
+    points = client.newest(client.points_table(), symbol, settings.PRICEHUB_RECENT_POINTS)
     lists = {}
     for name, latest in folded.items():
-        asset, count = items.candle_asset(symbol, name), recent.RECENT_CANDLES
+        asset, count = items.candle_asset(symbol, name), settings.PRICEHUB_RECENT_CANDLES
         stored = map(items.candle, client.newest(client.candles_table(), asset, count))
         lists[name] = [latest, *(c for c in stored if c.start < latest.start)][:count]
     return [items.point(item) for item in points], lists

@@ -12,7 +12,6 @@ from django.core.cache import cache
 from django.test import override_settings
 from django_redis import get_redis_connection
 
-from aggregation import recent
 from aggregation.candles import INTERVALS
 from aggregation.history import client, reads
 from aggregation.history.store import append, rollup
@@ -119,11 +118,9 @@ def test_a_page_from_redis_equals_the_one_from_dynamodb():
 
 @pytest.mark.parametrize("order", ["desc", "asc"])
 @pytest.mark.parametrize("where", ["redis", "dynamodb", "both"])
-def test_paging_with_cursors_returns_every_point_once_then_no_cursor(
-    api, monkeypatch, order, where
-):
+def test_paging_with_cursors_returns_every_point_once_then_no_cursor(api, settings, order, where):
     if where == "both":
-        monkeypatch.setattr(recent, "RECENT_POINTS", 10)  # newer pages from Redis, older not
+        settings.PRICEHUB_RECENT_POINTS = 10  # newer pages from Redis, older not
     store(24)
     if where == "dynamodb":
         forget_recent()
@@ -144,8 +141,8 @@ def test_an_exactly_full_page_has_no_next_cursor(api, forgotten):
     assert (len(body["points"]), body["next_cursor"]) == (5, None)
 
 
-def test_a_window_older_than_the_recent_points_falls_back_to_dynamodb(api, queries, monkeypatch):
-    monkeypatch.setattr(recent, "RECENT_POINTS", 5)
+def test_a_window_older_than_the_recent_points_falls_back_to_dynamodb(api, queries, settings):
+    settings.PRICEHUB_RECENT_POINTS = 5
     store(12)
     queries.clear()
     newest = api.get("/prices/BTCUSDT/history", HOUR | {"limit": "4"}).json()
@@ -157,8 +154,8 @@ def test_a_window_older_than_the_recent_points_falls_back_to_dynamodb(api, queri
     assert oldest["points"][0]["time"] == "2026-11-25T12:00:00Z"
 
 
-def test_candles_older_than_the_recent_candles_fall_back_to_dynamodb(api, queries, monkeypatch):
-    monkeypatch.setattr(recent, "RECENT_CANDLES", 3)
+def test_candles_older_than_the_recent_candles_fall_back_to_dynamodb(api, queries, settings):
+    settings.PRICEHUB_RECENT_CANDLES = 3
     store(12)  # a point every 50 s: 1m candles from 12:00 to 12:09, two in 12:00 and 12:05
     queries.clear()
     query = {"interval": "1m", **HOUR}
@@ -267,9 +264,9 @@ def test_rollup_drops_the_recent_candles_and_the_memo(api, queries):
     assert len(queries) == 2
 
 
-def test_the_recent_lists_stay_within_their_caps(monkeypatch):
-    monkeypatch.setattr(recent, "RECENT_POINTS", 5)
-    monkeypatch.setattr(recent, "RECENT_CANDLES", 3)
+def test_the_recent_lists_stay_within_their_caps(settings):
+    settings.PRICEHUB_RECENT_POINTS = 5
+    settings.PRICEHUB_RECENT_CANDLES = 3
     store(12)
     redis = get_redis_connection()
     lengths = {key: redis.llen(cache.make_key(key)) for key in cache.keys("history-recent*BTC*")}

@@ -4,8 +4,9 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
 
-from exchanges.client import MAX_RESPONSE_BYTES, fetch_quote, fetch_quotes
+from exchanges.client import fetch_quote, fetch_quotes
 from exchanges.models import Exchange
 from exchanges.quotes import ExchangeError, Quote
 from exchanges.tests.servers import QuietHandler, serving
@@ -32,7 +33,7 @@ def flooding_url() -> Iterator[str]:
         def do_GET(self) -> None:
             self.send_response(200)
             self.end_headers()
-            self.wfile.write(b"[" + b"1," * MAX_RESPONSE_BYTES + b"1]")
+            self.wfile.write(b"[" + b"1," * settings.PRICEHUB_VENUE_MAX_RESPONSE_BYTES + b"1]")
 
     with serving(Flood) as url:
         yield url
