@@ -146,6 +146,10 @@ PRICEHUB_HISTORY_HEARTBEAT_SECONDS = env.float("HISTORY_HEARTBEAT_SECONDS", defa
 # a drain records until none wait, or for this long at most, well within its lock's minute.
 PRICEHUB_HISTORY_DRAIN_EVERY_SECONDS = env.float("HISTORY_DRAIN_EVERY_SECONDS", default=1.0)
 PRICEHUB_HISTORY_DRAIN_SECONDS = env.float("HISTORY_DRAIN_SECONDS", default=10.0)
+# A drain reads this many waiting prices from Redis at a time and records them in rounds of at
+# most this many, each asset's once: a few DynamoDB calls of each kind per round.
+PRICEHUB_HISTORY_DRAIN_READ = env.int("HISTORY_DRAIN_READ", default=2000)
+PRICEHUB_HISTORY_DRAIN_ROUND = env.int("HISTORY_DRAIN_ROUND", default=500)
 # Every PROMOTION_SECONDS the HOT_PROMOTIONS most requested assets are refreshed as hot,
 # whatever their tier; request counts halve at each promotion, so recent demand counts most.
 PRICEHUB_HOT_PROMOTIONS = env.int("HOT_PROMOTIONS", default=3)

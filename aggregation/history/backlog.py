@@ -12,9 +12,11 @@ write cut short leaves its assets in doubt until their last point is read back f
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
 
+from celery.signals import worker_shutting_down
 from django.conf import settings
 from prometheus_client.core import GaugeMetricFamily, Metric
 
@@ -26,8 +28,8 @@ from common.metrics import HISTORY_PRICES
 
 logger = logging.getLogger(__name__)
 
-_READ = 2000  # waiting prices read from Redis at a time
-_ROUND = 500  # prices recorded at a time, each asset's once: a few calls of each kind
+# Set once this process's Celery worker begins to shut down: a drain stops after its round.
+_stopping = threading.Event()
 
 
 def add(prices: Sequence[AggregatedPrice]) -> None:
@@ -38,14 +40,17 @@ def add(prices: Sequence[AggregatedPrice]) -> None:
 
 
 def drain() -> list[AggregatedPrice]:
-    """Record the waiting prices, oldest first, until none wait, DynamoDB fails or
-    HISTORY_DRAIN_SECONDS pass, unless another process is at it; return those stored (the
-    others were not due). Raise while Redis is unavailable."""
+    """Record the waiting prices, oldest first, until none wait, DynamoDB fails,
+    HISTORY_DRAIN_SECONDS pass or the worker shuts down, unless another process is at it;
+    return those stored (the others were not due). Raise while Redis is unavailable."""
     stored: list[AggregatedPrice] = []
     ends = time.monotonic() + settings.PRICEHUB_HISTORY_DRAIN_SECONDS
+    read = settings.PRICEHUB_HISTORY_DRAIN_READ
     with recent.draining() as mine:
-        while mine and time.monotonic() < ends and (waiting := recent.pending(_READ)):
-            for entries, prices in _rounds(waiting):
+        while mine and time.monotonic() < ends and (waiting := recent.pending(read)):
+            for entries, prices in _rounds(waiting, settings.PRICEHUB_HISTORY_DRAIN_ROUND):
+                if _stopping.is_set():
+                    return stored
                 try:
                     recorded = store.record(prices)
                 except client.ERRORS as exc:
@@ -59,8 +64,15 @@ def drain() -> list[AggregatedPrice]:
     return stored
 
 
+@worker_shutting_down.connect
+def stop_draining(**kwargs: object) -> None:
+    """Let a drain under way end after its round, so that the worker stops within a round's
+    time and the rest waits for the next drain."""
+    _stopping.set()
+
+
 def _rounds(
-    waiting: list[tuple[bytes, AggregatedPrice | None]],
+    waiting: list[tuple[bytes, AggregatedPrice | None]], size: int
 ) -> Iterator[tuple[list[bytes], list[AggregatedPrice]]]:
     # Consecutive waiting prices, in order, as long as no asset comes twice: a price folds
     # into the candles of its asset's price before it.
@@ -73,7 +85,7 @@ def _rounds(
             HISTORY_PRICES.labels("dropped").inc()
             entries.append(entry)
             continue
-        if len(prices) == _ROUND or price.asset in prices:
+        if len(prices) == size or price.asset in prices:
             yield entries, list(prices.values())
             entries, prices = [], {}
         entries.append(entry)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -24,7 +26,7 @@ from aggregation.tests import stack
 from aggregation.tests.test_history_record import T0, point
 from common import redis_store
 from common.redis_store import keys
-from deploy.services import free_port
+from deploy.services import ROOT, free_port
 
 pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
 
@@ -174,3 +176,39 @@ def test_the_history_worker_records_every_published_price_once_after_an_outage_a
     # Each point folded into its candles once: as many points in them as the asset has.
     for symbol, found in one_minute_candles(env).items():
         assert sum(candle.points for candle in found) == len(points[symbol]), symbol
+
+
+@pytest.mark.django_db
+def test_a_history_worker_told_to_stop_ends_its_drain_after_a_round_and_loses_nothing(
+    stack_environment, tmp_path: Path
+):
+    env = stack_environment(redis_db=12, table="prices-history-stop", interval=60)
+    env |= {"HISTORY_DRAIN_ROUND": "5", "HISTORY_DRAIN_SECONDS": "60"}
+    waiting = 500  # prices of as many assets, handed over as refreshes do
+    hand_over = (
+        "from aggregation.history import backlog;"
+        "from aggregation.tests.test_history_record import point;"
+        f"backlog.add([point(0, '100', f'T{{n}}USDT') for n in range({waiting})])"
+    )
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", hand_over], env=env, check=True)
+    _, history_worker, beat = stack.celery("stopping", tmp_path)
+    log = tmp_path / "history-worker.log"
+    with stack.running([(beat, env)]):
+        with log.open("wb") as output:
+            worker = subprocess.Popen(
+                history_worker, env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
+            )
+            wait_until("the first points", lambda: backlog_length(env) < waiting)
+            worker.send_signal(signal.SIGTERM)  # as `make run` stops it: a warm shutdown
+            assert worker.wait(timeout=20) == 0, log.read_text()
+        left = backlog_length(env)
+        assert 0 < left < waiting, "the drain stopped after a round, before the end"
+        assert sum(map(len, stack.points(env).values())) == waiting - left
+        said = log.read_text()
+        assert "Warm shutdown" in said
+        for trouble in ("Traceback", "ERROR", "CRITICAL"):
+            assert trouble not in said, said
+        # The next history worker records the rest, none twice.
+        with stack.running([(history_worker, env | {"HISTORY_DRAIN_ROUND": "500"})]):
+            wait_until("the backlog to drain", lambda: backlog_length(env) == 0)
+    assert sum(map(len, stack.points(env).values())) == waiting
