@@ -8,9 +8,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from common import redis_store
+from exchanges import catalogue
 from exchanges.client import circuit_close, circuit_state, fetch_quote
 from exchanges.health import venue_health
-from exchanges.models import Exchange
+from exchanges.models import Exchange, Market
 from exchanges.quotes import ExchangeError
 
 # What "test connection" asks each venue for: the pair every venue lists.
@@ -24,7 +25,7 @@ class ExchangeAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     list_editable = ["enabled"]
     list_filter = ["kind", "enabled"]
-    actions = ["test_connection", "close_circuits"]
+    actions = ["test_connection", "close_circuits", "sync_markets"]
     # Venue URLs are typed in full; a bare host means https, as Django 6 will assume.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
@@ -64,3 +65,29 @@ class ExchangeAdmin(admin.ModelAdmin):
         for exchange in queryset:
             circuit_close(exchange.name)
         self.message_user(request, f"Closed {len(queryset)} circuit(s).")
+
+    @admin.action(description="Sync the markets of the selected exchanges from their catalogues")
+    def sync_markets(self, request: HttpRequest, queryset: QuerySet[Exchange]) -> None:
+        """Read each venue's catalogue now and store its markets."""
+        for each in map(catalogue.sync, queryset):
+            if each.error:
+                self.message_user(request, f"{each.exchange}: {each.error}", messages.WARNING)
+                continue
+            counts = f"{each.trading} trading, {each.halted} halted"
+            self.message_user(request, f"{each.exchange}: {counts}, {each.delisted} delisted")
+
+
+@admin.register(Market)
+class MarketAdmin(admin.ModelAdmin):
+    """The venues' markets, as their catalogues list them: read here, written by a sync."""
+
+    list_display = ["exchange", "symbol", "base", "quote", "status", "venue_status", "updated_at"]
+    list_filter = ["exchange", "status", "quote"]
+    search_fields = ["symbol", "base"]
+    list_select_related = ["exchange"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Market | None = None) -> bool:
+        return False

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.errors import errors
+from common.errors import ApiError, errors
 from exchanges.client import circuit_state
 from exchanges.health import WINDOW, venue_health
-from exchanges.models import Exchange
+from exchanges.models import Exchange, Market
 
 
 class LastErrorOutput(serializers.Serializer):
@@ -68,3 +68,49 @@ def _with_health(exchange: Exchange) -> dict[str, Any]:
         "circuit": circuit_state(exchange.name),
         **venue_health(exchange.name),
     }
+
+
+class MarketOutput(serializers.Serializer):
+    exchange = serializers.CharField(source="exchange.name")
+    symbol = serializers.CharField(help_text="The venue's name: BTCUSDT, BTC-USD, XXBTZUSD.")
+    base = serializers.CharField(help_text="Common code, e.g. BTC.")
+    quote = serializers.CharField(help_text="Common code, e.g. USD.")
+    status = serializers.ChoiceField(Market.Status.values)
+    venue_status = serializers.CharField(help_text="The venue's own word: TRADING, online.")
+    updated_at = serializers.DateTimeField()
+
+
+class MarketListOutput(serializers.Serializer):
+    markets = MarketOutput(many=True)
+
+
+# The filters of GET /markets: each query parameter, the field it matches and its help.
+MARKET_FILTERS = {
+    "exchange": ("exchange__name", "a venue's name, e.g. kraken"),
+    "base": ("base", "a common code, e.g. BTC"),
+    "quote": ("quote", "a common code, e.g. USD"),
+    "status": ("status", " or ".join(Market.Status.values)),
+}
+
+
+class MarketListView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(name, str, description=help_text)
+            for name, (_, help_text) in MARKET_FILTERS.items()
+        ],
+        responses={200: MarketListOutput, **errors(400)},
+        summary="The venues' markets from their catalogues, filtered",
+    )
+    def get(self, request: Request) -> Response:
+        given = {
+            field: request.query_params[name].upper()
+            if name in ("base", "quote")
+            else request.query_params[name]
+            for name, (field, _) in MARKET_FILTERS.items()
+            if name in request.query_params
+        }
+        if given.get("status", Market.Status.TRADING) not in Market.Status.values:
+            raise ApiError(400, "invalid_status", f"status is {MARKET_FILTERS['status'][1]}.")
+        markets = Market.objects.filter(**given).select_related("exchange")
+        return Response(MarketListOutput({"markets": markets}).data)

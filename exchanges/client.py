@@ -25,8 +25,9 @@ from urllib3.exceptions import TimeoutError as TransportTimeout
 from common.metrics import VENUE_REQUESTS, VENUE_SECONDS
 from exchanges import health
 from exchanges.adapters import Adapter, get_adapter
+from exchanges.adapters.base import join_url
 from exchanges.models import Exchange
-from exchanges.quotes import ExchangeError, Pair, Quote, UnknownPair
+from exchanges.quotes import ExchangeError, Listing, Pair, Quote, UnknownPair
 from exchanges.targets import check_base_url
 
 logger = logging.getLogger(__name__)
@@ -253,12 +254,36 @@ def _each(pairs: list[Pair], error: ExchangeError) -> Results:
 
 
 def _get(exchange: Exchange, adapter: Adapter, pairs: list[Pair], budget: float) -> Results:
-    """GET the pairs' tickers in budget seconds, connecting and reading included.
+    """GET the pairs' tickers in budget seconds, connecting and reading included."""
+    most = settings.PRICEHUB_VENUE_MAX_RESPONSE_BYTES
+    most += settings.PRICEHUB_VENUE_MAX_BYTES_PER_PAIR * len(pairs)
+    status, body = _fetch(exchange, adapter.url(exchange.base_url, pairs), budget, most)
+    return adapter.parse_all(
+        status, body, exchange=exchange.name, pairs=pairs, received_at=datetime.now(UTC)
+    )
+
+
+def fetch_catalogue(exchange: Exchange) -> list[Listing]:
+    """Return every market the venue's catalogue lists; raise ExchangeError when it cannot
+    be had or read."""
+    try:
+        check_base_url(exchange.base_url)
+    except ValidationError as exc:
+        raise ExchangeError(f"refused: {exc.messages[0]}", reason="unreachable") from exc
+    adapter = get_adapter(exchange.kind)
+    url = join_url(exchange.base_url, adapter.catalogue_path)
+    most = settings.PRICEHUB_CATALOGUE_MAX_BYTES
+    status, body = _fetch(exchange, url, settings.PRICEHUB_CATALOGUE_TIMEOUT_SECONDS, most)
+    return adapter.parse_catalogue(status, body)
+
+
+def _fetch(exchange: Exchange, url: str, budget: float, most: int) -> tuple[int, bytes]:
+    """GET url in budget seconds, connecting and reading included; return the status and at
+    most `most` bytes of body.
 
     Only headers sent byte by byte can outlast it (each read of them waits up to budget);
     fetch_all still returns by its deadline.
     """
-    url = adapter.url(exchange.base_url, pairs)
     ends = time.monotonic() + budget
     timeout = urllib3.Timeout(
         connect=min(settings.PRICEHUB_CONNECT_TIMEOUT_SECONDS, budget), read=budget
@@ -266,8 +291,6 @@ def _get(exchange: Exchange, adapter: Adapter, pairs: list[Pair], budget: float)
     try:
         response = _http.request("GET", url, timeout=timeout, preload_content=False, redirect=False)
         try:
-            most = settings.PRICEHUB_VENUE_MAX_RESPONSE_BYTES
-            most += settings.PRICEHUB_VENUE_MAX_BYTES_PER_PAIR * len(pairs)
             body = _read_by(response, ends, most)
         except BaseException:
             response.close()  # a connection left mid-answer is not used again
@@ -281,9 +304,7 @@ def _get(exchange: Exchange, adapter: Adapter, pairs: list[Pair], budget: float)
                 raise RoundOver(message, reason="timeout") from exc
             raise ExchangeError(message, reason="timeout") from exc
         raise ExchangeError(f"unreachable ({type(exc).__name__})", reason="unreachable") from exc
-    return adapter.parse_all(
-        response.status, body, exchange=exchange.name, pairs=pairs, received_at=datetime.now(UTC)
-    )
+    return response.status, body
 
 
 def _read_by(response: urllib3.BaseHTTPResponse, ends: float, limit: int) -> bytes:

@@ -34,6 +34,17 @@ class Pair:
 
 
 @dataclass(frozen=True, slots=True)
+class Listing:
+    """A market in a venue's catalogue: its name there, its assets in common codes."""
+
+    symbol: str  # the venue's name, e.g. BTCUSDT, BTC-USD, XXBTZUSD
+    base: str  # common codes, e.g. BTC
+    quote: str
+    trading: bool  # False when halted, cancel-only, disabled or otherwise not trading
+    status: str  # the venue's own word, e.g. TRADING, BREAK, online
+
+
+@dataclass(frozen=True, slots=True)
 class Quote:
     exchange: str
     symbol: str  # PriceHub's symbol, e.g. BTCUSDT, whatever the venue calls it

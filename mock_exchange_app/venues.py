@@ -1,4 +1,5 @@
-"""WSGI apps that speak Binance's, Coinbase Exchange's and Kraken's public ticker formats.
+"""WSGI apps that speak Binance's, Coinbase Exchange's and Kraken's public ticker and catalogue
+formats (/api/v3/exchangeInfo, /products, /0/public/AssetPairs).
 
 Binance and Kraken also answer for several symbols at once, as they do: Binance's
 /api/v3/ticker/24hr?symbols=["BTCUSDT","ETHUSDT"] (a JSON array without spaces; one unknown
@@ -24,16 +25,15 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-from mock_exchange_app import faults, market
+from mock_exchange_app import catalogues, faults, market
 from mock_exchange_app.faults import Quote, Reply, Response, json_response
+from mock_exchange_app.wire import EPOCH, KRAKEN_BASE, e8, iso, plain
 
 Query = dict[str, list[str]]
 Handler = Callable[[re.Match[str], Query, Quote], Reply]
 StartResponse = Callable[[str, list[tuple[str, str]]], object]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_KRAKEN_BASE = {"BTC": "XBT", "DOGE": "XDG"}
 _TRUTH = re.compile(r"/sim/truth/(?P<symbol>[^/]+)")
 _FAULTS = re.compile(r"/sim/faults(?:/(?P<symbol>[^/]+))?")
 _BINANCE_SYMBOLS = re.compile(r'\[("[A-Z0-9_.-]{1,20}"(,"[A-Z0-9_.-]{1,20}")*)?\]')
@@ -102,10 +102,10 @@ def _truth(match: re.Match[str], query: Query, now: datetime) -> Reply:
     if symbol not in market.assets():
         return 404, {"error": "unknown symbol"}
     try:
-        at = _EPOCH + timedelta(milliseconds=int(query["at"][0])) if "at" in query else now
+        at = EPOCH + timedelta(milliseconds=int(query["at"][0])) if "at" in query else now
     except (ValueError, OverflowError):
         return 400, {"error": "at must be a time in epoch milliseconds"}
-    return 200, {"symbol": symbol, "price": _plain(market.true_price(symbol, at)), "time": _iso(at)}
+    return 200, {"symbol": symbol, "price": plain(market.true_price(symbol, at)), "time": iso(at)}
 
 
 def _binance_24hr(_match: re.Match[str], query: Query, quote: Quote) -> Reply:
@@ -142,32 +142,32 @@ def _binance_many(raw: str, render: Callable[[str], dict[str, Any]]) -> Reply:
 def _binance_top(t: market.Ticker) -> dict[str, Any]:
     return {
         "symbol": t.symbol,
-        "bidPrice": _e8(t.bid),
-        "bidQty": _e8(t.bid_qty),
-        "askPrice": _e8(t.ask),
-        "askQty": _e8(t.ask_qty),
+        "bidPrice": e8(t.bid),
+        "bidQty": e8(t.bid_qty),
+        "askPrice": e8(t.ask),
+        "askQty": e8(t.ask_qty),
     }
 
 
 def _binance_day(t: market.Ticker) -> dict[str, Any]:
     day = t.rolling
     change = t.last - day.open
-    close_ms = (t.time - _EPOCH) // timedelta(milliseconds=1)
+    close_ms = (t.time - EPOCH) // timedelta(milliseconds=1)
     top = _binance_top(t)
     return {
         "symbol": t.symbol,
-        "priceChange": _e8(change),
+        "priceChange": e8(change),
         "priceChangePercent": f"{change / day.open * 100:.3f}",
-        "weightedAvgPrice": _e8(day.vwap),
-        "prevClosePrice": _e8(day.open),
-        "lastPrice": _e8(t.last),
-        "lastQty": _e8(t.last_qty),
+        "weightedAvgPrice": e8(day.vwap),
+        "prevClosePrice": e8(day.open),
+        "lastPrice": e8(t.last),
+        "lastQty": e8(t.last_qty),
         **{k: top[k] for k in ("bidPrice", "bidQty", "askPrice", "askQty")},
-        "openPrice": _e8(day.open),
-        "highPrice": _e8(day.high),
-        "lowPrice": _e8(day.low),
-        "volume": _e8(day.volume),
-        "quoteVolume": _e8(day.volume * day.vwap),
+        "openPrice": e8(day.open),
+        "highPrice": e8(day.high),
+        "lowPrice": e8(day.low),
+        "volume": e8(day.volume),
+        "quoteVolume": e8(day.volume * day.vwap),
         "openTime": close_ms - 86_400_000,
         "closeTime": close_ms,
         "firstId": t.last_trade_id - day.trades + 1,
@@ -182,13 +182,13 @@ def _coinbase_ticker(match: re.Match[str], _query: Query, quote: Quote) -> Reply
         return 404, {"message": "NotFound"}
     t = quote(symbol)
     return 200, {
-        "ask": _plain(t.ask),
-        "bid": _plain(t.bid),
-        "volume": _plain(t.rolling.volume),
+        "ask": plain(t.ask),
+        "bid": plain(t.bid),
+        "volume": plain(t.rolling.volume),
         "trade_id": t.last_trade_id,
-        "price": _plain(t.last),
-        "size": _plain(t.last_qty),
-        "time": _iso(t.time),
+        "price": plain(t.last),
+        "size": plain(t.last_qty),
+        "time": iso(t.time),
     }
 
 
@@ -214,22 +214,22 @@ def _kraken_pairs() -> Mapping[str, str]:
     """Map Kraken pair names (XBTUSDT) and plain symbols, which Kraken also accepts, to symbols."""
     pairs = {a.symbol: a.symbol for a in market.assets().values()}
     for a in market.assets().values():
-        pairs[_KRAKEN_BASE.get(a.base, a.base) + a.quote] = a.symbol
+        pairs[KRAKEN_BASE.get(a.base, a.base) + a.quote] = a.symbol
     return pairs
 
 
 def _kraken_fields(t: market.Ticker) -> dict[str, Any]:
     today, day = t.today, t.rolling
     return {
-        "a": [_plain(t.ask), _whole_lots(t.ask_qty), f"{t.ask_qty:.3f}"],
-        "b": [_plain(t.bid), _whole_lots(t.bid_qty), f"{t.bid_qty:.3f}"],
-        "c": [_plain(t.last), _e8(t.last_qty)],
-        "v": [_e8(today.volume), _e8(day.volume)],
-        "p": [_plain(today.vwap), _plain(day.vwap)],
+        "a": [plain(t.ask), _whole_lots(t.ask_qty), f"{t.ask_qty:.3f}"],
+        "b": [plain(t.bid), _whole_lots(t.bid_qty), f"{t.bid_qty:.3f}"],
+        "c": [plain(t.last), e8(t.last_qty)],
+        "v": [e8(today.volume), e8(day.volume)],
+        "p": [plain(today.vwap), plain(day.vwap)],
         "t": [today.trades, day.trades],
-        "l": [_plain(today.low), _plain(day.low)],
-        "h": [_plain(today.high), _plain(day.high)],
-        "o": _plain(today.open),
+        "l": [plain(today.low), plain(day.low)],
+        "h": [plain(today.high), plain(day.high)],
+        "o": plain(today.open),
     }
 
 
@@ -237,24 +237,18 @@ def _whole_lots(qty: Decimal) -> str:
     return str(int(qty.to_integral_value(ROUND_CEILING)))
 
 
-def _e8(value: Decimal) -> str:
-    """Format with exactly 8 decimals, as Binance pads every number."""
-    return f"{value:.8f}"
-
-
-def _plain(value: Decimal) -> str:
-    return format(value, "f")
-
-
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 _ROUTES: dict[str, list[tuple[re.Pattern[str], Handler]]] = {
     "binance": [
         (re.compile(r"/api/v3/ticker/24hr"), _binance_24hr),
         (re.compile(r"/api/v3/ticker/bookTicker"), _binance_book),
+        (re.compile(r"/api/v3/exchangeInfo"), catalogues.binance_exchange_info),
     ],
-    "coinbase": [(re.compile(r"/products/(?P<product>[^/]+)/ticker"), _coinbase_ticker)],
-    "kraken": [(re.compile(r"/0/public/Ticker"), _kraken_ticker)],
+    "coinbase": [
+        (re.compile(r"/products/(?P<product>[^/]+)/ticker"), _coinbase_ticker),
+        (re.compile(r"/products"), catalogues.coinbase_products),
+    ],
+    "kraken": [
+        (re.compile(r"/0/public/Ticker"), _kraken_ticker),
+        (re.compile(r"/0/public/AssetPairs"), catalogues.kraken_asset_pairs),
+    ],
 }

@@ -180,6 +180,11 @@ PRICEHUB_CONNECT_TIMEOUT_SECONDS = env.float("EXCHANGE_CONNECT_TIMEOUT_SECONDS",
 # answer may take VENUE_MAX_BYTES_PER_PAIR more per pair asked for.
 PRICEHUB_VENUE_MAX_RESPONSE_BYTES = env.int("VENUE_MAX_RESPONSE_BYTES", default=256 * 1024)
 PRICEHUB_VENUE_MAX_BYTES_PER_PAIR = env.int("VENUE_MAX_BYTES_PER_PAIR", default=2 * 1024)
+# Each venue's catalogue of markets is read this often, and on demand (manage.py sync_markets,
+# the admin); Binance's is about 15 MB, so a read may take this long and this many bytes.
+PRICEHUB_CATALOGUE_SECONDS = env.float("CATALOGUE_SECONDS", default=3600.0)
+PRICEHUB_CATALOGUE_TIMEOUT_SECONDS = env.float("CATALOGUE_TIMEOUT_SECONDS", default=30.0)
+PRICEHUB_CATALOGUE_MAX_BYTES = env.int("CATALOGUE_MAX_BYTES", default=64 * 1024 * 1024)
 # New assets of one interval fall due at most this many a second (a batch's worth), spread
 # over the interval, so many added at once do not come back together every interval.
 PRICEHUB_NEW_ASSETS_PER_SECOND = env.float("NEW_ASSETS_PER_SECOND", default=100.0)
@@ -241,6 +246,11 @@ CELERY_BEAT_SCHEDULE = {
     "promote-requested-assets": {
         "task": "aggregation.tasks.promote_requested_assets",
         "schedule": PRICEHUB_PROMOTION_SECONDS,
+    },
+    "sync-markets": {
+        "task": "exchanges.tasks.sync_markets",
+        "schedule": PRICEHUB_CATALOGUE_SECONDS,
+        "options": {"expires": PRICEHUB_CATALOGUE_SECONDS},
     },
     # A drain still queued when the next is sent is superseded by it.
     "record-history": {

@@ -9,7 +9,7 @@ from aggregation.api.history import CandlesView, HistoryView
 from aggregation.api.prices import PriceListView, PriceView, RefreshView
 from aggregation.api.stream import stream
 from aggregation.dashboard import dashboard
-from exchanges.api import ExchangeListView
+from exchanges.api import ExchangeListView, MarketListView
 from pricehub.health import HealthView, ReadyView, metrics
 
 urlpatterns = [
@@ -21,6 +21,7 @@ urlpatterns = [
     path("prices/<str:asset>/candles", CandlesView.as_view(), name="candles"),
     path("assets", AssetListView.as_view(), name="assets"),
     path("exchanges", ExchangeListView.as_view(), name="exchanges"),
+    path("markets", MarketListView.as_view(), name="markets"),
     path("refresh/<str:asset>", RefreshView.as_view(), name="refresh"),
     path("stream", stream, name="stream"),
     path("healthz", HealthView.as_view(), name="healthz"),

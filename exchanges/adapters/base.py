@@ -6,14 +6,14 @@ import json
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from http import HTTPStatus
 from typing import Any, ClassVar, TypeAlias
 from urllib.parse import urlencode
 
-from exchanges.quotes import ExchangeError, Pair, Quote, UnknownPair
+from exchanges.quotes import ExchangeError, Listing, Pair, Quote, UnknownPair
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ class Adapter(ABC):
     unknown_pair: ClassVar[str]
     # How many pairs one request may ask for; 1 means the venue has no bulk ticker.
     max_pairs: ClassVar[int] = 1
+    # The path of the venue's catalogue: every market it lists, with its status.
+    catalogue_path: ClassVar[str]
 
     @abstractmethod
     def ticker_url(self, base_url: str, base: str, quote: str) -> str:
@@ -74,6 +76,25 @@ class Adapter(ABC):
     def tickers(self, payload: Any, pairs: Sequence[Pair]) -> dict[str, Any]:
         """Return each pair's entry in a bulk answer by PriceHub symbol, None when missing."""
         raise NotImplementedError(f"{self.kind} has no bulk ticker")
+
+    @abstractmethod
+    def catalogue(self, payload: Any) -> Iterable[tuple[str, Any]]:
+        """Return each market's entry in the catalogue's answer, with the key it is under."""
+
+    @abstractmethod
+    def listing(self, key: str, entry: dict[str, Any]) -> Listing:
+        """Return the market that a catalogue entry describes, or raise ExchangeError."""
+
+    def parse_catalogue(self, status: int, body: bytes) -> list[Listing]:
+        """Translate the answer to the catalogue into its markets; an entry that cannot be
+        read is left out. Raise ExchangeError when the answer as a whole is unusable."""
+        listings = []
+        for key, entry in self.catalogue(self._payload(status, body)):
+            try:
+                listings.append(self.listing(key, json_object(entry)))
+            except ExchangeError as exc:
+                logger.info("%s catalogue: left out the entry %.40r: %s", self.kind, key, exc)
+        return listings
 
     def url(self, base_url: str, pairs: Sequence[Pair]) -> str:
         """Return the URL asking for pairs: the single ticker for one, the bulk form for more."""
@@ -189,6 +210,14 @@ def json_object(payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise ExchangeError("top level is not a JSON object")
     return payload
+
+
+def text_field(obj: object, *path: str | int) -> str:
+    """Return the non-empty string at path."""
+    value = _required(obj, path)
+    if not isinstance(value, str) or not value:
+        raise ExchangeError(f"{_label(path)} is not a non-empty string")
+    return value
 
 
 def decimal_field(obj: object, *path: str | int) -> Decimal:

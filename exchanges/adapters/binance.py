@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from exchanges.adapters.base import Adapter, epoch_ms_field, join_url
-from exchanges.quotes import ExchangeError, Pair
+from exchanges.adapters.base import Adapter, epoch_ms_field, join_url, json_object, text_field
+from exchanges.adapters.codes import common_code
+from exchanges.quotes import ExchangeError, Listing, Pair
 
 
 class BinanceAdapter(Adapter):
@@ -22,6 +23,8 @@ class BinanceAdapter(Adapter):
     unknown_pair = "Invalid symbol. (code -1121)"
     # About 3 KB of URL; Binance weighs 21 to 100 symbols as 40 and more as 80.
     max_pairs = 100
+    # Every symbol with its status: TRADING, or BREAK, HALT, ... when it does not trade.
+    catalogue_path = "/api/v3/exchangeInfo"
 
     def ticker_url(self, base_url: str, base: str, quote: str) -> str:
         """Return the 24 h ticker URL for the pair."""
@@ -43,6 +46,24 @@ class BinanceAdapter(Adapter):
             if isinstance(entry, dict) and isinstance(entry.get("symbol"), str)
         }
         return {pair.symbol: by_name.get(binance_symbol(pair.base, pair.quote)) for pair in pairs}
+
+    def catalogue(self, payload: Any) -> Iterable[tuple[str, Any]]:
+        """Return the entries of the answer's symbols array."""
+        symbols = json_object(payload).get("symbols")
+        if not isinstance(symbols, list):
+            raise ExchangeError("symbols is not a JSON array")
+        return ((str(index), entry) for index, entry in enumerate(symbols))
+
+    def listing(self, key: str, entry: dict[str, Any]) -> Listing:
+        """Return the symbol's market: {"symbol": "BTCUSDT", "status": "TRADING", ...}."""
+        status = text_field(entry, "status")
+        return Listing(
+            symbol=text_field(entry, "symbol"),
+            base=common_code(text_field(entry, "baseAsset")),
+            quote=common_code(text_field(entry, "quoteAsset")),
+            trading=status == "TRADING",
+            status=status,
+        )
 
     def error_message(self, payload: dict[str, Any]) -> str | None:
         """Return Binance's msg with its numeric code, e.g. Invalid symbol. (code -1121)."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote as quote_path
 
-from exchanges.adapters.base import Adapter, iso_time_field, join_url
+from exchanges.adapters.base import Adapter, iso_time_field, join_url, text_field
+from exchanges.adapters.codes import common_code
+from exchanges.quotes import ExchangeError, Listing
 
 
 class CoinbaseAdapter(Adapter):
@@ -20,11 +23,32 @@ class CoinbaseAdapter(Adapter):
     unknown_pair = "NotFound"
     # Coinbase Exchange has no bulk ticker: one request per product, made concurrently.
     max_pairs = 1
+    # Every product with its status (online, delisted, ...) and trading flags.
+    catalogue_path = "/products"
 
     def ticker_url(self, base_url: str, base: str, quote: str) -> str:
         """Return the product ticker URL for the pair."""
         product = quote_path(f"{base}-{quote}".upper(), safe="")
         return join_url(base_url, f"/products/{product}/ticker")
+
+    def catalogue(self, payload: Any) -> Iterable[tuple[str, Any]]:
+        """Return the entries of the answer, an array of products."""
+        if not isinstance(payload, list):
+            raise ExchangeError("top level is not a JSON array")
+        return ((str(index), entry) for index, entry in enumerate(payload))
+
+    def listing(self, key: str, entry: dict[str, Any]) -> Listing:
+        """Return the product's market: {"id": "BTC-USD", "status": "online", ...}; it trades
+        when online and neither disabled nor cancel-only."""
+        status = text_field(entry, "status")
+        stopped = entry.get("trading_disabled") is True or entry.get("cancel_only") is True
+        return Listing(
+            symbol=text_field(entry, "id"),
+            base=common_code(text_field(entry, "base_currency")),
+            quote=common_code(text_field(entry, "quote_currency")),
+            trading=status == "online" and not stopped,
+            status=status,
+        )
 
     def error_message(self, payload: dict[str, Any]) -> str | None:
         """Return Coinbase's message, e.g. NotFound."""

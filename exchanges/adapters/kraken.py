@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from exchanges.adapters.base import Adapter, join_url, json_object
-from exchanges.quotes import ExchangeError, Pair
+from exchanges.adapters.base import Adapter, join_url, json_object, text_field
+from exchanges.adapters.codes import common_code
+from exchanges.quotes import ExchangeError, Listing, Pair
 
 # Kraken keeps its own names for a few assets; every other asset goes by its usual ticker.
 KRAKEN_ASSETS = {"BTC": "XBT", "DOGE": "XDG"}
@@ -26,6 +27,8 @@ class KrakenAdapter(Adapter):
     volume = ("v", 1)  # v is [today, last 24 hours]
     unknown_pair = "EQuery:Unknown asset pair"
     max_pairs = 100  # about 1 KB of URL
+    # Every pair under its key (XXBTZUSD), with its asset codes (XXBT, ZUSD) and status.
+    catalogue_path = "/0/public/AssetPairs"
 
     def ticker_url(self, base_url: str, base: str, quote: str) -> str:
         """Return the ticker URL for the pair, in Kraken's asset names."""
@@ -44,6 +47,27 @@ class KrakenAdapter(Adapter):
         if isinstance(errors, list):
             return "; ".join(e for e in errors if isinstance(e, str)) or "unreadable error"
         return errors if isinstance(errors, str) else "unreadable error"
+
+    def catalogue(self, payload: Any) -> Iterable[tuple[str, Any]]:
+        """Return the pairs of result by key, but for the dark pools' (XXBTZUSD.d)."""
+        result = json_object(payload).get("result")
+        if not isinstance(result, dict):
+            raise ExchangeError("result is not an object")
+        return ((key, entry) for key, entry in result.items() if not key.endswith(".d"))
+
+    def listing(self, key: str, entry: dict[str, Any]) -> Listing:
+        """Return the pair's market: "XXBTZUSD": {"base": "XXBT", "status": "online", ...}.
+        A pair trades when online; older answers have no status, and list trading pairs."""
+        status = entry.get("status", "online")
+        if not isinstance(status, str):
+            raise ExchangeError("status is not a string")
+        return Listing(
+            symbol=key,
+            base=common_code(text_field(entry, "base")),
+            quote=common_code(text_field(entry, "quote")),
+            trading=status == "online",
+            status=status,
+        )
 
     def ticker(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Return the only entry of result, whatever Kraken names the pair."""

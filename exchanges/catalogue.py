@@ -1,0 +1,69 @@
+"""Each venue's markets, kept in step with its own catalogue."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from exchanges import client
+from exchanges.models import Exchange, Market
+from exchanges.quotes import ExchangeError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Synced:
+    """What one venue's catalogue held at a sync."""
+
+    exchange: str
+    trading: int = 0
+    halted: int = 0
+    delisted: int = 0  # markets no longer in the catalogue
+    error: str = ""  # why the catalogue could not be had; the markets were left as they were
+
+
+def sync(exchange: Exchange) -> Synced:
+    """Read the venue's catalogue and store its markets: new ones added, each one's status
+    brought up to date, those it no longer lists marked delisted."""
+    try:
+        listings = client.fetch_catalogue(exchange)
+    except ExchangeError as exc:
+        logger.warning("The catalogue of %s could not be read: %s", exchange.name, exc)
+        return Synced(exchange.name, error=str(exc))
+    markets = {
+        listing.symbol: Market(
+            exchange=exchange,
+            symbol=listing.symbol,
+            base=listing.base,
+            quote=listing.quote,
+            status=Market.Status.TRADING if listing.trading else Market.Status.HALTED,
+            venue_status=listing.status,
+        )
+        for listing in listings
+    }
+    started = timezone.now()
+    with transaction.atomic():
+        Market.objects.bulk_create(
+            markets.values(),
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["exchange", "symbol"],
+            update_fields=["base", "quote", "status", "venue_status", "updated_at"],
+        )
+        # Every market the catalogue lists was written just now; the others are gone from it.
+        delisted = (
+            exchange.markets.filter(updated_at__lt=started)
+            .exclude(status=Market.Status.DELISTED)
+            .update(status=Market.Status.DELISTED, venue_status="")
+        )
+    trading = sum(market.status == Market.Status.TRADING for market in markets.values())
+    return Synced(exchange.name, trading, len(markets) - trading, delisted)
+
+
+def sync_all() -> list[Synced]:
+    """Sync every enabled venue's markets, one venue after another."""
+    return [sync(exchange) for exchange in Exchange.objects.filter(enabled=True)]

@@ -1,0 +1,102 @@
+"""The venues' markets, read from their catalogues over HTTP (the simulated venues) and served
+by GET /markets, manage.py sync_markets and the admin."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from deploy.services import free_port
+from exchanges import catalogue
+from exchanges.models import Exchange, Market
+from mock_exchange_app import control, market
+
+pytestmark = pytest.mark.usefixtures("venue_rows")
+
+
+def test_each_venue_s_catalogue_gives_its_markets_under_its_own_names():
+    synced = catalogue.sync_all()
+    listed = len(market.assets())
+    assert {(s.exchange, s.trading, s.halted, s.delisted, s.error) for s in synced} == {
+        (venue, listed, 0, 0, "") for venue in ("binance", "coinbase", "kraken")
+    }
+    btc = {m.exchange.name: m for m in Market.objects.filter(base="BTC", quote="USDT")}
+    assert {name: m.symbol for name, m in btc.items()} == {
+        "binance": "BTCUSDT",
+        "coinbase": "BTC-USDT",
+        "kraken": "XBTUSDT",  # Kraken's catalogue names Bitcoin XXBT, PriceHub BTC
+    }
+    assert {m.venue_status for m in btc.values()} == {"TRADING", "online"}
+    assert Market.objects.filter(base="DOGE", exchange__name="kraken").get().symbol == "XDGUSDT"
+
+
+def test_a_market_gone_from_the_catalogue_is_delisted_and_one_back_trades_again():
+    kraken = Exchange.objects.get(name="kraken")
+    catalogue.sync(kraken)
+    gone = Market.objects.create(
+        exchange=kraken, symbol="XLUNAZUSD", base="LUNA", quote="USD", status="trading"
+    )
+    assert catalogue.sync(kraken).delisted == 1
+    gone.refresh_from_db()
+    assert (gone.status, gone.venue_status) == ("delisted", "")
+    Market.objects.filter(symbol="XBTUSDT").update(status="delisted")
+    assert catalogue.sync(kraken).delisted == 0  # already delisted
+    assert Market.objects.get(symbol="XBTUSDT").status == "trading"
+
+
+def test_a_catalogue_that_cannot_be_had_leaves_the_markets_as_they_were(venues):
+    binance = Exchange.objects.get(name="binance")
+    catalogue.sync(binance)
+    before = list(binance.markets.values_list("symbol", "status", "updated_at"))
+    control.set_fault(venues["binance"], "*", "garbage", kind="html")
+    try:
+        synced = catalogue.sync(binance)
+    finally:
+        control.clear_faults(venues["binance"])
+    assert synced.error == "not JSON"
+    binance.base_url = f"http://127.0.0.1:{free_port()}"
+    assert catalogue.sync(binance).error.startswith("unreachable")
+    assert list(binance.markets.values_list("symbol", "status", "updated_at")) == before
+
+
+def test_the_command_syncs_the_named_venues_and_says_what_it_found(capsys):
+    call_command("sync_markets", "coinbase")
+    listed = len(market.assets())
+    assert capsys.readouterr().out == f"coinbase: {listed} trading, 0 halted, 0 newly delisted\n"
+    assert set(Market.objects.values_list("exchange__name", flat=True)) == {"coinbase"}
+    with pytest.raises(CommandError, match="No such venue: bitfinex"):
+        call_command("sync_markets", "bitfinex")
+
+
+def test_get_markets_filters_by_venue_base_quote_and_status(api):
+    catalogue.sync_all()
+    answer = api.get("/markets", {"exchange": "kraken", "base": "btc"})
+    assert answer.status_code == 200
+    (btc,) = answer.json()["markets"]
+    assert {k: v for k, v in btc.items() if k != "updated_at"} == {
+        "exchange": "kraken",
+        "symbol": "XBTUSDT",
+        "base": "BTC",
+        "quote": "USDT",
+        "status": "trading",
+        "venue_status": "online",
+    }
+    assert len(api.get("/markets", {"quote": "USDT"}).json()["markets"]) == 3 * len(market.assets())
+    assert api.get("/markets", {"status": "halted"}).json() == {"markets": []}
+    bad = api.get("/markets", {"status": "open"})
+    assert bad.status_code == 400
+    assert bad.json()["error"] == "invalid_status"
+
+
+def test_an_operator_syncs_a_venue_s_markets_from_the_admin_and_sees_them(admin_client):
+    kraken = Exchange.objects.get(name="kraken")
+    answer = admin_client.post(
+        "/admin/exchanges/exchange/",
+        {"action": "sync_markets", "_selected_action": [kraken.pk]},
+        follow=True,
+    )
+    listed = len(market.assets())
+    assert f"Kraken: {listed} trading, 0 halted, 0 delisted" in answer.content.decode()
+    page = admin_client.get("/admin/exchanges/market/", {"q": "XBTUSDT"}).content.decode()
+    assert '<td class="field-base">BTC</td>' in page
+    assert admin_client.get("/admin/exchanges/market/add/").status_code == 403

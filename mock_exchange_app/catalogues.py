@@ -1,0 +1,108 @@
+"""The venues' catalogues in their own formats: Binance's /api/v3/exchangeInfo, Coinbase
+Exchange's /products and Kraken's /0/public/AssetPairs, each listing every simulated asset."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from mock_exchange_app import market
+from mock_exchange_app.faults import Quote, Reply
+from mock_exchange_app.wire import EPOCH, KRAKEN_BASE, KRAKEN_CODES, e8, plain
+
+Query = dict[str, list[str]]
+
+
+def binance_exchange_info(_match: re.Match[str], _query: Query, _quote: Quote) -> Reply:
+    """Answer GET /api/v3/exchangeInfo: every symbol with its status, assets and filters."""
+    symbols = [
+        {
+            "symbol": a.symbol,
+            "status": "TRADING",
+            "baseAsset": a.base,
+            "baseAssetPrecision": 8,
+            "quoteAsset": a.quote,
+            "quotePrecision": 8,
+            "quoteAssetPrecision": 8,
+            "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT"],
+            "icebergAllowed": True,
+            "ocoAllowed": True,
+            "isSpotTradingAllowed": True,
+            "isMarginTradingAllowed": False,
+            "filters": [
+                {
+                    "filterType": "PRICE_FILTER",
+                    "minPrice": e8(market.tick_size(a.symbol)),
+                    "maxPrice": "1000000.00000000",
+                    "tickSize": e8(market.tick_size(a.symbol)),
+                }
+            ],
+            "permissions": [],
+            "permissionSets": [["SPOT"]],
+        }
+        for a in market.assets().values()
+    ]
+    limits = [
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+        {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
+    ]
+    return 200, {
+        "timezone": "UTC",
+        "serverTime": (datetime.now(UTC) - EPOCH) // timedelta(milliseconds=1),
+        "rateLimits": limits,
+        "exchangeFilters": [],
+        "symbols": symbols,
+    }
+
+
+def coinbase_products(_match: re.Match[str], _query: Query, _quote: Quote) -> Reply:
+    """Answer GET /products: every product with its status and trading flags."""
+    return 200, [
+        {
+            "id": f"{a.base}-{a.quote}",
+            "base_currency": a.base,
+            "quote_currency": a.quote,
+            "quote_increment": plain(market.tick_size(a.symbol)),
+            "base_increment": "0.00000001",
+            "display_name": f"{a.base}/{a.quote}",
+            "min_market_funds": "1",
+            "margin_enabled": False,
+            "post_only": False,
+            "limit_only": False,
+            "cancel_only": False,
+            "status": "online",
+            "status_message": "",
+            "trading_disabled": False,
+            "fx_stablecoin": False,
+            "max_slippage_percentage": "0.03000000",
+            "auction_mode": False,
+            "high_bid_limit_percentage": "",
+        }
+        for a in market.assets().values()
+    ]
+
+
+def kraken_asset_pairs(_match: re.Match[str], _query: Query, _quote: Quote) -> Reply:
+    """Answer GET /0/public/AssetPairs: every pair under its key, with Kraken's asset codes."""
+    result = {}
+    for a in market.assets().values():
+        base = KRAKEN_BASE.get(a.base, a.base)
+        result[base + a.quote] = {
+            "altname": base + a.quote,
+            "wsname": f"{base}/{a.quote}",
+            "aclass_base": "currency",
+            "base": KRAKEN_CODES.get(a.base, a.base),
+            "aclass_quote": "currency",
+            "quote": KRAKEN_CODES.get(a.quote, a.quote),
+            "lot": "unit",
+            "cost_decimals": 5,
+            "pair_decimals": -market.tick_size(a.symbol).as_tuple().exponent,
+            "lot_decimals": 8,
+            "lot_multiplier": 1,
+            "fee_volume_currency": "ZUSD",
+            "ordermin": "0.0001",
+            "costmin": "0.5",
+            "tick_size": plain(market.tick_size(a.symbol)),
+            "status": "online",
+        }
+    return 200, {"error": [], "result": result}

@@ -1,0 +1,28 @@
+"""How the venues write numbers, times and asset names on the wire."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Kraken's names for the pairs it is asked for: XBTUSDT, XDGUSDT.
+KRAKEN_BASE = {"BTC": "XBT", "DOGE": "XDG"}
+# The asset codes of Kraken's catalogue: its oldest assets keep an X (crypto) or Z (fiat) prefix.
+KRAKEN_CODES = {
+    "BTC": "XXBT", "DOGE": "XXDG", "ETH": "XETH", "ETC": "XETC", "LTC": "XLTC", "XLM": "XXLM",
+    "XMR": "XXMR", "XRP": "XXRP", "ZEC": "XZEC", "USD": "ZUSD", "EUR": "ZEUR", "GBP": "ZGBP",
+}  # fmt: skip
+
+
+def e8(value: Decimal) -> str:
+    """Format with exactly 8 decimals, as Binance pads every number."""
+    return f"{value:.8f}"
+
+
+def plain(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
