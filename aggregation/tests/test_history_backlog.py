@@ -198,9 +198,13 @@ def test_a_history_worker_told_to_stop_ends_its_drain_after_a_round_and_loses_no
             worker = subprocess.Popen(
                 history_worker, env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
             )
-            wait_until("the first points", lambda: backlog_length(env) < waiting)
-            worker.send_signal(signal.SIGTERM)  # as `make run` stops it: a warm shutdown
-            assert worker.wait(timeout=20) == 0, log.read_text()
+            try:
+                wait_until("the first points", lambda: backlog_length(env) < waiting)
+                worker.send_signal(signal.SIGTERM)  # as `make run` stops it: a warm shutdown
+                assert worker.wait(timeout=20) == 0, log.read_text()
+            finally:
+                worker.kill()  # a no-op once it has stopped
+                worker.wait()
         left = backlog_length(env)
         assert 0 < left < waiting, "the drain stopped after a round, before the end"
         assert sum(map(len, stack.points(env).values())) == waiting - left
