@@ -15,6 +15,11 @@ from exchanges.quotes import ExchangeError, Quote
 # Twelve significant digits: finer than any venue's tick, and exact as a JSON number.
 _PRICE_CONTEXT = Context(prec=12)
 
+# Where a quote or error comes from: the venue's name, and its name for the market (None when
+# its catalogue is not known and the usual name was asked).
+Origin = tuple[str, str | None]
+Results = Sequence[tuple[Origin, Quote | ExchangeError]]
+
 
 @dataclass(frozen=True, slots=True)
 class Rules:
@@ -37,35 +42,37 @@ class NoQuorum(RefreshError):
     ) -> None:
         self.symbol = symbol
         self.sources = tuple(sources)
-        used = sum(source.status == "used" for source in sources)
+        venues = {source.exchange for source in sources}
+        used = {source.exchange for source in sources if source.status == "used"}
         reasons = "; ".join(
-            f"{source.exchange}: {source.detail}" for source in sources if source.detail
+            f"{_named(source)}: {source.detail}" for source in sources if source.detail
         )
         short = short or (
-            f"{used} of {len(sources)} venues gave a usable quote for {symbol}; {quorum} needed"
+            f"{len(used)} of {len(venues)} venues gave a usable quote for {symbol}; {quorum} needed"
         )
         super().__init__(short + (f" ({reasons})." if reasons else "."))
 
 
 def aggregate(
     symbol: str,
-    results: Sequence[tuple[str, Quote | ExchangeError]],
+    results: Results,
     *,
     rules: Rules,
     now: datetime,
 ) -> AggregatedPrice:
-    """Return the price of symbol from each venue's quote or error; raise NoQuorum."""
+    """Return the price of symbol from each market's quote or error; raise NoQuorum when
+    fewer venues than the quorum have a usable one."""
     rejections = [_check(result, rules, now) for _, result in results]
     valid = _kept(results, rejections)
     # Outliers are judged among the valid quotes only; each takes its verdict in order.
     verdicts = iter(find_outliers(valid, mad_k=rules.mad_k, band=rules.band))
     rejections = [next(verdicts) if rejection is None else rejection for rejection in rejections]
     sources = [
-        _source(exchange, result, rejection)
-        for (exchange, result), rejection in zip(results, rejections, strict=True)
+        _source(origin, result, rejection)
+        for (origin, result), rejection in zip(results, rejections, strict=True)
     ]
     used = _kept(results, rejections)
-    if len(used) < rules.quorum:
+    if len({quote.exchange for quote in used}) < rules.quorum:
         raise NoQuorum(symbol, sources, rules.quorum)
     try:
         price = combine(used, rules.method)
@@ -87,9 +94,7 @@ def combine(quotes: Sequence[Quote] | Sequence[Source], method: str) -> Decimal:
     return _PRICE_CONTEXT.plus(METHODS[method](quotes))
 
 
-def _kept(
-    results: Sequence[tuple[str, Quote | ExchangeError]], rejections: Sequence[Rejection | None]
-) -> list[Quote]:
+def _kept(results: Results, rejections: Sequence[Rejection | None]) -> list[Quote]:
     """Return the quotes that nothing rejected, in order (an error always carries one)."""
     return [
         result
@@ -104,12 +109,12 @@ def _check(result: Quote | ExchangeError, rules: Rules, now: datetime) -> Reject
     return check_quote(result, now=now, max_age=rules.max_age)
 
 
-def _source(exchange: str, result: Quote | ExchangeError, rejection: Rejection | None) -> Source:
-    status = "used" if rejection is None else "excluded"
+def _source(origin: Origin, result: Quote | ExchangeError, rejection: Rejection | None) -> Source:
+    (exchange, market), status = origin, "used" if rejection is None else "excluded"
     reason = None if rejection is None else rejection.reason
     detail = None if rejection is None else rejection.detail
     if isinstance(result, ExchangeError):
-        return Source(exchange, status, reason, detail)
+        return Source(exchange, status, reason, detail, market=market)
     if rejection is None and result.kept_for is not None:
         detail = f"last good quote kept; no new one: {result.kept_for}"
     return Source(
@@ -122,4 +127,9 @@ def _source(exchange: str, result: Quote | ExchangeError, rejection: Rejection |
         ask=result.ask,
         volume=result.volume,
         quoted_at=whole_ms(result.timestamp),
+        market=market,
     )
+
+
+def _named(source: Source) -> str:
+    return source.exchange if source.market is None else f"{source.exchange} {source.market}"

@@ -22,6 +22,12 @@ from aggregation.price import AggregatedPrice, HistoryPoint, RefreshFailure, Sou
 
 class SourceOutput(serializers.Serializer):
     exchange = serializers.CharField()
+    market = serializers.CharField(
+        allow_null=True,
+        required=False,
+        help_text="The venue's name for the market (BTCUSDT, BTC-USD, XXBTZUSD), from its "
+        "catalogue; null when its catalogue is not known and the usual name was asked.",
+    )
     price = serializers.DecimalField(None, None, coerce_to_string=False, allow_null=True)
     bid = serializers.DecimalField(None, None, coerce_to_string=False, allow_null=True)
     ask = serializers.DecimalField(None, None, coerce_to_string=False, allow_null=True)
@@ -136,6 +142,7 @@ def render_sources(sources: tuple[Source, ...]) -> list[dict[str, Any]]:
     return [
         {
             "exchange": source.exchange,
+            "market": source.market,
             "price": _number(source.price),
             "bid": _number(source.bid),
             "ask": _number(source.ask),

@@ -13,7 +13,7 @@ _AMOUNTS = ("price", "bid", "ask", "volume")
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """What one venue contributed to a price: used, or excluded and why."""
+    """What one venue's market contributed to a price: used, or excluded and why."""
 
     exchange: str
     status: str  # "used" or "excluded"
@@ -24,6 +24,7 @@ class Source:
     ask: Decimal | None = None
     volume: Decimal | None = None
     quoted_at: datetime | None = None  # when the venue quoted it (its clock, or first seen)
+    market: str | None = None  # the venue's name for the market, from its catalogue
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,7 @@ def whole_ms(moment: datetime) -> datetime:
 def _source_record(source: Source) -> dict[str, Any]:
     # Absent amounts are left out: DynamoDB stores no empty attributes.
     record: dict[str, Any] = {"exchange": source.exchange, "status": source.status}
-    for name in ("reason", "detail", *_AMOUNTS):
+    for name in ("market", "reason", "detail", *_AMOUNTS):
         if (value := getattr(source, name)) is not None:
             record[name] = value
     if source.quoted_at is not None:
@@ -115,6 +116,7 @@ def _source_from_record(record: dict[str, Any]) -> Source:
         detail=record.get("detail"),
         **amounts,
         quoted_at=None if quoted_at is None else from_epoch_ms(quoted_at),
+        market=record.get("market"),
     )
 
 

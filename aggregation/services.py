@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from aggregation import price_cache
-from aggregation.aggregate import NoQuorum, aggregate
+from aggregation.aggregate import NoQuorum, Origin, Results, aggregate
 from aggregation.history import backlog
 from aggregation.models import Asset
 from aggregation.price import (
@@ -27,11 +27,10 @@ from aggregation.price import (
 )
 from common.errors import BACKEND_ERRORS, service_name
 from common.metrics import QUOTES_EXCLUDED, REFRESH_SECONDS
+from exchanges import catalogue
 from exchanges.client import fetch_all, own_timeouts
-from exchanges.models import Exchange
+from exchanges.models import Exchange, Market
 from exchanges.quotes import ExchangeError, Pair, Quote, UnknownPair
-
-Named = list[tuple[str, Quote | ExchangeError]]  # each venue's name and its quote or error
 
 
 def price_refresh(*, symbol: str, wait_seconds: float = 0) -> AggregatedPrice:
@@ -79,15 +78,30 @@ def _services() -> Iterator[None]:
 
 def quotes_collect(
     assets: Sequence[Asset], exchanges: Sequence[Exchange], *, deadline: float
-) -> tuple[datetime, dict[str, Named]]:
-    """Ask every venue for every asset; return the time and, per asset, each venue's dated
-    quote or error, in the order of exchanges.
+) -> tuple[datetime, dict[str, Results]]:
+    """Ask every venue for every asset; return the time and, per asset, each market's dated
+    quote or error, venue by venue in the order of exchanges.
 
-    A quote without the venue's own time is dated when PriceHub first saw it unchanged,
-    so a venue stuck on one answer goes stale like any other.
+    A venue whose catalogue is known is asked for the markets it lists of the asset, by its
+    own names, and never for a halted or delisted one (its error says so) or one it does not
+    list; a venue whose catalogue is not known is asked for the pair by its usual name. A
+    quote without the venue's own time is dated when PriceHub first saw it unchanged, so a
+    venue stuck on one answer goes stale like any other.
     """
-    pairs = [Pair(asset.symbol, asset.base, asset.quote) for asset in assets]
-    found = fetch_all(exchanges, pairs, deadline=deadline)
+    listed = catalogue.listed(exchanges, {(asset.base, asset.quote) for asset in assets})
+    asks: list[tuple[Exchange, list[Pair]]] = []
+    wanted: dict[str, list[tuple[Origin, str | ExchangeError]]] = {a.symbol: [] for a in assets}
+    for exchange in exchanges:
+        pairs: dict[str, Pair] = {}
+        for asset in assets:
+            for origin, ask in _asks(exchange.name, asset, listed[exchange.name]):
+                if isinstance(ask, Pair):
+                    pairs[ask.symbol] = ask
+                    wanted[asset.symbol].append((origin, ask.symbol))
+                else:
+                    wanted[asset.symbol].append((origin, ask))
+        asks.append((exchange, list(pairs.values())))
+    found = fetch_all(asks, deadline=deadline)
     now = datetime.now(UTC)
     undated = [
         result
@@ -100,18 +114,39 @@ def quotes_collect(
         for quote, since in zip(undated, price_cache.unchanged_since(undated, now), strict=True)
     }
     named = {
-        asset.symbol: [
-            (name, dated.get((name, asset.symbol), found[name][asset.symbol]))
-            for name in (exchange.name for exchange in exchanges)
+        symbol: [
+            (origin, dated.get((origin[0], ask), found[origin[0]][ask]))
+            if isinstance(ask, str)
+            else (origin, ask)
+            for origin, ask in entries
         ]
-        for asset in assets
+        for symbol, entries in wanted.items()
     }
     return now, _with_last_good(assets, named, now)
 
 
+def _asks(
+    name: str, asset: Asset, listed: dict[tuple[str, str], list[Market]] | None
+) -> Iterator[tuple[Origin, Pair | ExchangeError]]:
+    """Yield what to ask venue `name` for the asset, market by market, or why not to."""
+    if listed is None:
+        yield (name, None), Pair(asset.symbol, asset.base, asset.quote)
+        return
+    for market in listed.get((asset.base, asset.quote), []):
+        if market.status == Market.Status.TRADING:
+            yield (
+                (name, market.symbol),
+                Pair(market.symbol, market.base, market.quote, market.symbol),
+            )
+        else:
+            said = f" ({market.venue_status})" if market.venue_status else ""
+            why = f"{name} lists {market.symbol} as {market.status}{said}; not asked"
+            yield (name, market.symbol), ExchangeError(why, reason="halted")
+
+
 def _with_last_good(
-    assets: Sequence[Asset], named: dict[str, Named], now: datetime
-) -> dict[str, Named]:
+    assets: Sequence[Asset], named: dict[str, Results], now: datetime
+) -> dict[str, Results]:
     """Where a venue's answer failed, let its quote in the asset's last price stand in while
     younger than the asset's quote age limit, as a venue's last trade does: not where the
     venue said it lists no such pair, and only beside a new quote from another venue (with
@@ -128,21 +163,26 @@ def _with_last_good(
             continue
         max_age = asset.rules.max_age
         kept = {
-            source.exchange: source
+            (source.exchange, source.market): source
             for source in price.used
             if source.quoted_at is not None and now - source.quoted_at <= max_age
         }
         named[asset.symbol] = [
-            (name, _kept(asset.symbol, kept[name], result))
-            if _lost(result) and name in kept
-            else (name, result)
-            for name, result in named[asset.symbol]
+            (origin, _kept(asset.symbol, kept[origin], result))
+            if _lost(result) and origin in kept
+            else (origin, result)
+            for origin, result in named[asset.symbol]
         ]
     return named
 
 
 def _lost(result: Quote | ExchangeError) -> bool:
-    return isinstance(result, ExchangeError) and not isinstance(result, UnknownPair)
+    # Not lost: a market the venue does not list, or lists as halted.
+    return (
+        isinstance(result, ExchangeError)
+        and not isinstance(result, UnknownPair)
+        and result.reason != "halted"
+    )
 
 
 def _kept(symbol: str, source: Source, error: ExchangeError) -> Quote:

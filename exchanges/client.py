@@ -52,18 +52,19 @@ _local: dict[str, pybreaker.CircuitBreaker] = {}
 
 
 def fetch_all(
-    exchanges: Sequence[Exchange], pairs: Sequence[Pair], *, deadline: float
+    asks: Sequence[tuple[Exchange, Sequence[Pair]]], *, deadline: float
 ) -> dict[str, Results]:
-    """Ask every venue for every pair at once, in as few calls as each allows.
+    """Ask each venue for its pairs, all venues at once, in as few calls as each allows.
 
-    Return, per venue name, each symbol's quote or error. Nothing waits past `deadline`
-    (a time.monotonic() value): a call still running then is a timeout for its symbols.
-    Each venue's round passes its circuit breaker once, and counts as one failure when it
-    brought not one usable quote.
+    Return, per venue name, each of its pairs' quote or error by symbol. Nothing waits past
+    `deadline` (a time.monotonic() value): a call still running then is a timeout for its
+    symbols. Each venue's round passes its circuit breaker once, and counts as one failure
+    when it brought not one usable quote.
     """
-    pairs = list({pair.symbol: pair for pair in pairs}.values())
+    asked = {exchange.name: list({p.symbol: p for p in pairs}.values()) for exchange, pairs in asks}
     rounds = {
-        exchange.name: _rounds.submit(_round, exchange, pairs, deadline) for exchange in exchanges
+        exchange.name: _rounds.submit(_round, exchange, asked[exchange.name], deadline)
+        for exchange, _ in asks
     }
     # A round ends by the deadline itself; the grace covers handing its answer over.
     wait(rounds.values(), timeout=max(0, deadline - time.monotonic()) + _GRACE_SECONDS)
@@ -73,7 +74,7 @@ def fetch_all(
             results[name] = future.result()
         else:
             late = ExchangeError("timed out after the round's deadline", reason="timeout")
-            results[name] = dict.fromkeys((pair.symbol for pair in pairs), late)
+            results[name] = dict.fromkeys((pair.symbol for pair in asked[name]), late)
     return results
 
 
@@ -81,7 +82,8 @@ def fetch_quotes(
     exchanges: Sequence[Exchange], *, symbol: str, base: str, quote: str
 ) -> list[Result]:
     """Ask every venue at once for one pair; return each one's quote or error, in order."""
-    results = fetch_all(exchanges, [Pair(symbol, base, quote)], deadline=own_timeouts(exchanges))
+    pair = Pair(symbol, base, quote)
+    results = fetch_all([(e, [pair]) for e in exchanges], deadline=own_timeouts(exchanges))
     return [results[exchange.name][symbol] for exchange in exchanges]
 
 

@@ -28,9 +28,10 @@ class UnknownPair(ExchangeError):
 
 @dataclass(frozen=True, slots=True)
 class Pair:
-    symbol: str  # PriceHub's symbol, e.g. BTCUSDT
-    base: str
+    symbol: str  # what its answer is known by, e.g. BTCUSDT
+    base: str  # common codes
     quote: str
+    market: str | None = None  # the venue's name for it, from its catalogue (exchanges.Market)
 
 
 @dataclass(frozen=True, slots=True)

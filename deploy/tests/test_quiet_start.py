@@ -44,9 +44,10 @@ def stack_environment(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def first_price(front: str, run: subprocess.Popen) -> dict:
+def first_price(front: str, run: subprocess.Popen, *, from_markets: bool = False) -> dict:
     """Ask the front for BTCUSDT's price every tenth of a second, from before it listens until
-    it answers 200; return the price."""
+    it answers 200 (with every source from a market of a venue's catalogue, if from_markets);
+    return the price."""
     deadline = time.monotonic() + FIRST_PRICE_SECONDS
     while time.monotonic() < deadline and run.poll() is None:
         try:
@@ -54,7 +55,9 @@ def first_price(front: str, run: subprocess.Popen) -> dict:
         except requests.RequestException:
             answer = None  # nothing listens yet (the front starts last), or a busy machine
         if answer is not None and answer.status_code == 200:
-            return answer.json()
+            price = answer.json()
+            if not from_markets or all(source["market"] for source in price["sources"]):
+                return price
         time.sleep(0.1)
     pytest.fail(f"no price through the front after {FIRST_PRICE_SECONDS} s (exit {run.poll()})")
 
@@ -77,12 +80,19 @@ def test_a_clean_start_logs_no_error_and_ctrl_c_stops_it_all(tmp_path: Path):
     run = deploy.run.start(env, log)
     try:
         price = first_price(front, run)
+        # The beat has the venues' catalogues read as it starts; refreshes then use them.
+        from_markets = first_price(front, run, from_markets=True)
         with requests.get(f"{front}/stream?assets=BTCUSDT", stream=True, timeout=10) as stream:
             event = next(line for line in stream.iter_lines() if line.startswith(b"data: "))
     finally:
         os.killpg(run.pid, signal.SIGINT)  # Ctrl-C, as a terminal sends it
         run.wait(timeout=30)
     assert price["asset"] == "BTCUSDT"
+    assert {(s["exchange"], s["market"]) for s in from_markets["sources"]} == {
+        ("binance", "BTCUSDT"),
+        ("coinbase", "BTC-USDT"),
+        ("kraken", "XBTUSDT"),
+    }
     assert b'"asset":"BTCUSDT"' in event.replace(b" ", b"")
     # The start, up to Ctrl-C: at the stop, processes that outlive Redis may say they lost it.
     start, stop, _ = log.read_text().partition("system   | SIGINT received")

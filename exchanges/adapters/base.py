@@ -54,12 +54,28 @@ class Adapter(ABC):
     catalogue_path: ClassVar[str]
 
     @abstractmethod
+    def pair_name(self, base: str, quote: str) -> str:
+        """Return the venue's usual name for the pair base/quote, e.g. BTCUSDT."""
+
+    @abstractmethod
+    def name_url(self, base_url: str, name: str) -> str:
+        """Return the URL of the ticker of the market the venue calls name."""
+
+    def names_url(self, base_url: str, names: Sequence[str]) -> str:
+        """Return the URL of the tickers of several markets at once, by the venue's names."""
+        raise NotImplementedError(f"{self.kind} has no bulk ticker")
+
+    def name(self, pair: Pair) -> str:
+        """Return the venue's name for pair: its catalogue's, else its usual one."""
+        return pair.market or self.pair_name(pair.base, pair.quote)
+
     def ticker_url(self, base_url: str, base: str, quote: str) -> str:
         """Return the URL of the ticker for the pair base/quote."""
+        return self.name_url(base_url, self.pair_name(base, quote))
 
     def tickers_url(self, base_url: str, pairs: Sequence[Pair]) -> str:
         """Return the URL of the tickers of several pairs at once."""
-        raise NotImplementedError(f"{self.kind} has no bulk ticker")
+        return self.names_url(base_url, [self.name(pair) for pair in pairs])
 
     @abstractmethod
     def error_message(self, payload: dict[str, Any]) -> str | None:
@@ -99,7 +115,7 @@ class Adapter(ABC):
     def url(self, base_url: str, pairs: Sequence[Pair]) -> str:
         """Return the URL asking for pairs: the single ticker for one, the bulk form for more."""
         if len(pairs) == 1:
-            return self.ticker_url(base_url, pairs[0].base, pairs[0].quote)
+            return self.name_url(base_url, self.name(pairs[0]))
         return self.tickers_url(base_url, pairs)
 
     def parse_all(

@@ -26,14 +26,17 @@ class BinanceAdapter(Adapter):
     # Every symbol with its status: TRADING, or BREAK, HALT, ... when it does not trade.
     catalogue_path = "/api/v3/exchangeInfo"
 
-    def ticker_url(self, base_url: str, base: str, quote: str) -> str:
-        """Return the 24 h ticker URL for the pair."""
-        return join_url(base_url, "/api/v3/ticker/24hr", symbol=binance_symbol(base, quote))
+    def pair_name(self, base: str, quote: str) -> str:
+        """Return Binance's name for the pair, e.g. BTCUSDT."""
+        return f"{base}{quote}".upper()
 
-    def tickers_url(self, base_url: str, pairs: Sequence[Pair]) -> str:
-        """Return the 24 h tickers URL for the pairs, named in a JSON array without spaces."""
-        names = [binance_symbol(pair.base, pair.quote) for pair in pairs]
-        symbols = json.dumps(names, separators=(",", ":"))
+    def name_url(self, base_url: str, name: str) -> str:
+        """Return the 24 h ticker URL for the symbol."""
+        return join_url(base_url, "/api/v3/ticker/24hr", symbol=name)
+
+    def names_url(self, base_url: str, names: Sequence[str]) -> str:
+        """Return the 24 h tickers URL for the symbols, in a JSON array without spaces."""
+        symbols = json.dumps(list(names), separators=(",", ":"))
         return join_url(base_url, "/api/v3/ticker/24hr", symbols=symbols)
 
     def tickers(self, payload: Any, pairs: Sequence[Pair]) -> dict[str, Any]:
@@ -45,7 +48,7 @@ class BinanceAdapter(Adapter):
             for entry in payload
             if isinstance(entry, dict) and isinstance(entry.get("symbol"), str)
         }
-        return {pair.symbol: by_name.get(binance_symbol(pair.base, pair.quote)) for pair in pairs}
+        return {pair.symbol: by_name.get(self.name(pair)) for pair in pairs}
 
     def catalogue(self, payload: Any) -> Iterable[tuple[str, Any]]:
         """Return the entries of the answer's symbols array."""
@@ -75,8 +78,3 @@ class BinanceAdapter(Adapter):
     def timestamp(self, ticker: dict[str, Any], received_at: datetime) -> datetime:
         """Return the close of the 24 h window, which is the ticker's last update."""
         return epoch_ms_field(ticker, "closeTime", received_at=received_at)
-
-
-def binance_symbol(base: str, quote: str) -> str:
-    """Return Binance's name for the pair, e.g. BTCUSDT."""
-    return f"{base}{quote}".upper()

@@ -26,10 +26,13 @@ class CoinbaseAdapter(Adapter):
     # Every product with its status (online, delisted, ...) and trading flags.
     catalogue_path = "/products"
 
-    def ticker_url(self, base_url: str, base: str, quote: str) -> str:
-        """Return the product ticker URL for the pair."""
-        product = quote_path(f"{base}-{quote}".upper(), safe="")
-        return join_url(base_url, f"/products/{product}/ticker")
+    def pair_name(self, base: str, quote: str) -> str:
+        """Return Coinbase's product id for the pair, e.g. BTC-USD."""
+        return f"{base}-{quote}".upper()
+
+    def name_url(self, base_url: str, name: str) -> str:
+        """Return the ticker URL of the product."""
+        return join_url(base_url, f"/products/{quote_path(name, safe='')}/ticker")
 
     def catalogue(self, payload: Any) -> Iterable[tuple[str, Any]]:
         """Return the entries of the answer, an array of products."""

@@ -30,14 +30,17 @@ class KrakenAdapter(Adapter):
     # Every pair under its key (XXBTZUSD), with its asset codes (XXBT, ZUSD) and status.
     catalogue_path = "/0/public/AssetPairs"
 
-    def ticker_url(self, base_url: str, base: str, quote: str) -> str:
-        """Return the ticker URL for the pair, in Kraken's asset names."""
-        return join_url(base_url, "/0/public/Ticker", pair=kraken_pair(base, quote))
+    def pair_name(self, base: str, quote: str) -> str:
+        """Return Kraken's name for the pair, in its asset names: XBTUSDT."""
+        return kraken_asset(base) + kraken_asset(quote)
 
-    def tickers_url(self, base_url: str, pairs: Sequence[Pair]) -> str:
-        """Return the ticker URL for the pairs, a comma-separated list in Kraken's names."""
-        names = ",".join(kraken_pair(pair.base, pair.quote) for pair in pairs)
-        return join_url(base_url, "/0/public/Ticker", pair=names)
+    def name_url(self, base_url: str, name: str) -> str:
+        """Return the ticker URL for the pair, by its key (XXBTZUSD) or altname (XBTUSD)."""
+        return join_url(base_url, "/0/public/Ticker", pair=name)
+
+    def names_url(self, base_url: str, names: Sequence[str]) -> str:
+        """Return the ticker URL for the pairs, a comma-separated list."""
+        return join_url(base_url, "/0/public/Ticker", pair=",".join(names))
 
     def error_message(self, payload: dict[str, Any]) -> str | None:
         """Return Kraken's error list, which it sends with HTTP 200."""
@@ -86,8 +89,7 @@ class KrakenAdapter(Adapter):
             raise ExchangeError("result is not an object")
         return {
             pair.symbol: next(
-                (result[name] for name in _answer_names(pair.base, pair.quote) if name in result),
-                None,
+                (result[name] for name in self._answer_names(pair) if name in result), None
             )
             for pair in pairs
         }
@@ -96,21 +98,19 @@ class KrakenAdapter(Adapter):
         """Return None: Kraken's ticker carries no time."""
         return None
 
+    def _answer_names(self, pair: Pair) -> tuple[str, ...]:
+        """Return the names Kraken may answer the pair under: its catalogue's key, which it
+        was asked by; else as asked, or its legacy name (asked XBTUSD, it answers XXBTZUSD)."""
+        if pair.market:
+            return (pair.market,)
+        base, quote = kraken_asset(pair.base), kraken_asset(pair.quote)
+        return base + quote, _legacy(base) + _legacy(quote)
+
 
 def kraken_asset(asset: str) -> str:
     """Return Kraken's name for the asset."""
     asset = asset.upper()
     return KRAKEN_ASSETS.get(asset, asset)
-
-
-def kraken_pair(base: str, quote: str) -> str:
-    """Return Kraken's name for the pair, e.g. XBTUSDT."""
-    return kraken_asset(base) + kraken_asset(quote)
-
-
-def _answer_names(base: str, quote: str) -> tuple[str, str]:
-    """Return the names Kraken may answer the pair under: as asked, or legacy."""
-    return kraken_pair(base, quote), _legacy(kraken_asset(base)) + _legacy(kraken_asset(quote))
 
 
 def _legacy(asset: str) -> str:

@@ -23,6 +23,11 @@ KINDS = ("binance", "coinbase", "kraken")
 BIG_ARRAY = b"[" + b'{"symbol":"PADDING"},' * 14_000 + b"{}]"
 
 
+def asking(exchanges: list[Exchange], pairs: list[Pair]) -> list[tuple[Exchange, list[Pair]]]:
+    """Ask each of exchanges for every pair."""
+    return [(exchange, pairs) for exchange in exchanges]
+
+
 @pytest.fixture
 def venue_urls(venues: dict[str, str]) -> Iterator[dict[str, str]]:
     """The three venues served over HTTP, with every fault cleared after the test."""
@@ -88,7 +93,7 @@ def reasons(results: dict[str, Quote | ExchangeError]) -> dict[str, str]:
 
 
 def test_it_quotes_every_pair_from_every_venue_in_the_order_of_the_pairs(venue_urls):
-    results = fetch_all(all_venues(venue_urls), [SOL, BTC, ETH], deadline=within(5))
+    results = fetch_all(asking(all_venues(venue_urls), [SOL, BTC, ETH]), deadline=within(5))
     assert list(results) == list(KINDS)
     for name, quotes in results.items():
         assert list(quotes) == ["SOLUSDT", "BTCUSDT", "ETHUSDT"]
@@ -96,21 +101,23 @@ def test_it_quotes_every_pair_from_every_venue_in_the_order_of_the_pairs(venue_u
 
 
 def test_it_asks_binance_and_kraken_once_for_all_pairs_and_coinbase_once_per_pair(venue_urls):
-    fetch_all(all_venues(venue_urls), [BTC, ETH, SOL], deadline=within(5))
+    fetch_all(asking(all_venues(venue_urls), [BTC, ETH, SOL]), deadline=within(5))
     assert [requests_made(kind) for kind in KINDS] == [1, 3, 1]
 
 
 def test_it_asks_for_at_most_the_venue_s_limit_of_pairs_a_call(venue_urls, monkeypatch):
     monkeypatch.setattr(BinanceAdapter, "max_pairs", 2)
     pairs = [BTC, ETH, SOL, Pair("BNBUSDT", "BNB", "USDT"), Pair("XRPUSDT", "XRP", "USDT")]
-    results = fetch_all([exchange("binance", venue_urls["binance"])], pairs, deadline=within(5))
+    results = fetch_all(
+        asking([exchange("binance", venue_urls["binance"])], pairs), deadline=within(5)
+    )
     assert set(reasons(results["binance"]).values()) == {"ok"}
     assert requests_made("binance") == 3
 
 
 def test_it_asks_nothing_twice_when_a_pair_is_given_twice(venue_urls):
     results = fetch_all(
-        [exchange("coinbase", venue_urls["coinbase"])], [BTC, BTC], deadline=within(5)
+        asking([exchange("coinbase", venue_urls["coinbase"])], [BTC, BTC]), deadline=within(5)
     )
     assert list(results["coinbase"]) == ["BTCUSDT"]
     assert requests_made("coinbase") == 1
@@ -118,7 +125,7 @@ def test_it_asks_nothing_twice_when_a_pair_is_given_twice(venue_urls):
 
 def test_it_fails_every_symbol_of_a_venue_that_is_down_and_no_other(venue_urls):
     control.set_fault(venue_urls["kraken"], "*", "down")
-    results = fetch_all(all_venues(venue_urls), [BTC, ETH], deadline=within(5))
+    results = fetch_all(asking(all_venues(venue_urls), [BTC, ETH]), deadline=within(5))
     assert {name: reasons(quotes) for name, quotes in results.items()} == {
         "binance": {"BTCUSDT": "ok", "ETHUSDT": "ok"},
         "coinbase": {"BTCUSDT": "ok", "ETHUSDT": "ok"},
@@ -133,7 +140,9 @@ def test_it_fails_only_the_symbol_a_bulk_answer_spoils_and_keeps_the_circuit_clo
     venue_urls, kind
 ):
     control.set_fault(venue_urls[kind], "ETHUSDT", "garbage", kind="nan")
-    results = fetch_all([exchange(kind, venue_urls[kind])], [BTC, ETH, SOL], deadline=within(5))
+    results = fetch_all(
+        asking([exchange(kind, venue_urls[kind])], [BTC, ETH, SOL]), deadline=within(5)
+    )
     assert reasons(results[kind]) == {"BTCUSDT": "ok", "ETHUSDT": "bad_response", "SOLUSDT": "ok"}
     assert "is not a decimal string" in str(results[kind]["ETHUSDT"])
     assert circuit_state(kind) == "closed"
@@ -142,7 +151,7 @@ def test_it_fails_only_the_symbol_a_bulk_answer_spoils_and_keeps_the_circuit_clo
 @pytest.mark.parametrize("kind", ["binance", "kraken"])
 def test_it_reports_a_symbol_left_out_of_a_bulk_answer_as_missing(venue_urls, kind):
     control.set_fault(venue_urls[kind], "BTCUSDT", "down")
-    results = fetch_all([exchange(kind, venue_urls[kind])], [BTC, ETH], deadline=within(5))
+    results = fetch_all(asking([exchange(kind, venue_urls[kind])], [BTC, ETH]), deadline=within(5))
     assert str(results[kind]["BTCUSDT"]) == "ticker missing from the answer"
     assert isinstance(results[kind]["ETHUSDT"], Quote)
 
@@ -152,7 +161,7 @@ def test_it_counts_a_bulk_answer_without_one_usable_ticker_against_the_circuit(v
     for pair in (BTC, ETH):
         control.set_fault(venue_urls["binance"], pair.symbol, "garbage", kind="types")
     results = fetch_all(
-        [exchange("binance", venue_urls["binance"])], [BTC, ETH], deadline=within(5)
+        asking([exchange("binance", venue_urls["binance"])], [BTC, ETH]), deadline=within(5)
     )
     assert reasons(results["binance"]) == {"BTCUSDT": "bad_response", "ETHUSDT": "bad_response"}
     assert circuit_state("binance") == "open"
@@ -167,7 +176,9 @@ def test_it_counts_a_bulk_answer_without_one_usable_ticker_against_the_circuit(v
     ],
 )
 def test_it_asks_for_each_pair_alone_when_one_in_a_bulk_call_is_unknown(venue_urls, kind, message):
-    results = fetch_all([exchange(kind, venue_urls[kind])], [BTC, NOPE, ETH], deadline=within(5))
+    results = fetch_all(
+        asking([exchange(kind, venue_urls[kind])], [BTC, NOPE, ETH]), deadline=within(5)
+    )
     btc, nope, eth = results[kind].values()
     assert isinstance(btc, Quote)
     assert isinstance(eth, Quote)
@@ -184,7 +195,7 @@ def test_it_returns_by_the_deadline_while_a_venue_drips_its_answer(venue_urls):
         exchange("kraken", venue_urls["kraken"]),
     ]
     started = time.monotonic()
-    results = fetch_all(venues, [BTC, ETH], deadline=started + 0.6)
+    results = fetch_all(asking(venues, [BTC, ETH]), deadline=started + 0.6)
     assert time.monotonic() - started < 0.6 + 0.3
     assert reasons(results["binance"]) == {"BTCUSDT": "timeout", "ETHUSDT": "timeout"}
     assert reasons(results["kraken"]) == {"BTCUSDT": "ok", "ETHUSDT": "ok"}
@@ -194,14 +205,14 @@ def test_it_ends_a_dripping_call_after_the_venue_s_timeout_in_all(venue_urls):
     control.set_fault(venue_urls["coinbase"], "*", "drip", rate=20)
     venue = exchange("coinbase", venue_urls["coinbase"], timeout=0.5)
     started = time.monotonic()
-    (result,) = fetch_all([venue], [BTC], deadline=started + 30)["coinbase"].values()
+    (result,) = fetch_all(asking([venue], [BTC]), deadline=started + 30)["coinbase"].values()
     assert time.monotonic() - started < 0.5 + 0.3
     assert (result.reason, str(result)) == ("timeout", "timed out after 0.5 s")
     assert health.venue_health("coinbase")["last_error"]["detail"] == "timed out after 0.5 s"
 
 
 def test_it_asks_nothing_once_the_deadline_has_passed(venue_urls):
-    results = fetch_all(all_venues(venue_urls), [BTC, ETH], deadline=within(-1))
+    results = fetch_all(asking(all_venues(venue_urls), [BTC, ETH]), deadline=within(-1))
     assert all(
         reasons(quotes) == {"BTCUSDT": "timeout", "ETHUSDT": "timeout"}
         for quotes in results.values()
@@ -211,15 +222,17 @@ def test_it_asks_nothing_once_the_deadline_has_passed(venue_urls):
 
 def test_it_lets_a_bulk_answer_grow_with_the_pairs_asked_for(big_answer_url):
     venue = exchange("binance", big_answer_url)
-    (alone,) = fetch_all([venue], [BTC], deadline=within(5))["binance"].values()
+    (alone,) = fetch_all(asking([venue], [BTC]), deadline=within(5))["binance"].values()
     many = [Pair(f"A{n}USDT", f"A{n}", "USDT") for n in range(50)]
-    among_many = fetch_all([venue], many, deadline=within(5))["binance"]["A0USDT"]
+    among_many = fetch_all(asking([venue], many), deadline=within(5))["binance"]["A0USDT"]
     assert str(alone) == "response larger than 264192 bytes"
     assert str(among_many) == "ticker missing from the answer"
 
 
 def test_it_answers_nothing_for_no_pairs(venue_urls):
-    assert fetch_all(all_venues(venue_urls), [], deadline=within(5)) == {k: {} for k in KINDS}
+    assert fetch_all(asking(all_venues(venue_urls), []), deadline=within(5)) == {
+        k: {} for k in KINDS
+    }
 
 
 def test_a_round_of_many_calls_counts_once_for_the_circuit_and_notes_every_call(
@@ -228,24 +241,24 @@ def test_a_round_of_many_calls_counts_once_for_the_circuit_and_notes_every_call(
     settings.PRICEHUB_CIRCUIT_FAIL_MAX = 2
     coinbase = exchange("coinbase", venue_urls["coinbase"])
     control.set_fault(venue_urls["coinbase"], "*", "down")
-    fetch_all([coinbase], [BTC, ETH, SOL], deadline=within(5))  # three calls, one round
+    fetch_all(asking([coinbase], [BTC, ETH, SOL]), deadline=within(5))  # three calls, one round
     assert (circuit_state("coinbase"), requests_made("coinbase")) == ("closed", 3)
-    results = fetch_all([coinbase], [BTC, ETH, SOL], deadline=within(5))
+    results = fetch_all(asking([coinbase], [BTC, ETH, SOL]), deadline=within(5))
     assert circuit_state("coinbase") == "open"
     assert set(reasons(results["coinbase"]).values()) == {"venue_error"}
-    results = fetch_all([coinbase], [BTC], deadline=within(5))
+    results = fetch_all(asking([coinbase], [BTC]), deadline=within(5))
     assert reasons(results["coinbase"]) == {"BTCUSDT": "circuit_open"}
     assert "2 failed rounds in a row" in str(results["coinbase"]["BTCUSDT"])
 
 
 def test_it_does_not_follow_a_venue_s_redirect(redirect_to):
-    results = fetch_all([exchange("binance", redirect_to)], [BTC], deadline=within(5))
+    results = fetch_all(asking([exchange("binance", redirect_to)], [BTC]), deadline=within(5))
     assert str(results["binance"]["BTCUSDT"]) == "binance answered HTTP 302"
 
 
 def test_it_asks_no_private_address_unless_allowed(venue_urls, settings):
     settings.PRICEHUB_VENUE_PRIVATE_ADDRESSES = False
-    results = fetch_all(all_venues(venue_urls), [BTC], deadline=within(5))
+    results = fetch_all(asking(all_venues(venue_urls), [BTC]), deadline=within(5))
     for kind in KINDS:
         refused = results[kind]["BTCUSDT"]
         assert (refused.reason, requests_made(kind)) == ("unreachable", 0)

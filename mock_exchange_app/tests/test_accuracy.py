@@ -11,14 +11,16 @@ from mock_exchange_app.accuracy import SCENARIOS, Row, measure
 
 
 @pytest.fixture(scope="module")
-def rows(services: None, venues: dict[str, str]) -> list[Row]:
-    """Measure once for the module: the rows of BTCUSDT with faults on binance."""
+def rows(services: None, venues: dict[str, str], django_db_blocker) -> list[Row]:
+    """Measure once for the module: the rows of BTCUSDT with faults on binance (the refresh
+    reads the venues' markets from the database)."""
     exchanges = [
         Exchange(name=kind, kind=kind, base_url=url, timeout_seconds=0.5)
         for kind, url in venues.items()
     ]
     asset = Asset(symbol="BTCUSDT", base="BTC", quote="USDT")
-    return measure(asset, exchanges[0], exchanges, samples=5)
+    with django_db_blocker.unblock():
+        return measure(asset, exchanges[0], exchanges, samples=5)
 
 
 def test_it_measures_every_scenario(rows):

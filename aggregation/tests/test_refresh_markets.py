@@ -1,0 +1,67 @@
+"""A refresh asks each venue for the markets its catalogue lists, by the venue's own names,
+never for one it lists as halted or does not list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from aggregation.aggregate import NoQuorum
+from aggregation.services import price_refresh
+from exchanges import catalogue
+from exchanges.models import Market
+from mock_exchange_app import control
+
+pytestmark = pytest.mark.usefixtures("stores", "venue_rows", "seeded_assets")
+
+
+@pytest.fixture
+def catalogues(venues, venue_rows) -> Iterator[None]:
+    catalogue.sync_all()
+    yield
+    for url in venues.values():
+        control.clear_faults(url)
+
+
+@pytest.mark.usefixtures("catalogues")
+def test_each_source_is_a_market_of_the_venue_s_catalogue_under_its_name():
+    price = price_refresh(symbol="BTCUSDT")
+    assert [(s.exchange, s.market, s.status) for s in price.sources] == [
+        ("binance", "BTCUSDT", "used"),
+        ("coinbase", "BTC-USDT", "used"),
+        ("kraken", "XBTUSDT", "used"),
+    ]
+
+
+@pytest.mark.usefixtures("catalogues")
+def test_a_halted_market_is_left_out_unasked_and_one_not_listed_is_not_asked(venues):
+    Market.objects.filter(exchange__name="kraken", symbol="XBTUSDT").update(
+        status="halted", venue_status="cancel_only"
+    )
+    Market.objects.filter(exchange__name="coinbase", symbol="BTC-USDT").delete()
+    # Were they asked, these venues' answers would be errors.
+    control.set_fault(venues["kraken"], "BTCUSDT", "down")
+    control.set_fault(venues["coinbase"], "BTCUSDT", "down")
+    with pytest.raises(NoQuorum) as failed:
+        price_refresh(symbol="BTCUSDT")  # one venue left of the quorum's two
+    assert [(s.exchange, s.market, s.status, s.reason, s.detail) for s in failed.value.sources] == [
+        ("binance", "BTCUSDT", "used", None, None),
+        (
+            "kraken",
+            "XBTUSDT",
+            "excluded",
+            "halted",
+            "kraken lists XBTUSDT as halted (cancel_only); not asked",
+        ),
+    ]
+
+
+def test_a_venue_whose_catalogue_is_not_known_is_asked_by_the_usual_name():
+    Market.objects.all().delete()
+    price = price_refresh(symbol="ETHUSDT")
+    assert [(s.exchange, s.market, s.status) for s in price.sources] == [
+        ("binance", None, "used"),
+        ("coinbase", None, "used"),
+        ("kraken", None, "used"),
+    ]
