@@ -9,7 +9,8 @@ from django.http import HttpRequest
 
 from common import redis_store
 from exchanges import catalogue
-from exchanges.client import circuit_close, circuit_state, fetch_quote
+from exchanges.circuits import circuit_close, circuit_state
+from exchanges.client import fetch_quote
 from exchanges.health import venue_health
 from exchanges.models import Exchange, Market
 from exchanges.quotes import ExchangeError

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.errors import ApiError, errors
-from exchanges.client import circuit_state
+from exchanges.circuits import circuit_state
 from exchanges.health import WINDOW, venue_health
 from exchanges.models import Exchange, Market
 

@@ -1,39 +1,41 @@
-"""The one place PriceHub talks HTTP to venues: session, deadlines, size cap, circuit breakers."""
+"""The one place PriceHub talks HTTP to venues: the session, deadlines and size cap, each round
+through its venue's circuit (exchanges/circuits.py)."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
-from typing import Any
 
 import pybreaker
 import urllib3
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.signals import setting_changed
-from django.db import DatabaseError
-from django.dispatch import receiver
-from prometheus_client.core import GaugeMetricFamily, Metric
 from urllib3.exceptions import HTTPError as TransportError
 from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as TransportTimeout
 
 from common.metrics import VENUE_REQUESTS, VENUE_SECONDS
-from exchanges import health
+from exchanges import circuits, health
 from exchanges.adapters import Adapter, get_adapter
 from exchanges.adapters.base import join_url
 from exchanges.models import Exchange
-from exchanges.quotes import ExchangeError, Listing, Pair, Quote, UnknownPair
+from exchanges.quotes import (
+    ExchangeError,
+    Listing,
+    NothingUsable,
+    Pair,
+    Quote,
+    RoundOver,
+    UnknownPair,
+)
 from exchanges.targets import check_base_url
 
 logger = logging.getLogger(__name__)
 
-# What a venue itself got wrong; only these count towards opening its circuit.
-VENUE_FAILURES = frozenset({"timeout", "unreachable", "venue_error", "bad_response"})
 
 Result = Quote | ExchangeError
 Results = dict[str, Result]  # by PriceHub symbol
@@ -45,10 +47,6 @@ _http = urllib3.PoolManager(maxsize=32, headers={"User-Agent": "PriceHub/0.1"}, 
 # Each venue's round waits for its calls (on the venue's pool, _pool) from a thread of its own.
 _rounds = ThreadPoolExecutor(max_workers=32, thread_name_prefix="venue-round")
 _GRACE_SECONDS = 0.05
-# One breaker per venue name: shared ones keep their state in Redis, local ones in this
-# process's memory while Redis is unreachable.
-_shared: dict[str, pybreaker.CircuitBreaker] = {}
-_local: dict[str, pybreaker.CircuitBreaker] = {}
 
 
 def fetch_all(
@@ -95,54 +93,6 @@ def fetch_quote(exchange: Exchange, *, symbol: str, base: str, quote: str) -> Qu
     return result
 
 
-def circuit_state(name: str) -> str:
-    """Return the state of a venue's circuit: "closed", "open" or "half-open"."""
-    return _breaker(name).current_state
-
-
-class CircuitStates:
-    """Prometheus collector of every enabled venue's circuit, as Redis holds it at the scrape:
-    pricehub_venue_circuit_state{exchange, state} is 1 for its current state, else 0."""
-
-    NAME = "pricehub_venue_circuit_state"
-    STATES = ("closed", "open", "half-open")
-
-    def collect(self) -> Iterator[Metric]:
-        family = GaugeMetricFamily(
-            self.NAME,
-            "Each venue's circuit breaker: 1 for the state it is in",
-            labels=["exchange", "state"],
-        )
-        try:
-            names = list(Exchange.objects.filter(enabled=True).values_list("name", flat=True))
-        except DatabaseError:
-            logger.warning("Circuit states left out of the metrics: no venue list", exc_info=True)
-            names = []
-        for name in names:
-            current = circuit_state(name)
-            for state in self.STATES:
-                family.add_metric([name, state], float(state == current))
-        yield family
-
-
-def circuit_close(name: str) -> None:
-    """Close a venue's circuit now, for every process: its next request goes through."""
-    _breaker(name).close()
-
-
-class RoundOver(ExchangeError):
-    """The refresh round's deadline, shorter than the venue's own timeout, cut the call."""
-
-
-class _NothingUsable(ExchangeError):
-    """A bulk answer without one usable ticker: a venue failure, each symbol with its error."""
-
-    def __init__(self, results: Results) -> None:
-        first = next(iter(results.values()))
-        super().__init__(str(first), first.reason)
-        self.results = results
-
-
 @functools.cache
 def _pool(name: str) -> ThreadPoolExecutor:
     # A pool of calls per venue: one venue's many single calls never hold another's bulk
@@ -170,10 +120,10 @@ def _round(exchange: Exchange, pairs: list[Pair], deadline: float) -> Results:
     try:
         # calling(), unlike call(), leaves the breaker's lock before the round starts, so
         # rounds to one venue still run in parallel.
-        with _breaker(exchange.name).calling():
+        with circuits.breaker(exchange.name).calling():
             results = _calls(exchange, pairs, deadline, samples)
             if results and not any(isinstance(result, Quote) for result in results.values()):
-                raise _NothingUsable(results)
+                raise NothingUsable(results)
             return results
     except pybreaker.CircuitBreakerError:
         VENUE_REQUESTS.labels(exchange=exchange.name, outcome="circuit_open").inc()
@@ -182,7 +132,7 @@ def _round(exchange: Exchange, pairs: list[Pair], deadline: float) -> Results:
             f"next try within {settings.PRICEHUB_CIRCUIT_RESET_SECONDS:g} s"
         )
         return _each(pairs, ExchangeError(message, reason="circuit_open"))
-    except _NothingUsable as exc:
+    except NothingUsable as exc:
         return exc.results
     finally:
         health.record(exchange.name, samples)
@@ -245,7 +195,7 @@ def _call(
         return _each(pairs, exc)
     outcome, detail = "ok", ""
     if not any(isinstance(result, Quote) for result in results.values()):
-        failure = _NothingUsable(results)
+        failure = NothingUsable(results)
         outcome, detail = failure.reason, str(failure)
     _observe(exchange.name, outcome, time.monotonic() - started, samples, detail)
     return results
@@ -335,52 +285,3 @@ def _observe(
     VENUE_REQUESTS.labels(exchange=name, outcome=outcome).inc()
     VENUE_SECONDS.labels(exchange=name).observe(seconds)
     samples.append(health.Sample(outcome, seconds, detail))
-
-
-def _breaker(name: str) -> pybreaker.CircuitBreaker:
-    """Return the venue's breaker: shared through Redis, or local while Redis is down."""
-    breaker = _shared.get(name)
-    if breaker is not None:
-        return breaker
-    storage = health.circuit_storage(name)
-    if storage is not None:
-        # Redis answers (again): from now on this process shares the venue's circuit.
-        _local.pop(name, None)
-        return _shared.setdefault(name, _new_breaker(name, storage))
-    breaker = _local.get(name)
-    if breaker is None:
-        # Pricing goes on through a Redis outage, guarded by a breaker of this process alone.
-        logger.warning("Redis unreachable: the circuit of %s is kept in this process", name)
-        memory = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
-        breaker = _local.setdefault(name, _new_breaker(name, memory))
-    return breaker
-
-
-def _new_breaker(name: str, storage: pybreaker.CircuitBreakerStorage) -> pybreaker.CircuitBreaker:
-    return pybreaker.CircuitBreaker(
-        fail_max=settings.PRICEHUB_CIRCUIT_FAIL_MAX,
-        reset_timeout=settings.PRICEHUB_CIRCUIT_RESET_SECONDS,
-        exclude=[_not_a_venue_failure],
-        state_storage=storage,
-        name=name,
-        # The request that trips the circuit still reports its own reason, a timeout say.
-        throw_new_error_on_trip=False,
-    )
-
-
-def _not_a_venue_failure(exc: BaseException) -> bool:
-    # A pair the venue does not list says nothing about the venue's health, and neither
-    # does an answer slower than a round's deadline but within the venue's own timeout.
-    if isinstance(exc, UnknownPair | RoundOver):
-        return True
-    if isinstance(exc, _NothingUsable):
-        return all(_not_a_venue_failure(result) for result in exc.results.values())
-    return not (isinstance(exc, ExchangeError) and exc.reason in VENUE_FAILURES)
-
-
-@receiver(setting_changed)
-def _forget_breakers(*, setting: str, **kwargs: Any) -> None:
-    # Tests point the cache at another Redis or change the limits; build breakers anew.
-    if setting in {"CACHES", "PRICEHUB_CIRCUIT_FAIL_MAX", "PRICEHUB_CIRCUIT_RESET_SECONDS"}:
-        _shared.clear()
-        _local.clear()

@@ -26,6 +26,19 @@ class UnknownPair(ExchangeError):
         super().__init__(message, reason="venue_error")
 
 
+class RoundOver(ExchangeError):
+    """The refresh round's deadline, shorter than the venue's own timeout, cut the call."""
+
+
+class NothingUsable(ExchangeError):
+    """A bulk answer without one usable ticker: a venue failure, each symbol with its error."""
+
+    def __init__(self, results: dict[str, Quote | ExchangeError]) -> None:
+        first = next(iter(results.values()))
+        super().__init__(str(first), first.reason)
+        self.results = results
+
+
 @dataclass(frozen=True, slots=True)
 class Pair:
     symbol: str  # what its answer is known by, e.g. BTCUSDT

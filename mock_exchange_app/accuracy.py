@@ -16,7 +16,8 @@ from aggregation.aggregate import NoQuorum, aggregate
 from aggregation.methods import vwap
 from aggregation.models import Asset
 from aggregation.services import quotes_collect
-from exchanges.client import circuit_close, own_timeouts
+from exchanges.circuits import circuit_close
+from exchanges.client import own_timeouts
 from exchanges.models import Exchange
 from exchanges.quotes import Quote
 from mock_exchange_app.control import clear_faults, set_fault, true_price

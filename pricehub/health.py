@@ -21,7 +21,7 @@ from aggregation.history import backlog, client
 from common import redis_store
 from common.errors import ApiError, ErrorOutput, method_not_allowed
 from common.metrics import exposition
-from exchanges.client import CircuitStates
+from exchanges.circuits import CircuitStates
 from pricehub.celery import celery_app
 
 logger = logging.getLogger(__name__)

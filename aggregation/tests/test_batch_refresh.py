@@ -12,7 +12,7 @@ from django.conf import settings
 from aggregation import codec, price_cache
 from aggregation.services import prices_refresh
 from aggregation.tasks import refresh_batch
-from exchanges.client import circuit_state
+from exchanges.circuits import circuit_state
 from exchanges.models import Exchange
 from mock_exchange_app.control import clear_faults, set_fault
 

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from aggregation.services import price_refresh
-from exchanges.client import circuit_state
+from exchanges.circuits import circuit_state
 from exchanges.models import Exchange
 from mock_exchange_app import control
 

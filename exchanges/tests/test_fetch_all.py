@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 
 from exchanges import health
 from exchanges.adapters.binance import BinanceAdapter
-from exchanges.client import circuit_state, fetch_all
+from exchanges.circuits import circuit_state
+from exchanges.client import fetch_all
 from exchanges.models import Exchange
 from exchanges.quotes import ExchangeError, Pair, Quote, UnknownPair
 from exchanges.tests.servers import QuietHandler, serving

@@ -9,7 +9,8 @@ from prometheus_client import REGISTRY
 
 from deploy.services import free_port
 from exchanges import health
-from exchanges.client import circuit_state, fetch_quote
+from exchanges.circuits import circuit_state
+from exchanges.client import fetch_quote
 from exchanges.models import Exchange
 from exchanges.quotes import ExchangeError, Quote
 from mock_exchange_app import control

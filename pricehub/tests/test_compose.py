@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 
 from aggregation.history.backlog import Backlog
 from deploy.run import VENUES
-from exchanges.client import CircuitStates
+from exchanges.circuits import CircuitStates
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -14,7 +14,7 @@ from aggregation.services import price_refresh
 from aggregation.tasks import refresh_batch
 from aggregation.tests import stack
 from deploy.services import ROOT, free_port, wait_for_port
-from exchanges.client import _breaker, circuit_close
+from exchanges.circuits import breaker, circuit_close
 
 
 def tasks_counted(task: str, outcome: str) -> float:
@@ -84,7 +84,7 @@ def test_metrics_add_up_the_samples_of_every_process_sharing_a_multiprocess_dir(
 
 @pytest.mark.usefixtures("stores", "venue_rows")
 def test_metrics_show_each_venues_circuit_state_as_redis_holds_it():
-    _breaker("kraken").open()
+    breaker("kraken").open()
     try:
         lines = APIClient().get("/metrics").content.decode().splitlines()
     finally:
