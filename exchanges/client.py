@@ -21,7 +21,7 @@ from urllib3.exceptions import TimeoutError as TransportTimeout
 from common.metrics import VENUE_REQUESTS, VENUE_SECONDS
 from exchanges import circuits, health
 from exchanges.adapters import Adapter, get_adapter
-from exchanges.adapters.base import join_url
+from exchanges.adapters.fields import join_url
 from exchanges.models import Exchange
 from exchanges.quotes import (
     ExchangeError,

@@ -7,8 +7,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from exchanges.adapters.base import Adapter, epoch_ms_field, join_url, json_object, text_field
+from exchanges.adapters.base import Adapter
 from exchanges.adapters.codes import common_code
+from exchanges.adapters.fields import epoch_ms_field, join_url, json_object, text_field
 from exchanges.quotes import ExchangeError, Listing, Pair
 
 

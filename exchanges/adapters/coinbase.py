@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote as quote_path
 
-from exchanges.adapters.base import Adapter, iso_time_field, join_url, text_field
+from exchanges.adapters.base import Adapter
 from exchanges.adapters.codes import common_code
+from exchanges.adapters.fields import iso_time_field, join_url, text_field
 from exchanges.quotes import ExchangeError, Listing
 
 

@@ -6,8 +6,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from exchanges.adapters.base import Adapter, join_url, json_object, text_field
+from exchanges.adapters.base import Adapter
 from exchanges.adapters.codes import common_code
+from exchanges.adapters.fields import join_url, json_object, text_field
 from exchanges.quotes import ExchangeError, Listing, Pair
 
 # Kraken keeps its own names for a few assets; every other asset goes by its usual ticker.

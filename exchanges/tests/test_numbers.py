@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exchanges.adapters import get_adapter
-from exchanges.adapters.base import normalised
+from exchanges.adapters.fields import normalised
 from exchanges.quotes import ExchangeError, Quote
 
 RECEIVED_AT = datetime(2026, 11, 25, 3, 54, 30, tzinfo=UTC)
