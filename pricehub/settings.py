@@ -112,107 +112,14 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DYNAMODB_ENDPOINT_URL = env.str("DYNAMODB_ENDPOINT_URL", default=None)
 DYNAMODB_TABLE = env.str("DYNAMODB_TABLE", default="prices")
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")
-# DynamoDB calls: timeouts of one call; the calls of a batch run this many at once in a
-# process, each with a connection; a batch write retries the items DynamoDB left out (as it
-# does when throttled) this many times in all.
-PRICEHUB_DYNAMODB_CONNECT_TIMEOUT_SECONDS = env.float(
-    "DYNAMODB_CONNECT_TIMEOUT_SECONDS", default=2.0
+# PriceHub's own tunables, each a PRICEHUB_ setting read from the environment.
+from pricehub.tunables import *  # noqa: E402, F403
+from pricehub.tunables import (  # noqa: E402  (the ones the settings below use)
+    PRICEHUB_BEAT_TICK_SECONDS,
+    PRICEHUB_CATALOGUE_SECONDS,
+    PRICEHUB_HISTORY_DRAIN_EVERY_SECONDS,
+    PRICEHUB_PROMOTION_SECONDS,
 )
-PRICEHUB_DYNAMODB_READ_TIMEOUT_SECONDS = env.float("DYNAMODB_READ_TIMEOUT_SECONDS", default=5.0)
-PRICEHUB_DYNAMODB_CONCURRENT_CALLS = env.int("DYNAMODB_CONCURRENT_CALLS", default=16)
-PRICEHUB_DYNAMODB_BATCH_ATTEMPTS = env.int("DYNAMODB_BATCH_ATTEMPTS", default=4)
-# Each asset's newest points, and candles of each interval, kept in Redis for the history and
-# candle reads (aggregation/recent.py); the candles twice the default range of a request.
-PRICEHUB_RECENT_POINTS = env.int("RECENT_POINTS", default=1000)
-PRICEHUB_RECENT_CANDLES = env.int("RECENT_CANDLES", default=200)
-
-# Refresh interval of each tier, in seconds; the beat's tick queues what is due.
-PRICEHUB_TIER_SECONDS = {
-    "hot": env.float("REFRESH_HOT_SECONDS", default=1.0),
-    "medium": env.float("REFRESH_MEDIUM_SECONDS", default=10.0),
-    "cold": env.float("REFRESH_COLD_SECONDS", default=60.0),
-}
-# Whether exchange base URLs may point to private, loopback or link-local addresses: yes in
-# development, where the simulated venues listen on loopback; production settings say no.
-PRICEHUB_VENUE_PRIVATE_ADDRESSES = env.bool("VENUE_PRIVATE_ADDRESSES", default=True)
-# Quotes older than this by the venue's own clock are excluded as stale.
-PRICEHUB_MAX_QUOTE_AGE_SECONDS = env.float("MAX_QUOTE_AGE_SECONDS", default=30.0)
-# History gets a point when the price moved more than this percentage since the last point,
-# or when this many seconds passed; Redis always has the latest price.
-PRICEHUB_HISTORY_DEVIATION_PERCENT = env.float("HISTORY_DEVIATION_PERCENT", default=0.05)
-PRICEHUB_HISTORY_HEARTBEAT_SECONDS = env.float("HISTORY_HEARTBEAT_SECONDS", default=60.0)
-# A refresh hands its prices to a backlog in Redis and goes on; the worker of the `history`
-# queue records them (aggregation/history/backlog.py). The beat starts a drain this often;
-# a drain records until none wait, or for this long at most, well within its lock's minute.
-PRICEHUB_HISTORY_DRAIN_EVERY_SECONDS = env.float("HISTORY_DRAIN_EVERY_SECONDS", default=1.0)
-PRICEHUB_HISTORY_DRAIN_SECONDS = env.float("HISTORY_DRAIN_SECONDS", default=10.0)
-# A drain reads this many waiting prices from Redis at a time and records them in rounds of at
-# most this many, each asset's once: a few DynamoDB calls of each kind per round.
-PRICEHUB_HISTORY_DRAIN_READ = env.int("HISTORY_DRAIN_READ", default=2000)
-PRICEHUB_HISTORY_DRAIN_ROUND = env.int("HISTORY_DRAIN_ROUND", default=500)
-# Every PROMOTION_SECONDS the HOT_PROMOTIONS most requested assets are refreshed as hot,
-# whatever their tier; request counts halve at each promotion, so recent demand counts most.
-PRICEHUB_HOT_PROMOTIONS = env.int("HOT_PROMOTIONS", default=3)
-PRICEHUB_PROMOTION_SECONDS = env.float("PROMOTION_SECONDS", default=60.0)
-# A price is stale once older than this many refresh intervals of its tier, and never sooner
-# than STALE_FLOOR_SECONDS.
-PRICEHUB_STALE_AFTER_INTERVALS = env.int("STALE_AFTER_INTERVALS", default=3)
-PRICEHUB_STALE_FLOOR_SECONDS = env.float("STALE_FLOOR_SECONDS", default=5.0)
-# How long the latest price stays in Redis: far longer than any interval, so a stalled
-# refresh shows as `stale` instead of a missing price.
-PRICEHUB_CACHE_TTL_SECONDS = env.int("PRICE_CACHE_TTL_SECONDS", default=3600)
-# How long a web process answers from its own copy of a price and of the promotions before
-# asking Redis again (a quarter of the hot interval); 0 asks on every read.
-PRICEHUB_READ_COPY_SECONDS = env.float(
-    "READ_COPY_SECONDS", default=PRICEHUB_TIER_SECONDS["hot"] / 4
-)
-# Each process keeps the asset table; an edit through the admin or the ORM reaches every
-# process at its next read, any other edit (bulk updates, SQL) within this many seconds.
-PRICEHUB_ASSET_TABLE_SECONDS = env.float("ASSET_TABLE_SECONDS", default=10.0)
-# Reads are counted in process and added to the shared demand counts this often.
-PRICEHUB_DEMAND_FLUSH_SECONDS = env.float("DEMAND_FLUSH_SECONDS", default=1.0)
-# A port on which each Celery worker serves its metrics (none by default: under `make run` the
-# web's /metrics shows every process of the host).
-PRICEHUB_WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=None)
-# Connect timeout for venue requests; the read timeout is each Exchange row's own.
-PRICEHUB_CONNECT_TIMEOUT_SECONDS = env.float("EXCHANGE_CONNECT_TIMEOUT_SECONDS", default=1.0)
-# A ticker is a few hundred bytes; a venue's answer far larger is refused as no ticker. A bulk
-# answer may take VENUE_MAX_BYTES_PER_PAIR more per pair asked for.
-PRICEHUB_VENUE_MAX_RESPONSE_BYTES = env.int("VENUE_MAX_RESPONSE_BYTES", default=256 * 1024)
-PRICEHUB_VENUE_MAX_BYTES_PER_PAIR = env.int("VENUE_MAX_BYTES_PER_PAIR", default=2 * 1024)
-# Each venue's catalogue of markets is read this often, and on demand (manage.py sync_markets,
-# the admin); Binance's is about 15 MB, so a read may take this long and this many bytes.
-PRICEHUB_CATALOGUE_SECONDS = env.float("CATALOGUE_SECONDS", default=3600.0)
-PRICEHUB_CATALOGUE_TIMEOUT_SECONDS = env.float("CATALOGUE_TIMEOUT_SECONDS", default=30.0)
-PRICEHUB_CATALOGUE_MAX_BYTES = env.int("CATALOGUE_MAX_BYTES", default=64 * 1024 * 1024)
-# New assets of one interval fall due at most this many a second (a batch's worth), spread
-# over the interval, so many added at once do not come back together every interval.
-PRICEHUB_NEW_ASSETS_PER_SECOND = env.float("NEW_ASSETS_PER_SECOND", default=100.0)
-# The largest CSV file the admin's asset import takes.
-PRICEHUB_ASSET_IMPORT_MAX_BYTES = env.int("ASSET_IMPORT_MAX_BYTES", default=1_000_000)
-# /readyz: a dead or hung backend fails its check after this long, well within an
-# orchestrator's probe timeout.
-PRICEHUB_HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=1.5)
-
-# The beat's tick and the refresh batches it queues (aggregation/tasks.py). The beat ticks this
-# often: a tick costs a few Redis commands whatever the number of assets, and a tick coming
-# late (Celery beat's timing is loose) delays a refresh by a tick at most.
-PRICEHUB_BEAT_TICK_SECONDS = env.float("BEAT_TICK_SECONDS", default=0.5)
-# A bound on one tick's work, far above what 10,000 assets make due in a second.
-PRICEHUB_MAX_DUE_PER_TICK = env.int("MAX_DUE_PER_TICK", default=5000)
-# Assets refreshed by one task: each venue is asked for them in as few calls as it allows.
-PRICEHUB_REFRESH_BATCH_SIZE = env.int("REFRESH_BATCH_SIZE", default=100)
-# A batch's round gives its venues this share of the tier's interval, within these bounds: a
-# cold round waiting long on a slow venue would hold a worker thread the hot rounds need.
-PRICEHUB_ROUND_SHARE = env.float("ROUND_SHARE", default=0.8)
-PRICEHUB_ROUND_MIN_SECONDS = env.float("ROUND_MIN_SECONDS", default=0.5)
-PRICEHUB_ROUND_MAX_SECONDS = env.float("ROUND_MAX_SECONDS", default=2.0)
-# How long POST /refresh waits for a refresh of the same asset that is already running.
-PRICEHUB_REFRESH_WAIT_SECONDS = env.float("REFRESH_WAIT_SECONDS", default=10.0)
-# GET /stream sends a comment line this often, so proxies keep a quiet stream open; a stream
-# may fall behind by this many events, past which a slow client loses the oldest.
-PRICEHUB_STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=15.0)
-PRICEHUB_STREAM_QUEUE_EVENTS = env.int("STREAM_QUEUE_EVENTS", default=1000)
 
 # Celery: broker on Redis, JSON only, no result backend (tasks report through Redis and DynamoDB).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)

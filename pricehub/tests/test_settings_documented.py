@@ -7,7 +7,9 @@ import re
 
 from deploy.services import ROOT
 
-SETTINGS = [ROOT / "pricehub" / "settings.py", ROOT / "pricehub" / "settings_production.py"]
+SETTINGS = [
+    ROOT / "pricehub" / name for name in ("settings.py", "tunables.py", "settings_production.py")
+]
 TABLE = ROOT / "docs" / "operations.md"
 # The functions of the settings that read one environment variable, named by their first argument.
 READERS = {"env", "_env_items"}
@@ -36,10 +38,10 @@ def variables_documented() -> set[str]:
 
 
 def test_it_finds_the_variables_the_settings_read():
-    read = variables_read(SETTINGS[0]) | variables_read(SETTINGS[1])
+    read = set().union(*map(variables_read, SETTINGS))
     assert {"REDIS_URL", "DATABASE_URL", "REFRESH_HOT_SECONDS", "CSRF_TRUSTED_ORIGINS"} <= read
 
 
 def test_every_variable_the_settings_read_is_in_the_configuration_table():
-    read = variables_read(SETTINGS[0]) | variables_read(SETTINGS[1])
+    read = set().union(*map(variables_read, SETTINGS))
     assert sorted(read - variables_documented()) == []
