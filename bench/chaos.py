@@ -15,7 +15,6 @@ already replaced); seconds to recover (every asset fresh again, aggregated after
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import random
 import signal
@@ -25,16 +24,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
 import psutil
-import redis
 import requests
 
 import deploy.run
 from bench import stack
+from bench.chaos_watch import Row, Watch, check_history, table
 from deploy.services import ROOT, dynamodb_command, redis_command, wait_for_port
 from mock_exchange_app import control
 
@@ -44,12 +41,10 @@ REDIS_PORT, DYNAMODB_PORT = 6391, 8001
 REDIS_URL = f"redis://127.0.0.1:{REDIS_PORT}/0"
 DYNAMODB_URL = f"http://127.0.0.1:{DYNAMODB_PORT}"
 VENUES = {name: f"http://127.0.0.1:{port}" for name, port in deploy.run.VENUES.items()}
-TIER_SECONDS = {"hot": 1.0, "medium": 10.0, "cold": 60.0}
 FAULT_SECONDS = float(os.environ.get("CHAOS_FAULT_SECONDS", "20"))
 SOAK_SECONDS = float(os.environ.get("CHAOS_SOAK_SECONDS", "600"))
 RECOVER_SECONDS = 120.0
 READERS = 4
-PRICE_KEY = "pricehub:1:price:"  # the published price records, as price_cache keys them
 # The stack's services, and every published price due to history, so that history must hold
 # each aggregation seen.
 STACK_ENV = {
@@ -57,110 +52,6 @@ STACK_ENV = {
     "DYNAMODB_ENDPOINT_URL": DYNAMODB_URL,
     "HISTORY_HEARTBEAT_SECONDS": "0",
 }
-
-
-@dataclass
-class Row:
-    """What one scenario measured."""
-
-    scenario: str
-    requests: int = 0
-    errors_5xx: int = 0
-    wrong: int = 0
-    due: int = 0
-    stored: int = 0
-    lost: int = 0
-    duplicated: int = 0
-    recover_seconds: float | None = None
-    note: str = ""
-
-    def cells(self) -> list[str]:
-        recover = "-" if self.recover_seconds is None else f"{self.recover_seconds:.1f}"
-        counts = [self.requests, self.errors_5xx, self.wrong, self.due, self.stored, self.lost]
-        return [self.scenario, *map(str, [*counts, self.duplicated]), recover, self.note]
-
-
-HEADER = [
-    "scenario",
-    "requests",
-    "5xx",
-    "wrong",
-    "points due",
-    "stored",
-    "lost",
-    "duplicated",
-    "recover s",
-    "note",
-]
-
-
-@dataclass
-class Watch:
-    """Readers and the publish watcher of one scenario."""
-
-    assets: dict[str, str]  # symbol -> tier
-    requests: int = 0
-    errors_5xx: int = 0
-    wrong: int = 0
-    published: dict[str, set[int]] = field(default_factory=dict)  # symbol -> epoch ms
-    latest: dict[str, dict] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def read(self, stop: threading.Event) -> None:
-        symbols = list(self.assets)
-        with requests.Session() as session:
-            while not stop.is_set():
-                symbol = random.choice(symbols)  # noqa: S311
-                try:
-                    answer = session.get(f"{stack.BASE}/prices/{symbol}", timeout=10)
-                except requests.RequestException:
-                    with self.lock:
-                        self.requests += 1
-                        self.errors_5xx += 1  # no answer at all counts with the 5xx
-                    continue
-                wrong = answer.status_code == 200 and self._wrong(answer.json())
-                with self.lock:
-                    self.requests += 1
-                    self.errors_5xx += answer.status_code >= 500
-                    self.wrong += wrong
-
-    def _wrong(self, price: dict) -> bool:
-        threshold = max(5.0, 3 * TIER_SECONDS[price["tier"]])
-        return not price["stale"] and price["age_seconds"] > threshold
-
-    def watch(self, stop: threading.Event) -> None:
-        """Keep the API's latest answer for each asset, for the recovery check."""
-        query = f"{stack.BASE}/prices?assets={','.join(self.assets)}"
-        with requests.Session() as session:
-            while not stop.wait(0.1):
-                try:
-                    prices = session.get(query, timeout=10).json()["prices"]
-                except (requests.RequestException, ValueError, KeyError):
-                    continue
-                for price in prices:
-                    self.latest[price["asset"]] = price
-
-    def watch_published(self, stop: threading.Event) -> None:
-        """Note every aggregation published, from Redis itself every 20 ms: the API's answers
-        can miss one that a refresh replaced within a read's own cache time."""
-        client = redis.Redis.from_url(REDIS_URL, socket_timeout=1)
-        symbols = list(self.assets)
-        keys = [f"{PRICE_KEY}{symbol}" for symbol in symbols]
-        while not stop.wait(0.02):
-            try:
-                records = client.mget(keys)
-            except redis.RedisError:
-                continue
-            for symbol, record in zip(symbols, records, strict=True):
-                if record is not None:
-                    moment = json.loads(record)["timestamp"]
-                    self.published.setdefault(symbol, set()).add(int(moment))
-
-    def all_fresh_since(self, moment_ms: int) -> bool:
-        return len(self.latest) == len(self.assets) and all(
-            not price["stale"] and stack.epoch_ms(price["aggregated_at"]) > moment_ms
-            for price in self.latest.values()
-        )
 
 
 class Chaos:
@@ -202,7 +93,7 @@ class Chaos:
     def scenario(self, name: str, fault: Callable[[], Iterator[str | None]]) -> Row:
         """Run readers and the watcher through fault (a generator: set up, yield, clean up);
         measure until every asset is fresh again; check the history."""
-        watch, stop = Watch(self.assets), threading.Event()
+        watch, stop = Watch(self.assets, REDIS_URL), threading.Event()
         threads = [threading.Thread(target=watch.read, args=(stop,)) for _ in range(READERS)]
         threads += [
             threading.Thread(target=watch.watch, args=(stop,)),
@@ -228,26 +119,10 @@ class Chaos:
             thread.join()
         row = Row(name, watch.requests, watch.errors_5xx, watch.wrong, note=note)
         row.recover_seconds = recover
-        self._check_history(row, watch, int(started * 1000), int(time.time() * 1000) - 2000)
+        first, last = int(started * 1000), int(time.time() * 1000) - 2000
+        check_history(row, watch, first, last, dynamodb_url=DYNAMODB_URL)
         print(" | ".join(row.cells()), file=sys.stderr, flush=True)
         return row
-
-    def _check_history(self, row: Row, watch: Watch, first: int, last: int) -> None:
-        _wait_for_pending()
-        table = boto3.client(
-            "dynamodb",
-            endpoint_url=DYNAMODB_URL,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - DynamoDB Local takes any key
-        )
-        for symbol in self.assets:
-            due = {ms for ms in watch.published.get(symbol, set()) if first <= ms <= last}
-            stored = _stored(table, symbol, first, last)
-            row.due += len(due)
-            row.stored += len(due & set(stored))
-            row.lost += len(due - set(stored))
-            row.duplicated += len(set(stored) - due)
 
     def venue_fault(self, venues: list[str], spec: dict) -> Callable[[], Iterator[str | None]]:
         def fault() -> Iterator[str | None]:
@@ -356,12 +231,6 @@ def run() -> list[Row]:
     return rows
 
 
-def table(rows: list[Row]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def main() -> int:
     started = dt.datetime.now(dt.UTC)
     rows = run()
@@ -379,37 +248,6 @@ def main() -> int:
     )
     print(f"\nWrote {RESULTS / 'chaos.md'}")
     return 0 if clean else 1
-
-
-def _wait_for_pending(timeout: float = 60) -> None:
-    # Prices that waited for DynamoDB are stored by the history worker once it is back.
-    client = redis.Redis.from_url(REDIS_URL)
-    ends = time.monotonic() + timeout
-    while time.monotonic() < ends:
-        try:
-            if not any(client.xlen(key) for key in client.scan_iter("*history-pending*")):
-                return
-        except redis.RedisError:
-            pass
-        time.sleep(0.5)
-
-
-def _stored(table, symbol: str, first: int, last: int) -> list[int]:
-    request = {
-        "TableName": "prices",
-        "KeyConditionExpression": "asset = :asset AND #t BETWEEN :first AND :last",
-        "ExpressionAttributeNames": {"#t": "timestamp"},
-        "ExpressionAttributeValues": {
-            ":asset": {"S": symbol},
-            ":first": {"N": str(first)},
-            ":last": {"N": str(last)},
-        },
-        "ProjectionExpression": "#t",
-    }
-    found = []
-    for page in table.get_paginator("query").paginate(**request):
-        found += [int(item["timestamp"]["N"]) for item in page["Items"]]
-    return found
 
 
 def _start(command: list[str], **options: object) -> subprocess.Popen:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bench.chaos import Row, Watch, table
+from bench.chaos_watch import Row, Watch, table
 
 
 def test_a_price_flagged_fresh_past_its_tiers_stale_threshold_is_wrong():
-    watch = Watch({"BTCUSDT": "hot", "SOLUSDT": "cold"})
+    watch = Watch({"BTCUSDT": "hot", "SOLUSDT": "cold"}, "redis://127.0.0.1:9/0")
     assert watch._wrong({"tier": "hot", "stale": False, "age_seconds": 5.5})
     assert not watch._wrong({"tier": "hot", "stale": True, "age_seconds": 50})
     assert not watch._wrong({"tier": "hot", "stale": False, "age_seconds": 4.9})
@@ -15,7 +15,7 @@ def test_a_price_flagged_fresh_past_its_tiers_stale_threshold_is_wrong():
 
 
 def test_every_asset_must_be_fresh_and_newer_than_the_fault_to_have_recovered():
-    watch = Watch({"BTCUSDT": "hot", "SOLUSDT": "cold"})
+    watch = Watch({"BTCUSDT": "hot", "SOLUSDT": "cold"}, "redis://127.0.0.1:9/0")
     fresh = {"stale": False, "aggregated_at": "2026-11-26T01:00:02Z"}
     watch.latest = {"BTCUSDT": fresh}
     assert not watch.all_fresh_since(1795654801000)  # SOLUSDT not seen yet
