@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from bench import reference, report, scale, stack, streams, tools
+from bench import gaps, reference, report, scale, stack, streams, tools
 from bench.plot import latency_plot
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -67,10 +67,12 @@ def main() -> int:
             with streams.subscribed() as streamed:
                 run = measure(process, symbols)
                 _progress("measuring BTCUSDT's refresh gaps, fault-free and with a slow venue ...")
-                gaps = scale.gaps()
+                refresh_gaps = gaps.gaps()
                 _progress(f"the stream alone for {streams.SECONDS:g} s ...")
                 streamed.quiet_window()
-        publish(run, started=started, assets=len(symbols), gaps=gaps, streamed=streamed)
+        publish(
+            run, started=started, assets=len(symbols), refresh_gaps=refresh_gaps, streamed=streamed
+        )
         if scale.ASSETS:
             _progress(f"the scale scenario: a stack with {scale.ASSETS} assets ...")
             publish_scale(scale.run(), started=started)
@@ -132,7 +134,7 @@ def publish(
     *,
     started: dt.datetime,
     assets: int,
-    gaps: list[scale.Gaps],
+    refresh_gaps: list[gaps.Gaps],
     streamed: streams.Streamed,
 ) -> None:
     """Print the results and write them to bench/results/ (latest.md, latency.png)."""
@@ -147,9 +149,9 @@ def publish(
         "outside 2xx/3xx (hey: other than 200), never retried."
     )
     lines = [*report.error_lines(run), report.freshness_line(run.ages), report.rss_line(run)]
-    lines += [*(gap.line() for gap in gaps), streamed.line()]
-    marks = [f"{'PASS' if ok else 'MISS'}  {text}" for ok, text in report.checks(run)]
-    marks += [*scale.gap_marks(gaps), *streamed.marks()]
+    lines += [*(gap.line() for gap in refresh_gaps), streamed.line()]
+    marks = [tools.mark(ok, text) for ok, text in report.checks(run)]
+    marks += [*gaps.gap_marks(refresh_gaps), *streamed.marks()]
     print(f"\n{header}\n{method}\n\n{report.text_table(run)}\n")
     print("\n".join([*lines, "", *marks]))
     RESULTS.mkdir(exist_ok=True)

@@ -11,7 +11,6 @@ is empty: every price handed to history must have been taken from it, as a point
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import random
@@ -26,9 +25,8 @@ from pathlib import Path
 
 import psutil
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
-from bench import stack, tools
+from bench import metrics, stack, tools
 from bench.report import age_p95
 
 ASSETS = int(os.environ.get("BENCH_SCALE_ASSETS", "10000"))
@@ -94,14 +92,16 @@ class Scale:
             f" {history['stored']:.0f} stored, {history['skipped']:.0f} not due,"
             f" {history['dropped']:.0f} dropped, {lost:.0f} unaccounted for",
             "",
-            _mark(share >= 0.99, f"on time: {share:.2%} >= 99 %"),
-            _mark(hot <= 1.5, f"hot age p95: {hot:.2f} s <= 1.5 s"),
-            _mark(self.tick_p99_ms <= 100, f"beat tick p99: {self.tick_p99_ms:.0f} ms <= 100 ms"),
-            _mark(
+            tools.mark(share >= 0.99, f"on time: {share:.2%} >= 99 %"),
+            tools.mark(hot <= 1.5, f"hot age p95: {hot:.2f} s <= 1.5 s"),
+            tools.mark(
+                self.tick_p99_ms <= 100, f"beat tick p99: {self.tick_p99_ms:.0f} ms <= 100 ms"
+            ),
+            tools.mark(
                 history["queued"] > 0 and lost == 0 == history["dropped"],
                 f"history: {lost + history['dropped']:.0f} points lost once the backlog drained",
             ),
-            _mark(
+            tools.mark(
                 mixed is not None and mixed.errors == 0 and self.hit_rate >= 0.99,
                 f"mixed reads: hit rate {self.hit_rate:.2%} >= 99 %, "
                 f"{mixed.errors if mixed else '-'} errors",
@@ -125,21 +125,27 @@ def run() -> Scale:
         stack.until(process, FIRST_ROUND_SECONDS, what, lambda: _all_priced(sample))
         result.first_round_seconds = time.monotonic() - first_priced
         time.sleep(WARMUP_SECONDS)
-        before, (cpu_before, _), started = _metrics(), _worker_usage(process), time.monotonic()
+        before, (cpu_before, _), started = (
+            metrics.scrape(),
+            _worker_usage(process),
+            time.monotonic(),
+        )
         while time.monotonic() - started < SECONDS:
             _take(sample, intervals, result)
             _watch_backlog(result)
             # At no fixed phase of the refreshes, so the ages sampled are not biased.
             time.sleep(jitter.uniform(SAMPLE_EVERY / 2, SAMPLE_EVERY * 3 / 2))
         after, (cpu_after, rss), elapsed = (
-            _metrics(),
+            metrics.scrape(),
             _worker_usage(process),
             time.monotonic() - started,
         )
         result.refreshes_per_second = (
-            _delta(before, after, "pricehub_refresh_seconds_count") / elapsed
+            metrics.delta(before, after, "pricehub_refresh_seconds_count") / elapsed
         )
-        result.tick_p99_ms = _histogram_p99(before, after, "pricehub_beat_tick_seconds") * 1000
+        result.tick_p99_ms = (
+            metrics.histogram_p99(before, after, "pricehub_beat_tick_seconds") * 1000
+        )
         result.worker_cpu_percent = (cpu_after - cpu_before) / elapsed * 100
         result.worker_rss_mb = rss / 1e6
         result.mixed, result.hit_rate = _mixed_reads(assets)
@@ -193,9 +199,9 @@ def _take(symbols: list[str], intervals: dict[str, float], result: Scale) -> Non
 
 
 def _watch_backlog(result: Scale) -> None:
-    samples = _metrics()
-    result.backlog_prices = max(result.backlog_prices, _delta({}, samples, BACKLOG_PRICES))
-    result.backlog_age = max(result.backlog_age, _delta({}, samples, BACKLOG_AGE))
+    samples = metrics.scrape()
+    result.backlog_prices = max(result.backlog_prices, metrics.delta({}, samples, BACKLOG_PRICES))
+    result.backlog_age = max(result.backlog_age, metrics.delta({}, samples, BACKLOG_AGE))
 
 
 def _history_drained(process: subprocess.Popen) -> Counter[str]:
@@ -220,7 +226,7 @@ def _history_drained(process: subprocess.Popen) -> Counter[str]:
 
 def _counts() -> tuple[Counter[str], float]:
     # The history counters by outcome, the prices waiting, and the refreshes made.
-    samples = _metrics()
+    samples = metrics.scrape()
     outcomes = Counter(
         {
             dict(labels)["outcome"]: value
@@ -228,8 +234,8 @@ def _counts() -> tuple[Counter[str], float]:
             if name == HISTORY_PRICES
         }
     )
-    refreshes = _delta({}, samples, "pricehub_refresh_seconds_count")
-    return outcomes + Counter({"refreshes": refreshes}), _delta({}, samples, BACKLOG_PRICES)
+    refreshes = metrics.delta({}, samples, "pricehub_refresh_seconds_count")
+    return outcomes + Counter({"refreshes": refreshes}), metrics.delta({}, samples, BACKLOG_PRICES)
 
 
 def _mixed_reads(assets: list[dict]) -> tuple[tools.Measurement, float]:
@@ -237,14 +243,14 @@ def _mixed_reads(assets: list[dict]) -> tuple[tools.Measurement, float]:
     for asset in assets:
         if asset["enabled"] and len(by_tier[asset["tier"]]) < MIXED_ASSETS[asset["tier"]]:
             by_tier[asset["tier"]].append(asset["symbol"])
-    before = _metrics()
+    before = metrics.scrape()
     with _paths_file(by_tier) as paths:
         measured = tools.wrk(
             f"{stack.BASE}/prices/BTCUSDT", connections=64, seconds=30, paths=paths
         )
-    after = _metrics()
+    after = metrics.scrape()
     reads = {
-        where: _delta(before, after, "pricehub_price_reads_total", found_in=where)
+        where: metrics.delta(before, after, "pricehub_price_reads_total", found_in=where)
         for where in ("cache", "history", "nowhere")
     }
     total = sum(reads.values())
@@ -266,42 +272,6 @@ def _paths_file(by_tier: dict[str, list[str]]) -> Iterator[Path]:
         Path(file.name).unlink()
 
 
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def _metrics() -> Samples:
-    text = requests.get(f"{stack.BASE}/metrics", timeout=30).text
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def _delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
-    def total(samples: Samples) -> float:
-        return sum(
-            value
-            for (sample, sample_labels), value in samples.items()
-            if sample == name and labels.items() <= dict(sample_labels).items()
-        )
-
-    return total(after) - total(before)
-
-
-def _histogram_p99(before: Samples, after: Samples, name: str) -> float:
-    buckets = sorted(
-        (float(dict(labels)["le"]), value - before.get((sample, labels), 0.0))
-        for (sample, labels), value in after.items()
-        if sample == f"{name}_bucket"
-    )
-    count = buckets[-1][1] if buckets else 0
-    for bound, cumulative in buckets:
-        if count and cumulative >= 0.99 * count:
-            return bound
-    return math.nan
-
-
 def _worker_usage(process: subprocess.Popen) -> tuple[float, int]:
     """Return the workers' CPU seconds so far and their memory (RSS) in bytes."""
     seconds, rss = 0.0, 0
@@ -312,69 +282,3 @@ def _worker_usage(process: subprocess.Popen) -> tuple[float, int]:
         except psutil.Error:
             continue
     return seconds, rss
-
-
-def _mark(ok: bool, text: str) -> str:
-    return f"{'PASS' if ok else 'MISS'}  {text}"
-
-
-@dataclass
-class Gaps:
-    """How often the hot BTCUSDT was aggregated, and how close to the simulator's truth."""
-
-    label: str
-    mean_gap: float
-    error_bps: float
-
-    def line(self) -> str:
-        return (
-            f"BTCUSDT {self.label}: mean gap {self.mean_gap:.2f} s, error {self.error_bps:.2f} bps"
-        )
-
-
-GAP_SECONDS = 20.0
-VENUE = "http://127.0.0.1:8081"  # the simulated Binance of `make run`, made slow
-# Every venue knows the same true price; ask one that is not slow, whose 4 threads are not all
-# busy serving delayed tickers.
-TRUTH = "http://127.0.0.1:8083"  # the simulated Kraken
-
-
-def gaps() -> list[Gaps]:
-    """Measure BTCUSDT's refresh gaps and error, fault-free and with one venue slow."""
-    found = [_gaps("fault-free")]
-    fault = {"mode": "slow", "delay": 5}
-    requests.put(f"{VENUE}/sim/faults/*", json=fault, timeout=5).raise_for_status()
-    try:
-        found.append(_gaps("with binance slow"))
-    finally:
-        requests.delete(f"{VENUE}/sim/faults", timeout=5)
-    return found
-
-
-def gap_marks(found: list[Gaps]) -> list[str]:
-    free, slow = found
-    worse = slow.error_bps - free.error_bps
-    return [
-        _mark(free.mean_gap <= 1.1, f"BTCUSDT mean gap {free.mean_gap:.2f} s <= 1.1 s"),
-        _mark(slow.mean_gap <= 1.25, f"with a slow venue {slow.mean_gap:.2f} s <= 1.25 s"),
-        _mark(worse <= 2, f"with a slow venue, error {worse:+.2f} bps <= +2 bps"),
-    ]
-
-
-def _gaps(label: str) -> Gaps:
-    seen: dict[str, float] = {}
-    started = time.monotonic()
-    with requests.Session() as session:
-        while time.monotonic() - started < GAP_SECONDS:
-            document = session.get(f"{stack.BASE}/prices/BTCUSDT", timeout=5).json()
-            seen.setdefault(document["aggregated_at"], document["price"])
-            time.sleep(0.05)
-        times = sorted(seen)
-        moments = [stack.epoch_ms(moment) for moment in times]
-        spans = [(b - a) / 1000 for a, b in itertools.pairwise(moments)]
-        errors = []
-        for moment, at in zip(times, moments, strict=True):
-            truth = session.get(f"{TRUTH}/sim/truth/BTCUSDT?at={at}", timeout=5).json()
-            errors.append(abs(seen[moment] / float(truth["price"]) - 1) * 1e4)
-    mean_gap = sum(spans[1:]) / len(spans[1:]) if len(spans) > 1 else math.nan
-    return Gaps(label, mean_gap, sum(errors) / len(errors) if errors else math.nan)

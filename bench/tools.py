@@ -124,3 +124,8 @@ def _hey_percentile(output: str, percent: int) -> float:
     # hey leaves out a percentile it cannot place (e.g. p99 of fewer than 100 answers).
     found = re.search(rf"^\s*{percent}% in ([\d.]+) secs", output, re.MULTILINE)
     return float(found.group(1)) * 1000 if found else math.nan
+
+
+def mark(ok: bool, text: str) -> str:
+    """Return a target's line of a report: PASS or MISS, then what was measured against what."""
+    return f"{'PASS' if ok else 'MISS'}  {text}"
