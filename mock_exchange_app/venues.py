@@ -25,8 +25,9 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-from mock_exchange_app import catalogues, faults, market
-from mock_exchange_app.faults import Quote, Reply, Response, json_response
+from mock_exchange_app import catalogues, faults, market, replies
+from mock_exchange_app.faults import Quote, Reply
+from mock_exchange_app.replies import Response, json_response
 from mock_exchange_app.wire import EPOCH, KRAKEN_BASE, e8, iso, plain
 
 Query = dict[str, list[str]]
@@ -88,7 +89,7 @@ def _respond(
         return json_response(*_truth(match, query, now))
     for pattern, handler in _ROUTES[venue]:
         if match := pattern.fullmatch(path):
-            return faults.serve(registry, venue, now, partial(handler, match, query))
+            return replies.serve(registry, venue, now, partial(handler, match, query))
     return json_response(404, {"error": "not found"})
 
 
