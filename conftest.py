@@ -51,9 +51,9 @@ VENUE_KINDS = ("binance", "coinbase", "kraken")
 
 @contextmanager
 def _serving(
-    command: list[str], port: int, timeout: float = 30.0, cwd: Path = ROOT
+    command: list[str], port: int, timeout: float = 30.0, cwd: Path = ROOT, **env: str
 ) -> Iterator[None]:
-    env = dict(os.environ, SIM_FAULTS="true")  # the venues take the tests' faults
+    env = dict(os.environ, SIM_FAULTS="true", **env)  # the venues take the tests' faults
     process = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -90,13 +90,15 @@ def dynamodb_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 
 
 @pytest.fixture(scope="session")
-def venues() -> Iterator[dict[str, str]]:
-    """Serve the three simulated venues over HTTP; map each kind to its base URL."""
+def venues(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Serve the three simulated venues over HTTP, sharing one market control; map each kind
+    to its base URL."""
     ports = {kind: free_port() for kind in VENUE_KINDS}
+    shared = str(tmp_path_factory.mktemp("sim") / "market.json")
     with ExitStack() as stack:
         for kind, port in ports.items():
             command = [sys.executable, "-m", "mock_exchange_app", kind, "--port", str(port)]
-            stack.enter_context(_serving(command, port))
+            stack.enter_context(_serving(command, port, SIM_MARKET_FILE=shared))
         yield {kind: f"http://127.0.0.1:{port}" for kind, port in ports.items()}
 
 

@@ -57,6 +57,8 @@ def main() -> int:
     env.setdefault("NUM_PROXIES", "1")
     data = Path(env.get("DATA_DIR", DATA))
     data.mkdir(parents=True, exist_ok=True)
+    # The venues' market-wide control (PUT /sim/market), shared by the three venue processes.
+    env.setdefault("SIM_MARKET_FILE", str(data / "sim-market.json"))
     front_port = int(env.get("FRONT_PORT", FRONT_PORT))
     web_port = int(env.get("WEB_PORT", WEB_PORT))
     stream_port = int(env.get("STREAM_PORT", STREAM_PORT))

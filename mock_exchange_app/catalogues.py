@@ -1,14 +1,23 @@
 """The venues' catalogues in their own formats: Binance's /api/v3/exchangeInfo, Coinbase
-Exchange's /products and Kraken's /0/public/AssetPairs, each listing every simulated asset."""
+Exchange's /products and Kraken's /0/public/AssetPairs, each listing the venue's markets
+(currencies.listed): every simulated asset's USDT market, and its books in other currencies."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
 
-from mock_exchange_app import market
+from mock_exchange_app.currencies import listed, tick_size
 from mock_exchange_app.faults import Quote, Reply
-from mock_exchange_app.wire import EPOCH, KRAKEN_BASE, KRAKEN_CODES, e8, plain
+from mock_exchange_app.wire import (
+    EPOCH,
+    KRAKEN_BASE,
+    KRAKEN_CODES,
+    e8,
+    kraken_key,
+    kraken_name,
+    plain,
+)
 
 Query = dict[str, list[str]]
 
@@ -32,15 +41,15 @@ def binance_exchange_info(_match: re.Match[str], _query: Query, _quote: Quote) -
             "filters": [
                 {
                     "filterType": "PRICE_FILTER",
-                    "minPrice": e8(market.tick_size(a.symbol)),
+                    "minPrice": e8(tick_size(a.symbol)),
                     "maxPrice": "1000000.00000000",
-                    "tickSize": e8(market.tick_size(a.symbol)),
+                    "tickSize": e8(tick_size(a.symbol)),
                 }
             ],
             "permissions": [],
             "permissionSets": [["SPOT"]],
         }
-        for a in market.assets().values()
+        for a in listed("binance").values()
     ]
     limits = [
         {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
@@ -62,7 +71,7 @@ def coinbase_products(_match: re.Match[str], _query: Query, _quote: Quote) -> Re
             "id": f"{a.base}-{a.quote}",
             "base_currency": a.base,
             "quote_currency": a.quote,
-            "quote_increment": plain(market.tick_size(a.symbol)),
+            "quote_increment": plain(tick_size(a.symbol)),
             "base_increment": "0.00000001",
             "display_name": f"{a.base}/{a.quote}",
             "min_market_funds": "1",
@@ -78,17 +87,17 @@ def coinbase_products(_match: re.Match[str], _query: Query, _quote: Quote) -> Re
             "auction_mode": False,
             "high_bid_limit_percentage": "",
         }
-        for a in market.assets().values()
+        for a in listed("coinbase").values()
     ]
 
 
 def kraken_asset_pairs(_match: re.Match[str], _query: Query, _quote: Quote) -> Reply:
     """Answer GET /0/public/AssetPairs: every pair under its key, with Kraken's asset codes."""
     result = {}
-    for a in market.assets().values():
+    for a in listed("kraken").values():
         base = KRAKEN_BASE.get(a.base, a.base)
-        result[base + a.quote] = {
-            "altname": base + a.quote,
+        result[kraken_key(a.symbol, a.base, a.quote)] = {
+            "altname": kraken_name(a.base, a.quote),
             "wsname": f"{base}/{a.quote}",
             "aclass_base": "currency",
             "base": KRAKEN_CODES.get(a.base, a.base),
@@ -96,13 +105,13 @@ def kraken_asset_pairs(_match: re.Match[str], _query: Query, _quote: Quote) -> R
             "quote": KRAKEN_CODES.get(a.quote, a.quote),
             "lot": "unit",
             "cost_decimals": 5,
-            "pair_decimals": -market.tick_size(a.symbol).as_tuple().exponent,
+            "pair_decimals": -tick_size(a.symbol).as_tuple().exponent,
             "lot_decimals": 8,
             "lot_multiplier": 1,
             "fee_volume_currency": "ZUSD",
             "ordermin": "0.0001",
             "costmin": "0.5",
-            "tick_size": plain(market.tick_size(a.symbol)),
+            "tick_size": plain(tick_size(a.symbol)),
             "status": "online",
         }
     return 200, {"error": [], "result": result}

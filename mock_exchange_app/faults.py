@@ -29,6 +29,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from mock_exchange_app import market
+from mock_exchange_app.currencies import derived
 
 Reply = tuple[int, Any]  # HTTP status and a JSON-able body
 Quote = Callable[[str], market.Ticker]
@@ -105,7 +106,7 @@ def control(faults: Faults, method: str, symbol: str | None, body: bytes, now: d
         return 200, faults.to_json()
     if method != "PUT" or symbol is None:
         return 405, {"error": "method not allowed"}
-    if symbol != ANY_SYMBOL and symbol not in market.assets():
+    if symbol != ANY_SYMBOL and symbol not in market.assets() and symbol not in derived():
         return 404, {"error": "unknown symbol"}
     try:
         fault = parse_fault(body, now)

@@ -7,10 +7,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from mock_exchange_app import market
+from mock_exchange_app import currencies, market
 from mock_exchange_app.faults import ANY_SYMBOL, Fault, Faults, Quote, Reply
 
 _ON_THE_WIRE = frozenset({"down", "slow", "garbage", "drip"})
@@ -80,33 +79,11 @@ def serve(faults: Faults, venue: str, now: datetime, render: Callable[[Quote], R
 def _ticker(fault: Fault | None, venue: str, symbol: str, now: datetime) -> market.Ticker:
     if fault is not None and fault.mode == "stale":
         # One fixed moment, so the price and its timestamps are both old and never move.
-        return market.venue_ticker(venue, symbol, fault.since - timedelta(seconds=fault.age))
-    ticker = market.venue_ticker(venue, symbol, now)
+        return currencies.ticker(venue, symbol, fault.since - timedelta(seconds=fault.age))
+    ticker = currencies.ticker(venue, symbol, now)
     if fault is not None and fault.mode == "outlier":
-        return _scaled(ticker, fault.factor)
+        return currencies.scaled(ticker, fault.factor)
     return ticker
-
-
-def _scaled(t: market.Ticker, factor: Decimal) -> market.Ticker:
-    """Multiply every price by factor on the asset's tick, bid down and ask up to keep bid < ask."""
-    tick = market.tick_size(t.symbol)
-
-    def price(value: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:
-        return (value * factor).quantize(tick, rounding)
-
-    def stats(s: market.Stats) -> market.Stats:
-        return replace(
-            s, open=price(s.open), high=price(s.high), low=price(s.low), vwap=price(s.vwap)
-        )
-
-    return replace(
-        t,
-        last=price(t.last),
-        bid=price(t.bid, ROUND_FLOOR),
-        ask=price(t.ask, ROUND_CEILING),
-        rolling=stats(t.rolling),
-        today=stats(t.today),
-    )
 
 
 def _misbehave(fault: Fault, venue: str, status: int, body: Any) -> Response:

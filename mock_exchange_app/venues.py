@@ -8,7 +8,10 @@ symbol fails the request with code -1121) and Kraken's /0/public/Ticker?pair=XBT
 
 Besides each venue's own routes, every app serves the simulator's routes under /sim/:
 
-- GET /sim/truth/{SYMBOL}[?at=<epoch ms>]: the true price now, or at that moment.
+- GET /sim/truth/{SYMBOL}[?at=<epoch ms>]: the true price now, or at that moment, of any
+  market: BTCUSDT, BTCUSD, USDTUSD.
+- GET /sim/market: the market-wide rates; PUT /sim/market with {"rates": {"USDT": "0.97"}}
+  changes them for every venue; DELETE /sim/market puts the defaults back (currencies.py).
 - GET /sim/faults: every fault set; PUT /sim/faults/{SYMBOL or *} with {"mode": ..., ...}
   sets one; DELETE /sim/faults[/{SYMBOL}] clears one or all. See faults.py for the modes.
 """
@@ -25,10 +28,10 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-from mock_exchange_app import catalogues, faults, market, replies
+from mock_exchange_app import catalogues, currencies, faults, market, replies
 from mock_exchange_app.faults import Quote, Reply
 from mock_exchange_app.replies import Response, json_response
-from mock_exchange_app.wire import EPOCH, KRAKEN_BASE, e8, iso, plain
+from mock_exchange_app.wire import EPOCH, e8, iso, kraken_key, kraken_name, plain
 
 Query = dict[str, list[str]]
 Handler = Callable[[re.Match[str], Query, Quote], Reply]
@@ -37,6 +40,7 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 _TRUTH = re.compile(r"/sim/truth/(?P<symbol>[^/]+)")
 _FAULTS = re.compile(r"/sim/faults(?:/(?P<symbol>[^/]+))?")
+_MARKET = "/sim/market"
 _BINANCE_SYMBOLS = re.compile(r'\[("[A-Z0-9_.-]{1,20}"(,"[A-Z0-9_.-]{1,20}")*)?\]')
 _BINANCE_ILLEGAL_SYMBOLS = (
     "Illegal characters found in parameter 'symbols'; legal range is "
@@ -82,6 +86,8 @@ def _respond(
     if fault_control and (match := _FAULTS.fullmatch(path)):
         reply = faults.control(registry, method, match["symbol"], _body(environ), now)
         return json_response(*reply)
+    if fault_control and path == _MARKET:
+        return json_response(*currencies.control(method, _body(environ)))
     if method != "GET":
         return json_response(405, {"error": "method not allowed"})
     query = parse_qs(environ.get("QUERY_STRING", ""))
@@ -100,13 +106,14 @@ def _body(environ: dict[str, Any]) -> bytes:
 
 def _truth(match: re.Match[str], query: Query, now: datetime) -> Reply:
     symbol = match["symbol"]
-    if symbol not in market.assets():
-        return 404, {"error": "unknown symbol"}
     try:
         at = EPOCH + timedelta(milliseconds=int(query["at"][0])) if "at" in query else now
+        price = currencies.truth(symbol, at)
+    except KeyError:
+        return 404, {"error": "unknown symbol"}
     except (ValueError, OverflowError):
         return 400, {"error": "at must be a time in epoch milliseconds"}
-    return 200, {"symbol": symbol, "price": plain(market.true_price(symbol, at)), "time": iso(at)}
+    return 200, {"symbol": symbol, "price": plain(price), "time": iso(at)}
 
 
 def _binance_24hr(_match: re.Match[str], query: Query, quote: Quote) -> Reply:
@@ -124,9 +131,9 @@ def _binance_each(query: Query, render: Callable[[str], dict[str, Any]]) -> Repl
     if "symbols" in query:
         return _binance_many(query["symbols"][0], render)
     if "symbol" not in query:
-        return 200, [render(s) for s in market.known_symbols()]
+        return 200, [render(s) for s in currencies.listed("binance")]
     symbol = query["symbol"][0]
-    if symbol not in market.assets():
+    if symbol not in currencies.listed("binance"):
         return 400, {"code": -1121, "msg": "Invalid symbol."}
     return 200, render(symbol)
 
@@ -135,7 +142,7 @@ def _binance_many(raw: str, render: Callable[[str], dict[str, Any]]) -> Reply:
     if not _BINANCE_SYMBOLS.fullmatch(raw):
         return 400, {"code": -1100, "msg": _BINANCE_ILLEGAL_SYMBOLS}
     symbols = list(dict.fromkeys(json.loads(raw)))
-    if any(symbol not in market.assets() for symbol in symbols):
+    if any(symbol not in currencies.listed("binance") for symbol in symbols):
         return 400, {"code": -1121, "msg": "Invalid symbol."}
     return 200, [render(s) for s in symbols]
 
@@ -195,7 +202,7 @@ def _coinbase_ticker(match: re.Match[str], _query: Query, quote: Quote) -> Reply
 
 @cache
 def _coinbase_products() -> Mapping[str, str]:
-    return {f"{a.base}-{a.quote}": a.symbol for a in market.assets().values()}
+    return {f"{m.base}-{m.quote}": m.symbol for m in currencies.listed("coinbase").values()}
 
 
 def _kraken_ticker(_match: re.Match[str], query: Query, quote: Quote) -> Reply:
@@ -206,16 +213,20 @@ def _kraken_ticker(_match: re.Match[str], query: Query, quote: Quote) -> Reply:
     names = list(dict.fromkeys(requested.split(",")))
     if any(name not in pairs for name in names):
         return 200, {"error": ["EQuery:Unknown asset pair"]}
-    tickers = {n: _kraken_fields(quote(pairs[n])) for n in names}
+    # Kraken answers under each pair's key, whichever name it was asked by.
+    tickers = {pairs[n][0]: _kraken_fields(quote(pairs[n][1])) for n in names}
     return 200, {"error": [], "result": tickers}
 
 
 @cache
-def _kraken_pairs() -> Mapping[str, str]:
-    """Map Kraken pair names (XBTUSDT) and plain symbols, which Kraken also accepts, to symbols."""
-    pairs = {a.symbol: a.symbol for a in market.assets().values()}
-    for a in market.assets().values():
-        pairs[KRAKEN_BASE.get(a.base, a.base) + a.quote] = a.symbol
+def _kraken_pairs() -> Mapping[str, tuple[str, str]]:
+    """Map the names Kraken takes for a pair (its key XXBTZUSD, its name XBTUSD, and the plain
+    symbol BTCUSD) to the pair's key and symbol."""
+    pairs = {}
+    for m in currencies.listed("kraken").values():
+        key = kraken_key(m.symbol, m.base, m.quote)
+        for name in (m.symbol, kraken_name(m.base, m.quote), key):
+            pairs[name] = (key, m.symbol)
     return pairs
 
 

@@ -8,11 +8,29 @@ from decimal import Decimal
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Kraken's names for the pairs it is asked for: XBTUSDT, XDGUSDT.
 KRAKEN_BASE = {"BTC": "XBT", "DOGE": "XDG"}
+# The keys of Kraken's oldest pairs, which its catalogue and tickers answer under; any other
+# pair's key is its name (XBTUSDT).
+KRAKEN_KEYS = {
+    "BTCUSD": "XXBTZUSD",
+    "ETHUSD": "XETHZUSD",
+    "XRPUSD": "XXRPZUSD",
+    "USDTUSD": "USDTZUSD",
+}
 # The asset codes of Kraken's catalogue: its oldest assets keep an X (crypto) or Z (fiat) prefix.
 KRAKEN_CODES = {
     "BTC": "XXBT", "DOGE": "XXDG", "ETH": "XETH", "ETC": "XETC", "LTC": "XLTC", "XLM": "XXLM",
     "XMR": "XXMR", "XRP": "XXRP", "ZEC": "XZEC", "USD": "ZUSD", "EUR": "ZEUR", "GBP": "ZGBP",
 }  # fmt: skip
+
+
+def kraken_name(base: str, quote: str) -> str:
+    """Return Kraken's name for a pair (its altname): XBTUSD."""
+    return KRAKEN_BASE.get(base, base) + quote
+
+
+def kraken_key(symbol: str, base: str, quote: str) -> str:
+    """Return the key Kraken lists a pair under: XXBTZUSD, or its name."""
+    return KRAKEN_KEYS.get(symbol, kraken_name(base, quote))
 
 
 def e8(value: Decimal) -> str:

@@ -9,16 +9,16 @@ from django.core.management import CommandError, call_command
 from deploy.services import free_port
 from exchanges import catalogue
 from exchanges.models import Exchange, Market
-from mock_exchange_app import control, market
+from mock_exchange_app import control, currencies, market
 
 pytestmark = pytest.mark.usefixtures("venue_rows")
 
 
 def test_each_venue_s_catalogue_gives_its_markets_under_its_own_names():
     synced = catalogue.sync_all()
-    listed = len(market.assets())
     assert {(s.exchange, s.trading, s.halted, s.delisted, s.error) for s in synced} == {
-        (venue, listed, 0, 0, "") for venue in ("binance", "coinbase", "kraken")
+        (venue, len(currencies.listed(venue)), 0, 0, "")
+        for venue in ("binance", "coinbase", "kraken")
     }
     btc = {m.exchange.name: m for m in Market.objects.filter(base="BTC", quote="USDT")}
     assert {name: m.symbol for name, m in btc.items()} == {
@@ -27,7 +27,21 @@ def test_each_venue_s_catalogue_gives_its_markets_under_its_own_names():
         "kraken": "XBTUSDT",  # Kraken's catalogue names Bitcoin XXBT, PriceHub BTC
     }
     assert {m.venue_status for m in btc.values()} == {"TRADING", "online"}
-    assert Market.objects.filter(base="DOGE", exchange__name="kraken").get().symbol == "XDGUSDT"
+    # The USD books, under Kraken's key for its oldest pairs, and Binance's USDC one.
+    usd = Market.objects.filter(base="BTC", quote__in=["USD", "USDC"])
+    assert sorted(usd.values_list("exchange__name", "symbol", "quote")) == [
+        ("binance", "BTCUSDC", "USDC"),
+        ("coinbase", "BTC-USD", "USD"),
+        ("kraken", "XXBTZUSD", "USD"),
+    ]
+    stablecoins = Market.objects.filter(base__in=["USDT", "USDC"], quote="USD")
+    assert sorted(stablecoins.values_list("exchange__name", "symbol")) == [
+        ("coinbase", "USDT-USD"),
+        ("kraken", "USDCUSD"),
+        ("kraken", "USDTZUSD"),
+    ]
+    kraken_doge = Market.objects.filter(base="DOGE", exchange__name="kraken")
+    assert sorted(kraken_doge.values_list("symbol", flat=True)) == ["XDGUSD", "XDGUSDT"]
 
 
 def test_a_market_gone_from_the_catalogue_is_delisted_and_one_back_trades_again():
@@ -61,7 +75,7 @@ def test_a_catalogue_that_cannot_be_had_leaves_the_markets_as_they_were(venues):
 
 def test_the_command_syncs_the_named_venues_and_says_what_it_found(capsys):
     call_command("sync_markets", "coinbase")
-    listed = len(market.assets())
+    listed = len(currencies.listed("coinbase"))
     assert capsys.readouterr().out == f"coinbase: {listed} trading, 0 halted, 0 newly delisted\n"
     assert set(Market.objects.values_list("exchange__name", flat=True)) == {"coinbase"}
     with pytest.raises(CommandError, match="No such venue: bitfinex"):
@@ -70,7 +84,7 @@ def test_the_command_syncs_the_named_venues_and_says_what_it_found(capsys):
 
 def test_get_markets_filters_by_venue_base_quote_and_status(api):
     catalogue.sync_all()
-    answer = api.get("/markets", {"exchange": "kraken", "base": "btc"})
+    answer = api.get("/markets", {"exchange": "kraken", "base": "btc", "quote": "usdt"})
     assert answer.status_code == 200
     (btc,) = answer.json()["markets"]
     assert {k: v for k, v in btc.items() if k != "updated_at"} == {
@@ -95,7 +109,7 @@ def test_an_operator_syncs_a_venue_s_markets_from_the_admin_and_sees_them(admin_
         {"action": "sync_markets", "_selected_action": [kraken.pk]},
         follow=True,
     )
-    listed = len(market.assets())
+    listed = len(currencies.listed("kraken"))
     assert f"Kraken: {listed} trading, 0 halted, 0 delisted" in answer.content.decode()
     page = admin_client.get("/admin/exchanges/market/", {"q": "XBTUSDT"}).content.decode()
     assert '<td class="field-base">BTC</td>' in page
