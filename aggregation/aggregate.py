@@ -15,9 +15,18 @@ from exchanges.quotes import ExchangeError, Quote
 # Twelve significant digits: finer than any venue's tick, and exact as a JSON number.
 _PRICE_CONTEXT = Context(prec=12)
 
-# Where a quote or error comes from: the venue's name, and its name for the market (None when
-# its catalogue is not known and the usual name was asked).
-Origin = tuple[str, str | None]
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a quote or error comes from, and how its price came into the pricing currency."""
+
+    exchange: str
+    market: str | None = None  # the venue's name for it; None when asked by the usual name
+    quote: str | None = None  # the market's quote currency, when the catalogue says
+    rate: Decimal | None = None  # pricing currency per unit of quote, when converted
+    rate_age: Decimal | None = None  # seconds
+
+
 Results = Sequence[tuple[Origin, Quote | ExchangeError]]
 
 
@@ -110,15 +119,21 @@ def _check(result: Quote | ExchangeError, rules: Rules, now: datetime) -> Reject
 
 
 def _source(origin: Origin, result: Quote | ExchangeError, rejection: Rejection | None) -> Source:
-    (exchange, market), status = origin, "used" if rejection is None else "excluded"
+    status = "used" if rejection is None else "excluded"
     reason = None if rejection is None else rejection.reason
     detail = None if rejection is None else rejection.detail
+    market = {
+        "market": origin.market,
+        "quote": origin.quote,
+        "rate": origin.rate,
+        "rate_age": origin.rate_age,
+    }
     if isinstance(result, ExchangeError):
-        return Source(exchange, status, reason, detail, market=market)
+        return Source(origin.exchange, status, reason, detail, **market)
     if rejection is None and result.kept_for is not None:
         detail = f"last good quote kept; no new one: {result.kept_for}"
     return Source(
-        exchange,
+        origin.exchange,
         status,
         reason,
         detail,
@@ -127,7 +142,7 @@ def _source(origin: Origin, result: Quote | ExchangeError, rejection: Rejection 
         ask=result.ask,
         volume=result.volume,
         quoted_at=whole_ms(result.timestamp),
-        market=market,
+        **market,
     )
 
 

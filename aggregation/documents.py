@@ -28,6 +28,24 @@ class SourceOutput(serializers.Serializer):
         help_text="The venue's name for the market (BTCUSDT, BTC-USD, XXBTZUSD), from its "
         "catalogue; null when its catalogue is not known and the usual name was asked.",
     )
+    quote = serializers.CharField(
+        allow_null=True,
+        required=False,
+        help_text="The market's quote currency; its prices are converted into the asset's.",
+    )
+    rate = serializers.DecimalField(
+        None,
+        None,
+        coerce_to_string=False,
+        allow_null=True,
+        required=False,
+        help_text="The rate that converted the market's prices: the asset's currency per unit "
+        "of the market's quote, from PriceHub's own prices of them in USD; null when none was "
+        "needed.",
+    )
+    rate_age_seconds = serializers.FloatField(
+        allow_null=True, required=False, help_text="How old that rate was when used."
+    )
     price = serializers.DecimalField(None, None, coerce_to_string=False, allow_null=True)
     bid = serializers.DecimalField(None, None, coerce_to_string=False, allow_null=True)
     ask = serializers.DecimalField(None, None, coerce_to_string=False, allow_null=True)
@@ -143,6 +161,9 @@ def render_sources(sources: tuple[Source, ...]) -> list[dict[str, Any]]:
         {
             "exchange": source.exchange,
             "market": source.market,
+            "quote": source.quote,
+            "rate": _number(source.rate),
+            "rate_age_seconds": None if source.rate_age is None else float(source.rate_age),
             "price": _number(source.price),
             "bid": _number(source.bid),
             "ask": _number(source.ask),

@@ -25,6 +25,9 @@ class Source:
     volume: Decimal | None = None
     quoted_at: datetime | None = None  # when the venue quoted it (its clock, or first seen)
     market: str | None = None  # the venue's name for the market, from its catalogue
+    quote: str | None = None  # the market's quote currency, from its catalogue
+    rate: Decimal | None = None  # pricing currency per unit of quote; prices are converted
+    rate_age: Decimal | None = None  # seconds since the rate was aggregated
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +101,7 @@ def whole_ms(moment: datetime) -> datetime:
 def _source_record(source: Source) -> dict[str, Any]:
     # Absent amounts are left out: DynamoDB stores no empty attributes.
     record: dict[str, Any] = {"exchange": source.exchange, "status": source.status}
-    for name in ("market", "reason", "detail", *_AMOUNTS):
+    for name in ("market", "quote", "reason", "detail", *_AMOUNTS, "rate", "rate_age"):
         if (value := getattr(source, name)) is not None:
             record[name] = value
     if source.quoted_at is not None:
@@ -117,6 +120,9 @@ def _source_from_record(record: dict[str, Any]) -> Source:
         **amounts,
         quoted_at=None if quoted_at is None else from_epoch_ms(quoted_at),
         market=record.get("market"),
+        quote=record.get("quote"),
+        rate=None if record.get("rate") is None else Decimal(record["rate"]),
+        rate_age=None if record.get("rate_age") is None else Decimal(record["rate_age"]),
     )
 
 

@@ -71,20 +71,19 @@ def sync_all() -> list[Synced]:
 
 
 def listed(
-    exchanges: Sequence[Exchange], pairs: Iterable[tuple[str, str]]
-) -> dict[str, dict[tuple[str, str], list[Market]] | None]:
-    """Return, per venue name, the markets it lists of each (base, quote) pair (halted and
-    delisted ones too), in the order of their names; None for a venue whose catalogue is not
-    known, which is asked for a pair by its usual name."""
-    pairs, names = set(pairs), [exchange.name for exchange in exchanges]
+    exchanges: Sequence[Exchange], bases: Iterable[str]
+) -> dict[str, dict[str, list[Market]] | None]:
+    """Return, per venue name, the markets it lists of each base, in any quote currency
+    (halted and delisted ones too), in the order of their names; None for a venue whose
+    catalogue is not known, which is asked for a pair by its usual name."""
+    names = [exchange.name for exchange in exchanges]
     venues = Market.objects.filter(exchange__name__in=names)
     known = set(venues.values_list("exchange__name", flat=True).distinct())
-    found: dict[str, dict[tuple[str, str], list[Market]] | None] = {
+    found: dict[str, dict[str, list[Market]] | None] = {
         exchange.name: {} if exchange.name in known else None for exchange in exchanges
     }
-    bases = {base for base, _ in pairs}
-    for market in venues.filter(base__in=bases).select_related("exchange").order_by("symbol"):
-        by_pair = found[market.exchange.name]
-        if by_pair is not None and (market.base, market.quote) in pairs:
-            by_pair.setdefault((market.base, market.quote), []).append(market)
+    for market in venues.filter(base__in=set(bases)).select_related("exchange").order_by("symbol"):
+        by_base = found[market.exchange.name]
+        if by_base is not None:
+            by_base.setdefault(market.base, []).append(market)
     return found

@@ -35,6 +35,11 @@ PRICEHUB_TIER_SECONDS = {
 PRICEHUB_VENUE_PRIVATE_ADDRESSES = env.bool("VENUE_PRIVATE_ADDRESSES", default=True)
 # Quotes older than this by the venue's own clock are excluded as stale.
 PRICEHUB_MAX_QUOTE_AGE_SECONDS = env.float("MAX_QUOTE_AGE_SECONDS", default=30.0)
+# The currencies PriceHub converts markets through, each with its rate: the price of the asset
+# USDTUSD, USDCUSD, ... (aggregation/conversion.py); a rate older than this excludes the
+# markets that need it.
+PRICEHUB_RATE_CURRENCIES = env.list("RATE_CURRENCIES", default=["USDT", "USDC", "EUR"])
+PRICEHUB_RATE_MAX_AGE_SECONDS = env.float("RATE_MAX_AGE_SECONDS", default=10.0)
 # History gets a point when the price moved more than this percentage since the last point,
 # or when this many seconds passed; Redis always has the latest price.
 PRICEHUB_HISTORY_DEVIATION_PERCENT = env.float("HISTORY_DEVIATION_PERCENT", default=0.05)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from aggregation.aggregate import NoQuorum, Rules, aggregate
+from aggregation.aggregate import NoQuorum, Origin, Rules, aggregate
 from aggregation.tests.test_methods import NOW, quote
 from exchanges.quotes import ExchangeError
 
@@ -21,9 +21,9 @@ def rules(method: str) -> Rules:
 )
 def test_a_method_without_its_side_of_the_book_fails_with_reasons(method, side):
     results = [
-        (("binance", None), quote("100", exchange="binance")),
-        (("coinbase", None), quote("101", exchange="coinbase")),
-        (("kraken", None), ExchangeError("timed out after 2 s", reason="timeout")),
+        (Origin("binance"), quote("100", exchange="binance")),
+        (Origin("coinbase"), quote("101", exchange="coinbase")),
+        (Origin("kraken"), ExchangeError("timed out after 2 s", reason="timeout")),
     ]
     with pytest.raises(NoQuorum) as raised:
         aggregate("BTCUSDT", results, rules=rules(method), now=NOW)
@@ -36,7 +36,7 @@ def test_a_method_without_its_side_of_the_book_fails_with_reasons(method, side):
 
 def test_a_method_with_its_side_of_the_book_prices():
     results = [
-        (("binance", None), quote("100", exchange="binance", bid="99", ask="101")),
-        (("coinbase", None), quote("101", exchange="coinbase", bid="100", ask="102")),
+        (Origin("binance"), quote("100", exchange="binance", bid="99", ask="101")),
+        (Origin("coinbase"), quote("101", exchange="coinbase", bid="100", ask="102")),
     ]
     assert aggregate("BTCUSDT", results, rules=rules("mid"), now=NOW).price == Decimal("100.5")

@@ -1,0 +1,95 @@
+"""BTCUSD from every venue's BTC markets in USD, USDT and USDC, converted through PriceHub's own
+USDTUSD and USDCUSD prices, against the simulated venues' USD truth, pegged and depegged."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+import requests
+
+from aggregation.models import Asset
+from aggregation.services import price_refresh
+from exchanges import catalogue
+
+pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
+
+
+@pytest.fixture
+def usd_assets(venues, venue_rows) -> Iterator[None]:
+    for base in ("BTC", "USDT", "USDC"):
+        Asset.objects.get_or_create(symbol=f"{base}USD", defaults={"base": base, "quote": "USD"})
+    catalogue.sync_all()
+    yield
+    requests.delete(f"{venues['kraken']}/sim/market", timeout=5).raise_for_status()
+
+
+def truth(venues, symbol: str) -> Decimal:
+    answer = requests.get(f"{venues['coinbase']}/sim/truth/{symbol}", timeout=5)
+    return Decimal(answer.json()["price"])
+
+
+def refreshed(venues, symbol: str) -> tuple:
+    """Refresh the rates, then symbol; return its price and the truth at its aggregation."""
+    for rate in ("USDTUSD", "USDCUSD"):
+        price_refresh(symbol=rate)
+    price = price_refresh(symbol=symbol)
+    at = int(price.aggregated_at.timestamp() * 1000)
+    answer = requests.get(f"{venues['coinbase']}/sim/truth/{symbol}?at={at}", timeout=5)
+    return price, Decimal(answer.json()["price"])
+
+
+def bps(price: Decimal, truth: Decimal) -> float:
+    return float(abs(price / truth - 1) * 10_000)
+
+
+@pytest.mark.usefixtures("usd_assets")
+def test_btcusd_uses_usd_usdt_and_usdc_markets_each_at_its_rate(venues):
+    price, true = refreshed(venues, "BTCUSD")
+    used = {(s.exchange, s.market, s.quote): s for s in price.used}
+    assert set(used) == {
+        ("binance", "BTCUSDT", "USDT"),
+        ("binance", "BTCUSDC", "USDC"),
+        ("coinbase", "BTC-USD", "USD"),
+        ("coinbase", "BTC-USDT", "USDT"),
+        ("kraken", "XBTUSDT", "USDT"),
+        ("kraken", "XXBTZUSD", "USD"),
+    }
+    assert used["coinbase", "BTC-USD", "USD"].rate is None  # in USD already
+    usdt = used["kraken", "XBTUSDT", "USDT"]
+    assert abs(usdt.rate - 1) < Decimal("0.001")
+    assert 0 <= usdt.rate_age < 10
+    assert bps(price.price, true) <= 2
+
+
+@pytest.mark.usefixtures("usd_assets")
+def test_a_usdt_depeg_moves_btcusd_with_it_and_never_takes_usdt_at_par(venues):
+    market = f"{venues['kraken']}/sim/market"
+    requests.put(market, json={"rates": {"USDT": "0.97"}}, timeout=5).raise_for_status()
+    time.sleep(0.1)
+    usdt, _ = refreshed(venues, "USDTUSD")
+    assert abs(usdt.price - Decimal("0.97")) < Decimal("0.001")
+    price, true = refreshed(venues, "BTCUSD")
+    rates = {s.market: s.rate for s in price.used if s.quote == "USDT"}
+    assert len(rates) == 3
+    assert all(abs(rate - Decimal("0.97")) < Decimal("0.001") for rate in rates.values())
+    assert bps(price.price, true) <= 3
+    par = sum(s.price / s.rate for s in price.used if s.quote == "USDT") / len(rates)
+    assert bps(par, true) > 250  # what taking USDT at par would give
+
+
+@pytest.mark.usefixtures("usd_assets")
+def test_a_stale_rate_excludes_the_markets_that_need_it(venues, settings):
+    price_refresh(symbol="USDTUSD")
+    price_refresh(symbol="USDCUSD")
+    settings.PRICEHUB_RATE_MAX_AGE_SECONDS = 0.001
+    time.sleep(0.01)
+    price = price_refresh(symbol="BTCUSD")
+    excluded = {s.market: (s.reason, s.detail) for s in price.sources if s.status == "excluded"}
+    assert set(excluded) == {"BTCUSDT", "BTCUSDC", "BTC-USDT", "XBTUSDT"}
+    reason, detail = excluded["XBTUSDT"]
+    assert reason == "no_conversion"
+    assert detail.startswith("the USDT/USD rate is 0 s old, past 0.001 s")
+    assert {s.market for s in price.used} == {"BTC-USD", "XXBTZUSD"}
