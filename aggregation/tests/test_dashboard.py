@@ -90,12 +90,13 @@ def test_the_dashboard_shows_prices_moving_the_chart_an_excluded_venue_and_stale
         "document.querySelector('#asset-BTCUSDT .change').textContent.endsWith('%')",
         timeout=WAIT_MS,
     )
-    assert row.locator(".sources").text_content() == "3 of 3"
+    # BTC's USDT, USD and USDC markets on the three venues.
+    assert row.locator(".sources").text_content() == "6 of 6"
 
     # The chosen asset's chart draws candles, and its venues are listed.
     row.click()
     page.locator("#chart .candle").first.wait_for(timeout=WAIT_MS)
-    assert page.locator("#venues tbody tr.used").count() == 3
+    assert page.locator("#venues tbody tr.used").count() == 6
     page.screenshot(path=RESULTS / "dashboard.png", full_page=True)
 
     # A venue quoting far off the others shows as excluded, with why, as it happens.
@@ -104,7 +105,7 @@ def test_the_dashboard_shows_prices_moving_the_chart_an_excluded_venue_and_stale
         page.locator("#venues tr.excluded[data-exchange='binance']").wait_for(timeout=WAIT_MS)
         why = page.locator("#venues tr.why[data-exchange='binance']").text_content()
         assert "from the median" in why
-        assert row.locator(".sources").text_content() == "2 of 3"
+        assert row.locator(".sources").text_content() == "5 of 6"
         page.screenshot(path=RESULTS / "dashboard-excluded-venue.png", full_page=True)
     finally:
         clear_faults(venues["binance"])
@@ -112,7 +113,7 @@ def test_the_dashboard_shows_prices_moving_the_chart_an_excluded_venue_and_stale
     # With every venue down no new price comes: the row turns stale once its tier allows.
     try:
         for url in venues.values():
-            set_fault(url, "BTCUSDT", "down")
+            set_fault(url, "*", "down")
         page.wait_for_selector("#asset-BTCUSDT.stale", timeout=WAIT_MS)
         assert "stale" in page.locator("#detail-summary").text_content()
         page.screenshot(path=RESULTS / "dashboard-stale.png", full_page=True)

@@ -27,10 +27,14 @@ def catalogues(venues, venue_rows) -> Iterator[None]:
 @pytest.mark.usefixtures("catalogues")
 def test_each_source_is_a_market_of_the_venue_s_catalogue_under_its_name():
     price = price_refresh(symbol="BTCUSDT")
-    assert [(s.exchange, s.market, s.status) for s in price.sources] == [
-        ("binance", "BTCUSDT", "used"),
-        ("coinbase", "BTC-USDT", "used"),
-        ("kraken", "XBTUSDT", "used"),
+    # Its USDT markets; the others wait for the USDTUSD and USDCUSD rates, not priced here.
+    assert [(s.exchange, s.market, s.status, s.reason) for s in price.sources] == [
+        ("binance", "BTCUSDC", "excluded", "no_conversion"),
+        ("binance", "BTCUSDT", "used", None),
+        ("coinbase", "BTC-USD", "excluded", "no_conversion"),
+        ("coinbase", "BTC-USDT", "used", None),
+        ("kraken", "XBTUSDT", "used", None),
+        ("kraken", "XXBTZUSD", "excluded", "no_conversion"),
     ]
 
 
@@ -45,7 +49,8 @@ def test_a_halted_market_is_left_out_unasked_and_one_not_listed_is_not_asked(ven
     control.set_fault(venues["coinbase"], "BTCUSDT", "down")
     with pytest.raises(NoQuorum) as failed:
         price_refresh(symbol="BTCUSDT")  # one venue left of the quorum's two
-    assert [(s.exchange, s.market, s.status, s.reason, s.detail) for s in failed.value.sources] == [
+    sources = [s for s in failed.value.sources if s.quote == "USDT"]
+    assert [(s.exchange, s.market, s.status, s.reason, s.detail) for s in sources] == [
         ("binance", "BTCUSDT", "used", None, None),
         (
             "kraken",

@@ -88,10 +88,13 @@ def test_a_clean_start_logs_no_error_and_ctrl_c_stops_it_all(tmp_path: Path):
         os.killpg(run.pid, signal.SIGINT)  # Ctrl-C, as a terminal sends it
         run.wait(timeout=30)
     assert price["asset"] == "BTCUSDT"
-    assert {(s["exchange"], s["market"]) for s in from_markets["sources"]} == {
-        ("binance", "BTCUSDT"),
-        ("coinbase", "BTC-USDT"),
-        ("kraken", "XBTUSDT"),
+    assert {(s["exchange"], s["market"], s["quote"]) for s in from_markets["sources"]} == {
+        ("binance", "BTCUSDT", "USDT"),
+        ("binance", "BTCUSDC", "USDC"),
+        ("coinbase", "BTC-USDT", "USDT"),
+        ("coinbase", "BTC-USD", "USD"),
+        ("kraken", "XBTUSDT", "USDT"),
+        ("kraken", "XXBTZUSD", "USD"),
     }
     assert b'"asset":"BTCUSDT"' in event.replace(b" ", b"")
     # The start, up to Ctrl-C: at the stop, processes that outlive Redis may say they lost it.

@@ -26,7 +26,7 @@ def test_it_enables_250_assets_tiered_by_how_much_they_trade():
     output = run("250")
     assert output == (
         "250 simulated assets enabled (20 hot, 180 medium, 50 cold): "
-        "240 created, 7 updated, 0 others disabled.\n"
+        "240 created, 7 updated, 4 others disabled.\n"  # the four seeded in USD
     )
     assert enabled_tiers() == {"hot": 20, "medium": 180, "cold": 50}
     assert Asset.objects.get(symbol="SIM0010USDT").tier == "hot"

@@ -9,7 +9,7 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 
-from mock_exchange_app import market
+from mock_exchange_app import currencies, market
 from mock_exchange_app.venues import create_app
 
 AT = datetime(2026, 11, 25, 3, 54, 28, 123456, tzinfo=UTC)
@@ -56,7 +56,7 @@ def test_it_serves_a_binance_24hr_ticker_with_exactly_binance_fields() -> None:
 def test_it_lists_every_symbol_when_binance_is_asked_for_none() -> None:
     status, _, body = get("binance", "/api/v3/ticker/24hr")
     assert status == 200
-    assert [t["symbol"] for t in body] == list(market.known_symbols())
+    assert [t["symbol"] for t in body] == list(currencies.listed("binance"))
 
 
 def test_it_serves_a_binance_book_ticker() -> None:
