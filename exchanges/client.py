@@ -77,17 +77,21 @@ def fetch_all(
 
 
 def fetch_quotes(
-    exchanges: Sequence[Exchange], *, symbol: str, base: str, quote: str
+    exchanges: Sequence[Exchange], *, symbol: str, base: str, quote: str, market: str | None = None
 ) -> list[Result]:
-    """Ask every venue at once for one pair; return each one's quote or error, in order."""
-    pair = Pair(symbol, base, quote)
+    """Ask every venue at once for one pair (by the name market, when given); return each
+    one's quote or error, in order."""
+    pair = Pair(symbol, base, quote, market)
     results = fetch_all([(e, [pair]) for e in exchanges], deadline=own_timeouts(exchanges))
     return [results[exchange.name][symbol] for exchange in exchanges]
 
 
-def fetch_quote(exchange: Exchange, *, symbol: str, base: str, quote: str) -> Quote:
-    """Ask one venue for its ticker of base/quote; raise ExchangeError for anything unusable."""
-    (result,) = fetch_quotes([exchange], symbol=symbol, base=base, quote=quote)
+def fetch_quote(
+    exchange: Exchange, *, symbol: str, base: str, quote: str, market: str | None = None
+) -> Quote:
+    """Ask one venue for its ticker of base/quote (by the name market, when given); raise
+    ExchangeError for anything unusable."""
+    (result,) = fetch_quotes([exchange], symbol=symbol, base=base, quote=quote, market=market)
     if isinstance(result, ExchangeError):
         raise result
     return result

@@ -255,12 +255,27 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
-# Base URLs of the three Exchange rows created by the first migration: the simulated venues
-# of `make run`. Operators point rows at real venues in the admin.
+# The venues' base URLs: the simulated venues of `make run`, or with VENUES=public the real
+# venues' public APIs. The first migration creates the three Exchange rows with them (each
+# overridden by BINANCE_URL, ...); `manage.py venues use` points existing rows at them.
+PRICEHUB_VENUE_URLS = {
+    "simulated": {
+        "binance": "http://127.0.0.1:8081",
+        "coinbase": "http://127.0.0.1:8082",
+        "kraken": "http://127.0.0.1:8083",
+    },
+    "public": {
+        "binance": "https://api.binance.com",
+        "coinbase": "https://api.exchange.coinbase.com",
+        "kraken": "https://api.kraken.com",
+    },
+}
+PRICEHUB_VENUES = env.str("VENUES", default="simulated")
+_URLS = PRICEHUB_VENUE_URLS[PRICEHUB_VENUES]
 PRICEHUB_SEED_VENUES = {
-    "binance": env.str("BINANCE_URL", default="http://127.0.0.1:8081"),
-    "coinbase": env.str("COINBASE_URL", default="http://127.0.0.1:8082"),
-    "kraken": env.str("KRAKEN_URL", default="http://127.0.0.1:8083"),
+    "binance": env.str("BINANCE_URL", default=_URLS["binance"]),
+    "coinbase": env.str("COINBASE_URL", default=_URLS["coinbase"]),
+    "kraken": env.str("KRAKEN_URL", default=_URLS["kraken"]),
 }
 
 # Circuit breaker per venue, its state in Redis for every process: this many failed requests
