@@ -77,13 +77,14 @@ def listed(
     (halted and delisted ones too), in the order of their names; None for a venue whose
     catalogue is not known, which is asked for a pair by its usual name."""
     names = [exchange.name for exchange in exchanges]
-    venues = Market.objects.filter(exchange__name__in=names)
-    known = set(venues.values_list("exchange__name", flat=True).distinct())
+    # An indexed look a venue, and the markets by base (the base's index, not the venue's:
+    # a catalogue holds thousands of markets, and a refresh asks often).
     found: dict[str, dict[str, list[Market]] | None] = {
-        exchange.name: {} if exchange.name in known else None for exchange in exchanges
+        name: {} if Market.objects.filter(exchange__name=name).exists() else None for name in names
     }
-    for market in venues.filter(base__in=set(bases)).select_related("exchange").order_by("symbol"):
-        by_base = found[market.exchange.name]
+    markets = Market.objects.filter(base__in=set(bases)).select_related("exchange").order_by()
+    for market in sorted(markets, key=lambda market: market.symbol):
+        by_base = found.get(market.exchange.name)
         if by_base is not None:
             by_base.setdefault(market.base, []).append(market)
     return found
