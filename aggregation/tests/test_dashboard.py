@@ -24,6 +24,9 @@ WAIT_MS = 30_000
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no Chromium: `make test` installs Debian's chromium where it can"
 )
+# Bitcoin's markets on the simulated venues, in USDT, USD and USDC: a fault on each takes
+# every one of its quotes away, and leaves the venues (and their circuits) up.
+BTC_MARKETS = ("BTCUSDT", "BTCUSD", "BTCUSDC")
 
 
 @pytest.fixture
@@ -113,7 +116,8 @@ def test_the_dashboard_shows_prices_moving_the_chart_an_excluded_venue_and_stale
     # With every venue down no new price comes: the row turns stale once its tier allows.
     try:
         for url in venues.values():
-            set_fault(url, "*", "down")
+            for market in BTC_MARKETS:
+                set_fault(url, market, "down")
         page.wait_for_selector("#asset-BTCUSDT.stale", timeout=WAIT_MS)
         assert "stale" in page.locator("#detail-summary").text_content()
         page.screenshot(path=RESULTS / "dashboard-stale.png", full_page=True)
