@@ -41,13 +41,21 @@ def refreshed(venues, symbol: str) -> tuple:
     return price, Decimal(answer.json()["price"])
 
 
+def error_bps(venues) -> float:
+    """Refresh BTCUSD a second after the last time, when the venues' books have moved; return
+    its error against the truth, in basis points."""
+    time.sleep(1)
+    price, true = refreshed(venues, "BTCUSD")
+    return bps(price.price, true)
+
+
 def bps(price: Decimal, truth: Decimal) -> float:
     return float(abs(price / truth - 1) * 10_000)
 
 
 @pytest.mark.usefixtures("usd_assets")
 def test_btcusd_uses_usd_usdt_and_usdc_markets_each_at_its_rate(venues):
-    price, true = refreshed(venues, "BTCUSD")
+    price, _ = refreshed(venues, "BTCUSD")
     used = {(s.exchange, s.market, s.quote): s for s in price.used}
     assert set(used) == {
         ("binance", "BTCUSDT", "USDT"),
@@ -61,7 +69,9 @@ def test_btcusd_uses_usd_usdt_and_usdc_markets_each_at_its_rate(venues):
     usdt = used["kraken", "XBTUSDT", "USDT"]
     assert abs(usdt.rate - 1) < Decimal("0.001")
     assert 0 <= usdt.rate_age < 10
-    assert bps(price.price, true) <= 2
+    # Fault-free, within 2 bps of the truth on average (one venue's noise alone is up to 6).
+    errors = [error_bps(venues) for _ in range(5)]
+    assert sum(errors) / len(errors) <= 2, errors
 
 
 @pytest.mark.usefixtures("usd_assets")
@@ -75,7 +85,8 @@ def test_a_usdt_depeg_moves_btcusd_with_it_and_never_takes_usdt_at_par(venues):
     rates = {s.market: s.rate for s in price.used if s.quote == "USDT"}
     assert len(rates) == 3
     assert all(abs(rate - Decimal("0.97")) < Decimal("0.001") for rate in rates.values())
-    assert bps(price.price, true) <= 3
+    errors = [bps(price.price, true)] + [error_bps(venues) for _ in range(4)]
+    assert sum(errors) / len(errors) <= 3, errors
     par = sum(s.price / s.rate for s in price.used if s.quote == "USDT") / len(rates)
     assert bps(par, true) > 250  # what taking USDT at par would give
 
