@@ -1,4 +1,5 @@
-"""How close PriceHub's price stays to the simulator's true price while one venue misbehaves.
+"""How close PriceHub's price stays to the simulator's true price while one venue misbehaves,
+or while the whole market moves (a USDT depeg).
 
 Works only against the simulated venues, whose /sim endpoints inject faults and tell the true
 price; `manage.py accuracy` prints its table.
@@ -7,20 +8,31 @@ price; `manage.py accuracy` prints its table.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from statistics import fmean
 from typing import Any
 
+from django.conf import settings
+
 from aggregation.aggregate import NoQuorum, aggregate
+from aggregation.conversion import rate_asset
 from aggregation.methods import vwap
 from aggregation.models import Asset
-from aggregation.services import quotes_collect
+from aggregation.price import RefreshError
+from aggregation.services import price_refresh, quotes_collect
 from exchanges.circuits import circuit_close
 from exchanges.client import own_timeouts
 from exchanges.models import Exchange
 from exchanges.quotes import Quote
-from mock_exchange_app.control import clear_faults, set_fault, true_price
+from mock_exchange_app.control import (
+    clear_faults,
+    reset_market,
+    set_fault,
+    set_market,
+    true_price,
+)
 
 # (name, fault) pairs; "slow" is given a delay past the venue's timeout when it is applied.
 SCENARIOS: list[tuple[str, dict[str, Any]]] = [
@@ -36,12 +48,19 @@ SCENARIOS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+# (name, market control) pairs: what moves the whole market, every venue alike.
+MARKET_SCENARIOS: list[tuple[str, dict[str, Any]]] = [
+    ("USDT at 0.97 USD", {"rates": {"USDT": "0.97"}}),
+]
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     scenario: str
     sources_used: int  # in the last sample; 0 when no quorum
     pricehub_bps: float | None  # mean absolute error; None when no price was published
     plain_vwap_bps: float  # the plain VWAP of every quote that parsed, as PriceHub once did
+    at_par_bps: float  # the plain VWAP with every quote currency taken at par with the asset's
 
 
 def measure(
@@ -61,23 +80,44 @@ def measure(
     return rows
 
 
+def measure_market(asset: Asset, exchanges: Sequence[Exchange], *, samples: int = 5) -> list[Row]:
+    """Return one row per market-wide scenario (MARKET_SCENARIOS), each set through a venue."""
+    rows = []
+    try:
+        for name, control in MARKET_SCENARIOS:
+            _heal(exchanges)
+            set_market(exchanges[0].base_url, **control)
+            rows.append(_sample(name, asset, exchanges, samples))
+    finally:
+        _heal(exchanges)
+    return rows
+
+
 def _heal(exchanges: Sequence[Exchange]) -> None:
-    # Each scenario starts from healthy venues, their circuits closed by the last one's faults.
+    # Each scenario starts from healthy venues, their circuits closed by the last one's faults,
+    # in the default market.
     for exchange in exchanges:
         clear_faults(exchange.base_url)
         circuit_close(exchange.name)
+    reset_market(exchanges[0].base_url)
 
 
 def _sample(name: str, asset: Asset, exchanges: Sequence[Exchange], samples: int) -> Row:
     ours: list[float] = []
     plain: list[float] = []
+    at_par: list[float] = []
     used = 0
     for _ in range(samples):
+        _refresh_rates()
         now, found = quotes_collect([asset], exchanges, deadline=own_timeouts(exchanges))
         named = found[asset.symbol]
         truth = true_price(exchanges[0].base_url, asset.symbol, at=now)
-        quotes = [result for _, result in named if isinstance(result, Quote)]
-        plain.append(_bps(vwap(quotes), truth))
+        quotes = [(origin, result) for origin, result in named if isinstance(result, Quote)]
+        plain.append(_bps(vwap([quote for _, quote in quotes]), truth))
+        unconverted = [
+            replace(quote, price=quote.price / (origin.rate or 1)) for origin, quote in quotes
+        ]
+        at_par.append(_bps(vwap(unconverted), truth))
         try:
             price = aggregate(asset.symbol, named, rules=asset.rules, now=now)
         except NoQuorum:
@@ -85,7 +125,15 @@ def _sample(name: str, asset: Asset, exchanges: Sequence[Exchange], samples: int
             continue
         used = len(price.used)
         ours.append(_bps(price.price, truth))
-    return Row(name, used, fmean(ours) if ours else None, fmean(plain))
+    return Row(name, used, fmean(ours) if ours else None, fmean(plain), fmean(at_par))
+
+
+def _refresh_rates() -> None:
+    # The rates a sample converts through, refreshed as the beat would: a market-wide change
+    # is in them at once.
+    for code in settings.PRICEHUB_RATE_CURRENCIES:
+        with suppress(RefreshError):
+            price_refresh(symbol=rate_asset(code))
 
 
 def _bps(price: Decimal, truth: Decimal) -> float:

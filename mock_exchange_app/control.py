@@ -31,6 +31,18 @@ def clear_faults(base_url: str) -> None:
     requests.delete(_url(base_url, "/sim/faults"), timeout=_TIMEOUT).raise_for_status()
 
 
+def set_market(base_url: str, **control: Any) -> None:
+    """Change the whole simulated market, e.g. rates={"USDT": "0.97"}, through any venue."""
+    body = json.dumps(control, default=str)
+    reply = requests.put(_url(base_url, "/sim/market"), data=body, timeout=_TIMEOUT)
+    reply.raise_for_status()
+
+
+def reset_market(base_url: str) -> None:
+    """Put the simulated market's defaults back."""
+    requests.delete(_url(base_url, "/sim/market"), timeout=_TIMEOUT).raise_for_status()
+
+
 def true_price(base_url: str, symbol: str, at: datetime | None = None) -> Decimal:
     """Return the simulated market's true price of `symbol` at `at` (default now)."""
     params = {} if at is None else {"at": _epoch_ms(at)}

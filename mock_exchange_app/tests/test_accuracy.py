@@ -6,8 +6,9 @@ import pytest
 from django.core.management import call_command
 
 from aggregation.models import Asset
+from exchanges import catalogue
 from exchanges.models import Exchange
-from mock_exchange_app.accuracy import SCENARIOS, Row, measure
+from mock_exchange_app.accuracy import MARKET_SCENARIOS, SCENARIOS, Row, measure, measure_market
 
 
 @pytest.fixture(scope="module")
@@ -48,4 +49,17 @@ def test_the_command_prints_a_row_per_scenario():
     call_command("accuracy", "--samples", "1", stdout=out)
     lines = out.getvalue().splitlines()
     assert lines[1].split()[:2] == ["scenario", "used"]
-    assert len(lines) == 2 + len(SCENARIOS)
+    assert len(lines) == 2 + len(SCENARIOS) + len(MARKET_SCENARIOS)
+
+
+@pytest.mark.usefixtures("stores", "venue_rows")
+def test_a_usdt_depeg_leaves_btcusd_near_the_truth_where_usdt_at_par_is_far():
+    for base in ("BTC", "USDT", "USDC"):
+        Asset.objects.get_or_create(symbol=f"{base}USD", defaults={"base": base, "quote": "USD"})
+    catalogue.sync_all()
+    exchanges = list(Exchange.objects.filter(enabled=True))
+    (depeg,) = measure_market(Asset.objects.get(symbol="BTCUSD"), exchanges, samples=3)
+    assert depeg.scenario == "USDT at 0.97 USD"
+    assert depeg.sources_used == 6
+    assert depeg.pricehub_bps <= 3
+    assert depeg.at_par_bps > 100  # half its markets' prices are in USDT, 300 bps off at par
