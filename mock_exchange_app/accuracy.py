@@ -7,6 +7,7 @@ price; `manage.py accuracy` prints its table.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
@@ -26,6 +27,7 @@ from exchanges.circuits import circuit_close
 from exchanges.client import own_timeouts
 from exchanges.models import Exchange
 from exchanges.quotes import Quote
+from mock_exchange_app import currencies, market
 from mock_exchange_app.control import (
     clear_faults,
     reset_market,
@@ -64,30 +66,39 @@ class Row:
 
 
 def measure(
-    asset: Asset, faulty: Exchange, exchanges: Sequence[Exchange], *, samples: int = 5
+    asset: Asset,
+    faulty: Exchange,
+    exchanges: Sequence[Exchange],
+    *,
+    samples: int = 5,
+    every: float = 1.0,
 ) -> list[Row]:
-    """Return one row per scenario, each fault applied to faulty's quotes of asset."""
+    """Return one row per scenario, each fault applied to faulty's quotes of asset, its
+    samples `every` seconds apart (the venues' books move every second)."""
     rows = []
     try:
         for name, fault in SCENARIOS:
             _heal(exchanges)
             if fault:
                 params = {**fault, "delay": faulty.timeout_seconds + 1} if name == "slow" else fault
-                set_fault(faulty.base_url, asset.symbol, **params)
-            rows.append(_sample(name, asset, exchanges, samples))
+                for symbol in _markets_of(asset.base):
+                    set_fault(faulty.base_url, symbol, **params)
+            rows.append(_sample(name, asset, exchanges, samples, every))
     finally:
         _heal(exchanges)
     return rows
 
 
-def measure_market(asset: Asset, exchanges: Sequence[Exchange], *, samples: int = 5) -> list[Row]:
+def measure_market(
+    asset: Asset, exchanges: Sequence[Exchange], *, samples: int = 5, every: float = 1.0
+) -> list[Row]:
     """Return one row per market-wide scenario (MARKET_SCENARIOS), each set through a venue."""
     rows = []
     try:
         for name, control in MARKET_SCENARIOS:
             _heal(exchanges)
             set_market(exchanges[0].base_url, **control)
-            rows.append(_sample(name, asset, exchanges, samples))
+            rows.append(_sample(name, asset, exchanges, samples, every))
     finally:
         _heal(exchanges)
     return rows
@@ -102,12 +113,16 @@ def _heal(exchanges: Sequence[Exchange]) -> None:
     reset_market(exchanges[0].base_url)
 
 
-def _sample(name: str, asset: Asset, exchanges: Sequence[Exchange], samples: int) -> Row:
+def _sample(
+    name: str, asset: Asset, exchanges: Sequence[Exchange], samples: int, every: float
+) -> Row:
     ours: list[float] = []
     plain: list[float] = []
     at_par: list[float] = []
     used = 0
-    for _ in range(samples):
+    for sample in range(samples):
+        if sample:
+            time.sleep(every)
         _refresh_rates()
         now, found = quotes_collect([asset], exchanges, deadline=own_timeouts(exchanges))
         named = found[asset.symbol]
@@ -126,6 +141,13 @@ def _sample(name: str, asset: Asset, exchanges: Sequence[Exchange], samples: int
         used = len(price.used)
         ours.append(_bps(price.price, truth))
     return Row(name, used, fmean(ours) if ours else None, fmean(plain), fmean(at_par))
+
+
+def _markets_of(base: str) -> list[str]:
+    """Return the simulated markets of base, in every quote currency: a venue's fault on all of
+    them takes every one of its quotes of an asset of that base away."""
+    listed = {**market.assets(), **currencies.derived()}
+    return [symbol for symbol, each in listed.items() if each.base == base]
 
 
 def _refresh_rates() -> None:
