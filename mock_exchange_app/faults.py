@@ -1,8 +1,9 @@
-"""Faults a venue can be told to have: down, slow, garbage, stale, outlier or drip.
+"""Faults a venue can be told to have: down, slow, garbage, stale, outlier, drip or empty.
 
 They live in the venue process, are off until set, and touch only the venue's own routes
 (tickers and catalogues; replies.py applies them). A fault set on a symbol wins over the one
-set on "*". Stale and outlier change the market's Ticker;
+set on "*". Stale, outlier and empty change the market's Ticker (empty: no order on the
+`side` of the book, default bid, which the venues then quote as zero, as Binance does);
 down, slow, garbage and drip change what goes over the wire:
 
 - down: a 503 with an HTML page, as a load balancer in front of a dead venue sends.
@@ -42,6 +43,7 @@ _PARAMS = {
     "stale": ("age",),
     "outlier": ("factor",),
     "drip": ("rate",),
+    "empty": ("side",),
 }
 _KINDS = ("html", "truncated", "nan", "types")
 _MAX_DELAY = 60
@@ -59,6 +61,7 @@ class Fault:
     age: float = 120  # stale: the market freezes this many seconds before `since`
     factor: Decimal = Decimal("1.05")  # outlier
     rate: float = 8  # drip: bytes a second
+    side: str = "bid"  # empty: the side of the book with no order resting on it
 
     def to_json(self) -> dict[str, Any]:
         """Show the mode, its parameter and when it was set."""
@@ -133,6 +136,10 @@ def parse_fault(body: bytes, now: datetime) -> Fault:
 
 def _check(name: str, value: Any) -> Any:
     """Return a parameter's value if it is valid; raise ValueError saying why not."""
+    if name == "side":
+        if value not in ("bid", "ask"):
+            raise ValueError("side must be bid or ask")
+        return value
     if name == "kind":
         if value not in _KINDS:
             raise ValueError(f"kind must be one of: {', '.join(_KINDS)}")

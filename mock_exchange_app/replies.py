@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from mock_exchange_app import currencies, market
@@ -83,6 +84,9 @@ def _ticker(fault: Fault | None, venue: str, symbol: str, now: datetime) -> mark
     ticker = currencies.ticker(venue, symbol, now)
     if fault is not None and fault.mode == "outlier":
         return currencies.scaled(ticker, fault.factor)
+    if fault is not None and fault.mode == "empty":
+        nothing = {fault.side: Decimal(0), f"{fault.side}_qty": Decimal(0)}
+        return replace(ticker, **nothing)
     return ticker
 
 

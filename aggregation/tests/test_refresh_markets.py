@@ -70,3 +70,11 @@ def test_a_venue_whose_catalogue_is_not_known_is_asked_by_the_usual_name():
         ("coinbase", None, "used"),
         ("kraken", None, "used"),
     ]
+
+
+@pytest.mark.usefixtures("catalogues")
+def test_a_venue_with_an_empty_side_of_the_book_still_counts_without_that_side(venues):
+    control.set_fault(venues["binance"], "BTCUSDT", "empty", side="bid")
+    price = price_refresh(symbol="BTCUSDT")
+    (binance,) = [s for s in price.sources if s.market == "BTCUSDT"]
+    assert (binance.status, binance.bid, binance.ask is not None) == ("used", None, True)

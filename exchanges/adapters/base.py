@@ -12,11 +12,11 @@ from typing import Any, ClassVar
 
 from exchanges.adapters.fields import (
     Path,
+    book_side_field,
     decimal_field,
     decode_json,
     json_object,
     one_line,
-    optional_decimal_field,
     volume_field,
 )
 from exchanges.quotes import ExchangeError, Listing, Pair, Quote, UnknownPair
@@ -147,8 +147,8 @@ class Adapter(ABC):
             exchange=exchange,
             symbol=symbol,
             price=decimal_field(ticker, *self.price),
-            bid=optional_decimal_field(ticker, *self.bid),
-            ask=optional_decimal_field(ticker, *self.ask),
+            bid=book_side_field(ticker, *self.bid),
+            ask=book_side_field(ticker, *self.ask),
             volume=volume_field(ticker, *self.volume),
             timestamp=self.timestamp(ticker, received_at),
             received_at=received_at,

@@ -81,6 +81,17 @@ def optional_decimal_field(obj: object, *path: str | int) -> Decimal | None:
     return value
 
 
+def book_side_field(obj: object, *path: str | int) -> Decimal | None:
+    """Return the best bid or ask at path, or None when that side of the book is empty: left
+    out, or zero (Binance's "bidPrice": "0.00000000" when no order rests there)."""
+    raw = _walk(obj, path)
+    if raw is None or (isinstance(raw, str) and _DECIMAL.fullmatch(raw) and Decimal(raw) == 0):
+        return None
+    value = _decimal(raw, path)  # a bid too small to keep is refused, not taken for none
+    _check_positive(value, path)
+    return value
+
+
 def volume_field(obj: object, *path: str | int) -> Decimal:
     """Return the non-negative volume at path."""
     value = _decimal(_required(obj, path), path)

@@ -178,6 +178,17 @@ def test_it_leaves_a_missing_bid_as_none():
     assert _parse("binance", 200, body).bid is None
 
 
+@pytest.mark.parametrize("side", ["bidPrice", "askPrice"])
+def test_a_zero_side_of_the_book_is_no_bid_or_ask_not_a_bad_quote(side):
+    # Binance quotes an empty side of the book as zero.
+    quote = _parse("binance", 200, _with(BINANCE_TICKER, side, b'"0.00000000"'))
+    assert (quote.price, quote.bid is None, quote.ask is None) == (
+        Decimal("97312.45000000"),
+        side == "bidPrice",
+        side == "askPrice",
+    )
+
+
 def test_it_converts_an_offset_time_to_utc():
     body = _with(COINBASE_TICKER, "time", b'"2026-11-25T04:54:28+01:00"')
     assert _parse("coinbase", 200, body).timestamp == datetime(2026, 11, 25, 3, 54, 28, tzinfo=UTC)
@@ -299,7 +310,7 @@ def test_it_reads_what_each_venue_said_for_the_log(kind, body, said):
         ),
         (
             "binance",
-            _with(BINANCE_TICKER, "bidPrice", b'"0.00000000"'),
+            _with(BINANCE_TICKER, "bidPrice", b'"-0.00000001"'),
             "field 'bidPrice' is not a positive number below 1E+15",
         ),
         (

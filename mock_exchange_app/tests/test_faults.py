@@ -14,6 +14,7 @@ from wsgiref.util import setup_testing_defaults
 import pytest
 import requests
 
+from exchanges.adapters import get_adapter
 from mock_exchange_app import market
 from mock_exchange_app.control import clear_faults, set_fault, true_price
 from mock_exchange_app.tests.test_server import ROOT, free_port, wait_for
@@ -270,7 +271,7 @@ def test_it_names_the_modes_when_the_mode_is_unknown() -> None:
     status, body = Venue("binance").put("BTCUSDT", mode="explode")
     assert (status, body) == (
         400,
-        {"error": "mode must be one of: down, slow, garbage, stale, outlier, drip"},
+        {"error": "mode must be one of: down, slow, garbage, stale, outlier, drip, empty"},
     )
 
 
@@ -333,3 +334,16 @@ def test_it_takes_faults_over_real_http_from_the_control_client() -> None:
     assert (healthy.status_code, healthy.json()["error"]) == (200, [])
     whole_ms = at.replace(microsecond=at.microsecond // 1000 * 1000)
     assert truth == market.true_price("BTCUSDT", whole_ms)
+
+
+def test_an_empty_side_of_the_book_is_quoted_as_zero_as_binance_does(venue: Venue) -> None:
+    assert venue.put("BTCUSDT", mode="empty", side="ask")[1]["side"] == "ask"
+    status, _, payload = venue.ticker()
+    quote = get_adapter(venue.name).parse(
+        status, payload, exchange=venue.name, symbol="BTCUSDT", received_at=datetime.now(UTC)
+    )
+    assert (quote.ask, quote.bid > 0) == (None, True)
+    assert venue.put("BTCUSDT", mode="empty", side="middle") == (
+        400,
+        {"error": "side must be bid or ask"},
+    )
