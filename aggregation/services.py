@@ -167,8 +167,8 @@ def _asks(
         yield Origin(name), Pair(asset.symbol, asset.base, asset.quote)
         return
     max_age = timedelta(seconds=settings.PRICEHUB_RATE_MAX_AGE_SECONDS)
+    currencies = settings.PRICEHUB_RATE_CURRENCIES
     for market in listed.get(asset.base, []):
-        currencies = settings.PRICEHUB_RATE_CURRENCIES
         if not conversion.usable(asset.base, market.quote, asset.quote, currencies):
             continue
         origin = Origin(name, market.symbol, market.quote)
