@@ -35,14 +35,24 @@ def front(environment, tmp_path_factory) -> Iterator[str]:
         yield url
 
 
-def exchange(url: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Send raw bytes as a request; return the answer's status, headers and body."""
+def exchange(url: str, raw: bytes, tries: int = 3) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes as a request; return the answer's status, headers and body.
+
+    A front that refuses a request before reading all of it closes with bytes unread, and the
+    client's TCP may see a reset before the answer: then the request is sent again.
+    """
     parts = urlsplit(url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        sock.sendall(raw)
+    for attempt in range(tries):
         answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+        try:
+            with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+                sock.sendall(raw)
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            break
+        except ConnectionResetError:
+            if answer or attempt == tries - 1:
+                raise
     head, _, body = answer.partition(b"\r\n\r\n")
     status_line, *lines = head.decode("latin-1").split("\r\n")
     headers = {name.lower(): value for name, _, value in (ln.partition(": ") for ln in lines)}
