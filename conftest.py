@@ -194,13 +194,16 @@ def seeded_assets(db: None) -> None:
 
 @pytest.fixture
 def venue_rows(db: None, venues: dict[str, str]) -> None:
-    """Point the Exchange rows at the running venues."""
+    """Point the Exchange rows at the running venues, whose limits count from nothing, as
+    PriceHub's budgets in a test's fresh Redis do."""
     from exchanges.models import Exchange
+    from mock_exchange_app import control
 
     for kind, url in venues.items():
         Exchange.objects.update_or_create(
             name=kind, defaults={"kind": kind, "base_url": url, "enabled": True}
         )
+        control.reset_limits(url)
 
 
 @pytest.fixture

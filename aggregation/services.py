@@ -50,22 +50,23 @@ def price_refresh(*, symbol: str, wait_seconds: float = 0) -> AggregatedPrice:
         with price_cache.refresh_lock(asset.symbol, wait_seconds=wait_seconds):
             exchanges = list(Exchange.objects.filter(enabled=True))
             # Each venue gets its own timeout, as a single refresh always had.
-            prices, failures = _refresh([asset], exchanges, deadline=own_timeouts(exchanges))
+            deadline, hot = own_timeouts(exchanges), asset.tier == Asset.Tier.HOT
+            prices, failures = _refresh([asset], exchanges, deadline=deadline, hot=hot)
     if failures:
         raise failures[0]
     return prices[0]
 
 
-def prices_refresh(*, symbols: Sequence[str], deadline: float) -> int:
+def prices_refresh(*, symbols: Sequence[str], deadline: float, hot: bool = False) -> int:
     """Refresh the enabled assets among symbols at once, each venue asked before deadline (a
-    time.monotonic() value); skip those another refresh holds. Return how many published;
-    raise Unavailable."""
+    time.monotonic() value), as hot ones (exchanges/limits.py) if hot; skip those another
+    refresh holds. Return how many published; raise Unavailable."""
     with _services():
         assets = list(Asset.objects.filter(symbol__in=symbols, enabled=True))
         with price_cache.refresh_locks([asset.symbol for asset in assets]) as held:
             mine = [asset for asset in assets if asset.symbol in held]
             exchanges = list(Exchange.objects.filter(enabled=True))
-            prices, _ = _refresh(mine, exchanges, deadline=deadline)
+            prices, _ = _refresh(mine, exchanges, deadline=deadline, hot=hot)
     return len(prices)
 
 
@@ -79,7 +80,7 @@ def _services() -> Iterator[None]:
 
 
 def quotes_collect(
-    assets: Sequence[Asset], exchanges: Sequence[Exchange], *, deadline: float
+    assets: Sequence[Asset], exchanges: Sequence[Exchange], *, deadline: float, hot: bool = False
 ) -> tuple[datetime, dict[str, Results]]:
     """Ask every venue for every asset; return the time and, per asset, each market's dated
     quote or error in the asset's currency, venue by venue in the order of exchanges.
@@ -106,7 +107,7 @@ def quotes_collect(
                 else:
                     wanted[asset.symbol].append((origin, ask))
         asks.append((exchange, list(pairs.values())))
-    found = fetch_all(asks, deadline=deadline)
+    found = fetch_all(asks, deadline=deadline, hot=hot)
     now = datetime.now(UTC)
     undated = [
         result
@@ -250,10 +251,10 @@ def _kept(symbol: str, source: Source, error: ExchangeError) -> Quote:
 
 
 def _refresh(
-    assets: Sequence[Asset], exchanges: Sequence[Exchange], *, deadline: float
+    assets: Sequence[Asset], exchanges: Sequence[Exchange], *, deadline: float, hot: bool
 ) -> tuple[list[AggregatedPrice], list[NoQuorum]]:
     started = time.monotonic()
-    now, named = quotes_collect(assets, exchanges, deadline=deadline)
+    now, named = quotes_collect(assets, exchanges, deadline=deadline, hot=hot)
     prices, failures = [], []
     for asset in assets:
         try:

@@ -54,7 +54,8 @@ def refresh_batch(symbols: list[str], interval: float) -> int:
     )
     deadline = time.monotonic() + seconds
     try:
-        return prices_refresh(symbols=symbols, deadline=deadline)
+        hot = interval <= settings.PRICEHUB_TIER_SECONDS["hot"]
+        return prices_refresh(symbols=symbols, deadline=deadline, hot=hot)
     except RefreshError as exc:
         # Their next interval's batch tries again: no retry, no traceback.
         logger.warning("Refresh of %d assets failed (%s): %s", len(symbols), exc.code, exc)

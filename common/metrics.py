@@ -33,6 +33,12 @@ VENUE_REQUESTS = Counter(
 VENUE_SECONDS = Histogram(
     "pricehub_venue_request_seconds", "Duration of one ticker request", ["exchange"]
 )
+VENUE_REFUSED = Counter(
+    "pricehub_venue_refused_total", "Calls a venue refused for its rate limit", ["exchange"]
+)
+VENUE_HELD = Counter(
+    "pricehub_venue_held_total", "Calls not made to keep within a venue's limit", ["exchange"]
+)
 QUOTES_EXCLUDED = Counter(
     "pricehub_quotes_excluded_total", "Quotes left out of a price", ["reason"]
 )

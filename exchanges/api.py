@@ -11,6 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.errors import ApiError, errors
+from exchanges import limits
+from exchanges.adapters import get_adapter
 from exchanges.circuits import circuit_state
 from exchanges.health import WINDOW, venue_health
 from exchanges.models import Exchange, Market
@@ -24,6 +26,18 @@ class LastErrorOutput(serializers.Serializer):
 class LatencyOutput(serializers.Serializer):
     mean = serializers.FloatField(allow_null=True)
     p95 = serializers.FloatField(allow_null=True)
+
+
+class LimitOutput(serializers.Serializer):
+    rule = serializers.CharField(
+        help_text="The venue's documented limit, e.g. 10 requests a second."
+    )
+    waiting_until = serializers.DateTimeField(
+        allow_null=True, help_text="No call is made to the venue before then, as it asked."
+    )
+    why = serializers.CharField(allow_null=True, help_text="What the venue said, e.g. HTTP 429.")
+    refused = serializers.IntegerField(help_text="Calls the venue refused for its limit.")
+    held = serializers.IntegerField(help_text="Calls PriceHub held back to keep within it.")
 
 
 class ExchangeOutput(serializers.Serializer):
@@ -42,6 +56,7 @@ class ExchangeOutput(serializers.Serializer):
         allow_null=True, help_text=f"Failed share of the last {WINDOW} requests."
     )
     requests = serializers.IntegerField(help_text=f"Requests counted, at most {WINDOW}.")
+    limit = LimitOutput(help_text="The venue's rate limit, and how PriceHub kept within it.")
 
 
 class ExchangeListOutput(serializers.Serializer):
@@ -67,6 +82,7 @@ def _with_health(exchange: Exchange) -> dict[str, Any]:
         "timeout_seconds": exchange.timeout_seconds,
         "circuit": circuit_state(exchange.name),
         **venue_health(exchange.name),
+        "limit": limits.state(exchange.name, get_adapter(exchange.kind).limit),
     }
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from exchanges import client
+from exchanges import wire
 from exchanges.models import Exchange, Market
 from exchanges.quotes import ExchangeError
 
@@ -31,7 +31,7 @@ def sync(exchange: Exchange) -> Synced:
     """Read the venue's catalogue and store its markets: new ones added, each one's status
     brought up to date, those it no longer lists marked delisted."""
     try:
-        listings = client.fetch_catalogue(exchange)
+        listings = wire.fetch_catalogue(exchange)
     except ExchangeError as exc:
         logger.warning("The catalogue of %s could not be read: %s", exchange.name, exc)
         return Synced(exchange.name, error=str(exc))

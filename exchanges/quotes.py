@@ -11,7 +11,8 @@ class ExchangeError(Exception):
     """A venue gave no usable quote: down, slow, an error body or a malformed one.
 
     reason is a short code for the API's sources: "timeout", "unreachable", "venue_error"
-    (the venue answered an error) or "bad_response" (what it answered is not a ticker).
+    (the venue answered an error), "bad_response" (what it answered is not a ticker) or
+    "rate_limited" (RateLimited).
     """
 
     def __init__(self, message: str, reason: str = "bad_response") -> None:
@@ -24,6 +25,16 @@ class UnknownPair(ExchangeError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, reason="venue_error")
+
+
+class RateLimited(ExchangeError):
+    """No answer for the venue's rate limit: it refused the call and asked PriceHub to wait
+    `wait` seconds (HTTP 429 or 418, or its own words), or PriceHub held the call back to keep
+    within it (wait is None). Never a sign of an outage."""
+
+    def __init__(self, message: str, wait: float | None = None) -> None:
+        super().__init__(message, reason="rate_limited")
+        self.wait = wait
 
 
 class RoundOver(ExchangeError):

@@ -43,6 +43,24 @@ def reset_market(base_url: str) -> None:
     requests.delete(_url(base_url, "/sim/market"), timeout=_TIMEOUT).raise_for_status()
 
 
+def limits(base_url: str) -> dict[str, Any]:
+    """Return the venue's rate limit and how many calls it refused: {"refused": N, ...}."""
+    reply = requests.get(_url(base_url, "/sim/limits"), timeout=_TIMEOUT)
+    reply.raise_for_status()
+    return dict(reply.json())
+
+
+def set_limit(base_url: str, limit: int) -> None:
+    """Give the venue another rate limit (Binance's weight a minute, the others' bursts)."""
+    body = json.dumps({"limit": limit})
+    requests.put(_url(base_url, "/sim/limits"), data=body, timeout=_TIMEOUT).raise_for_status()
+
+
+def reset_limits(base_url: str) -> None:
+    """Put the venue's documented rate limit back, with nothing counted."""
+    requests.delete(_url(base_url, "/sim/limits"), timeout=_TIMEOUT).raise_for_status()
+
+
 def true_price(base_url: str, symbol: str, at: datetime | None = None) -> Decimal:
     """Return the simulated market's true price of `symbol` at `at` (default now)."""
     params = {} if at is None else {"at": _epoch_ms(at)}

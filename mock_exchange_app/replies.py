@@ -38,6 +38,7 @@ class Response:
     payload: bytes
     content_type: str = "application/json"
     drip: float = 0  # bytes a second; 0 sends the payload at once
+    headers: tuple[tuple[str, str], ...] = ()  # beside its type and length
 
     def chunks(self) -> Iterable[bytes]:
         """Return the payload as the server should send it: whole, or a few bytes at a time."""

@@ -12,6 +12,8 @@ Besides each venue's own routes, every app serves the simulator's routes under /
   market: BTCUSDT, BTCUSD, USDTUSD.
 - GET /sim/market: the market-wide rates; PUT /sim/market with {"rates": {"USDT": "0.97"}}
   changes them for every venue; DELETE /sim/market puts the defaults back (currencies.py).
+- GET /sim/limits: the venue's rate limit and how many calls it refused (limits.py); PUT and
+  DELETE set and reset it.
 - GET /sim/faults: every fault set; PUT /sim/faults/{SYMBOL or *} with {"mode": ..., ...}
   sets one; DELETE /sim/faults[/{SYMBOL}] clears one or all. See faults.py for the modes.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from functools import cache, partial
@@ -28,7 +31,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-from mock_exchange_app import catalogues, currencies, faults, market, replies
+from mock_exchange_app import catalogues, currencies, faults, limits, market, replies
 from mock_exchange_app.faults import Quote, Reply
 from mock_exchange_app.replies import Response, json_response
 from mock_exchange_app.wire import EPOCH, e8, iso, kraken_key, kraken_name, plain
@@ -41,6 +44,7 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 _TRUTH = re.compile(r"/sim/truth/(?P<symbol>[^/]+)")
 _FAULTS = re.compile(r"/sim/faults(?:/(?P<symbol>[^/]+))?")
 _MARKET = "/sim/market"
+_LIMITS = "/sim/limits"
 _BINANCE_SYMBOLS = re.compile(r'\[("[A-Z0-9_.-]{1,20}"(,"[A-Z0-9_.-]{1,20}")*)?\]')
 _BINANCE_ILLEGAL_SYMBOLS = (
     "Illegal characters found in parameter 'symbols'; legal range is "
@@ -60,12 +64,14 @@ def create_app(
     if venue not in _ROUTES:
         raise ValueError(f"unknown venue {venue!r}")
     registry = faults.Faults()  # per app, so per venue process: faults are off at start
+    limiter = limits.Limiter(venue)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        reply = _respond(venue, registry, environ, clock(), fault_control=fault_control)
+        reply = _respond(venue, registry, limiter, environ, clock(), fault_control=fault_control)
         headers = [
             ("Content-Type", reply.content_type),
             ("Content-Length", str(len(reply.payload))),
+            *reply.headers,
         ]
         start_response(f"{reply.status} {HTTPStatus(reply.status).phrase}", headers)
         return reply.chunks()
@@ -76,6 +82,7 @@ def create_app(
 def _respond(
     venue: str,
     registry: faults.Faults,
+    limiter: limits.Limiter,
     environ: dict[str, Any],
     now: datetime,
     *,
@@ -88,6 +95,8 @@ def _respond(
         return json_response(*reply)
     if fault_control and path == _MARKET:
         return json_response(*currencies.control(method, _body(environ)))
+    if path == _LIMITS and (fault_control or method == "GET"):
+        return json_response(*limits.control(limiter, method, _body(environ), now.timestamp()))
     if method != "GET":
         return json_response(405, {"error": "method not allowed"})
     query = parse_qs(environ.get("QUERY_STRING", ""))
@@ -95,7 +104,12 @@ def _respond(
         return json_response(*_truth(match, query, now))
     for pattern, handler in _ROUTES[venue]:
         if match := pattern.fullmatch(path):
-            return replies.serve(registry, venue, now, partial(handler, match, query))
+            admission = limiter.admit(path, query, now.timestamp())
+            if admission.refusal is not None:
+                reply = json_response(*admission.refusal)
+            else:
+                reply = replies.serve(registry, venue, now, partial(handler, match, query))
+            return replace(reply, headers=reply.headers + admission.headers)
     return json_response(404, {"error": "not found"})
 
 

@@ -88,6 +88,14 @@ PRICEHUB_VENUE_MAX_BYTES_PER_PAIR = env.int("VENUE_MAX_BYTES_PER_PAIR", default=
 PRICEHUB_CATALOGUE_SECONDS = env.float("CATALOGUE_SECONDS", default=3600.0)
 PRICEHUB_CATALOGUE_TIMEOUT_SECONDS = env.float("CATALOGUE_TIMEOUT_SECONDS", default=30.0)
 PRICEHUB_CATALOGUE_MAX_BYTES = env.int("CATALOGUE_MAX_BYTES", default=64 * 1024 * 1024)
+# Each venue's documented rate limit (exchanges/limits.py) is kept by every process together;
+# off only for a benchmark of PriceHub's own capacity against venues that do not limit.
+PRICEHUB_VENUE_LIMITS = env.bool("VENUE_LIMITS", default=True)
+# The share of each venue's budget that only the hot assets' calls may take.
+PRICEHUB_VENUE_HOT_RESERVE = env.float("VENUE_HOT_RESERVE", default=0.3)
+# Once the venue's own count of what PriceHub used (Binance's used weight) comes within this
+# share of its limit, no call is made to it until its window ends.
+PRICEHUB_VENUE_USED_MARGIN = env.float("VENUE_USED_MARGIN", default=0.05)
 # New assets of one interval fall due at most this many a second (a batch's worth), spread
 # over the interval, so many added at once do not come back together every interval.
 PRICEHUB_NEW_ASSETS_PER_SECOND = env.float("NEW_ASSETS_PER_SECOND", default=100.0)

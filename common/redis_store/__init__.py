@@ -25,6 +25,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django_redis import get_redis_connection
+from limits.storage import RedisStorage
 from redis import Redis
 from redis import asyncio as aioredis
 from redis.exceptions import (
@@ -39,6 +40,7 @@ from redis.exceptions import (
 from common.redis_store import keys
 
 logger = logging.getLogger(__name__)
+_budgets: dict[int, tuple[object, RedisStorage]] = {}  # by connection pool
 
 # Redis cannot answer now; BusyLoadingError (still loading) is a ConnectionError.
 UNAVAILABLE: tuple[type[Exception], ...] = (
@@ -54,6 +56,17 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 def connection() -> Redis:
     """Return the client of PriceHub's Redis, shared by the process (django-redis's pool)."""
     return get_redis_connection()
+
+
+def budgets() -> RedisStorage:
+    """Return the moving windows of the venues' budgets (exchanges.limits), kept by the limits
+    library in PriceHub's Redis under keys.venue_budgets()."""
+    pool = connection().connection_pool
+    found = _budgets.get(id(pool))
+    if found is None or found[0] is not pool:
+        storage = RedisStorage("redis://", connection_pool=pool, key_prefix=keys.venue_budgets())
+        found = _budgets[id(pool)] = (pool, storage)
+    return found[1]
 
 
 def ping() -> None:

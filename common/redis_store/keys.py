@@ -140,3 +140,18 @@ def venue_requests(name: str) -> str:
 def venue_last(name: str) -> str:
     """Hash: when a venue last answered, and its last error."""
     return _named(f"venue:{name}:last")
+
+
+def venue_wait(name: str) -> str:
+    """Until when no call is made to a venue, and why: what it asked (exchanges.limits)."""
+    return _named(f"venue:{name}:wait")
+
+
+def venue_limits(name: str) -> str:
+    """Hash: how many calls a venue refused for its limit, and PriceHub held back."""
+    return _named(f"venue:{name}:limits")
+
+
+def venue_budgets() -> str:
+    """The prefix of the venues' budgets, moving windows kept by the limits library."""
+    return _named("venue-budget")

@@ -19,7 +19,8 @@ from exchanges.adapters.fields import (
     one_line,
     volume_field,
 )
-from exchanges.quotes import ExchangeError, Listing, Pair, Quote, UnknownPair
+from exchanges.limits import Limit
+from exchanges.quotes import ExchangeError, Listing, Pair, Quote, RateLimited, UnknownPair
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,22 @@ class Adapter(ABC):
     max_pairs: ClassVar[int] = 1
     # The path of the venue's catalogue: every market it lists, with its status.
     catalogue_path: ClassVar[str]
+    # The venue's documented limit on an address's calls (exchanges/limits.py), and what a
+    # read of the catalogue costs of it; cost() is a ticker call's.
+    limit: ClassVar[Limit]
+    catalogue_cost: ClassVar[int] = 1
+    # How long the venue asks to wait after refusing a call for its limit, when it does not
+    # say (no Retry-After): after HTTP 429 or its own words, and after HTTP 418, a ban.
+    refused_seconds: ClassVar[float] = 1.0
+    banned_seconds: ClassVar[float] = 120.0
+    # The response header with the venue's own count of what the address used, if it sends one.
+    used_header: ClassVar[str | None] = None
+    # The venue's own error messages when it refuses a call for its limit.
+    rate_limit_errors: ClassVar[frozenset[str]] = frozenset()
+
+    def cost(self, pairs: int) -> int:
+        """Return what a call for that many pairs takes of the venue's limit."""
+        return 1
 
     @abstractmethod
     def pair_name(self, base: str, quote: str) -> str:
@@ -183,6 +200,10 @@ class Adapter(ABC):
             logger.debug("%s answered HTTP %d, error %r", self.kind, status, message)
             if message == self.unknown_pair:
                 raise UnknownPair(f"{self.kind} does not list this pair")
+            if message in self.rate_limit_errors:
+                raise RateLimited(
+                    f"{self.kind} refused the call for its rate limit", wait=self.refused_seconds
+                )
             raise ExchangeError(
                 f"{self.kind} answered an error (HTTP {status})", reason="venue_error"
             )

@@ -10,6 +10,7 @@ from typing import Any
 from exchanges.adapters.base import Adapter
 from exchanges.adapters.codes import common_code
 from exchanges.adapters.fields import epoch_ms_field, join_url, json_object, text_field
+from exchanges.limits import Limit
 from exchanges.quotes import ExchangeError, Listing, Pair
 
 
@@ -26,6 +27,18 @@ class BinanceAdapter(Adapter):
     max_pairs = 100
     # Every symbol with its status: TRADING, or BREAK, HALT, ... when it does not trade.
     catalogue_path = "/api/v3/exchangeInfo"
+    # REQUEST_WEIGHT in exchangeInfo's rateLimits: 6000 a minute an address, counted in clock
+    # minutes and sent back in X-MBX-USED-WEIGHT-1M. A 429 or 418 (a ban, from 2 minutes to
+    # 3 days) comes with Retry-After.
+    limit = Limit(6000, 60, "weight")
+    catalogue_cost = 20
+    refused_seconds = 60.0
+    used_header = "X-MBX-USED-WEIGHT-1M"
+
+    def cost(self, pairs: int) -> int:
+        """Return the weight of /api/v3/ticker/24hr: 2 for 1 to 20 symbols, 40 for 21 to 100,
+        80 for more."""
+        return 2 if pairs <= 20 else 40 if pairs <= 100 else 80
 
     def pair_name(self, base: str, quote: str) -> str:
         """Return Binance's name for the pair, e.g. BTCUSDT."""

@@ -10,6 +10,7 @@ from urllib.parse import quote as quote_path
 from exchanges.adapters.base import Adapter
 from exchanges.adapters.codes import common_code
 from exchanges.adapters.fields import iso_time_field, join_url, text_field
+from exchanges.limits import Limit
 from exchanges.quotes import ExchangeError, Listing
 
 
@@ -26,6 +27,8 @@ class CoinbaseAdapter(Adapter):
     max_pairs = 1
     # Every product with its status (online, delisted, ...) and trading flags.
     catalogue_path = "/products"
+    # Public endpoints: 10 requests a second an address, bursts of 15, then 429.
+    limit = Limit(10, 1)
 
     def pair_name(self, base: str, quote: str) -> str:
         """Return Coinbase's product id for the pair, e.g. BTC-USD."""

@@ -9,6 +9,7 @@ from typing import Any
 from exchanges.adapters.base import Adapter
 from exchanges.adapters.codes import common_code
 from exchanges.adapters.fields import join_url, json_object, text_field
+from exchanges.limits import Limit
 from exchanges.quotes import ExchangeError, Listing, Pair
 
 # Kraken keeps its own names for a few assets; every other asset goes by its usual ticker.
@@ -30,6 +31,11 @@ class KrakenAdapter(Adapter):
     max_pairs = 100  # about 1 KB of URL
     # Every pair under its key (XXBTZUSD), with its asset codes (XXBT, ZUSD) and status.
     catalogue_path = "/0/public/AssetPairs"
+    # Public calls: about one a second an address, counted by a call counter that allows a
+    # burst of 15 and empties by one a second; past it Kraken answers an error instead.
+    limit = Limit(15, 15, "calls")
+    refused_seconds = 15.0
+    rate_limit_errors = frozenset({"EAPI:Rate limit exceeded", "EGeneral:Too many requests"})
 
     def pair_name(self, base: str, quote: str) -> str:
         """Return Kraken's name for the pair, in its asset names: XBTUSDT."""

@@ -1,14 +1,35 @@
+"""The accuracy harness, sampling as fast as it can: these tests measure how PriceHub prices
+under faults, not the venues' rate limits (exchanges/tests/test_limits.py), so both sides'
+limits are lifted here."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 
 from aggregation.models import Asset
 from exchanges import catalogue
 from exchanges.models import Exchange
+from mock_exchange_app import control
 from mock_exchange_app.accuracy import MARKET_SCENARIOS, SCENARIOS, Row, measure, measure_market
+
+
+def lift_limits(venues: dict[str, str]) -> None:
+    for url in venues.values():
+        control.set_limit(url, 1_000_000)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_limits(venues: dict[str, str]) -> Iterator[None]:
+    with override_settings(PRICEHUB_VENUE_LIMITS=False):
+        lift_limits(venues)
+        yield
+        for url in venues.values():
+            control.reset_limits(url)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +64,8 @@ def test_it_beats_a_plain_vwap_when_a_venue_quotes_an_outlier(rows):
 
 
 @pytest.mark.usefixtures("stores", "venue_rows")
-def test_the_command_prints_a_row_per_scenario():
+def test_the_command_prints_a_row_per_scenario(venues):
+    lift_limits(venues)  # venue_rows put the documented ones back
     Exchange.objects.update(timeout_seconds=0.5)
     out = StringIO()
     call_command("accuracy", "--samples", "1", stdout=out)
@@ -53,7 +75,8 @@ def test_the_command_prints_a_row_per_scenario():
 
 
 @pytest.mark.usefixtures("stores", "venue_rows")
-def test_a_usdt_depeg_leaves_btcusd_near_the_truth_where_usdt_at_par_is_far():
+def test_a_usdt_depeg_leaves_btcusd_near_the_truth_where_usdt_at_par_is_far(venues):
+    lift_limits(venues)  # venue_rows put the documented ones back
     for base in ("BTC", "USDT", "USDC"):
         Asset.objects.get_or_create(symbol=f"{base}USD", defaults={"base": base, "quote": "USD"})
     catalogue.sync_all()
