@@ -35,7 +35,7 @@ from exchanges.quotes import RateLimited
 
 logger = logging.getLogger(__name__)
 
-_STEP_SECONDS = 0.02  # how often a call waiting for room in its budget looks again
+_STEP_SECONDS = 0.05  # how often a call waiting for room in its budget looks again
 _local = MemoryStorage()  # the budgets while Redis is unreachable
 
 
@@ -69,7 +69,7 @@ def hold(name: str, limit: Limit, cost: int, *, hot: bool, deadline: float) -> R
         return RateLimited(f"{name} asked to wait until {until:%H:%M:%S} UTC ({why}); not asked")
     if not settings.PRICEHUB_VENUE_LIMITS:
         return None
-    spare = 0 if hot else math.ceil(limit.amount * settings.PRICEHUB_VENUE_HOT_RESERVE)
+    spare = 0 if hot else math.ceil(round(limit.amount * settings.PRICEHUB_VENUE_HOT_RESERVE, 6))
     while True:
         if _take(name, limit, cost, spare):
             return None
