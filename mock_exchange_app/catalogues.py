@@ -5,6 +5,7 @@ Exchange's /products and Kraken's /0/public/AssetPairs, each listing the venue's
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from mock_exchange_app.currencies import listed, tick_size
@@ -20,14 +21,17 @@ from mock_exchange_app.wire import (
 )
 
 Query = dict[str, list[str]]
+Halted = Callable[[str], bool]  # whether a market is halted (faults.Faults.halted)
 
 
-def binance_exchange_info(_match: re.Match[str], _query: Query, _quote: Quote) -> Reply:
+def binance_exchange_info(
+    _match: re.Match[str], _query: Query, _quote: Quote, *, halted: Halted
+) -> Reply:
     """Answer GET /api/v3/exchangeInfo: every symbol with its status, assets and filters."""
     symbols = [
         {
             "symbol": a.symbol,
-            "status": "TRADING",
+            "status": "BREAK" if halted(a.symbol) else "TRADING",
             "baseAsset": a.base,
             "baseAssetPrecision": 8,
             "quoteAsset": a.quote,
@@ -64,7 +68,9 @@ def binance_exchange_info(_match: re.Match[str], _query: Query, _quote: Quote) -
     }
 
 
-def coinbase_products(_match: re.Match[str], _query: Query, _quote: Quote) -> Reply:
+def coinbase_products(
+    _match: re.Match[str], _query: Query, _quote: Quote, *, halted: Halted
+) -> Reply:
     """Answer GET /products: every product with its status and trading flags."""
     return 200, [
         {
@@ -81,7 +87,7 @@ def coinbase_products(_match: re.Match[str], _query: Query, _quote: Quote) -> Re
             "cancel_only": False,
             "status": "online",
             "status_message": "",
-            "trading_disabled": False,
+            "trading_disabled": halted(a.symbol),
             "fx_stablecoin": False,
             "max_slippage_percentage": "0.03000000",
             "auction_mode": False,
@@ -91,7 +97,9 @@ def coinbase_products(_match: re.Match[str], _query: Query, _quote: Quote) -> Re
     ]
 
 
-def kraken_asset_pairs(_match: re.Match[str], _query: Query, _quote: Quote) -> Reply:
+def kraken_asset_pairs(
+    _match: re.Match[str], _query: Query, _quote: Quote, *, halted: Halted
+) -> Reply:
     """Answer GET /0/public/AssetPairs: every pair under its key, with Kraken's asset codes."""
     result = {}
     for a in listed("kraken").values():
@@ -112,6 +120,6 @@ def kraken_asset_pairs(_match: re.Match[str], _query: Query, _quote: Quote) -> R
             "ordermin": "0.0001",
             "costmin": "0.5",
             "tick_size": plain(tick_size(a.symbol)),
-            "status": "online",
+            "status": "cancel_only" if halted(a.symbol) else "online",
         }
     return 200, {"error": [], "result": result}

@@ -1,4 +1,5 @@
-"""Faults a venue can be told to have: down, slow, garbage, stale, outlier, drip or empty.
+"""Faults a venue can be told to have: down, slow, garbage, stale, outlier, drip, empty or
+halted.
 
 They live in the venue process, are off until set, and touch only the venue's own routes
 (tickers and catalogues; replies.py applies them). A fault set on a symbol wins over the one
@@ -11,6 +12,9 @@ down, slow, garbage and drip change what goes over the wire:
 - garbage: an HTML page with 200, the JSON cut in half, or NaN or wrongly typed prices
   (`kind`: html, truncated, nan or types; default truncated).
 - drip: the reply, `rate` bytes a second (default 8), so that no single read waits long.
+- halted: the catalogue lists the market as not trading, each venue in its own words (Binance
+  status BREAK, Coinbase trading_disabled, Kraken status cancel_only); its ticker still
+  answers, as a halted market's does.
 
 A reply that quotes several symbols (Binance's symbols=[...] or all tickers, Kraken's
 pair=A,B) is one request: the "*" fault of any symbol in it acts on all of it as above, and
@@ -44,6 +48,7 @@ _PARAMS = {
     "outlier": ("factor",),
     "drip": ("rate",),
     "empty": ("side",),
+    "halted": (),
 }
 _KINDS = ("html", "truncated", "nan", "types")
 _MAX_DELAY = 60
@@ -93,6 +98,11 @@ class Faults:
         """Return the fault that applies to `symbol`, if any."""
         with self._lock:
             return self._by_symbol.get(symbol) or self._by_symbol.get(ANY_SYMBOL)
+
+    def halted(self, symbol: str) -> bool:
+        """Return whether the catalogue lists `symbol` as halted."""
+        fault = self.lookup(symbol)
+        return fault is not None and fault.mode == "halted"
 
     def to_json(self) -> dict[str, Any]:
         """List every fault by the symbol it was set on."""

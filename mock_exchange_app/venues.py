@@ -108,7 +108,10 @@ def _respond(
             if admission.refusal is not None:
                 reply = json_response(*admission.refusal)
             else:
-                reply = replies.serve(registry, venue, now, partial(handler, match, query))
+                render = partial(handler, match, query)
+                if handler in _CATALOGUES:
+                    render = partial(handler, match, query, halted=registry.halted)
+                reply = replies.serve(registry, venue, now, render)
             return replace(reply, headers=reply.headers + admission.headers)
     return json_response(404, {"error": "not found"})
 
@@ -278,3 +281,6 @@ _ROUTES: dict[str, list[tuple[re.Pattern[str], Handler]]] = {
         (re.compile(r"/0/public/AssetPairs"), catalogues.kraken_asset_pairs),
     ],
 }
+_CATALOGUES = frozenset(
+    {catalogues.binance_exchange_info, catalogues.coinbase_products, catalogues.kraken_asset_pairs}
+)

@@ -78,3 +78,27 @@ def test_a_venue_with_an_empty_side_of_the_book_still_counts_without_that_side(v
     price = price_refresh(symbol="BTCUSDT")
     (binance,) = [s for s in price.sources if s.market == "BTCUSDT"]
     assert (binance.status, binance.bid, binance.ask is not None) == ("used", None, True)
+
+
+@pytest.mark.parametrize(
+    ("venue", "market", "word"),
+    [
+        ("binance", "BTCUSDT", "BREAK"),
+        ("coinbase", "BTC-USDT", "online"),
+        ("kraken", "XBTUSDT", "cancel_only"),
+    ],
+)
+def test_a_market_the_venue_halts_is_read_from_its_catalogue_and_left_out(
+    venues, venue_rows, venue, market, word
+):
+    control.set_fault(venues[venue], "BTCUSDT", "halted")
+    try:
+        catalogue.sync_all()
+    finally:
+        control.clear_faults(venues[venue])
+    halted = Market.objects.get(exchange__name=venue, symbol=market)
+    assert (halted.status, halted.venue_status) == ("halted", word)
+    assert Market.objects.filter(status="halted").count() == 1
+    price = price_refresh(symbol="BTCUSDT")
+    left_out = next(s for s in price.sources if s.market == market)
+    assert (left_out.status, left_out.reason) == ("excluded", "halted")

@@ -271,7 +271,7 @@ def test_it_names_the_modes_when_the_mode_is_unknown() -> None:
     status, body = Venue("binance").put("BTCUSDT", mode="explode")
     assert (status, body) == (
         400,
-        {"error": "mode must be one of: down, slow, garbage, stale, outlier, drip, empty"},
+        {"error": "mode must be one of: down, slow, garbage, stale, outlier, drip, empty, halted"},
     )
 
 
