@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> None:
     }
     # The fault endpoint lets anyone who reaches the venue break it: only when asked for.
     fault_control = os.environ.get("SIM_FAULTS", "").lower() in {"1", "true", "yes"}
-    _Server(create_app(args.venue, fault_control=fault_control), options).run()
+    # The venues' rate limits are on unless lifted for a benchmark of PriceHub's own capacity.
+    enforced = os.environ.get("SIM_LIMITS", "true").lower() not in {"0", "false", "no"}
+    app = create_app(args.venue, fault_control=fault_control, limits_enforced=enforced)
+    _Server(app, options).run()
 
 
 if __name__ == "__main__":

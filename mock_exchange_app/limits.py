@@ -12,6 +12,7 @@ simulator sees one address):
   15; past it, {"error": ["EAPI:Rate limit exceeded"]}.
 
 GET /sim/limits says how many calls each venue refused: {"limit": 6000, "refused": 3, ...}.
+SIM_LIMITS=false lifts them, for a benchmark of PriceHub's own capacity only.
 With fault control, PUT /sim/limits {"limit": 20} sets another limit (tests reach it without
 thousands of calls) and DELETE /sim/limits puts the documented one back, with nothing counted.
 """
@@ -47,6 +48,7 @@ class Limiter:
     """One venue's limit and what it refused, safe to share between the server's threads."""
 
     venue: str
+    enforced: bool = True  # False: every call passes, counted all the same
     limit: int = 0
     refused: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -75,6 +77,9 @@ class Limiter:
     def admit(self, path: str, query: Query, now: float) -> Admission:
         """Count one call at now (epoch seconds); return what the venue answers to it."""
         with self._lock:
+            if not self.enforced:
+                weighed = self._weigh(path, query, now) if self.venue == "binance" else ()
+                return Admission(headers=weighed)
             admission = getattr(self, f"_{self.venue}")(path, query, now)
             if admission.refusal is not None:
                 self.refused += 1
@@ -90,20 +95,24 @@ class Limiter:
                 "banned_until": _iso(self._banned_until) if banned else None,
             }
 
-    def _binance(self, path: str, query: Query, now: float) -> Admission:
+    def _weigh(self, path: str, query: Query, now: float) -> Headers:
+        """Count the call's weight in its clock minute; return the header that says the sum."""
         minute = int(now // 60)
         if minute != self._minute:
             self._minute, self._used = minute, 0
+        self._used += binance_weight(path, query)
+        return (("X-MBX-USED-WEIGHT-1M", str(self._used)),)
+
+    def _binance(self, path: str, query: Query, now: float) -> Admission:
         if self._banned_until > now:
             return self._binance_ban(now, again=False)
         if self._warned_until > now:
             # Told to wait and did not: the address is banned.
             return self._binance_ban(now, again=True)
-        self._used += binance_weight(path, query)
-        headers = (("X-MBX-USED-WEIGHT-1M", str(self._used)),)
+        headers = self._weigh(path, query, now)
         if self._used <= self.limit:
             return Admission(headers=headers)
-        wait = math.ceil((minute + 1) * 60 - now)
+        wait = math.ceil((self._minute + 1) * 60 - now)
         self._warned_until = now + wait
         message = (
             f"Too much request weight used; current limit is {self.limit} request weight per "

@@ -57,14 +57,19 @@ def _utc_now() -> datetime:
 
 
 def create_app(
-    venue: str, clock: Callable[[], datetime] = _utc_now, *, fault_control: bool = True
+    venue: str,
+    clock: Callable[[], datetime] = _utc_now,
+    *,
+    fault_control: bool = True,
+    limits_enforced: bool = True,
 ) -> WSGIApp:
     """Build the WSGI app for "binance", "coinbase" or "kraken"; without fault_control,
-    /sim/faults answers 404 and no fault can be set."""
+    /sim/faults answers 404 and no fault can be set; without limits_enforced, no call is
+    refused for the venue's rate limit."""
     if venue not in _ROUTES:
         raise ValueError(f"unknown venue {venue!r}")
     registry = faults.Faults()  # per app, so per venue process: faults are off at start
-    limiter = limits.Limiter(venue)
+    limiter = limits.Limiter(venue, enforced=limits_enforced)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         reply = _respond(venue, registry, limiter, environ, clock(), fault_control=fault_control)

@@ -143,3 +143,12 @@ def test_binance_answers_say_the_weight_used_over_http(venues):
     )
     assert answer.status_code == 200
     assert int(answer.headers["X-MBX-USED-WEIGHT-1M"]) >= 2
+
+
+def test_lifted_limits_refuse_nothing_and_still_count_binance_s_weight():
+    limiter = Limiter("binance", enforced=False)
+    limiter.reset(limit=4)
+    answers = [limiter.admit(TICKER, {}, MINUTE + 1) for _ in range(3)]
+    assert [a.refusal for a in answers] == [None] * 3
+    assert headers(answers[-1])["X-MBX-USED-WEIGHT-1M"] == "240"
+    assert limiter.refused == 0
