@@ -1,10 +1,13 @@
 """The simulated market's quote currencies beyond each asset's own (USDT): what one unit of each
 is worth in USD, and the markets of the venues quoted in them.
 
-USD is the unit. A USDT is worth the market-wide rate (1 by default); a USDC what its USDT market
-says of it, in USD. A market quoted in another currency (Coinbase's and Kraken's USD books,
-Binance's USDC ones, the stablecoins' own USD books) is its USDT market's book converted at
-those rates, so that every book agrees with one USD truth.
+USD is the unit. A USDT and a EUR are worth the market-wide rates (1 and 1.08 by default); a
+USDC what its USDT market says of it, and a BTC what its own does, in USD. A market quoted in
+another currency is its USDT market's book converted at those rates, so that every book agrees
+with one USD truth. As on the real venues: Coinbase and Kraken have a USD book of each asset
+and of the stablecoins, and EUR books of BTC, ETH and USDT, as Binance has (with its EURUSDT);
+Kraken trades EUR itself against USD (ZEURZUSD); Binance has USDC books of BTC and ETH, and
+BTC books of the other large assets (ETHBTC).
 
 The market-wide control, PUT /sim/market with {"rates": {"USDT": "0.97"}} (a depeg), sent to
 any venue, moves them all: it is kept in one file that every venue process reads,
@@ -26,12 +29,17 @@ from typing import Any
 
 from mock_exchange_app import market
 
-DEFAULT_RATES = {"USDT": Decimal(1)}  # USD a unit
+DEFAULT_RATES = {"USDT": Decimal(1), "EUR": Decimal("1.08")}  # USD a unit
 _RATE_BOUNDS = (Decimal("0.01"), Decimal(100))
 # Markets beyond the USDT ones, for the assets of the real listing only (not SIM_ASSETS' tail).
 # Coinbase and Kraken have a USD book of each asset and of some stablecoins; Binance USDC books.
 _STABLE_USD = {"coinbase": ("USDT",), "kraken": ("USDT", "USDC")}
 _USDC_BASES = ("BTC", "ETH")
+_EUR_BASES = ("BTC", "ETH", "USDT")
+_BTC_BASES = ("ETH", "SOL", "BNB", "XRP", "ADA", "DOGE")  # Binance's ETHBTC, SOLBTC, ...
+_STABLE = "USDCUSDT"  # the book a stablecoin's and EUR's own markets are drawn from
+_FINE_TICK = Decimal("0.00001")  # a EUR market's price tick, and USDT's in EUR
+_SATOSHI = Decimal("0.00000001")  # a BTC-quoted market's price tick
 _lock = threading.Lock()
 _read: tuple[float, dict[str, Decimal]] | None = None  # the file's mtime, and its rates
 
@@ -44,6 +52,7 @@ class Derived:
     base: str
     quote: str
     parent: str  # the USDT market whose book it converts, e.g. BTCUSDT
+    tick: Decimal | None = None  # its own price tick; else its parent's
 
 
 def rates() -> dict[str, Decimal]:
@@ -90,8 +99,8 @@ def usd(code: str, at: datetime) -> Decimal:
     """Return what one unit of a quote currency is worth in USD at `at`."""
     if code == "USD":
         return Decimal(1)
-    if code == "USDC":
-        return market.true_price("USDCUSDT", at) * usd("USDT", at)
+    if code in ("USDC", "BTC"):
+        return market.true_price(f"{code}USDT", at) * usd("USDT", at)
     return rates()[code]
 
 
@@ -109,9 +118,27 @@ def derived() -> Mapping[str, Derived]:
         for base in _USDC_BASES
         if f"{base}USDT" in market.assets()
     ]
-    if "USDCUSDT" in market.assets():
-        found += [Derived(f"{code}USD", code, "USD", "USDCUSDT") for code in ("USDT", "USDC")]
+    if _STABLE in market.assets():
+        found += [Derived(f"{code}USD", code, "USD", _STABLE) for code in ("USDT", "USDC")]
+        found += [
+            Derived(f"EUR{quote}", "EUR", quote, _STABLE, _FINE_TICK) for quote in ("USD", "USDT")
+        ]
+        found += [
+            _euro(base) for base in _EUR_BASES if base == "USDT" or f"{base}USDT" in market.assets()
+        ]
+    found += [
+        Derived(f"{base}BTC", base, "BTC", f"{base}USDT", _SATOSHI)
+        for base in _BTC_BASES
+        if f"{base}USDT" in market.assets() and "BTCUSDT" in market.assets()
+    ]
     return {d.symbol: d for d in found}
+
+
+def _euro(base: str) -> Derived:
+    # USDT's EUR book is drawn from the stable book, the others' from their USDT ones.
+    if base == "USDT":
+        return Derived("USDTEUR", "USDT", "EUR", _STABLE, _FINE_TICK)
+    return Derived(f"{base}EUR", base, "EUR", f"{base}USDT")
 
 
 def listed(venue: str) -> Mapping[str, market.Asset | Derived]:
@@ -122,7 +149,9 @@ def listed(venue: str) -> Mapping[str, market.Asset | Derived]:
 def tick_size(symbol: str) -> Decimal:
     """Return any market's price tick: a derived market's is its parent's."""
     d = derived().get(symbol)
-    return market.tick_size(symbol if d is None else d.parent)
+    if d is None:
+        return market.tick_size(symbol)
+    return d.tick or market.tick_size(d.parent)
 
 
 def truth(symbol: str, at: datetime) -> Decimal:
@@ -130,10 +159,11 @@ def truth(symbol: str, at: datetime) -> Decimal:
     if symbol in market.assets():
         return market.true_price(symbol, at)
     d = derived()[symbol]
-    worth = (
-        usd("USDT", at) if d.base == "USDT" else market.true_price(d.parent, at) * usd("USDT", at)
-    )
-    return (worth / usd(d.quote, at)).quantize(market.tick_size(d.parent))
+    if d.base in ("USDT", "EUR"):
+        worth = usd(d.base, at)
+    else:
+        worth = market.true_price(d.parent, at) * usd("USDT", at)
+    return (worth / usd(d.quote, at)).quantize(tick_size(symbol))
 
 
 def ticker(venue: str, symbol: str, at: datetime) -> market.Ticker:
@@ -145,7 +175,7 @@ def ticker(venue: str, symbol: str, at: datetime) -> market.Ticker:
     parent = market.venue_ticker(venue, d.parent, at)
     # The parent's price of one base, in USDT, against the truth of it in the quote.
     factor = truth(symbol, at) / market.true_price(d.parent, at)
-    return replace(scaled(parent, factor), symbol=symbol)
+    return scaled(replace(parent, symbol=symbol), factor)
 
 
 def scaled(t: market.Ticker, factor: Decimal) -> market.Ticker:
@@ -177,11 +207,16 @@ def _venue_derived(venue: str) -> list[Derived]:
 
 def _listing(venue: str, d: Derived) -> set[tuple[str, str]]:
     # (quote, base) of the venue's markets beyond USDT that could be d.
+    euro = {("EUR", base) for base in _EUR_BASES}
     if venue == "binance":
-        return {("USDC", base) for base in _USDC_BASES}
+        # Binance trades EUR itself against USDT (EURUSDT), not USDT against EUR.
+        btc = {("BTC", base) for base in _BTC_BASES}
+        usdc = {("USDC", base) for base in _USDC_BASES}
+        return usdc | btc | (euro - {("EUR", "USDT")}) | {("USDT", "EUR")}
     if venue in _STABLE_USD:
-        assets = {("USD", d.base)} if d.parent != "USDCUSDT" else set()
-        return assets | {("USD", code) for code in _STABLE_USD[venue]}
+        assets = {("USD", d.base)} if d.parent != _STABLE else set()
+        fiat = {("USD", "EUR")} if venue == "kraken" else set()
+        return assets | {("USD", code) for code in _STABLE_USD[venue]} | euro | fiat
     return set()
 
 

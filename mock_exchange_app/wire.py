@@ -15,6 +15,9 @@ KRAKEN_KEYS = {
     "ETHUSD": "XETHZUSD",
     "XRPUSD": "XXRPZUSD",
     "USDTUSD": "USDTZUSD",
+    "BTCEUR": "XXBTZEUR",
+    "ETHEUR": "XETHZEUR",
+    "EURUSD": "ZEURZUSD",
 }
 # The asset codes of Kraken's catalogue: its oldest assets keep an X (crypto) or Z (fiat) prefix.
 KRAKEN_CODES = {

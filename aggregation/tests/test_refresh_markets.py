@@ -27,13 +27,17 @@ def catalogues(venues, venue_rows) -> Iterator[None]:
 @pytest.mark.usefixtures("catalogues")
 def test_each_source_is_a_market_of_the_venue_s_catalogue_under_its_name():
     price = price_refresh(symbol="BTCUSDT")
-    # Its USDT markets; the others wait for the USDTUSD and USDCUSD rates, not priced here.
+    # Its USDT markets; the others wait for the USDTUSD, USDCUSD and EURUSD rates, not priced
+    # here. Binance's BTC-quoted markets are of other bases (ETHBTC), never BTC's.
     assert [(s.exchange, s.market, s.status, s.reason) for s in price.sources] == [
+        ("binance", "BTCEUR", "excluded", "no_conversion"),
         ("binance", "BTCUSDC", "excluded", "no_conversion"),
         ("binance", "BTCUSDT", "used", None),
+        ("coinbase", "BTC-EUR", "excluded", "no_conversion"),
         ("coinbase", "BTC-USD", "excluded", "no_conversion"),
         ("coinbase", "BTC-USDT", "used", None),
         ("kraken", "XBTUSDT", "used", None),
+        ("kraken", "XXBTZEUR", "excluded", "no_conversion"),
         ("kraken", "XXBTZUSD", "excluded", "no_conversion"),
     ]
 

@@ -95,7 +95,14 @@ def test_get_markets_filters_by_venue_base_quote_and_status(api):
         "status": "trading",
         "venue_status": "online",
     }
-    assert len(api.get("/markets", {"quote": "USDT"}).json()["markets"]) == 3 * len(market.assets())
+    usdt = api.get("/markets", {"quote": "USDT"}).json()["markets"]
+    # Every asset's USDT market on each venue, and Binance's EURUSDT.
+    assert len(usdt) == 3 * len(market.assets()) + 1
+    euro = api.get("/markets", {"base": "EUR"}).json()["markets"]
+    assert sorted((m["exchange"], m["symbol"], m["quote"]) for m in euro) == [
+        ("binance", "EURUSDT", "USDT"),
+        ("kraken", "ZEURZUSD", "USD"),  # Kraken's ZEUR is EUR
+    ]
     assert api.get("/markets", {"status": "halted"}).json() == {"markets": []}
     bad = api.get("/markets", {"status": "open"})
     assert bad.status_code == 400

@@ -43,7 +43,7 @@ def test_a_usd_book_is_the_usdt_book_at_the_usdt_rate(venues):
 def test_a_depeg_sent_to_one_venue_moves_every_venue_s_books(venues, market):
     before = truth(venues, "BTCUSDT")
     answer = requests.put(market, json={"rates": {"USDT": "0.97"}}, timeout=5)
-    assert answer.json() == {"rates": {"USDT": "0.97"}}
+    assert answer.json() == {"rates": {"USDT": "0.97", "EUR": "1.08"}}
     assert truth(venues, "USDTUSD", "coinbase") == Decimal("0.97")
     btc_usd = truth(venues, "BTCUSD", "coinbase")
     assert abs(btc_usd / before - Decimal("0.97")) < Decimal("0.001")
@@ -58,7 +58,7 @@ def test_a_depeg_sent_to_one_venue_moves_every_venue_s_books(venues, market):
 @pytest.mark.parametrize(
     ("body", "error"),
     [
-        ({"rates": {"USDC": "0.9"}}, "USDC has no rate of its own; rates: USDT"),
+        ({"rates": {"USDC": "0.9"}}, "USDC has no rate of its own; rates: USDT, EUR"),
         ({"rates": {"USDT": "cheap"}}, "USDT: 'cheap' is not a number"),
         ({"rates": {"USDT": "0"}}, "USDT: a rate is from 0.01 to 100"),
         ({"rate": {"USDT": "1"}}, 'the body is {"rates": {"USDT": "0.97"}}'),
@@ -67,4 +67,4 @@ def test_a_depeg_sent_to_one_venue_moves_every_venue_s_books(venues, market):
 def test_a_market_control_it_cannot_take_is_refused_with_why(market, body, error):
     answer = requests.put(market, json=body, timeout=5)
     assert (answer.status_code, answer.json()) == (400, {"error": error})
-    assert requests.get(market, timeout=5).json() == {"rates": {"USDT": "1"}}
+    assert requests.get(market, timeout=5).json() == {"rates": {"USDT": "1", "EUR": "1.08"}}
