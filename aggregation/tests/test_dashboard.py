@@ -93,8 +93,8 @@ def test_the_dashboard_shows_prices_moving_the_chart_an_excluded_venue_and_stale
         "document.querySelector('#asset-BTCUSDT .change').textContent.endsWith('%')",
         timeout=WAIT_MS,
     )
-    # BTC's USDT, USD and USDC markets on the three venues.
-    assert row.locator(".sources").text_content() == "6 of 6"
+    # BTC's USDT, USD and USDC markets on the three venues, of nine with its EUR books.
+    assert row.locator(".sources").text_content() == "6 of 9"
 
     # The chosen asset's chart draws candles, and its venues are listed.
     row.click()
@@ -105,10 +105,10 @@ def test_the_dashboard_shows_prices_moving_the_chart_an_excluded_venue_and_stale
     # A venue quoting far off the others shows as excluded, with why, as it happens.
     try:
         set_fault(venues["binance"], "BTCUSDT", "outlier", factor="1.5")
-        page.locator("#venues tr.excluded[data-exchange='binance']").wait_for(timeout=WAIT_MS)
-        why = page.locator("#venues tr.why[data-exchange='binance']").text_content()
+        page.locator("#venues tr.excluded[data-market='BTCUSDT']").wait_for(timeout=WAIT_MS)
+        why = page.locator("#venues tr.why[data-market='BTCUSDT']").text_content()
         assert "from the median" in why
-        assert row.locator(".sources").text_content() == "5 of 6"
+        assert row.locator(".sources").text_content() == "5 of 9"
         page.screenshot(path=RESULTS / "dashboard-excluded-venue.png", full_page=True)
     finally:
         clear_faults(venues["binance"])

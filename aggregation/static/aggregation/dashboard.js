@@ -157,7 +157,7 @@ function showDetail() {
   if (!(chosen in prices)) return;
   const { doc } = prices[chosen];
   const rows = doc.sources.flatMap((source) => {
-    const row = tableRow(source.exchange, [
+    const row = tableRow(source, [
       [source.exchange],
       [source.status],
       [formatPrice(source.price), "num"],
@@ -167,7 +167,7 @@ function showDetail() {
     const why = source.detail || source.reason;
     if (!why) return [row];
     // Why it was left out (or why an older quote was kept), on a line of its own.
-    const note = tableRow(source.exchange, [[why]]);
+    const note = tableRow(source, [[why]]);
     note.className = "why";
     note.firstChild.colSpan = 4;
     return [row, note];
@@ -176,9 +176,10 @@ function showDetail() {
   if (performance.now() - chartLoadedAt > CHART_REFRESH_MS) loadChart();
 }
 
-function tableRow(exchange, cells) {
+function tableRow(source, cells) {
   const row = document.createElement("tr");
-  row.dataset.exchange = exchange;
+  row.dataset.exchange = source.exchange;
+  row.dataset.market = source.market ?? "";
   cells.forEach(([text, className]) => {
     const cell = document.createElement("td");
     cell.textContent = text;
