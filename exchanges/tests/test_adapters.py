@@ -11,34 +11,24 @@ import pytest
 
 from exchanges.adapters import ADAPTER_KINDS, get_adapter
 from exchanges.quotes import ExchangeError, Quote
+from exchanges.tests.recordings import body
 
-RECEIVED_AT = datetime(2026, 11, 25, 3, 54, 30, tzinfo=UTC)
+# A couple of seconds after the recorded tickers were taken, on 2024-03-13 (recorded/SOURCES.md).
+RECEIVED_AT = datetime(2024, 3, 13, 11, 10, 47, tzinfo=UTC)
 
 # GET /api/v3/ticker/24hr?symbol=BTCUSDT
-BINANCE_TICKER = (
-    b'{"symbol":"BTCUSDT","priceChange":"-1203.51000000","priceChangePercent":"-1.221",'
-    b'"weightedAvgPrice":"97802.11537684","prevClosePrice":"98515.96000000",'
-    b'"lastPrice":"97312.45000000","lastQty":"0.00102000","bidPrice":"97312.44000000",'
-    b'"bidQty":"3.51872000","askPrice":"97312.45000000","askQty":"4.06539000",'
-    b'"openPrice":"98515.96000000","highPrice":"99588.00000000","lowPrice":"96650.00000000",'
-    b'"volume":"18931.47538000","quoteVolume":"1851546372.91402490",'
-    b'"openTime":1795492468123,"closeTime":1795578868123,"firstId":4309185472,'
-    b'"lastId":4312547310,"count":3361839}'
-)
+BINANCE_TICKER = body("binance/ticker_24hr_BTCUSDT.json")
 # GET /products/BTC-USDT/ticker
-COINBASE_TICKER = (
-    b'{"ask":"97320.01","bid":"97319.99","volume":"312.84519263","trade_id":76418753,'
-    b'"price":"97320.00","size":"0.00051375","time":"2026-11-25T03:54:28.123456Z",'
-    b'"rfq_volume":"4.118306","conversions_volume":"0"}'
-)
+COINBASE_TICKER = body("coinbase/ticker_BTC-USDT.json")
 # GET /0/public/Ticker?pair=XBTUSDT
-KRAKEN_TICKER = (
-    b'{"error":[],"result":{"XBTUSDT":{"a":["97312.50000","1","1.000"],'
-    b'"b":["97312.40000","3","3.000"],"c":["97312.40000","0.00051400"],'
-    b'"v":["212.81836247","1034.53690428"],"p":["97610.80386","97802.54213"],'
-    b'"t":[5632,24719],"l":["96655.10000","96655.10000"],"h":["98120.00000","99590.00000"],'
-    b'"o":"97932.30000"}}}'
-)
+KRAKEN_TICKER = body("kraken/ticker_XBTUSDT.json")
+# Binance's error payload, and a 429 it sent (code -1003).
+BINANCE_INVALID_SYMBOL = body("binance/error_invalid_symbol.json")
+BINANCE_TOO_MANY = body("binance/429_too_many_requests.json")
+# Written, not recorded: no recorded body was found for these (recorded/SOURCES.md). They carry
+# the messages the adapters match, in the shapes the venues use for their errors.
+COINBASE_NOT_FOUND = b'{"message":"NotFound"}'
+KRAKEN_UNKNOWN_PAIR = b'{"error":["EQuery:Unknown asset pair"]}'
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body></body></html>"
 
 
@@ -133,11 +123,11 @@ def test_it_reads_a_binance_ticker():
     assert _parse("binance", 200, BINANCE_TICKER) == Quote(
         exchange="binance",
         symbol="BTCUSDT",
-        price=Decimal("97312.45"),
-        bid=Decimal("97312.44"),
-        ask=Decimal("97312.45"),
-        volume=Decimal("18931.47538"),
-        timestamp=datetime(2026, 11, 25, 3, 54, 28, 123000, tzinfo=UTC),
+        price=Decimal("73369.84"),
+        bid=Decimal("73369.83"),
+        ask=Decimal("73369.84"),
+        volume=Decimal("72140.348628"),
+        timestamp=datetime(2024, 3, 13, 11, 10, 45, 391000, tzinfo=UTC),
         received_at=RECEIVED_AT,
     )
 
@@ -146,11 +136,11 @@ def test_it_reads_a_coinbase_ticker():
     assert _parse("coinbase", 200, COINBASE_TICKER) == Quote(
         exchange="coinbase",
         symbol="BTCUSDT",
-        price=Decimal("97320.00"),
-        bid=Decimal("97319.99"),
-        ask=Decimal("97320.01"),
-        volume=Decimal("312.84519263"),
-        timestamp=datetime(2026, 11, 25, 3, 54, 28, 123456, tzinfo=UTC),
+        price=Decimal("73367.8"),
+        bid=Decimal("73360.34"),
+        ask=Decimal("73369.19"),
+        volume=Decimal("1207.50668151"),
+        timestamp=datetime(2024, 3, 13, 11, 10, 41, 270099, tzinfo=UTC),
         received_at=RECEIVED_AT,
     )
 
@@ -159,10 +149,10 @@ def test_it_reads_a_kraken_ticker_which_has_no_time():
     assert _parse("kraken", 200, KRAKEN_TICKER) == Quote(
         exchange="kraken",
         symbol="BTCUSDT",
-        price=Decimal("97312.4"),
-        bid=Decimal("97312.4"),
-        ask=Decimal("97312.5"),
-        volume=Decimal("1034.53690428"),
+        price=Decimal("73380.6"),
+        bid=Decimal("73380.6"),
+        ask=Decimal("73380.7"),
+        volume=Decimal("598.03698452"),
         timestamp=None,
         received_at=RECEIVED_AT,
     )
@@ -170,7 +160,7 @@ def test_it_reads_a_kraken_ticker_which_has_no_time():
 
 def test_it_takes_kraken_s_single_pair_whatever_its_name():
     body = KRAKEN_TICKER.replace(b'"XBTUSDT":', b'"XXBTZUSDT":')
-    assert _parse("kraken", 200, body).price == Decimal("97312.4")
+    assert _parse("kraken", 200, body).price == Decimal("73380.6")
 
 
 def test_it_leaves_a_missing_bid_as_none():
@@ -183,25 +173,25 @@ def test_a_zero_side_of_the_book_is_no_bid_or_ask_not_a_bad_quote(side):
     # Binance quotes an empty side of the book as zero.
     quote = _parse("binance", 200, _with(BINANCE_TICKER, side, b'"0.00000000"'))
     assert (quote.price, quote.bid is None, quote.ask is None) == (
-        Decimal("97312.45000000"),
+        Decimal("73369.84000000"),
         side == "bidPrice",
         side == "askPrice",
     )
 
 
 def test_it_converts_an_offset_time_to_utc():
-    body = _with(COINBASE_TICKER, "time", b'"2026-11-25T04:54:28+01:00"')
-    assert _parse("coinbase", 200, body).timestamp == datetime(2026, 11, 25, 3, 54, 28, tzinfo=UTC)
+    body = _with(COINBASE_TICKER, "time", b'"2024-03-13T12:10:41+01:00"')
+    assert _parse("coinbase", 200, body).timestamp == datetime(2024, 3, 13, 11, 10, 41, tzinfo=UTC)
 
 
 def test_it_keeps_a_stale_time_for_the_aggregator_to_judge():
-    body = _with(COINBASE_TICKER, "time", b'"2026-11-24T03:54:28Z"')
-    assert _parse("coinbase", 200, body).timestamp == datetime(2026, 11, 24, 3, 54, 28, tzinfo=UTC)
+    body = _with(COINBASE_TICKER, "time", b'"2024-03-12T11:10:41Z"')
+    assert _parse("coinbase", 200, body).timestamp == datetime(2024, 3, 12, 11, 10, 41, tzinfo=UTC)
 
 
 def test_it_tolerates_a_few_seconds_of_clock_skew():
-    body = _with(BINANCE_TICKER, "closeTime", b"1795578874000")
-    assert _parse("binance", 200, body).timestamp == datetime(2026, 11, 25, 3, 54, 34, tzinfo=UTC)
+    body = _with(BINANCE_TICKER, "closeTime", b"1710328251000")
+    assert _parse("binance", 200, body).timestamp == datetime(2024, 3, 13, 11, 10, 51, tzinfo=UTC)
 
 
 def test_it_shows_its_own_words_and_logs_the_venue_s_on_one_short_line(caplog):
@@ -217,23 +207,23 @@ def test_it_shows_its_own_words_and_logs_the_venue_s_on_one_short_line(caplog):
         (
             "binance",
             400,
-            b'{"code":-1121,"msg":"Invalid symbol."}',
+            BINANCE_INVALID_SYMBOL,
             "binance does not list this pair",
         ),
         (
             "binance",
             429,
-            b'{"code":-1003,"msg":"Too many requests; please use the websocket for live updates."}',
+            BINANCE_TOO_MANY,
             "binance answered an error (HTTP 429)",
         ),
         ("binance", 418, b"", "binance answered HTTP 418"),
         ("binance", 503, HTML_PAGE, "binance answered HTTP 503"),
-        ("coinbase", 404, b'{"message":"NotFound"}', "coinbase does not list this pair"),
+        ("coinbase", 404, COINBASE_NOT_FOUND, "coinbase does not list this pair"),
         ("coinbase", 500, b'{"error":"internal"}', "coinbase answered HTTP 500"),
         (
             "kraken",
             200,
-            b'{"error":["EQuery:Unknown asset pair"]}',
+            KRAKEN_UNKNOWN_PAIR,
             "kraken does not list this pair",
         ),
         (
@@ -252,9 +242,14 @@ def test_it_reports_the_venue_s_error_in_its_own_words(kind, status, body, messa
 @pytest.mark.parametrize(
     ("kind", "body", "said"),
     [
-        ("binance", b'{"code":-1121,"msg":"Invalid symbol."}', "Invalid symbol. (code -1121)"),
-        ("coinbase", b'{"message":"NotFound"}', "NotFound"),
-        ("kraken", b'{"error":["EQuery:Unknown asset pair"]}', "EQuery:Unknown asset pair"),
+        ("binance", BINANCE_INVALID_SYMBOL, "Invalid symbol. (code -1121)"),
+        (
+            "binance",
+            BINANCE_TOO_MANY,
+            "Too many requests; current request has limited. (code -1003)",
+        ),
+        ("coinbase", COINBASE_NOT_FOUND, "NotFound"),
+        ("kraken", KRAKEN_UNKNOWN_PAIR, "EQuery:Unknown asset pair"),
         ("kraken", b'{"error":[{"code":1}],"result":{}}', "unreadable error"),
     ],
 )
@@ -285,7 +280,7 @@ def test_it_reads_what_each_venue_said_for_the_log(kind, body, said):
         ),
         (
             "binance",
-            _with(BINANCE_TICKER, "lastPrice", b"97312.45"),
+            _with(BINANCE_TICKER, "lastPrice", b"73369.84"),
             "field 'lastPrice' is not a decimal string",
         ),
         (
@@ -295,7 +290,7 @@ def test_it_reads_what_each_venue_said_for_the_log(kind, body, said):
         ),
         (
             "binance",
-            _with(BINANCE_TICKER, "lastPrice", b'"-97312.45"'),
+            _with(BINANCE_TICKER, "lastPrice", b'"-73369.84"'),
             "field 'lastPrice' is not a positive number below 1E+15",
         ),
         (
@@ -326,7 +321,7 @@ def test_it_reads_what_each_venue_said_for_the_log(kind, body, said):
         ),
         (
             "binance",
-            _with(BINANCE_TICKER, "closeTime", b'"1795578868123"'),
+            _with(BINANCE_TICKER, "closeTime", b'"1710328245391"'),
             "field 'closeTime' is not an integer",
         ),
         (
@@ -336,7 +331,7 @@ def test_it_reads_what_each_venue_said_for_the_log(kind, body, said):
         ),
         (
             "binance",
-            _with(BINANCE_TICKER, "closeTime", b"1795578928123"),
+            _with(BINANCE_TICKER, "closeTime", b"1710328305123"),
             "field 'closeTime' is in the future",
         ),
         (
@@ -356,16 +351,16 @@ def test_it_reads_what_each_venue_said_for_the_log(kind, body, said):
         ),
         (
             "coinbase",
-            _with(COINBASE_TICKER, "time", b'"2026-11-25T03:54:28.123456"'),
+            _with(COINBASE_TICKER, "time", b'"2024-03-13T11:10:41.270099"'),
             "field 'time' is not an ISO 8601 time with offset",
         ),
         (
             "coinbase",
-            _with(COINBASE_TICKER, "time", b'"2026-11-25T04:54:28.123456Z"'),
+            _with(COINBASE_TICKER, "time", b'"2024-03-13T12:10:41.270099Z"'),
             "field 'time' is in the future",
         ),
-        ("kraken", _with(KRAKEN_TICKER, "c", b'"97312.4"'), "field 'c' is not an array"),
-        ("kraken", _with(KRAKEN_TICKER, "v", b'["212.81836247"]'), "field 'v[1]' missing"),
+        ("kraken", _with(KRAKEN_TICKER, "c", b'"73380.6"'), "field 'c' is not an array"),
+        ("kraken", _with(KRAKEN_TICKER, "v", b'["165.16072288"]'), "field 'v[1]' missing"),
         (
             "kraken",
             b'{"error":[],"result":{"XBTUSDT":{},"ETHUSDT":{}}}',
@@ -385,7 +380,7 @@ def _reason(kind: str, status: int, body: bytes) -> str:
 
 
 def test_it_gives_a_venue_error_body_the_reason_venue_error():
-    assert _reason("coinbase", 404, b'{"message":"NotFound"}') == "venue_error"
+    assert _reason("coinbase", 404, COINBASE_NOT_FOUND) == "venue_error"
 
 
 def test_it_gives_an_html_outage_page_the_reason_venue_error():

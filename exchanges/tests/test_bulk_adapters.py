@@ -5,29 +5,38 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from exchanges.adapters import get_adapter
 from exchanges.quotes import ExchangeError, Pair, Quote, UnknownPair
+from exchanges.tests.recordings import body, load
 
-RECEIVED_AT = datetime(2026, 11, 25, 3, 54, 30, tzinfo=UTC)
-RECORDED = Path(__file__).with_name("recorded")
-# GET /api/v3/ticker/24hr?symbols=["BTCUSDT","ETHUSDT","SOLUSDT"]
-BINANCE_TICKERS = (RECORDED / "binance_24hr_symbols.json").read_bytes()
-# GET /0/public/Ticker?pair=XBTUSD,ETHUSD,SOLUSD: the oldest markets answer as XXBTZUSD, XETHZUSD
-KRAKEN_TICKERS = (RECORDED / "kraken_ticker_pairs.json").read_bytes()
-USDT_PAIRS = [Pair("BTCUSDT", "BTC", "USDT"), Pair("ETHUSDT", "ETH", "USDT")]
+RECEIVED_AT = datetime(2024, 3, 13, 11, 10, 47, tzinfo=UTC)
+# GET /api/v3/ticker/24hr?symbols=["BNBBTC"], Binance's documented answer
+BINANCE_DOCUMENTED = body("binance/ticker_24hr_symbols.json")
+# GET /api/v3/ticker/24hr?symbols=["BTCUSDT","BNBBTC"], built from the recorded tickers of the two
+# symbols: no recorded answer for several symbols was found (recorded/SOURCES.md).
+BINANCE_TICKERS = json.dumps(
+    [load("binance/ticker_24hr_BTCUSDT.json"), load("binance/ticker_24hr_BNBBTC.json")]
+).encode()
+# GET /0/public/Ticker?pair=XBTUSDT,XBTUSD, likewise built from the recorded single answers: the
+# newer market answers under the name asked for, the oldest under its legacy name XXBTZUSD.
+KRAKEN_TICKERS = json.dumps(
+    {
+        "error": [],
+        "result": {
+            **load("kraken/ticker_XBTUSDT.json")["result"],
+            **load("kraken/ticker_XXBTZUSD.json")["result"],
+        },
+    }
+).encode()
 PAIRS = {
-    "binance": [*USDT_PAIRS, Pair("SOLUSDT", "SOL", "USDT")],
-    "kraken": [
-        Pair("BTCUSD", "BTC", "USD"),
-        Pair("ETHUSD", "ETH", "USD"),
-        Pair("SOLUSD", "SOL", "USD"),
-    ],
+    "binance": [Pair("BTCUSDT", "BTC", "USDT"), Pair("BNBBTC", "BNB", "BTC")],
+    "kraken": [Pair("BTCUSDT", "BTC", "USDT"), Pair("BTCUSD", "BTC", "USD")],
 }
+USDT_PAIRS = [Pair("BTCUSDT", "BTC", "USDT"), Pair("ETHUSDT", "ETH", "USDT")]
 BODIES = {"binance": BINANCE_TICKERS, "kraken": KRAKEN_TICKERS}
 
 
@@ -59,7 +68,7 @@ def test_it_asks_binance_for_several_symbols_in_one_compact_json_array():
 
 def test_it_asks_kraken_for_several_pairs_in_one_comma_separated_list():
     url = get_adapter("kraken").tickers_url("https://api.kraken.com", PAIRS["kraken"])
-    assert url == "https://api.kraken.com/0/public/Ticker?pair=XBTUSD,ETHUSD,SOLUSD"
+    assert url == "https://api.kraken.com/0/public/Ticker?pair=XBTUSDT,XBTUSD"
 
 
 @pytest.mark.parametrize("kind", ["binance", "kraken"])
@@ -81,65 +90,70 @@ def test_it_asks_binance_and_kraken_for_up_to_100_pairs_a_call():
     assert (get_adapter("binance").max_pairs, get_adapter("kraken").max_pairs) == (100, 100)
 
 
-def test_it_reads_every_ticker_of_a_binance_bulk_answer():
-    quotes = parse_all("binance", BINANCE_TICKERS)
-    assert list(quotes) == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
-    assert quotes["ETHUSDT"] == Quote(
+def test_it_reads_binance_s_documented_bulk_answer():
+    missing, quote = parse_all("binance", BINANCE_DOCUMENTED).values()
+    assert error_of(missing) == ("bad_response", "ticker missing from the answer")
+    assert quote == Quote(
         exchange="binance",
-        symbol="ETHUSDT",
-        price=Decimal("3591.29"),
-        bid=Decimal("3591.28"),
-        ask=Decimal("3591.29"),
-        volume=Decimal("412873.5061"),
-        timestamp=datetime(2026, 11, 25, 3, 54, 27, 902000, tzinfo=UTC),
+        symbol="BNBBTC",
+        price=Decimal("4.000002"),
+        bid=Decimal("4.0"),
+        ask=Decimal("4.000002"),
+        volume=Decimal("8913.3"),
+        timestamp=datetime(2017, 7, 12, 14, 31, 39, 40000, tzinfo=UTC),
         received_at=RECEIVED_AT,
     )
-    assert [q.price for q in quotes.values()] == [
-        Decimal("97312.45"),
-        Decimal("3591.29"),
-        Decimal("151.61"),
-    ]
 
 
-def test_it_reads_kraken_tickers_answered_under_their_legacy_pair_names():
+def test_it_reads_every_ticker_of_a_binance_bulk_answer():
+    quotes = parse_all("binance", BINANCE_TICKERS)
+    assert list(quotes) == ["BTCUSDT", "BNBBTC"]
+    assert quotes["BTCUSDT"] == Quote(
+        exchange="binance",
+        symbol="BTCUSDT",
+        price=Decimal("73369.84"),
+        bid=Decimal("73369.83"),
+        ask=Decimal("73369.84"),
+        volume=Decimal("72140.348628"),
+        timestamp=datetime(2024, 3, 13, 11, 10, 45, 391000, tzinfo=UTC),
+        received_at=RECEIVED_AT,
+    )
+    assert [q.price for q in quotes.values()] == [Decimal("73369.84"), Decimal("4.000002")]
+
+
+def test_it_reads_kraken_tickers_under_the_name_asked_for_or_the_legacy_one():
     quotes = parse_all("kraken", KRAKEN_TICKERS)
     assert quotes["BTCUSD"] == Quote(
         exchange="kraken",
         symbol="BTCUSD",
-        price=Decimal("97312.4"),
-        bid=Decimal("97312.4"),
-        ask=Decimal("97312.5"),
-        volume=Decimal("1034.53690428"),
+        price=Decimal("3809.6"),
+        bid=Decimal("3809.0"),
+        ask=Decimal("3809.1"),
+        volume=Decimal("4120.69226171"),
         timestamp=None,
         received_at=RECEIVED_AT,
     )
-    assert [q.price for q in quotes.values()] == [
-        Decimal("97312.4"),
-        Decimal("3591.5"),
-        Decimal("151.62"),
-    ]
+    assert [q.price for q in quotes.values()] == [Decimal("73380.6"), Decimal("3809.6")]
 
 
 def test_it_reads_kraken_tickers_answered_under_the_names_asked_for():
-    body = KRAKEN_TICKERS.replace(b'"XXBTZUSD"', b'"XBTUSD"').replace(b'"XETHZUSD"', b'"ETHUSD"')
+    body = KRAKEN_TICKERS.replace(b'"XXBTZUSD"', b'"XBTUSD"')
     assert all(isinstance(q, Quote) for q in parse_all("kraken", body).values())
 
 
-def _spoil_eth(kind: str, tickers: Any) -> None:
-    eth = tickers[1] if kind == "binance" else tickers["XETHZUSD"]
+def _spoil_second(kind: str, tickers: Any) -> None:
     if kind == "binance":
-        eth["lastPrice"] = "NaN"
+        tickers[1]["lastPrice"] = "NaN"
     else:
-        eth["c"][0] = "NaN"
+        tickers["XXBTZUSD"]["c"][0] = "NaN"
 
 
 @pytest.mark.parametrize(("kind", "field"), [("binance", "lastPrice"), ("kraken", "c[0]")])
 def test_it_gives_a_malformed_entry_its_own_error_and_keeps_the_others(kind, field):
-    results = parse_all(kind, edited(kind, lambda tickers: _spoil_eth(kind, tickers)))
-    btc, eth, sol = results.values()
-    assert error_of(eth) == ("bad_response", f"field '{field}' is not a decimal string")
-    assert isinstance(btc, Quote)
-    assert isinstance(sol, Quote)
+    results = parse_all(kind, edited(kind, lambda tickers: _spoil_second(kind, tickers)))
+    first, second = results.values()
+    assert error_of(second) == ("bad_response", f"field '{field}' is not a decimal string")
+    assert isinstance(first, Quote)
 
 
 @pytest.mark.parametrize(
@@ -148,21 +162,20 @@ def test_it_gives_a_malformed_entry_its_own_error_and_keeps_the_others(kind, fie
         ("binance", lambda tickers: tickers.pop(0)),
         ("binance", lambda tickers: tickers[0].update(symbol="BTCUSDC")),
         ("binance", lambda tickers: tickers[0].pop("symbol")),
-        ("kraken", lambda result: result.pop("XXBTZUSD")),
+        ("kraken", lambda result: result.pop("XBTUSDT")),
     ],
 )
 def test_it_reports_a_symbol_missing_from_the_answer_as_its_own_error(kind, edit):
-    btc, eth, sol = parse_all(kind, edited(kind, edit)).values()
-    assert error_of(btc) == ("bad_response", "ticker missing from the answer")
-    assert isinstance(eth, Quote)
-    assert isinstance(sol, Quote)
+    first, second = parse_all(kind, edited(kind, edit)).values()
+    assert error_of(first) == ("bad_response", "ticker missing from the answer")
+    assert isinstance(second, Quote)
 
 
 def test_it_gives_an_entry_that_is_not_an_object_its_own_error():
-    body = edited("kraken", lambda result: result.update(XETHZUSD="<html>"))
-    btc, eth, _ = parse_all("kraken", body).values()
-    assert error_of(eth) == ("bad_response", "ticker is not an object")
-    assert isinstance(btc, Quote)
+    body = edited("kraken", lambda result: result.update(XXBTZUSD="<html>"))
+    first, second = parse_all("kraken", body).values()
+    assert error_of(second) == ("bad_response", "ticker is not an object")
+    assert isinstance(first, Quote)
 
 
 def test_it_skips_binance_entries_that_are_not_tickers():
@@ -176,13 +189,13 @@ def test_it_skips_binance_entries_that_are_not_tickers():
         (
             "binance",
             400,
-            b'{"code":-1121,"msg":"Invalid symbol."}',
+            body("binance/error_invalid_symbol.json"),
             "binance does not list this pair",
         ),
         (
             "kraken",
             200,
-            b'{"error":["EQuery:Unknown asset pair"]}',
+            b'{"error":["EQuery:Unknown asset pair"]}',  # written, not recorded
             "kraken does not list this pair",
         ),
     ],
