@@ -79,7 +79,7 @@ def coinbase_products(
             "quote_currency": a.quote,
             "quote_increment": plain(tick_size(a.symbol)),
             "base_increment": "0.00000001",
-            "display_name": f"{a.base}/{a.quote}",
+            "display_name": f"{a.base}-{a.quote}",
             "min_market_funds": "1",
             "margin_enabled": False,
             "post_only": False,
