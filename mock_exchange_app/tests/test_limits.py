@@ -40,7 +40,7 @@ def test_binance_weighs_each_call_as_its_docs_say(path, query, weight):
 def test_binance_counts_weight_in_clock_minutes_and_says_what_was_used():
     limiter = Limiter("binance")
     assert limiter.limit == 6000
-    for _used in range(2, 6001, 2):
+    for used in range(2, 6001, 2):
         admission = limiter.admit(TICKER, {"symbol": ["BTCUSDT"]}, MINUTE + 59)
         assert admission.refusal is None
         assert headers(admission)["X-MBX-USED-WEIGHT-1M"] == str(used)
