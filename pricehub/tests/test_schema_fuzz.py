@@ -14,6 +14,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from aggregation.models import Asset
 from aggregation.services import price_refresh
 
 schema = schemathesis.openapi.from_path(Path(__file__).resolve().parents[2] / "openapi.yaml")
@@ -27,7 +28,10 @@ CHECKS = [
 
 @pytest.fixture
 def priced(stores: None, seeded_assets: None, venue_rows: None) -> None:
-    """Give BTCUSDT a price and a history point, so 200 answers are checked too."""
+    """Give BTCUSDT a price and a history point, so 200 answers are checked too; disable the
+    other assets, whose 503 no_price (not priced yet) the fuzzer would count as a fault (it
+    draws symbols from the code's own strings)."""
+    Asset.objects.exclude(symbol="BTCUSDT").update(enabled=False)
     price_refresh(symbol="BTCUSDT")
 
 
