@@ -74,9 +74,11 @@ def measure(
     *,
     samples: int = 5,
     every: float = 1.0,
+    settle: float = 0.0,
 ) -> list[Row]:
     """Return one row per scenario, each fault applied to faulty's quotes of asset, its
-    samples `every` seconds apart (the venues' books move every second)."""
+    samples `every` seconds apart (the venues' books move every second), the first `settle`
+    seconds after the fault."""
     rows = []
     try:
         for name, fault in SCENARIOS:
@@ -85,6 +87,7 @@ def measure(
                 params = {**fault, "delay": faulty.timeout_seconds + 1} if name == "slow" else fault
                 for symbol in _markets_of(asset.base):
                     set_fault(faulty.base_url, symbol, **params)
+            time.sleep(settle)
             rows.append(_sample(name, asset, exchanges, samples, every))
     finally:
         _heal(exchanges)
@@ -92,14 +95,21 @@ def measure(
 
 
 def measure_market(
-    asset: Asset, exchanges: Sequence[Exchange], *, samples: int = 5, every: float = 1.0
+    asset: Asset,
+    exchanges: Sequence[Exchange],
+    *,
+    samples: int = 5,
+    every: float = 1.0,
+    settle: float = 0.0,
 ) -> list[Row]:
-    """Return one row per market-wide scenario (MARKET_SCENARIOS), each set through a venue."""
+    """Return one row per market-wide scenario (MARKET_SCENARIOS), each set through a venue,
+    sampled from `settle` seconds after."""
     rows = []
     try:
         for name, control in MARKET_SCENARIOS:
             _heal(exchanges)
             set_market(exchanges[0].base_url, **control)
+            time.sleep(settle)
             rows.append(_sample(name, asset, exchanges, samples, every))
     finally:
         _heal(exchanges)

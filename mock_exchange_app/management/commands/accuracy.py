@@ -22,15 +22,24 @@ class Command(BaseCommand):
         parser.add_argument("--asset", default="BTCUSDT")
         parser.add_argument("--venue", default="binance", help="the exchange that misbehaves")
         parser.add_argument("--samples", type=int, default=5, help="refreshes per scenario")
+        parser.add_argument(
+            "--settle",
+            type=float,
+            default=3.0,
+            help="seconds between a scenario's change and its first sample, as the beat's "
+            "next refreshes (the rates') take in the change",
+        )
 
-    def handle(self, *args: Any, asset: str, venue: str, samples: int, **options: Any) -> None:
+    def handle(
+        self, *args: Any, asset: str, venue: str, samples: int, settle: float, **options: Any
+    ) -> None:
         exchanges = list(Exchange.objects.filter(enabled=True))
         faulty = next((exchange for exchange in exchanges if exchange.name == venue), None)
         target = Asset.objects.filter(symbol=asset.upper()).first()
         if faulty is None or target is None:
             raise CommandError(f"No enabled exchange {venue!r} or no asset {asset!r}.")
-        rows = measure(target, faulty, exchanges, samples=samples)
-        rows += measure_market(target, exchanges, samples=samples)
+        rows = measure(target, faulty, exchanges, samples=samples, settle=settle)
+        rows += measure_market(target, exchanges, samples=samples, settle=settle)
         baseline = rows[0].pricehub_bps or 0.0
         self.stdout.write(f"{target.symbol}, faults on {venue}, {samples} samples each")
         self.stdout.write(
