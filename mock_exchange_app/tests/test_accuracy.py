@@ -68,7 +68,7 @@ def test_the_command_prints_a_row_per_scenario(venues):
     lift_limits(venues)  # venue_rows put the documented ones back
     Exchange.objects.update(timeout_seconds=0.5)
     out = StringIO()
-    call_command("accuracy", "--samples", "1", stdout=out)
+    call_command("accuracy", "--samples", "1", "--settle", "0", stdout=out)
     lines = out.getvalue().splitlines()
     assert lines[1].split()[:2] == ["scenario", "used"]
     assert len(lines) == 2 + len(SCENARIOS) + len(MARKET_SCENARIOS)
