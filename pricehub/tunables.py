@@ -93,6 +93,9 @@ PRICEHUB_CATALOGUE_MAX_BYTES = env.int("CATALOGUE_MAX_BYTES", default=64 * 1024 
 PRICEHUB_VENUE_LIMITS = env.bool("VENUE_LIMITS", default=True)
 # The share of each venue's budget that only the hot assets' calls may take.
 PRICEHUB_VENUE_HOT_RESERVE = env.float("VENUE_HOT_RESERVE", default=0.3)
+# How long a hot call waits for room in its venue's budget before its last good quote stands
+# in: a hot round publishes on time. Other calls wait until their round's deadline.
+PRICEHUB_VENUE_HOT_WAIT_SECONDS = env.float("VENUE_HOT_WAIT_SECONDS", default=0.25)
 # Once the venue's own count of what PriceHub used (Binance's used weight) comes within this
 # share of its limit, no call is made to it until its window ends.
 PRICEHUB_VENUE_USED_MARGIN = env.float("VENUE_USED_MARGIN", default=0.05)

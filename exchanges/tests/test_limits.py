@@ -169,3 +169,16 @@ def test_without_limits_nothing_is_held(venue_urls, settings):
         limits.hold("coinbase", limit, 1, hot=False, deadline=time.monotonic()) is None
         for _ in range(30)
     )
+
+
+def test_a_hot_call_waits_for_room_briefly_and_others_until_their_deadline(venue_urls, settings):
+    settings.PRICEHUB_VENUE_HOT_WAIT_SECONDS = 0.25
+    limit = get_adapter("coinbase").limit
+    for _ in range(10):
+        assert limits.hold("coinbase", limit, 1, hot=True, deadline=time.monotonic()) is None
+    started = time.monotonic()
+    held = limits.hold("coinbase", limit, 1, hot=True, deadline=started + 0.9)
+    assert isinstance(held, RateLimited)
+    assert 0.2 < time.monotonic() - started < 0.5  # the window frees only after a second
+    # A cold call waits on: by its deadline, a second after the ten, there is room again.
+    assert limits.hold("coinbase", limit, 1, hot=False, deadline=started + 1.5) is None
