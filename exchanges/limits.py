@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 _STEP_SECONDS = 0.05  # how often a call waiting for room in its budget looks again
 _local = MemoryStorage()  # the budgets while Redis is unreachable
+_alone: set[str] = set()  # the venues whose budget this process keeps alone, and has said so
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +155,11 @@ def _take(name: str, limit: Limit, cost: int, spare: int) -> bool:
     the budget shared through Redis, or this process's own while Redis is unreachable."""
     key, ceiling = f"{name}/{limit.amount}/{limit.seconds}", limit.amount - spare
     try:
-        return redis_store.budgets().acquire_entry(key, ceiling, limit.seconds, amount=cost)
+        taken = redis_store.budgets().acquire_entry(key, ceiling, limit.seconds, amount=cost)
     except redis_store.UNAVAILABLE:
-        logger.warning("Redis unreachable: the budget of %s is kept in this process", name)
+        if name not in _alone:
+            logger.warning("Redis unreachable: the budget of %s is kept in this process", name)
+            _alone.add(name)
         return _local.acquire_entry(key, ceiling, limit.seconds, amount=cost)
+    _alone.discard(name)
+    return taken

@@ -9,11 +9,14 @@ from collections.abc import Iterator
 import pytest
 import requests
 from django.core.cache import cache
+from django.test import override_settings
 
+from deploy.services import free_port
 from exchanges import limits
 from exchanges.adapters import get_adapter
 from exchanges.circuits import circuit_state
 from exchanges.client import fetch_all
+from exchanges.limits import Limit
 from exchanges.models import Exchange
 from exchanges.quotes import Pair, Quote, RateLimited
 from mock_exchange_app import control
@@ -182,3 +185,18 @@ def test_a_hot_call_waits_for_room_briefly_and_others_until_their_deadline(venue
     assert 0.2 < time.monotonic() - started < 0.5  # the window frees only after a second
     # A cold call waits on: by its deadline, a second after the ten, there is room again.
     assert limits.hold("coinbase", limit, 1, hot=False, deadline=started + 1.5) is None
+
+
+def test_with_redis_unreachable_each_process_keeps_the_budget_and_says_so_once(
+    venue_urls, settings, caplog
+):
+    dead = {
+        "default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{free_port()}"}
+    }
+    limit = Limit(3, 1)  # a budget of its own, unspent in this process
+    with override_settings(CACHES=dead):
+        taken = [limits.hold("dead-redis", limit, 1, hot=True, deadline=0) for _ in range(4)]
+    assert taken[:3] == [None] * 3
+    assert isinstance(taken[3], RateLimited)
+    said = [r for r in caplog.records if "kept in this process" in r.getMessage()]
+    assert len(said) == 1
