@@ -181,9 +181,11 @@ def _call(
 ) -> Results:
     """Make one HTTP call for pairs within the venue's limit; return each symbol's result
     and note its outcome."""
-    cost = adapter.cost(len(pairs))
-    if deadline > time.monotonic() and (
-        held := limits.hold(exchange.name, adapter.limit, cost, hot=hot, deadline=deadline)
+    cost, now = adapter.cost(len(pairs)), time.monotonic()
+    # A hot round publishes on time, the venue's last good quote standing in, not late.
+    room_by = min(deadline, now + settings.PRICEHUB_VENUE_HOT_WAIT_SECONDS) if hot else deadline
+    if deadline > now and (
+        held := limits.hold(exchange.name, adapter.limit, cost, hot=hot, deadline=room_by)
     ):
         return _each(pairs, held)
     budget = min(exchange.timeout_seconds, deadline - time.monotonic())

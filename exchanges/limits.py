@@ -5,9 +5,9 @@ process alone while Redis is unreachable, as the circuits are):
 
 - A budget: the venue's documented limit (Adapter.limit: Binance's request weight a minute,
   Coinbase's requests a second, Kraken's calls) as a moving window (the `limits` library's). A
-  call takes its cost from it before it is made, waiting for room until its round's deadline
-  (a hot call HOT_WAIT_SECONDS at most). Calls for other tiers than hot leave HOT_RESERVE of the
-  budget to the hot assets' calls.
+  call takes its cost from it before it is made, waiting for room until its deadline (a hot
+  ticker call VENUE_HOT_WAIT_SECONDS at most, exchanges/client.py). Other calls leave
+  HOT_RESERVE of the budget to the hot assets' calls and the catalogues' reads.
 - A wait: when a venue refuses for its limit (HTTP 429 or 418, or its own words) or its own
   count of what PriceHub used nears the limit (Binance's X-MBX-USED-WEIGHT-1M), no call is made
   to it until the time it named, or the one it documents, has passed.
@@ -72,9 +72,6 @@ def hold(name: str, limit: Limit, cost: int, *, hot: bool, deadline: float) -> R
     if not settings.PRICEHUB_VENUE_LIMITS:
         return None
     spare = 0 if hot else math.ceil(round(limit.amount * settings.PRICEHUB_VENUE_HOT_RESERVE, 6))
-    if hot:
-        # A hot round publishes on time, its venue's last good quote standing in, not late.
-        deadline = min(deadline, time.monotonic() + settings.PRICEHUB_VENUE_HOT_WAIT_SECONDS)
     while True:
         if _take(name, limit, cost, spare):
             return None

@@ -40,7 +40,8 @@ def fetch_catalogue(exchange: Exchange) -> list[Listing]:
     url = join_url(exchange.base_url, adapter.catalogue_path)
     ends = time.monotonic() + settings.PRICEHUB_CATALOGUE_TIMEOUT_SECONDS
     cost, most = adapter.catalogue_cost, settings.PRICEHUB_CATALOGUE_MAX_BYTES
-    if held := limits.hold(exchange.name, adapter.limit, cost, hot=False, deadline=ends):
+    # Rare and needed: a catalogue read may take the share of the budget kept for hot calls.
+    if held := limits.hold(exchange.name, adapter.limit, cost, hot=True, deadline=ends):
         raise held
     try:
         status, body = fetch(exchange, adapter, url, ends - time.monotonic(), most)

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.test import override_settings
 
 from deploy.services import free_port
-from exchanges import limits
+from exchanges import limits, wire
 from exchanges.adapters import get_adapter
 from exchanges.circuits import circuit_state
 from exchanges.client import fetch_all
@@ -176,15 +176,24 @@ def test_without_limits_nothing_is_held(venue_urls, settings):
 
 def test_a_hot_call_waits_for_room_briefly_and_others_until_their_deadline(venue_urls, settings):
     settings.PRICEHUB_VENUE_HOT_WAIT_SECONDS = 0.25
-    limit = get_adapter("coinbase").limit
+    coinbase, limit = venue("coinbase", venue_urls), get_adapter("coinbase").limit
     for _ in range(10):
         assert limits.hold("coinbase", limit, 1, hot=True, deadline=time.monotonic()) is None
     started = time.monotonic()
-    held = limits.hold("coinbase", limit, 1, hot=True, deadline=started + 0.9)
+    held = ask(coinbase, coinbase_pairs(1), seconds=0.9, hot=True)["BTCUSD-0"]
     assert isinstance(held, RateLimited)
-    assert 0.2 < time.monotonic() - started < 0.5  # the window frees only after a second
+    assert 0.2 < time.monotonic() - started < 0.6  # the window frees only after a second
     # A cold call waits on: by its deadline, a second after the ten, there is room again.
-    assert limits.hold("coinbase", limit, 1, hot=False, deadline=started + 1.5) is None
+    assert isinstance(ask(coinbase, coinbase_pairs(1), seconds=1.5)["BTCUSD-0"], Quote)
+
+
+def test_a_catalogue_read_may_take_the_share_kept_for_hot_calls(venue_urls):
+    limit = get_adapter("coinbase").limit
+    for _ in range(7):  # all that calls for other tiers may take
+        assert limits.hold("coinbase", limit, 1, hot=False, deadline=time.monotonic()) is None
+    started = time.monotonic()
+    assert len(wire.fetch_catalogue(venue("coinbase", venue_urls))) > 10
+    assert time.monotonic() - started < 0.5
 
 
 def test_with_redis_unreachable_each_process_keeps_the_budget_and_says_so_once(
