@@ -195,11 +195,9 @@ def _call(
     started = time.monotonic()
     try:
         results = _get(exchange, adapter, pairs, budget)
-    except RateLimited as exc:
-        limits.refused(exchange.name, exc)
-        _observe(exchange.name, exc.reason, time.monotonic() - started, samples, str(exc))
-        return _each(pairs, exc)
     except ExchangeError as exc:
+        if isinstance(exc, RateLimited):
+            limits.refused(exchange.name, exc)
         _observe(exchange.name, exc.reason, time.monotonic() - started, samples, str(exc))
         return _each(pairs, exc)
     outcome, detail = "ok", ""

@@ -87,8 +87,7 @@ def measure(
                 params = {**fault, "delay": faulty.timeout_seconds + 1} if name == "slow" else fault
                 for symbol in _markets_of(asset.base):
                     set_fault(faulty.base_url, symbol, **params)
-            time.sleep(settle)
-            rows.append(_sample(name, asset, exchanges, samples, every))
+            rows.append(_sample(name, asset, exchanges, samples, every, settle))
     finally:
         _heal(exchanges)
     return rows
@@ -109,8 +108,7 @@ def measure_market(
         for name, control in MARKET_SCENARIOS:
             _heal(exchanges)
             set_market(exchanges[0].base_url, **control)
-            time.sleep(settle)
-            rows.append(_sample(name, asset, exchanges, samples, every))
+            rows.append(_sample(name, asset, exchanges, samples, every, settle))
     finally:
         _heal(exchanges)
     return rows
@@ -126,8 +124,15 @@ def _heal(exchanges: Sequence[Exchange]) -> None:
 
 
 def _sample(
-    name: str, asset: Asset, exchanges: Sequence[Exchange], samples: int, every: float
+    name: str,
+    asset: Asset,
+    exchanges: Sequence[Exchange],
+    samples: int,
+    every: float,
+    settle: float,
 ) -> Row:
+    # The scenario's change is made: its samples begin `settle` seconds later.
+    time.sleep(settle)
     ours: list[float] = []
     plain: list[float] = []
     at_par: list[float] = []
