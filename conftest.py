@@ -1,4 +1,4 @@
-"""Real services for the integration tests: Redis, DynamoDB Local and the three venues.
+"""Real services for the integration tests: Redis, DynamoDB Local and the six venues.
 
 Each is the one named by the environment (REDIS_URL, DYNAMODB_ENDPOINT_URL) when given,
 otherwise started here on a free loopback port and stopped after the session. Each
@@ -46,7 +46,7 @@ hypothesis_settings.load_profile("pricehub")
 
 WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 TEST_TABLE = f"prices-test-{WORKER}"
-VENUE_KINDS = ("binance", "coinbase", "kraken")
+VENUE_KINDS = ("binance", "coinbase", "kraken", "okx", "bybit", "bitstamp")
 
 
 @contextmanager
@@ -91,7 +91,7 @@ def dynamodb_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 
 @pytest.fixture(scope="session")
 def venues(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Serve the three simulated venues over HTTP, sharing one market control; map each kind
+    """Serve the six simulated venues over HTTP, sharing one market control; map each kind
     to its base URL."""
     ports = {kind: free_port() for kind in VENUE_KINDS}
     shared = str(tmp_path_factory.mktemp("sim") / "market.json")

@@ -25,7 +25,14 @@ from deploy.services import (
 # environment variable, where its servers listen: a test runs a stack of its own beside this one.
 DATA = ROOT / "data"
 PY = sys.executable
-VENUES = {"binance": 8081, "coinbase": 8082, "kraken": 8083}  # BINANCE_URL, ...
+VENUES = {  # BINANCE_URL, ...
+    "binance": 8081,
+    "coinbase": 8082,
+    "kraken": 8083,
+    "okx": 8084,
+    "bybit": 8085,
+    "bitstamp": 8086,
+}
 DYNAMODB_PORT = 8000  # DYNAMODB_PORT
 # The front (nginx) answers on 8080 and passes /stream to the stream server, the rest to the
 # API's server; those two listen on 127.0.0.1 only. FRONT_PORT, WEB_PORT, STREAM_PORT.

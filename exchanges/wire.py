@@ -87,13 +87,14 @@ def fetch(
 
 def _heed(name: str, adapter: Adapter, status: int, headers: Mapping[str, str]) -> None:
     """Read what an answer says of the venue's limit: its count of what this address used,
-    or a refusal (HTTP 429, or 418 for a ban) with the wait it asks for."""
+    or a refusal (HTTP 429, or a ban: 418, or the venue's own status) with the wait it asks
+    for."""
     used = headers.get(adapter.used_header, "") if adapter.used_header else ""
     if used.isdigit():
         limits.used(name, adapter.limit, int(used))
-    if status in (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.IM_A_TEAPOT):
+    banned = status in adapter.ban_statuses
+    if banned or status == HTTPStatus.TOO_MANY_REQUESTS:
         told = headers.get("Retry-After", "")
-        banned = status == HTTPStatus.IM_A_TEAPOT
         documented = adapter.banned_seconds if banned else adapter.refused_seconds
         wait = min(int(told), _LONGEST_WAIT_SECONDS) if told.isdigit() else documented
         said = "banned the address" if banned else "refused the call for its rate limit"

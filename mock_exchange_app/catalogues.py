@@ -1,5 +1,6 @@
 """The venues' catalogues in their own formats: Binance's /api/v3/exchangeInfo, Coinbase
-Exchange's /products and Kraken's /0/public/AssetPairs, each listing the venue's markets
+Exchange's /products, Kraken's /0/public/AssetPairs, OKX's /api/v5/public/instruments, Bybit's
+/v5/market/instruments-info and Bitstamp's /api/v2/markets/, each listing the venue's markets
 (currencies.listed): every simulated asset's USDT market, and its books in other currencies."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from mock_exchange_app.currencies import listed, tick_size
 from mock_exchange_app.faults import Quote, Reply
+from mock_exchange_app.tickers import bitstamp_name, bybit_error, bybit_result, okx_name
 from mock_exchange_app.wire import (
     EPOCH,
     KRAKEN_BASE,
@@ -123,3 +125,117 @@ def kraken_asset_pairs(
             "status": "cancel_only" if halted(a.symbol) else "online",
         }
     return 200, {"error": [], "result": result}
+
+
+def okx_instruments(_match: re.Match[str], query: Query, _quote: Quote, *, halted: Halted) -> Reply:
+    """Answer GET /api/v5/public/instruments?instType=SPOT: every spot instrument and its
+    state, suspend when halted."""
+    if query.get("instType", [""])[0] != "SPOT":
+        return 400, {"code": "51000", "msg": "Parameter instType error", "data": []}
+    data = [
+        {
+            "alias": "",
+            "baseCcy": a.base,
+            "category": "1",
+            "ctMult": "",
+            "ctType": "",
+            "ctVal": "",
+            "ctValCcy": "",
+            "expTime": "",
+            "instFamily": "",
+            "instId": okx_name(a.base, a.quote),
+            "instType": "SPOT",
+            "lever": "10",
+            "listTime": "1548133413000",
+            "lotSz": "0.00000001",
+            "maxIcebergSz": "9999999999.0000000000000000",
+            "maxLmtAmt": "20000000",
+            "maxLmtSz": "9999999999",
+            "maxMktAmt": "1000000",
+            "maxMktSz": "1000000",
+            "maxStopSz": "1000000",
+            "maxTriggerSz": "9999999999.0000000000000000",
+            "maxTwapSz": "9999999999.0000000000000000",
+            "minSz": "0.00001",
+            "optType": "",
+            "quoteCcy": a.quote,
+            "ruleType": "normal",
+            "settleCcy": "",
+            "state": "suspend" if halted(a.symbol) else "live",
+            "stk": "",
+            "tickSz": plain(tick_size(a.symbol)),
+            "uly": "",
+        }
+        for a in listed("okx").values()
+    ]
+    return 200, {"code": "0", "msg": "", "data": data}
+
+
+def bybit_instruments(
+    _match: re.Match[str], query: Query, _quote: Quote, *, halted: Halted
+) -> Reply:
+    """Answer GET /v5/market/instruments-info?category=spot: the spot instruments that trade
+    (a halted one leaves the list, as spot lists Trading only), a page of `limit` (500 by
+    default, 1000 at most) from `cursor`."""
+    if query.get("category", [""])[0] != "spot":
+        return 200, bybit_error(10001, "Illegal category")
+    try:
+        limit = int(query.get("limit", ["500"])[0])
+        start = int(query.get("cursor", ["0"])[0] or 0)
+    except ValueError:
+        return 200, bybit_error(10001, "Request parameter error")
+    if not 1 <= limit <= 1000 or start < 0:
+        return 200, bybit_error(10001, "Request parameter error")
+    trading = [a for a in listed("bybit").values() if not halted(a.symbol)]
+    page = [
+        {
+            "symbol": a.symbol,
+            "baseCoin": a.base,
+            "quoteCoin": a.quote,
+            "innovation": "0",
+            "status": "Trading",
+            "marginTrading": "utaOnly",
+            "stTag": "0",
+            "lotSizeFilter": {
+                "basePrecision": "0.000001",
+                "quotePrecision": "0.0000001",
+                "minOrderQty": "0.000011",
+                "maxOrderQty": "83",
+                "minOrderAmt": "5",
+                "maxOrderAmt": "8000000",
+            },
+            "priceFilter": {"tickSize": plain(tick_size(a.symbol))},
+            "riskParameters": {"priceLimitRatioX": "0.01", "priceLimitRatioY": "0.02"},
+        }
+        for a in trading[start : start + limit]
+    ]
+    more = start + limit < len(trading)
+    result = {
+        "category": "spot",
+        "list": page,
+        "nextPageCursor": str(start + limit) if more else "",
+    }
+    return 200, bybit_result(result)
+
+
+def bitstamp_markets(
+    _match: re.Match[str], _query: Query, _quote: Quote, *, halted: Halted
+) -> Reply:
+    """Answer GET /api/v2/markets/: every market, trading Disabled when halted."""
+    return 200, [
+        {
+            "name": f"{a.base}/{a.quote}",
+            "market_symbol": bitstamp_name(a.base, a.quote),
+            "base_currency": a.base,
+            "base_decimals": 8,
+            "counter_currency": a.quote,
+            "counter_decimals": -tick_size(a.symbol).as_tuple().exponent,
+            "minimum_order_value": "10",
+            "trading": "Disabled" if halted(a.symbol) else "Enabled",
+            "instant_order_counter_decimals": 2,
+            "instant_and_market_orders": "Enabled",
+            "description": f"{a.base} / {a.quote}",
+            "market_type": "SPOT",
+        }
+        for a in listed("bitstamp").values()
+    ]

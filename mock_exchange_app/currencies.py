@@ -4,10 +4,12 @@ is worth in USD, and the markets of the venues quoted in them.
 USD is the unit. A USDT and a EUR are worth the market-wide rates (1 and 1.08 by default); a
 USDC what its USDT market says of it, and a BTC what its own does, in USD. A market quoted in
 another currency is its USDT market's book converted at those rates, so that every book agrees
-with one USD truth. As on the real venues: Coinbase and Kraken have a USD book of each asset
-and of the stablecoins, and EUR books of BTC, ETH and USDT, as Binance has (with its EURUSDT);
-Kraken trades EUR itself against USD (ZEURZUSD); Binance has USDC books of BTC and ETH, and
-BTC books of the other large assets (ETHBTC).
+with one USD truth. As on the real venues: Coinbase, Kraken and Bitstamp have a USD book of
+each asset and of the stablecoins, and EUR books of BTC, ETH and USDT, as Binance has (with its
+EURUSDT); Kraken and Bitstamp trade EUR itself against USD (ZEURZUSD, eurusd); Binance,
+Bitstamp, OKX and Bybit have USDC books of BTC and ETH, and Binance BTC books of the other large
+assets (ETHBTC); OKX has EUR books of BTC and ETH. Every venue lists each USDT market, USDCUSDT
+among them.
 
 The market-wide control, PUT /sim/market with {"rates": {"USDT": "0.97"}} (a depeg), sent to
 any venue, moves them all: it is kept in one file that every venue process reads,
@@ -33,7 +35,7 @@ DEFAULT_RATES = {"USDT": Decimal(1), "EUR": Decimal("1.08")}  # USD a unit
 _RATE_BOUNDS = (Decimal("0.01"), Decimal(100))
 # Markets beyond the USDT ones, for the assets of the real listing only (not SIM_ASSETS' tail).
 # Coinbase and Kraken have a USD book of each asset and of some stablecoins; Binance USDC books.
-_STABLE_USD = {"coinbase": ("USDT",), "kraken": ("USDT", "USDC")}
+_STABLE_USD = {"coinbase": ("USDT",), "kraken": ("USDT", "USDC"), "bitstamp": ("USDT", "USDC")}
 _USDC_BASES = ("BTC", "ETH")
 _EUR_BASES = ("BTC", "ETH", "USDT")
 _BTC_BASES = ("ETH", "SOL", "BNB", "XRP", "ADA", "DOGE")  # Binance's ETHBTC, SOLBTC, ...
@@ -213,10 +215,17 @@ def _listing(venue: str, d: Derived) -> set[tuple[str, str]]:
         btc = {("BTC", base) for base in _BTC_BASES}
         usdc = {("USDC", base) for base in _USDC_BASES}
         return usdc | btc | (euro - {("EUR", "USDT")}) | {("USDT", "EUR")}
+    usdc = {("USDC", base) for base in _USDC_BASES}
     if venue in _STABLE_USD:
         assets = {("USD", d.base)} if d.parent != _STABLE else set()
-        fiat = {("USD", "EUR")} if venue == "kraken" else set()
-        return assets | {("USD", code) for code in _STABLE_USD[venue]} | euro | fiat
+        fiat = {("USD", "EUR")} if venue in ("kraken", "bitstamp") else set()
+        usdc = usdc if venue == "bitstamp" else set()
+        return assets | {("USD", code) for code in _STABLE_USD[venue]} | euro | fiat | usdc
+    if venue == "okx":
+        # OKX quotes in USDT and USDC, and has EUR books of BTC and ETH.
+        return usdc | (euro - {("EUR", "USDT")})
+    if venue == "bybit":
+        return usdc
     return set()
 
 

@@ -10,6 +10,12 @@ simulator sees one address):
   second); past it, HTTP 429 {"message": "Public rate limit exceeded"}.
 - Kraken: a call counter that each call raises by one and that falls by one a second, at most
   15; past it, {"error": ["EAPI:Rate limit exceeded"]}.
+- OKX: 20 requests per 2 s (moving); past it, HTTP 429 {"msg": "Too Many Requests", "code":
+  "50011"}.
+- Bybit: 600 requests per 5 s (moving); past it, HTTP 403 "access too frequent", and every
+  call after it too for 10 minutes, the ban Bybit documents.
+- Bitstamp: 400 requests a second and 10,000 per 10 minutes (moving); past either, its error
+  {"status": "error", "reason": ..., "code": "400.002"}.
 
 GET /sim/limits says how many calls each venue refused: {"limit": 6000, "refused": 3, ...}.
 SIM_LIMITS=false lifts them, for a benchmark of PriceHub's own capacity only.
@@ -19,6 +25,7 @@ thousands of calls) and DELETE /sim/limits puts the documented one back, with no
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import threading
@@ -27,19 +34,41 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mock_exchange_app.faults import Reply
+from mock_exchange_app.replies import Response
 
 Headers = tuple[tuple[str, str], ...]
 Query = dict[str, list[str]]
 
-LIMITS = {"binance": 6000, "coinbase": 15, "kraken": 15}  # weight a minute; bursts
+# Binance's weight a minute; Coinbase's and Kraken's bursts; the others' calls in a window.
+LIMITS = {"binance": 6000, "coinbase": 15, "kraken": 15, "okx": 20, "bybit": 600, "bitstamp": 10000}
 _BINANCE_BAN_SECONDS = (120, 3 * 24 * 3600)  # the first ban, the longest
+# The venues that count calls in moving windows: the seconds of the window the limit is set
+# for, then any other (amount, seconds) they keep as well.
+_WINDOWS: dict[str, tuple[int, tuple[tuple[int, int], ...]]] = {
+    "okx": (2, ()),
+    "bybit": (5, ()),
+    "bitstamp": (600, ((400, 1),)),
+}
+_BYBIT_BAN_SECONDS = 600
+_WINDOW_REFUSALS: dict[str, Reply | Response] = {
+    "okx": (429, {"msg": "Too Many Requests", "code": "50011"}),
+    "bybit": Response(403, b"access too frequent", "text/plain"),
+    "bitstamp": (
+        400,
+        {
+            "status": "error",
+            "reason": "Request rejected due to exceeded rate limit.",
+            "code": "400.002",
+        },
+    ),
+}
 
 
 @dataclass
 class Admission:
     """What the venue's limit makes of one call: its refusal, if any, and headers to send."""
 
-    refusal: Reply | None = None
+    refusal: Reply | Response | None = None
     headers: Headers = ()
 
 
@@ -61,6 +90,8 @@ class Limiter:
     # Coinbase's bucket and Kraken's counter: its level, and when it was last brought up to date.
     _level: float = 0.0
     _at: float = 0.0
+    # OKX's, Bybit's and Bitstamp's windows: the times of the calls they still count.
+    _calls: list[float] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self.reset()
@@ -73,6 +104,7 @@ class Limiter:
             self._bans = 0
             self._level = float(self.limit) if self.venue == "coinbase" else 0.0
             self._at = 0.0
+            self._calls = []
 
     def admit(self, path: str, query: Query, now: float) -> Admission:
         """Count one call at now (epoch seconds); return what the venue answers to it."""
@@ -80,7 +112,8 @@ class Limiter:
             if not self.enforced:
                 weighed = self._weigh(path, query, now) if self.venue == "binance" else ()
                 return Admission(headers=weighed)
-            admission = getattr(self, f"_{self.venue}")(path, query, now)
+            count = self._windowed if self.venue in _WINDOWS else getattr(self, f"_{self.venue}")
+            admission = count(path, query, now)
             if admission.refusal is not None:
                 self.refused += 1
             return admission
@@ -152,6 +185,22 @@ class Limiter:
         if self._level + 1 > self.limit + 1e-6:
             return Admission((200, {"error": ["EAPI:Rate limit exceeded"]}))
         self._level += 1
+        return Admission()
+
+    def _windowed(self, _path: str, _query: Query, now: float) -> Admission:
+        # Every window counts the calls it admitted; one full window refuses the call.
+        if self._banned_until > now:
+            return Admission(_WINDOW_REFUSALS[self.venue])
+        seconds, others = _WINDOWS[self.venue]
+        windows = ((self.limit, seconds), *others)
+        del self._calls[: bisect.bisect_right(self._calls, now - max(s for _, s in windows))]
+        for amount, span in windows:
+            counted = len(self._calls) - bisect.bisect_right(self._calls, now - span)
+            if counted >= amount:
+                if self.venue == "bybit":
+                    self._banned_until = now + _BYBIT_BAN_SECONDS
+                return Admission(_WINDOW_REFUSALS[self.venue])
+        self._calls.append(now)
         return Admission()
 
 

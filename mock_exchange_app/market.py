@@ -19,7 +19,7 @@ from pathlib import Path
 from statistics import NormalDist
 
 SEED = int(os.environ.get("SIM_SEED", "42"))
-VENUES = ("binance", "coinbase", "kraken")
+VENUES = ("binance", "coinbase", "kraken", "okx", "bybit", "bitstamp")
 
 _ASSETS_CSV = Path(__file__).with_name("assets.csv")
 # Synthetic assets: a base of letters and digits that no real or Kraken-renamed asset uses.
@@ -34,7 +34,14 @@ _DAY = 86_400
 _SAMPLE_STEP = 3600  # high/low/vwap sample grid; aligned so samples are reused between requests
 _SAMPLED_LEVEL = 12  # the finest walk level in a sample: 2**12 s, above the grid's step
 _STABLECOINS = frozenset({"USDC", "USDT", "DAI", "FDUSD", "TUSD"})
-_VENUE_SHARE = {"binance": 0.45, "coinbase": 0.15, "kraken": 0.06}
+_VENUE_SHARE = {
+    "binance": 0.45,
+    "coinbase": 0.15,
+    "kraken": 0.06,
+    "okx": 0.12,
+    "bybit": 0.10,
+    "bitstamp": 0.03,
+}
 _AVG_TRADE_USD = 1500.0
 _BP = 1e-4
 _QTY = Decimal("1E-8")

@@ -24,7 +24,12 @@ _PRICE_FIELDS = {
     "binance": (("lastPrice", None), ("bidPrice", None), ("askPrice", None)),
     "coinbase": (("price", None), ("bid", None), ("ask", None)),
     "kraken": (("c", 0), ("b", 0), ("a", 0)),
+    "okx": (("last", None), ("bidPx", None), ("askPx", None)),
+    "bybit": (("lastPrice", None), ("bid1Price", None), ("ask1Price", None)),
+    "bitstamp": (("last", None), ("bid", None), ("ask", None)),
 }
+# Where a venue's reply keeps its list of tickers, when not at its top: a key path.
+_LIST_AT = {"okx": ("data",), "bybit": ("result", "list")}
 # What each garbage kind puts into those fields, in the same order.
 _WRONG: dict[str, tuple[Callable[[str], Any], ...]] = {
     "nan": (lambda _: "NaN",) * 3,
@@ -58,8 +63,11 @@ def json_response(status: int, body: Any) -> Response:
     return Response(status, json.dumps(body, separators=(",", ":"), default=str).encode())
 
 
-def serve(faults: Faults, venue: str, now: datetime, render: Callable[[Quote], Reply]) -> Response:
-    """Render a ticker route, misbehaving as the faults of the symbols it quotes say."""
+def serve(
+    faults: Faults, venue: str, now: datetime, render: Callable[[Quote], Reply | Response]
+) -> Response:
+    """Render a ticker route, misbehaving as the faults of the symbols it quotes say; a route
+    that answers a page of its own (Bitstamp's not found) is sent as it is."""
     star = faults.lookup(ANY_SYMBOL)
     quoted: list[Fault | None] = []  # in the order the reply lists the tickers
 
@@ -68,7 +76,10 @@ def serve(faults: Faults, venue: str, now: datetime, render: Callable[[Quote], R
         quoted.append(fault)
         return _ticker(fault, venue, symbol, now)
 
-    status, body = render(quote)
+    rendered = render(quote)
+    if isinstance(rendered, Response):
+        return rendered
+    status, body = rendered
     # A reply that quotes nothing, like an unknown symbol's error, still obeys the "*" fault.
     whole = quoted or [star]
     if len(quoted) > 1:
@@ -116,8 +127,9 @@ def _spoil_entries(venue: str, body: Any, own: list[Fault | None]) -> Any:
         entries = zip(body["result"].items(), own, strict=True)
         spoiled = {name: _spoiled(f, venue, ticker) for (name, ticker), f in entries}
         return {**body, "result": {n: t for n, t in spoiled.items() if t is not None}}
-    spoiled_list = [_spoiled(f, venue, ticker) for ticker, f in zip(body, own, strict=True)]
-    return [ticker for ticker in spoiled_list if ticker is not None]
+    entries = zip(_ticker_list(venue, body), own, strict=True)
+    kept = [t for t in (_spoiled(f, venue, ticker) for ticker, f in entries) if t is not None]
+    return _with_list(venue, body, kept)
 
 
 def _spoiled(fault: Fault | None, venue: str, ticker: dict[str, Any]) -> Any:
@@ -150,6 +162,26 @@ def _ticker_objects(venue: str, body: Any) -> list[dict[str, Any]]:
     if venue == "kraken":
         tickers = list(body.get("result", {}).values())
     else:
-        tickers = body if isinstance(body, list) else [body]
+        tickers = _ticker_list(venue, body)
     # A symbol's own garbage may have put a string in place of its ticker already.
     return [ticker for ticker in tickers if isinstance(ticker, dict)]
+
+
+def _ticker_list(venue: str, body: Any) -> list[Any]:
+    """Return the tickers of a reply: the body, a list at its _LIST_AT path, or the body
+    alone."""
+    found = body
+    for key in _LIST_AT.get(venue, ()):
+        found = found.get(key, []) if isinstance(found, dict) else []
+    return found if isinstance(found, list) else [found]
+
+
+def _with_list(venue: str, body: Any, tickers: list[Any]) -> Any:
+    """Return the reply with its list of tickers replaced."""
+    return _replaced(body, _LIST_AT.get(venue, ()), tickers)
+
+
+def _replaced(node: Any, path: tuple[str, ...], value: Any) -> Any:
+    if not path:
+        return value
+    return {**node, path[0]: _replaced(node[path[0]], path[1:], value)}

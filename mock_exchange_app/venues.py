@@ -1,5 +1,6 @@
 """WSGI apps that speak Binance's, Coinbase Exchange's and Kraken's public ticker and catalogue
-formats (/api/v3/exchangeInfo, /products, /0/public/AssetPairs).
+formats (/api/v3/exchangeInfo, /products, /0/public/AssetPairs), and OKX's, Bybit's and
+Bitstamp's (tickers.py, with their catalogues in catalogues.py).
 
 Binance and Kraken also answer for several symbols at once, as they do: Binance's
 /api/v3/ticker/24hr?symbols=["BTCUSDT","ETHUSDT"] (a JSON array without spaces; one unknown
@@ -31,7 +32,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-from mock_exchange_app import catalogues, currencies, faults, limits, market, replies
+from mock_exchange_app import catalogues, currencies, faults, limits, market, replies, tickers
 from mock_exchange_app.faults import Quote, Reply
 from mock_exchange_app.replies import Response, json_response
 from mock_exchange_app.wire import EPOCH, e8, iso, kraken_key, kraken_name, plain
@@ -63,7 +64,7 @@ def create_app(
     fault_control: bool = True,
     limits_enforced: bool = True,
 ) -> WSGIApp:
-    """Build the WSGI app for "binance", "coinbase" or "kraken"; without fault_control,
+    """Build the WSGI app for one venue of market.VENUES; without fault_control,
     /sim/faults answers 404 and no fault can be set; without limits_enforced, no call is
     refused for the venue's rate limit."""
     if venue not in _ROUTES:
@@ -110,7 +111,9 @@ def _respond(
     for pattern, handler in _ROUTES[venue]:
         if match := pattern.fullmatch(path):
             admission = limiter.admit(path, query, now.timestamp())
-            if admission.refusal is not None:
+            if isinstance(admission.refusal, Response):
+                reply = admission.refusal
+            elif admission.refusal is not None:
                 reply = json_response(*admission.refusal)
             else:
                 render = partial(handler, match, query)
@@ -285,7 +288,28 @@ _ROUTES: dict[str, list[tuple[re.Pattern[str], Handler]]] = {
         (re.compile(r"/0/public/Ticker"), _kraken_ticker),
         (re.compile(r"/0/public/AssetPairs"), catalogues.kraken_asset_pairs),
     ],
+    "okx": [
+        (re.compile(r"/api/v5/market/ticker"), tickers.okx_ticker),
+        (re.compile(r"/api/v5/market/tickers"), tickers.okx_tickers),
+        (re.compile(r"/api/v5/public/instruments"), catalogues.okx_instruments),
+    ],
+    "bybit": [
+        (re.compile(r"/v5/market/tickers"), tickers.bybit_tickers),
+        (re.compile(r"/v5/market/instruments-info"), catalogues.bybit_instruments),
+    ],
+    "bitstamp": [
+        (re.compile(r"/api/v2/ticker/"), tickers.bitstamp_tickers),
+        (re.compile(r"/api/v2/ticker/(?P<pair>[^/]+)/"), tickers.bitstamp_ticker),
+        (re.compile(r"/api/v2/markets/"), catalogues.bitstamp_markets),
+    ],
 }
 _CATALOGUES = frozenset(
-    {catalogues.binance_exchange_info, catalogues.coinbase_products, catalogues.kraken_asset_pairs}
+    {
+        catalogues.binance_exchange_info,
+        catalogues.coinbase_products,
+        catalogues.kraken_asset_pairs,
+        catalogues.okx_instruments,
+        catalogues.bybit_instruments,
+        catalogues.bitstamp_markets,
+    }
 )

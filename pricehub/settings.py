@@ -256,26 +256,30 @@ LOGGING = {
 }
 
 # The venues' base URLs: the simulated venues of `make run`, or with VENUES=public the real
-# venues' public APIs. The first migration creates the three Exchange rows with them (each
+# venues' public APIs. The seed migrations create the Exchange rows with them (each
 # overridden by BINANCE_URL, ...); `manage.py venues use` points existing rows at them.
 PRICEHUB_VENUE_URLS = {
     "simulated": {
         "binance": "http://127.0.0.1:8081",
         "coinbase": "http://127.0.0.1:8082",
         "kraken": "http://127.0.0.1:8083",
+        "okx": "http://127.0.0.1:8084",
+        "bybit": "http://127.0.0.1:8085",
+        "bitstamp": "http://127.0.0.1:8086",
     },
     "public": {
         "binance": "https://api.binance.com",
         "coinbase": "https://api.exchange.coinbase.com",
         "kraken": "https://api.kraken.com",
+        "okx": "https://www.okx.com",
+        "bybit": "https://api.bybit.com",
+        "bitstamp": "https://www.bitstamp.net",
     },
 }
 PRICEHUB_VENUES = env.str("VENUES", default="simulated")
 _URLS = PRICEHUB_VENUE_URLS[PRICEHUB_VENUES]
 PRICEHUB_SEED_VENUES = {
-    "binance": env.str("BINANCE_URL", default=_URLS["binance"]),
-    "coinbase": env.str("COINBASE_URL", default=_URLS["coinbase"]),
-    "kraken": env.str("KRAKEN_URL", default=_URLS["kraken"]),
+    kind: env.str(f"{kind.upper()}_URL", default=url) for kind, url in _URLS.items()
 }
 
 # Circuit breaker per venue, its state in Redis for every process: this many failed requests

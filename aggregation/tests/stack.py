@@ -41,9 +41,7 @@ def environment(
         REFRESH_MEDIUM_SECONDS=str(interval),
         REFRESH_COLD_SECONDS=str(interval),
         HISTORY_HEARTBEAT_SECONDS="0",  # every refresh leaves a point
-        BINANCE_URL=venues["binance"],
-        COINBASE_URL=venues["coinbase"],
-        KRAKEN_URL=venues["kraken"],
+        **{f"{kind.upper()}_URL": url for kind, url in venues.items()},
         LOG_LEVEL="WARNING",
     )
     run = [sys.executable, "manage.py"]

@@ -34,7 +34,10 @@ class Adapter(ABC):
     ask: ClassVar[Path]
     volume: ClassVar[Path]
     # error_message's text when the venue lists no such pair; a bulk request then fails whole.
-    unknown_pair: ClassVar[str]
+    unknown_pair: ClassVar[str | None] = None
+    # The HTTP status a venue answers an unlisted pair's ticker with, when it says so by its
+    # status alone (Bitstamp's 404 page) rather than in words.
+    unknown_pair_status: ClassVar[int | None] = None
     # How many pairs one request may ask for; 1 means the venue has no bulk ticker.
     max_pairs: ClassVar[int] = 1
     # The path of the venue's catalogue: every market it lists, with its status.
@@ -47,6 +50,9 @@ class Adapter(ABC):
     # say (no Retry-After): after HTTP 429 or its own words, and after HTTP 418, a ban.
     refused_seconds: ClassVar[float] = 1.0
     banned_seconds: ClassVar[float] = 120.0
+    # The HTTP statuses by which the venue bans the address for a while: Binance's 418,
+    # Bybit's 403 "access too frequent". A 429 is a refusal of the one call.
+    ban_statuses: ClassVar[frozenset[int]] = frozenset({HTTPStatus.IM_A_TEAPOT})
     # The response header with the venue's own count of what the address used, if it sends one.
     used_header: ClassVar[str | None] = None
     # The venue's own error messages when it refuses a call for its limit.
@@ -186,6 +192,8 @@ class Adapter(ABC):
 
     def _payload(self, status: int, body: bytes) -> Any:
         """Return the decoded body of a successful answer."""
+        if status == self.unknown_pair_status:
+            raise UnknownPair(f"{self.kind} does not list this pair (HTTP {status})")
         try:
             payload = decode_json(body)
         except ExchangeError:
@@ -210,3 +218,50 @@ class Adapter(ABC):
         if status != HTTPStatus.OK:
             raise ExchangeError(f"{self.kind} answered HTTP {status}", reason="venue_error")
         return payload
+
+
+class AllTickersAdapter(Adapter):
+    """A venue whose bulk ticker answers every market it lists at once (OKX, Bybit,
+    Bitstamp): the answer's entries are picked by the name each one carries."""
+
+    # No URL grows with the pairs asked: one call serves any number of them.
+    max_pairs = 1000
+    # Where an entry of the bulk answer says which market it is.
+    entry_name: ClassVar[str]
+
+    @abstractmethod
+    def all_url(self, base_url: str) -> str:
+        """Return the URL of every market's ticker."""
+
+    @abstractmethod
+    def entries(self, payload: Any) -> list[Any]:
+        """Return the entries of a ticker answer, single or bulk."""
+
+    def catalogue(self, payload: Any) -> Iterable[tuple[str, Any]]:
+        """Return the catalogue's markets, which come in the tickers' envelope."""
+        return ((str(index), entry) for index, entry in enumerate(self.entries(payload)))
+
+    def names_url(self, base_url: str, names: Sequence[str]) -> str:
+        """Return the URL of every ticker, whichever were asked for."""
+        return self.all_url(base_url)
+
+    def answer_name(self, name: str) -> str:
+        """Return the market's name as the catalogue and the single ticker spell it, from the
+        name an entry of the bulk answer carries."""
+        return name
+
+    def ticker(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Return the only entry of a single ticker's answer."""
+        entries = self.entries(payload)
+        if len(entries) != 1 or not isinstance(entries[0], dict):
+            raise ExchangeError("the answer does not hold exactly one ticker object")
+        return entries[0]
+
+    def tickers(self, payload: Any, pairs: Sequence[Pair]) -> dict[str, Any]:
+        """Return the entries of the answer that the pairs asked for, by their names."""
+        by_name = {}
+        for entry in self.entries(payload):
+            name = entry.get(self.entry_name) if isinstance(entry, dict) else None
+            if isinstance(name, str):
+                by_name[self.answer_name(name)] = entry
+        return {pair.symbol: by_name.get(self.name(pair)) for pair in pairs}

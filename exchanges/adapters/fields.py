@@ -83,9 +83,11 @@ def optional_decimal_field(obj: object, *path: str | int) -> Decimal | None:
 
 def book_side_field(obj: object, *path: str | int) -> Decimal | None:
     """Return the best bid or ask at path, or None when that side of the book is empty: left
-    out, or zero (Binance's "bidPrice": "0.00000000" when no order rests there)."""
+    out, blank (OKX's and Bybit's "bidPx": ""), or zero (Binance's "bidPrice": "0.00000000"
+    when no order rests there)."""
     raw = _walk(obj, path)
-    if raw is None or (isinstance(raw, str) and _DECIMAL.fullmatch(raw) and Decimal(raw) == 0):
+    zero = isinstance(raw, str) and _DECIMAL.fullmatch(raw) and Decimal(raw) == 0
+    if raw is None or raw == "" or zero:
         return None
     value = _decimal(raw, path)  # a bid too small to keep is refused, not taken for none
     _check_positive(value, path)
@@ -108,6 +110,21 @@ def epoch_ms_field(obj: object, *path: str | int, received_at: datetime) -> date
         raise ExchangeError(f"{_label(path)} is not an integer")
     try:
         moment = _EPOCH + timedelta(milliseconds=raw)
+    except OverflowError:
+        raise ExchangeError(f"{_label(path)} is not a valid time") from None
+    return _not_future(moment, path, received_at)
+
+
+def epoch_text_field(
+    obj: object, *path: str | int, received_at: datetime, per_second: int = 1000
+) -> datetime:
+    """Return the time at path, given as a string of whole units since the Unix epoch: OKX's
+    milliseconds ("ts": "1710328243709"), Bitstamp's seconds (per_second=1)."""
+    raw = _required(obj, path)
+    if not isinstance(raw, str) or not raw.isdigit() or not raw.isascii():
+        raise ExchangeError(f"{_label(path)} is not a string of digits")
+    try:
+        moment = _EPOCH + timedelta(microseconds=int(raw) * (1_000_000 // per_second))
     except OverflowError:
         raise ExchangeError(f"{_label(path)} is not a valid time") from None
     return _not_future(moment, path, received_at)

@@ -54,18 +54,18 @@ def _error(kind: str, status: int, body: bytes) -> str:
     return str(caught.value)
 
 
-def test_it_offers_the_three_venues_as_kinds():
-    assert ADAPTER_KINDS == ("binance", "coinbase", "kraken")
+def test_it_offers_the_six_venues_as_kinds():
+    assert ADAPTER_KINDS == ("binance", "coinbase", "kraken", "okx", "bybit", "bitstamp")
 
 
-@pytest.mark.parametrize("kind", ["binance", "coinbase", "kraken"])
+@pytest.mark.parametrize("kind", ADAPTER_KINDS)
 def test_it_gives_the_adapter_of_each_kind(kind):
     assert get_adapter(kind).kind == kind
 
 
 def test_it_rejects_an_unknown_kind():
-    with pytest.raises(ValueError, match="unknown exchange kind 'bitstamp'"):
-        get_adapter("bitstamp")
+    with pytest.raises(ValueError, match="unknown exchange kind 'gemini'"):
+        get_adapter("gemini")
 
 
 @pytest.mark.parametrize(

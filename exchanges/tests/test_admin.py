@@ -25,7 +25,7 @@ def open_binance(stores: None, venue_rows: None, venues, settings) -> Iterator[N
 def test_the_exchange_list_shows_each_circuit(admin_client):
     page = admin_client.get("/admin/exchanges/exchange/").content.decode()
     assert '<td class="field-circuit">open</td>' in page
-    assert page.count('<td class="field-circuit">closed</td>') == 2
+    assert page.count('<td class="field-circuit">closed</td>') == 5
 
 
 @pytest.mark.usefixtures("open_binance")

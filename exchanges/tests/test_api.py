@@ -26,7 +26,7 @@ def binance_down(venues, settings) -> Iterator[None]:
     control.clear_faults(venues["binance"])
 
 
-def test_it_lists_the_three_venues_with_their_health_after_a_refresh(api):
+def test_it_lists_the_six_venues_with_their_health_after_a_refresh(api):
     price_refresh(symbol="BTCUSDT")
     venues = api.get("/exchanges").json()["exchanges"]
     assert [
@@ -34,14 +34,17 @@ def test_it_lists_the_three_venues_with_their_health_after_a_refresh(api):
         for venue in venues
     ] == [
         ("binance", "closed", 1, 0.0),
+        ("bitstamp", "closed", 1, 0.0),
+        ("bybit", "closed", 1, 0.0),
         ("coinbase", "closed", 1, 0.0),
         ("kraken", "closed", 1, 0.0),
+        ("okx", "closed", 1, 0.0),
     ]
 
 
 def test_it_gives_each_venue_its_settings_and_health(api, venues):
     price_refresh(symbol="BTCUSDT")
-    kraken = api.get("/exchanges").json()["exchanges"][2]
+    kraken = next(v for v in api.get("/exchanges").json()["exchanges"] if v["name"] == "kraken")
     assert {key: kraken[key] for key in ("name", "kind", "base_url", "enabled", "last_error")} == {
         "name": "kraken", "kind": "kraken", "base_url": venues["kraken"], "enabled": True,
         "last_error": None,

@@ -17,25 +17,39 @@ pytestmark = pytest.mark.usefixtures("venue_rows")
 def test_each_venue_s_catalogue_gives_its_markets_under_its_own_names():
     synced = catalogue.sync_all()
     assert {(s.exchange, s.trading, s.halted, s.delisted, s.error) for s in synced} == {
-        (venue, len(currencies.listed(venue)), 0, 0, "")
-        for venue in ("binance", "coinbase", "kraken")
+        (venue, len(currencies.listed(venue)), 0, 0, "") for venue in market.VENUES
     }
     btc = {m.exchange.name: m for m in Market.objects.filter(base="BTC", quote="USDT")}
     assert {name: m.symbol for name, m in btc.items()} == {
         "binance": "BTCUSDT",
         "coinbase": "BTC-USDT",
         "kraken": "XBTUSDT",  # Kraken's catalogue names Bitcoin XXBT, PriceHub BTC
+        "okx": "BTC-USDT",
+        "bybit": "BTCUSDT",
+        "bitstamp": "btcusdt",
     }
-    assert {m.venue_status for m in btc.values()} == {"TRADING", "online"}
-    # The USD books, under Kraken's key for its oldest pairs, and Binance's USDC one.
+    assert {m.venue_status for m in btc.values()} == {
+        "TRADING",
+        "online",
+        "live",
+        "Trading",
+        "Enabled",
+    }
+    # The USD books, under Kraken's key for its oldest pairs, and the USDC ones.
     usd = Market.objects.filter(base="BTC", quote__in=["USD", "USDC"])
     assert sorted(usd.values_list("exchange__name", "symbol", "quote")) == [
         ("binance", "BTCUSDC", "USDC"),
+        ("bitstamp", "btcusd", "USD"),
+        ("bitstamp", "btcusdc", "USDC"),
+        ("bybit", "BTCUSDC", "USDC"),
         ("coinbase", "BTC-USD", "USD"),
         ("kraken", "XXBTZUSD", "USD"),
+        ("okx", "BTC-USDC", "USDC"),
     ]
     stablecoins = Market.objects.filter(base__in=["USDT", "USDC"], quote="USD")
     assert sorted(stablecoins.values_list("exchange__name", "symbol")) == [
+        ("bitstamp", "usdcusd"),
+        ("bitstamp", "usdtusd"),
         ("coinbase", "USDT-USD"),
         ("kraken", "USDCUSD"),
         ("kraken", "USDTZUSD"),
@@ -97,10 +111,11 @@ def test_get_markets_filters_by_venue_base_quote_and_status(api):
     }
     usdt = api.get("/markets", {"quote": "USDT"}).json()["markets"]
     # Every asset's USDT market on each venue, and Binance's EURUSDT.
-    assert len(usdt) == 3 * len(market.assets()) + 1
+    assert len(usdt) == len(market.VENUES) * len(market.assets()) + 1
     euro = api.get("/markets", {"base": "EUR"}).json()["markets"]
     assert sorted((m["exchange"], m["symbol"], m["quote"]) for m in euro) == [
         ("binance", "EURUSDT", "USDT"),
+        ("bitstamp", "eurusd", "USD"),
         ("kraken", "ZEURZUSD", "USD"),  # Kraken's ZEUR is EUR
     ]
     assert api.get("/markets", {"status": "halted"}).json() == {"markets": []}

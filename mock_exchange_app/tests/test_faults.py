@@ -27,6 +27,9 @@ TICKERS = {  # a BTCUSDT ticker request on each venue
     "binance": ("/api/v3/ticker/24hr", "symbol=BTCUSDT"),
     "coinbase": ("/products/BTC-USDT/ticker", ""),
     "kraken": ("/0/public/Ticker", "pair=XBTUSDT"),
+    "okx": ("/api/v5/market/ticker", "instId=BTC-USDT"),
+    "bybit": ("/v5/market/tickers", "category=spot&symbol=BTCUSDT"),
+    "bitstamp": ("/api/v2/ticker/btcusdt/", ""),
 }
 Raw = tuple[int, str, bytes]  # status, content type, body
 
@@ -83,6 +86,14 @@ class Venue:
             return body["lastPrice"], body["bidPrice"], body["askPrice"]
         if self.name == "coinbase":
             return body["price"], body["bid"], body["ask"]
+        if self.name == "okx":
+            okx = body["data"][0]
+            return okx["last"], okx["bidPx"], okx["askPx"]
+        if self.name == "bybit":
+            bybit = body["result"]["list"][0]
+            return bybit["lastPrice"], bybit["bid1Price"], bybit["ask1Price"]
+        if self.name == "bitstamp":
+            return body["last"], body["bid"], body["ask"]
         btc = body["result"]["XBTUSDT"]
         return btc["c"][0], btc["b"][0], btc["a"][0]
 

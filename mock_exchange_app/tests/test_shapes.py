@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from exchanges.tests.recordings import load
-from mock_exchange_app import control
+from mock_exchange_app import control, currencies
 
 DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 # Keys of the real catalogue entries that PriceHub reads: the simulator must have each, alike.
@@ -175,3 +175,65 @@ def test_binance_s_error_and_rate_limit_bodies(venues):
     assert refused.status_code == 429
     assert refused.headers["Retry-After"].isdigit()
     compare("binance/429_too_many_requests.json", refused.json())
+
+
+def test_okx_s_ticker_single_and_bulk_and_its_errors(venues):
+    single = get(venues, "okx", "/api/v5/market/ticker", instId="BTC-USDT").json()
+    compare("okx/ticker_BTC-USDT.json", single)
+    every = get(venues, "okx", "/api/v5/market/tickers", instType="SPOT").json()
+    assert "ETH-USDC" in {t["instId"] for t in every["data"]}
+    compare("okx/ticker_BTC-USDT.json", every)
+    unknown = get(venues, "okx", "/api/v5/market/ticker", instId="NOPE-USDT")
+    assert (unknown.status_code, unknown.json()) == (200, load("okx/error_51001.json"))
+    control.set_limit(venues["okx"], 1)
+    get(venues, "okx", "/api/v5/market/ticker", instId="BTC-USDT")
+    refused = get(venues, "okx", "/api/v5/market/ticker", instId="BTC-USDT")
+    assert (refused.status_code, refused.json()) == (429, load("okx/429_50011.json"))
+
+
+def test_bybit_s_tickers_single_and_bulk_and_its_errors(venues):
+    single = get(venues, "bybit", "/v5/market/tickers", category="spot", symbol="BTCUSDT").json()
+    compare("bybit/tickers_spot_BTCUSDT.json", single)
+    every = get(venues, "bybit", "/v5/market/tickers", category="spot").json()
+    assert "USDCUSDT" in {t["symbol"] for t in every["result"]["list"]}
+    compare("bybit/tickers_spot_BTCUSDT.json", every)
+    unknown = get(venues, "bybit", "/v5/market/tickers", category="spot", symbol="NOPE").json()
+    compare("bybit/error_10001.json", unknown)
+    assert unknown["retMsg"] == "Not supported symbols"
+    control.set_limit(venues["bybit"], 1)
+    get(venues, "bybit", "/v5/market/tickers", category="spot", symbol="BTCUSDT")
+    refused = get(venues, "bybit", "/v5/market/tickers", category="spot", symbol="BTCUSDT")
+    assert (refused.status_code, refused.text) == (403, "access too frequent")
+
+
+def test_bitstamp_s_ticker_single_and_bulk_and_its_errors(venues):
+    single = get(venues, "bitstamp", "/api/v2/ticker/btcusdt/").json()
+    compare("bitstamp/ticker_btcusdt.json", single)
+    every = get(venues, "bitstamp", "/api/v2/ticker/").json()
+    assert {"BTC/USD", "EUR/USD", "USDC/USD"} <= {t["pair"] for t in every}
+    compare("bitstamp/ticker_all.json", every)
+    assert get(venues, "bitstamp", "/api/v2/ticker/nopeusd/").status_code == 404
+    control.set_limit(venues["bitstamp"], 1)
+    get(venues, "bitstamp", "/api/v2/ticker/btcusd/")
+    refused = get(venues, "bitstamp", "/api/v2/ticker/btcusd/")
+    assert refused.status_code == 400
+    assert refused.json() == load("bitstamp/error_400_002.json")
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "params", "name", "entries"),
+    [
+        ("okx", "/api/v5/public/instruments", {"instType": "SPOT"}, "okx/instruments_SPOT.json",
+         lambda answer: answer["data"]),
+        ("bybit", "/v5/market/instruments-info", {"category": "spot", "limit": "1000"},
+         "bybit/instruments_info_spot.json", lambda answer: answer["result"]["list"]),
+        ("bitstamp", "/api/v2/markets/", {}, "bitstamp/markets.json", lambda answer: answer),
+    ],
+)  # fmt: skip
+def test_the_newer_venues_catalogue_entries_have_the_real_entry_s_shape(
+    venues, kind, path, params, name, entries
+):
+    simulated, real = get(venues, kind, path, **params).json(), load(name)
+    assert len(entries(simulated)) == len(currencies.listed(kind))
+    for entry in entries(simulated)[:5]:
+        assert differences(shape(entries(real)[0]), shape(entry), name) == []
