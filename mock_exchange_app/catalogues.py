@@ -11,14 +11,17 @@ from datetime import UTC, datetime, timedelta
 
 from mock_exchange_app.currencies import listed, tick_size
 from mock_exchange_app.faults import Quote, Reply
-from mock_exchange_app.tickers import bitstamp_name, bybit_error, bybit_result, okx_name
 from mock_exchange_app.wire import (
     EPOCH,
     KRAKEN_BASE,
     KRAKEN_CODES,
+    bitstamp_name,
+    bybit_error,
+    bybit_result,
     e8,
     kraken_key,
     kraken_name,
+    okx_name,
     plain,
 )
 

@@ -8,28 +8,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from mock_exchange_app import currencies, market
+from mock_exchange_app import catalogues, currencies, market
 from mock_exchange_app.faults import Quote, Reply
 from mock_exchange_app.replies import Response
-from mock_exchange_app.wire import EPOCH, e8, plain
+from mock_exchange_app.wire import (
+    EPOCH,
+    bitstamp_name,
+    bybit_error,
+    bybit_result,
+    e8,
+    now_ms,
+    okx_name,
+    plain,
+)
 
 Query = dict[str, list[str]]
 _NOT_FOUND_PAGE = b"<!DOCTYPE html><html><head><title>Not Found</title></head><body></body></html>"
-
-
-def okx_name(base: str, quote: str) -> str:
-    """Return OKX's instrument id: BTC-USDT."""
-    return f"{base}-{quote}"
-
-
-def bitstamp_name(base: str, quote: str) -> str:
-    """Return Bitstamp's market symbol: btcusd."""
-    return f"{base}{quote}".lower()
 
 
 @cache
@@ -94,20 +93,9 @@ def bybit_tickers(_match: re.Match[str], query: Query, quote: Quote) -> Reply:
         chosen = list(listed)
     quoted = [quote(listed[s]) for s in chosen]
     # The answer's time is the server's: here the moment its tickers were taken at.
-    at = max(_ms(t) for t in quoted) if quoted else _now_ms()
+    at = max(_ms(t) for t in quoted) if quoted else now_ms()
     result = {"category": "spot", "list": [_bybit_fields(t) for t in quoted]}
     return 200, bybit_result(result, at)
-
-
-def bybit_result(result: dict[str, Any], time_ms: int | None = None) -> dict[str, Any]:
-    """Return Bybit's envelope of a successful answer."""
-    at = _now_ms() if time_ms is None else time_ms
-    return {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": at}
-
-
-def bybit_error(code: int, message: str) -> dict[str, Any]:
-    """Return Bybit's envelope of an error, sent with HTTP 200."""
-    return {"retCode": code, "retMsg": message, "result": {}, "retExtInfo": {}, "time": _now_ms()}
 
 
 def _bybit_fields(t: market.Ticker) -> dict[str, Any]:
@@ -173,5 +161,20 @@ def _ms(t: market.Ticker) -> int:
     return (t.time - EPOCH) // timedelta(milliseconds=1)
 
 
-def _now_ms() -> int:
-    return (datetime.now(UTC) - EPOCH) // timedelta(milliseconds=1)
+# The routes of these venues, beside venues.py's of the others.
+ROUTES = {
+    "okx": [
+        (re.compile(r"/api/v5/market/ticker"), okx_ticker),
+        (re.compile(r"/api/v5/market/tickers"), okx_tickers),
+        (re.compile(r"/api/v5/public/instruments"), catalogues.okx_instruments),
+    ],
+    "bybit": [
+        (re.compile(r"/v5/market/tickers"), bybit_tickers),
+        (re.compile(r"/v5/market/instruments-info"), catalogues.bybit_instruments),
+    ],
+    "bitstamp": [
+        (re.compile(r"/api/v2/ticker/"), bitstamp_tickers),
+        (re.compile(r"/api/v2/ticker/(?P<pair>[^/]+)/"), bitstamp_ticker),
+        (re.compile(r"/api/v2/markets/"), catalogues.bitstamp_markets),
+    ],
+}

@@ -288,28 +288,12 @@ _ROUTES: dict[str, list[tuple[re.Pattern[str], Handler]]] = {
         (re.compile(r"/0/public/Ticker"), _kraken_ticker),
         (re.compile(r"/0/public/AssetPairs"), catalogues.kraken_asset_pairs),
     ],
-    "okx": [
-        (re.compile(r"/api/v5/market/ticker"), tickers.okx_ticker),
-        (re.compile(r"/api/v5/market/tickers"), tickers.okx_tickers),
-        (re.compile(r"/api/v5/public/instruments"), catalogues.okx_instruments),
-    ],
-    "bybit": [
-        (re.compile(r"/v5/market/tickers"), tickers.bybit_tickers),
-        (re.compile(r"/v5/market/instruments-info"), catalogues.bybit_instruments),
-    ],
-    "bitstamp": [
-        (re.compile(r"/api/v2/ticker/"), tickers.bitstamp_tickers),
-        (re.compile(r"/api/v2/ticker/(?P<pair>[^/]+)/"), tickers.bitstamp_ticker),
-        (re.compile(r"/api/v2/markets/"), catalogues.bitstamp_markets),
-    ],
+    **tickers.ROUTES,
 }
+# The catalogue routes, which also say which markets are halted.
 _CATALOGUES = frozenset(
-    {
-        catalogues.binance_exchange_info,
-        catalogues.coinbase_products,
-        catalogues.kraken_asset_pairs,
-        catalogues.okx_instruments,
-        catalogues.bybit_instruments,
-        catalogues.bitstamp_markets,
-    }
+    handler
+    for routes in _ROUTES.values()
+    for _, handler in routes
+    if handler.__module__ == catalogues.__name__
 )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Kraken's names for the pairs it is asked for: XBTUSDT, XDGUSDT.
@@ -47,3 +48,29 @@ def plain(value: Decimal) -> str:
 
 def iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def okx_name(base: str, quote: str) -> str:
+    """Return OKX's instrument id: BTC-USDT."""
+    return f"{base}-{quote}"
+
+
+def bitstamp_name(base: str, quote: str) -> str:
+    """Return Bitstamp's market symbol: btcusd."""
+    return f"{base}{quote}".lower()
+
+
+def bybit_result(result: dict[str, Any], time_ms: int | None = None) -> dict[str, Any]:
+    """Return Bybit's envelope of a successful answer."""
+    at = now_ms() if time_ms is None else time_ms
+    return {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": at}
+
+
+def bybit_error(code: int, message: str) -> dict[str, Any]:
+    """Return Bybit's envelope of an error, sent with HTTP 200."""
+    return {"retCode": code, "retMsg": message, "result": {}, "retExtInfo": {}, "time": now_ms()}
+
+
+def now_ms() -> int:
+    """Return the time now in epoch milliseconds."""
+    return (datetime.now(UTC) - EPOCH) // timedelta(milliseconds=1)

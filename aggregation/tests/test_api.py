@@ -9,6 +9,7 @@ from django.test import override_settings
 
 from aggregation import price_cache
 from aggregation.history import store
+from aggregation.methods import median_of
 from aggregation.models import Asset
 from aggregation.price import AggregatedPrice, Source, whole_ms
 from aggregation.services import price_refresh
@@ -38,7 +39,7 @@ def test_it_serves_the_latest_price_with_every_contract_field(api):
         "age_seconds", "sources",
     }  # fmt: skip
     assert (body["asset"], body["method"], body["sources_used"], body["stale"]) == (
-        "BTCUSDT", "vwap", 3, False,
+        "BTCUSDT", "vwap", 6, False,
     )  # fmt: skip
 
 
@@ -65,7 +66,8 @@ def test_it_reports_each_source_with_its_status(api):
     price_refresh(symbol="BTCUSDT")
     sources = api.get("/prices/BTCUSDT").json()["sources"]
     assert [(s["exchange"], s["status"]) for s in sources] == [
-        ("binance", "used"), ("coinbase", "used"), ("kraken", "excluded"),
+        ("binance", "used"), ("bitstamp", "used"), ("bybit", "used"), ("coinbase", "used"),
+        ("kraken", "excluded"), ("okx", "used"),
     ]  # fmt: skip
 
 
@@ -115,7 +117,7 @@ def test_it_refreshes_on_post_and_answers_the_new_price(api):
     response = api.post("/refresh/btcusdt")
     body = response.json()
     assert (response.status_code, body["message"]) == (200, "Price for BTCUSDT refreshed")
-    assert body["price"]["sources_used"] == 3
+    assert body["price"]["sources_used"] == 6
     assert api.get("/prices/BTCUSDT").json()["price"] == body["price"]["price"]
 
 
@@ -134,7 +136,7 @@ def test_it_answers_503_no_quorum_with_each_venue_reason(api):
     response = api.post("/refresh/BTCUSDT")
     body = response.json()
     assert (response.status_code, body["error"]) == (503, "no_quorum")
-    assert [s["status"] for s in body["sources"]] == ["excluded"] * 3
+    assert [s["status"] for s in body["sources"]] == ["excluded"] * 6
 
 
 def test_it_answers_405_in_the_error_format(api):
@@ -160,8 +162,9 @@ def test_it_serves_prices_over_http(live_server):
 def test_it_prices_by_another_method_on_request(api):
     price = price_refresh(symbol="BTCUSDT")
     body = api.get("/prices/BTCUSDT?method=median").json()
-    middle = sorted(source.price for source in price.used)[1]
-    assert (body["method"], body["price"]) == ("median", float(middle))
+    # Six prices: the mean of the two middle ones.
+    middle = median_of([source.price for source in price.used])
+    assert (body["method"], body["price"]) == ("median", pytest.approx(float(middle), rel=1e-11))
 
 
 def test_it_rejects_an_unknown_method(api):

@@ -28,7 +28,7 @@ def test_it_refreshes_the_named_assets_with_progress():
 def test_it_refreshes_every_enabled_asset_with_all():
     Asset.objects.exclude(symbol__in=["BTCUSDT", "XRPUSDT"]).update(enabled=False)
     output = run("refresh", "--all")
-    assert output.count("(3/3 sources)") == 2
+    assert output.count("(6/6 sources)") == 2
 
 
 def test_it_refreshes_one_tier():

@@ -65,6 +65,13 @@ def test_btcusd_uses_usd_usdt_and_usdc_markets_each_at_its_rate(venues):
         ("coinbase", "BTC-USDT", "USDT"),
         ("kraken", "XBTUSDT", "USDT"),
         ("kraken", "XXBTZUSD", "USD"),
+        ("okx", "BTC-USDT", "USDT"),
+        ("okx", "BTC-USDC", "USDC"),
+        ("bybit", "BTCUSDT", "USDT"),
+        ("bybit", "BTCUSDC", "USDC"),
+        ("bitstamp", "btcusdt", "USDT"),
+        ("bitstamp", "btcusdc", "USDC"),
+        ("bitstamp", "btcusd", "USD"),
     }
     assert used["coinbase", "BTC-USD", "USD"].rate is None  # in USD already
     usdt = used["kraken", "XBTUSDT", "USDT"]
@@ -83,8 +90,8 @@ def test_a_usdt_depeg_moves_btcusd_with_it_and_never_takes_usdt_at_par(venues):
     usdt, _ = refreshed(venues, "USDTUSD")
     assert abs(usdt.price - Decimal("0.97")) < Decimal("0.001")
     price, true = refreshed(venues, "BTCUSD")
-    rates = {s.market: s.rate for s in price.used if s.quote == "USDT"}
-    assert len(rates) == 3
+    rates = {(s.exchange, s.market): s.rate for s in price.used if s.quote == "USDT"}
+    assert len(rates) == 6  # BTC's USDT book on each venue
     assert all(abs(rate - Decimal("0.97")) < Decimal("0.001") for rate in rates.values())
     errors = [bps(price.price, true)] + [error_bps(venues) for _ in range(4)]
     assert sum(errors) / len(errors) <= 3, errors
@@ -99,13 +106,39 @@ def test_a_stale_rate_excludes_the_markets_that_need_it(venues, settings):
     settings.PRICEHUB_RATE_MAX_AGE_SECONDS = 0.001
     time.sleep(0.01)
     price = price_refresh(symbol="BTCUSD")
-    excluded = {s.market: (s.reason, s.detail) for s in price.sources if s.status == "excluded"}
-    eur = {"BTCEUR", "BTC-EUR", "XXBTZEUR"}  # no EURUSD asset, so no EUR rate at all
-    assert set(excluded) == {"BTCUSDT", "BTCUSDC", "BTC-USDT", "XBTUSDT"} | eur
-    reason, detail = excluded["XBTUSDT"]
+    excluded = {
+        (s.exchange, s.market): (s.reason, s.detail)
+        for s in price.sources
+        if s.status == "excluded"
+    }
+    # No EURUSD asset, so no EUR rate at all.
+    eur = {
+        ("binance", "BTCEUR"),
+        ("coinbase", "BTC-EUR"),
+        ("kraken", "XXBTZEUR"),
+        ("okx", "BTC-EUR"),
+        ("bitstamp", "btceur"),
+    }
+    assert (
+        set(excluded)
+        == {
+            ("binance", "BTCUSDT"),
+            ("binance", "BTCUSDC"),
+            ("coinbase", "BTC-USDT"),
+            ("kraken", "XBTUSDT"),
+            ("okx", "BTC-USDT"),
+            ("okx", "BTC-USDC"),
+            ("bybit", "BTCUSDT"),
+            ("bybit", "BTCUSDC"),
+            ("bitstamp", "btcusdt"),
+            ("bitstamp", "btcusdc"),
+        }
+        | eur
+    )
+    reason, detail = excluded["kraken", "XBTUSDT"]
     assert reason == "no_conversion"
     assert detail.startswith("the USDT/USD rate is 0 s old, past 0.001 s")
-    assert {s.market for s in price.used} == {"BTC-USD", "XXBTZUSD"}
+    assert {s.market for s in price.used} == {"BTC-USD", "XXBTZUSD", "btcusd"}
 
 
 @pytest.mark.usefixtures("usd_assets")
@@ -113,14 +146,22 @@ def test_an_operator_s_eurusd_brings_the_venues_eur_books_in(venues):
     Asset.objects.create(symbol="EURUSD", base="EUR", quote="USD")
     price_refresh(symbol="USDTUSD")
     eur = price_refresh(symbol="EURUSD")
-    # From Kraken's EUR/USD book and Binance's EUR/USDT one, at PriceHub's USDT rate.
+    # From Kraken's and Bitstamp's EUR/USD books and Binance's EUR/USDT one, at PriceHub's
+    # USDT rate.
     assert {(s.exchange, s.market, s.quote) for s in eur.used} == {
         ("binance", "EURUSDT", "USDT"),
         ("kraken", "ZEURZUSD", "USD"),
+        ("bitstamp", "eurusd", "USD"),
     }
     assert abs(eur.price - truth(venues, "EURUSD")) < Decimal("0.002")
     price, true = refreshed(venues, "BTCUSD")
-    euro = {s.market: s for s in price.used if s.quote == "EUR"}
-    assert set(euro) == {"BTCEUR", "BTC-EUR", "XXBTZEUR"}
+    euro = {(s.exchange, s.market): s for s in price.used if s.quote == "EUR"}
+    assert set(euro) == {
+        ("binance", "BTCEUR"),
+        ("coinbase", "BTC-EUR"),
+        ("kraken", "XXBTZEUR"),
+        ("okx", "BTC-EUR"),
+        ("bitstamp", "btceur"),
+    }
     assert all(s.rate == eur.price for s in euro.values())
     assert bps(price.price, true) <= 5  # one sample; the others above average five

@@ -99,14 +99,16 @@ def test_the_dashboard_shows_prices_moving_the_chart_an_excluded_venue_and_stale
         "document.querySelector('#asset-BTCUSDT .change').textContent.endsWith('%')",
         timeout=WAIT_MS,
     )
-    # BTC's USDT, USD and USDC markets on the three venues, of nine with its EUR books, once
-    # the USDT and USDC rates that convert them are priced (the stack has just started).
-    sources_are("6 of 9")
+    # BTC's USDT, USD and USDC markets on the six venues (two each on Binance, Coinbase,
+    # Kraken, OKX and Bybit, three on Bitstamp), of eighteen with the EUR books of all but
+    # Bybit, once the USDT and USDC rates that convert them are priced (the stack has just
+    # started).
+    sources_are("13 of 18")
 
     # The chosen asset's chart draws candles, and its venues are listed.
     row.click()
     page.locator("#chart .candle").first.wait_for(timeout=WAIT_MS)
-    assert page.locator("#venues tbody tr.used").count() == 6
+    assert page.locator("#venues tbody tr.used").count() == 13
     page.screenshot(path=RESULTS / "dashboard.png", full_page=True)
 
     # A venue quoting far off the others shows as excluded, with why, as it happens.
@@ -115,7 +117,7 @@ def test_the_dashboard_shows_prices_moving_the_chart_an_excluded_venue_and_stale
         page.locator("#venues tr.excluded[data-market='BTCUSDT']").wait_for(timeout=WAIT_MS)
         why = page.locator("#venues tr.why[data-market='BTCUSDT']").text_content()
         assert "from the median" in why
-        sources_are("5 of 9")
+        sources_are("12 of 18")
         page.screenshot(path=RESULTS / "dashboard-excluded-venue.png", full_page=True)
     finally:
         clear_faults(venues["binance"])

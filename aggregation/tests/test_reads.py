@@ -77,7 +77,7 @@ def assert_same(path: str, **headers: str) -> dict[str, Any] | None:
 def test_it_answers_a_fresh_price_as_the_view_does():
     price_refresh(symbol="BTCUSDT")
     body = assert_same("/prices/btcusdt")
-    assert (body["asset"], body["stale"], body["sources_used"]) == ("BTCUSDT", False, 3)
+    assert (body["asset"], body["stale"], body["sources_used"]) == ("BTCUSDT", False, 6)
 
 
 def test_it_answers_a_stale_price_as_the_view_does():
@@ -92,7 +92,7 @@ def test_it_answers_a_failing_asset_as_the_view_does():
         price_refresh(symbol="BTCUSDT")
     body = assert_same("/prices/BTCUSDT")
     assert body["stale"] is True
-    assert [s["reason"] for s in body["last_refresh_error"]["sources"]] == ["unreachable"] * 3
+    assert [s["reason"] for s in body["last_refresh_error"]["sources"]] == ["unreachable"] * 6
 
 
 def test_it_answers_another_method_and_a_304_as_the_view_does():

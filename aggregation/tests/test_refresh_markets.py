@@ -10,7 +10,7 @@ import pytest
 from aggregation.aggregate import NoQuorum
 from aggregation.services import price_refresh
 from exchanges import catalogue
-from exchanges.models import Market
+from exchanges.models import Exchange, Market
 from mock_exchange_app import control
 
 pytestmark = pytest.mark.usefixtures("stores", "venue_rows", "seeded_assets")
@@ -33,12 +33,21 @@ def test_each_source_is_a_market_of_the_venue_s_catalogue_under_its_name():
         ("binance", "BTCEUR", "excluded", "no_conversion"),
         ("binance", "BTCUSDC", "excluded", "no_conversion"),
         ("binance", "BTCUSDT", "used", None),
+        ("bitstamp", "btceur", "excluded", "no_conversion"),
+        ("bitstamp", "btcusd", "excluded", "no_conversion"),
+        ("bitstamp", "btcusdc", "excluded", "no_conversion"),
+        ("bitstamp", "btcusdt", "used", None),
+        ("bybit", "BTCUSDC", "excluded", "no_conversion"),
+        ("bybit", "BTCUSDT", "used", None),
         ("coinbase", "BTC-EUR", "excluded", "no_conversion"),
         ("coinbase", "BTC-USD", "excluded", "no_conversion"),
         ("coinbase", "BTC-USDT", "used", None),
         ("kraken", "XBTUSDT", "used", None),
         ("kraken", "XXBTZEUR", "excluded", "no_conversion"),
         ("kraken", "XXBTZUSD", "excluded", "no_conversion"),
+        ("okx", "BTC-EUR", "excluded", "no_conversion"),
+        ("okx", "BTC-USDC", "excluded", "no_conversion"),
+        ("okx", "BTC-USDT", "used", None),
     ]
 
 
@@ -48,6 +57,8 @@ def test_a_halted_market_is_left_out_unasked_and_one_not_listed_is_not_asked(ven
         status="halted", venue_status="cancel_only"
     )
     Market.objects.filter(exchange__name="coinbase", symbol="BTC-USDT").delete()
+    # Only these three venues here: the others would make the quorum on their own.
+    Exchange.objects.exclude(name__in=["binance", "coinbase", "kraken"]).update(enabled=False)
     # Were they asked, these venues' answers would be errors.
     control.set_fault(venues["kraken"], "BTCUSDT", "down")
     control.set_fault(venues["coinbase"], "BTCUSDT", "down")
@@ -71,8 +82,11 @@ def test_a_venue_whose_catalogue_is_not_known_is_asked_by_the_usual_name():
     price = price_refresh(symbol="ETHUSDT")
     assert [(s.exchange, s.market, s.status) for s in price.sources] == [
         ("binance", None, "used"),
+        ("bitstamp", None, "used"),
+        ("bybit", None, "used"),
         ("coinbase", None, "used"),
         ("kraken", None, "used"),
+        ("okx", None, "used"),
     ]
 
 
@@ -80,7 +94,7 @@ def test_a_venue_whose_catalogue_is_not_known_is_asked_by_the_usual_name():
 def test_a_venue_with_an_empty_side_of_the_book_still_counts_without_that_side(venues):
     control.set_fault(venues["binance"], "BTCUSDT", "empty", side="bid")
     price = price_refresh(symbol="BTCUSDT")
-    (binance,) = [s for s in price.sources if s.market == "BTCUSDT"]
+    (binance,) = [s for s in price.sources if s.exchange == "binance" and s.market == "BTCUSDT"]
     assert (binance.status, binance.bid, binance.ask is not None) == ("used", None, True)
 
 
@@ -90,6 +104,8 @@ def test_a_venue_with_an_empty_side_of_the_book_still_counts_without_that_side(v
         ("binance", "BTCUSDT", "BREAK"),
         ("coinbase", "BTC-USDT", "online"),
         ("kraken", "XBTUSDT", "cancel_only"),
+        ("okx", "BTC-USDT", "suspend"),
+        ("bitstamp", "btcusdt", "Disabled"),
     ],
 )
 def test_a_market_the_venue_halts_is_read_from_its_catalogue_and_left_out(
@@ -104,5 +120,5 @@ def test_a_market_the_venue_halts_is_read_from_its_catalogue_and_left_out(
     assert (halted.status, halted.venue_status) == ("halted", word)
     assert Market.objects.filter(status="halted").count() == 1
     price = price_refresh(symbol="BTCUSDT")
-    left_out = next(s for s in price.sources if s.market == market)
+    left_out = next(s for s in price.sources if (s.exchange, s.market) == (venue, market))
     assert (left_out.status, left_out.reason) == ("excluded", "halted")

@@ -45,7 +45,7 @@ def wait_for_prices(*symbols: str, timeout: float = 15.0) -> dict[str, object]:
 def test_it_refreshes_a_batch_through_the_broker(worker):
     refresh_batch.delay(["BTCUSDT", "ETHUSDT"], 1.0)
     found = wait_for_prices("BTCUSDT", "ETHUSDT")
-    assert [len(price.used) for price in found.values()] == [3, 3]
+    assert [len(price.used) for price in found.values()] == [6, 6]
 
 
 def test_the_beat_tick_refreshes_every_enabled_asset(worker):

@@ -26,7 +26,7 @@ def kraken_down(venues) -> Iterator[None]:
 def test_check_shows_each_catalogue_the_markets_the_first_assets_use_and_a_live_quote(capsys):
     call_command("venues", "check", "--assets", "2")
     out = capsys.readouterr().out
-    for venue in ("binance", "coinbase", "kraken"):
+    for venue in market.VENUES:
         listed = len(currencies.listed(venue))
         assert f"{listed} markets listed, {listed} trading" in out.split(f"{venue} (")[1]
     # The first two enabled assets by symbol, each with its markets under the venue's names.
@@ -34,7 +34,14 @@ def test_check_shows_each_catalogue_the_markets_the_first_assets_use_and_a_live_
     assert "  AVAXUSDT: AVAXUSD (trading), AVAXUSDT (trading)\n" in out
     assert "  ADAUSDT: ADAUSDT (trading)\n" in out
     quotes = re.findall(r"  quote of (\S+): (\d+\.\d+) \(bid ", out)
-    assert [name for name, _ in quotes] == ["ADAUSDT", "ADA-USD", "ADAUSD"]
+    assert [name for name, _ in quotes] == [
+        "ADAUSDT",  # binance
+        "adausd",  # bitstamp
+        "ADAUSDT",  # bybit
+        "ADA-USD",  # coinbase
+        "ADAUSD",  # kraken
+        "ADA-USDT",  # okx
+    ]
     truth = market.true_price("ADAUSDT", datetime.now(UTC))
     assert all(abs(float(price) / float(truth) - 1) < 0.01 for _, price in quotes)
 
@@ -52,6 +59,9 @@ def test_use_points_the_venues_at_the_public_apis_and_back(capsys, venues):
         "binance": "https://api.binance.com",
         "coinbase": "https://api.exchange.coinbase.com",
         "kraken": "https://api.kraken.com",
+        "okx": "https://www.okx.com",
+        "bybit": "https://api.bybit.com",
+        "bitstamp": "https://www.bitstamp.net",
     }
     assert "kraken: https://api.kraken.com\n" in capsys.readouterr().out
     call_command("venues", "use", "simulated")

@@ -95,10 +95,19 @@ def test_a_clean_start_logs_no_error_and_ctrl_c_stops_it_all(tmp_path: Path):
         ("coinbase", "BTC-USD", "USD"),
         ("kraken", "XBTUSDT", "USDT"),
         ("kraken", "XXBTZUSD", "USD"),
+        ("okx", "BTC-USDT", "USDT"),
+        ("okx", "BTC-USDC", "USDC"),
+        ("bybit", "BTCUSDT", "USDT"),
+        ("bybit", "BTCUSDC", "USDC"),
+        ("bitstamp", "btcusdt", "USDT"),
+        ("bitstamp", "btcusdc", "USDC"),
+        ("bitstamp", "btcusd", "USD"),
         # The EUR books, excluded until an operator adds EURUSD.
         ("binance", "BTCEUR", "EUR"),
         ("coinbase", "BTC-EUR", "EUR"),
         ("kraken", "XXBTZEUR", "EUR"),
+        ("okx", "BTC-EUR", "EUR"),
+        ("bitstamp", "btceur", "EUR"),
     }
     assert b'"asset":"BTCUSDT"' in event.replace(b" ", b"")
     # The start, up to Ctrl-C: at the stop, processes that outlive Redis may say they lost it.
