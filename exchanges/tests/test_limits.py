@@ -146,6 +146,28 @@ def test_kraken_s_own_words_for_its_limit_make_it_wait(venue_urls):
     assert control.limits(venue_urls["kraken"])["refused"] == 1
 
 
+def test_bybit_s_403_is_a_ban_waited_out_for_the_10_minutes_it_documents(venue_urls):
+    bybit = venue("bybit", venue_urls)
+    control.set_limit(venue_urls["bybit"], 1)
+    assert isinstance(ask(bybit, [BTC])["BTCUSDT"], Quote)
+    banned = ask(bybit, [BTC])["BTCUSDT"]
+    assert isinstance(banned, RateLimited)
+    assert str(banned) == "bybit banned the address (HTTP 403) for 600 s"
+    assert "bybit asked to wait until" in str(ask(bybit, [BTC])["BTCUSDT"])
+    assert control.limits(venue_urls["bybit"])["refused"] == 1
+
+
+@pytest.mark.parametrize(("kind", "wait"), [("okx", 2), ("bitstamp", 60)])
+def test_okx_s_429_and_bitstamp_s_own_words_make_them_wait(venue_urls, kind, wait):
+    exchange = venue(kind, venue_urls)
+    control.set_limit(venue_urls[kind], 1)
+    assert isinstance(ask(exchange, [BTC])["BTCUSDT"], Quote)
+    refused = ask(exchange, [BTC])["BTCUSDT"]
+    assert isinstance(refused, RateLimited)
+    assert refused.wait == wait
+    assert control.limits(venue_urls[kind])["refused"] == 1
+
+
 def test_binance_s_own_count_near_its_limit_makes_it_wait_for_the_next_minute(venue_urls):
     limit = get_adapter("binance").limit
     limits.used("binance", limit, 5000)
