@@ -36,8 +36,7 @@ def stack_environment(tmp_path: Path) -> dict[str, str]:
         DYNAMODB_IN_MEMORY="true",
         **{f"{name}_PORT": port for name, port in ports.items()},
         **{
-            f"{venue.upper()}_URL": f"http://127.0.0.1:{free_port()}"
-            for venue in deploy.run.VENUES
+            f"{venue.upper()}_URL": f"http://127.0.0.1:{free_port()}" for venue in deploy.run.VENUES
         },
     )
     env.pop("DYNAMODB_ENDPOINT_URL", None)
