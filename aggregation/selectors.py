@@ -93,23 +93,17 @@ def asset_list(
     text: str | None = None,
     enabled: bool | None = None,
 ) -> list[Asset]:
-    """Return up to limit assets in symbol order, from the first after the symbol `after`:
-    those of a tier, with a market of their base on a venue (by its catalogue, delisted ones
-    aside), whose symbol or base holds text (any case), enabled or not."""
+    """Return up to limit assets in symbol order after the symbol `after`, of a tier, with a
+    market of their base on a venue (delisted aside), whose symbol or base holds text."""
     # Keyset paging on the symbol's unique index: a page costs the same at any depth.
-    assets = Asset.objects.order_by("symbol")
-    if after is not None:
-        assets = assets.filter(symbol__gt=after)
-    if tier is not None:
-        assets = assets.filter(tier=tier)
-    if enabled is not None:
-        assets = assets.filter(enabled=enabled)
-    if text:
-        upper = text.upper()  # symbols and bases are stored upper-case
-        assets = assets.filter(Q(symbol__contains=upper) | Q(base__contains=upper))
+    given = {"symbol__gt": after, "tier": tier, "enabled": enabled}
+    assets = Asset.objects.order_by("symbol").filter(
+        **{field: value for field, value in given.items() if value is not None}
+    )
+    if text:  # symbols and bases are stored upper-case
+        assets = assets.filter(Q(symbol__contains=text.upper()) | Q(base__contains=text.upper()))
     if venue is not None:
-        # The venue's bases, read once: a correlated EXISTS per asset had SQLite, without
-        # statistics, read all of the venue's markets for each asset (0.6 s a page).
+        # Its bases read once: SQLite ran an EXISTS per asset over all its markets (0.6 s).
         markets = Market.objects.filter(exchange__name=venue).exclude(status=Market.Status.DELISTED)
         assets = assets.filter(base__in=markets.values("base"))
     return list(assets[:limit])
