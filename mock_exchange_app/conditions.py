@@ -16,10 +16,11 @@ import math
 import os
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,20 @@ class Conditions:
                 volatility.append((at, float(multiplier)))
         object.__setattr__(self, "jumps", tuple(jumps))
         object.__setattr__(self, "volatility", tuple(volatility))
+
+    def moved(self, base: str, t: float, walk: Callable[[float], float], scale: float) -> float:
+        """Return the factor by which the conditions move the truth of an asset of base at t,
+        its quiet truth being exp(scale * walk(t)): its base's jumps, and its walk since each
+        change of volatility, scaled by that change until the next."""
+        if not self.changes:
+            return 1.0
+        factor = math.prod(jump.factor(t) for jump in self.jumps if jump.base == base)
+        walked = scale * sum(
+            (multiplier - 1) * (walk(min(t, end)) - walk(start))
+            for (start, multiplier), (end, _) in pairwise([*self.volatility, (math.inf, 1.0)])
+            if start < t
+        )
+        return factor * math.exp(walked)
 
     def rates(self, t: float) -> dict[str, Decimal]:
         """Return the currencies' rates at t, USD a unit."""

@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
-from functools import cache, lru_cache
-from itertools import pairwise
+from functools import cache, lru_cache, partial
 from pathlib import Path
 from statistics import NormalDist
 
@@ -86,13 +85,9 @@ def sim_asset_count(raw: str | None) -> int | None:
     """Parse SIM_ASSETS: None when unset or empty, else a positive number of assets."""
     if not raw:
         return None
-    try:
-        count = int(raw)
-    except ValueError:
-        count = 0
-    if count < 1:
+    if not raw.isdecimal() or int(raw) < 1:
         raise ValueError(f"SIM_ASSETS must be a positive whole number, not {raw!r}")
-    return count
+    return int(raw)
 
 
 SIM_ASSETS = sim_asset_count(os.environ.get("SIM_ASSETS"))
@@ -197,27 +192,15 @@ def _truth(symbol: str, t: float, seed: int, finest: int = 0) -> float:
 
 
 def _scale(symbol: str, seed: int) -> float:
-    """Return the asset's daily volatility, per unit of the walk."""
-    base = assets()[symbol].base
-    vol = 0.0005 if base in _STABLECOINS else 0.03 + 0.03 * _uniform(seed, symbol, "vol")
-    return vol / math.sqrt(_DAY)
+    # The asset's daily volatility, per unit of the walk.
+    stable = assets()[symbol].base in _STABLECOINS
+    return (0.0005 if stable else 0.03 + 0.03 * _uniform(seed, symbol, "vol")) / math.sqrt(_DAY)
 
 
 def _moved(symbol: str, t: float, seed: int) -> float:
-    """Return the factor by which the market's conditions move the asset's truth at t: its
-    base's jumps, and its walk since each change of volatility, scaled by that change."""
-    state = conditions.current()
-    if not state.changes:
-        return 1.0
-    base = assets()[symbol].base
-    factor = math.prod(jump.factor(t) for jump in state.jumps if jump.base == base)
-    # Each multiplier holds from its change to the next one.
-    walked = sum(
-        (multiplier - 1) * (_walk(seed, symbol, min(t, end)) - _walk(seed, symbol, start))
-        for (start, multiplier), (end, _) in pairwise([*state.volatility, (math.inf, 1.0)])
-        if start < t
-    )
-    return factor * math.exp(_scale(symbol, seed) * walked)
+    """Return the factor by which the market's conditions move the asset's truth at t."""
+    walk, scale = partial(_walk, seed, symbol), _scale(symbol, seed)
+    return conditions.current().moved(assets()[symbol].base, t, walk, scale)
 
 
 def _walk(seed: int, symbol: str, t: float, finest: int = 0) -> float:
