@@ -78,5 +78,5 @@ def test_a_kept_quote_from_before_a_jump_barely_holds_the_price_back():
     assert binance.weight < Decimal("0.01")
     assert binance.detail == (
         "last good quote kept; no new one: timed out after 2 s; "
-        "weight x0.00: 4.0 s old, 203.6 bps from the median"
+        "weight x0.00: 4.0 s old, 203.0 bps from the median"
     )
