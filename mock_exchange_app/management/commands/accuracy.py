@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from aggregation.models import Asset
 from exchanges.models import Exchange
-from mock_exchange_app.accuracy import Options, Row, largest_venue, measure, scenarios
+from mock_exchange_app.accuracy import FAULTS, Options, Row, largest_venue, measure, scenarios
 
 TABLE = "{:<34} {:>4} {:>9} {:>8} {:>8} {:>9} {:>9} {:>8} {:>10}"
 HEADER = ("", "used", "mean bps", "p95 bps", "vs none", "plain bps", "plain p95", "par bps")
@@ -60,6 +60,37 @@ class Command(BaseCommand):
         baseline = rows[0].mean_bps if rows and rows[0].scenario == "none" else None
         for row in rows:
             self.stdout.write(TABLE.format(*_cells(row, baseline)))
+        self.stdout.write("")
+        for ok, text in targets(rows, options["venue"]):
+            self.stdout.write(f"{'PASS' if ok else 'MISS'}  {text}")
+
+
+def targets(rows: list[Row], venue: str) -> list[tuple[bool, str]]:
+    """Return whether each target was met, with what was measured, for the rows there are."""
+    found: list[tuple[bool, str]] = []
+    none = next((row for row in rows if row.scenario == "none"), None)
+    if none is not None:
+        found.append((_mean(none) <= 1.5, f"fault-free {_mean(none):.2f} bps <= 1.5"))
+        faults = [row for row in rows if row.scenario in {f"{venue} {name}" for name, _ in FAULTS}]
+        if faults:
+            worst = max(faults, key=_mean)
+            delta = _mean(worst) - _mean(none)
+            text = f"every {venue} fault within 2 bps of fault-free: {worst.scenario} {delta:+.2f}"
+            found.append((delta <= 2, text))
+    for row in rows:
+        if (took := row.converged_p95_seconds) is not None:
+            text = f"{row.scenario}: within 10 bps of the truth {took:.2f} s after the end, p95"
+            found.append((took <= 2, f"{text} <= 2 s"))
+        elif "late" in row.scenario or row.scenario.startswith("USDT"):
+            text = (
+                f"{row.scenario}: {_mean(row):.2f} bps <= 3 (plain VWAP {row.plain_mean_bps:.2f})"
+            )
+            found.append((_mean(row) <= 3, text))
+    return found
+
+
+def _mean(row: Row) -> float:
+    return math.inf if row.mean_bps is None else row.mean_bps
 
 
 def _cells(row: Row, baseline: float | None) -> list[str]:
