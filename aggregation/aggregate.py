@@ -110,6 +110,14 @@ def combine(quotes: Sequence[Quote] | Sequence[Source], method: str) -> Decimal:
     return _PRICE_CONTEXT.plus(METHODS[method](quotes))
 
 
+def recombine(sources: Sequence[Source], method: str) -> Decimal:
+    """Return the price of a published price's used sources by method, each weighed as it was
+    (its share of the weight, in place of its volume; older prices have none)."""
+    return combine(
+        [s if s.weight is None else replace(s, volume=s.weight) for s in sources], method
+    )
+
+
 def _kept(results: Results, rejections: Sequence[Rejection | None]) -> list[Quote]:
     """Return the quotes that nothing rejected, in order (an error always carries one)."""
     return [

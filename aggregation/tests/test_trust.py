@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregation.aggregate import Origin, Rules, aggregate
+from aggregation.aggregate import Origin, Rules, aggregate, recombine
 from aggregation.methods import vwap
 from aggregation.tests.test_methods import NOW, quote
 from aggregation.trust import trusts, weights
@@ -80,3 +80,12 @@ def test_a_kept_quote_from_before_a_jump_barely_holds_the_price_back():
         "last good quote kept; no new one: timed out after 2 s; "
         "weight x0.00: 4.0 s old, 203.0 bps from the median"
     )
+
+
+def test_a_price_recomputed_from_its_sources_weighs_them_as_it_did():
+    fresh = [quote("98", "10", "coinbase"), quote("98.02", "30", "kraken")]
+    results = [(Origin(q.exchange), q) for q in [*fresh, kept("98.1", "binance", age=3)]]
+    rules = Rules("vwap", 2, timedelta(seconds=30), Decimal(5), Decimal("0.05"))
+    price = aggregate("BTCUSD", results, rules=rules, now=NOW)
+    assert abs(recombine(price.used, "vwap") - price.price) < Decimal("1e-9")
+    assert recombine(price.used, "vwap") != vwap(price.used)  # the volumes alone
