@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from aggregation import codec, copies, price_cache, scheduling
-from aggregation.aggregate import combine
+from aggregation.aggregate import recombine
 from aggregation.codec import PublishedFailure, PublishedPrice
 from aggregation.copies import AssetInfo
 from aggregation.documents import render_batch, render_reading
@@ -284,7 +284,7 @@ def _from_history(symbol: str, failure: PublishedFailure | None) -> AggregatedPr
 def _priced_by(price: AggregatedPrice, method: str) -> AggregatedPrice:
     """Return price recomputed by another method from the quotes it used."""
     try:
-        return replace(price, price=combine(price.used, method), method=method)
+        return replace(price, price=recombine(price.used, method), method=method)
     except ValueError as exc:
         raise NoPrice("no_price", f"No {method} for {price.asset}: {exc}.") from exc
 

@@ -10,8 +10,9 @@ Besides each venue's own routes, every app serves the simulator's routes under /
 
 - GET /sim/truth/{SYMBOL}[?at=<epoch ms>]: the true price now, or at that moment, of any
   market: BTCUSDT, BTCUSD, USDTUSD.
-- GET /sim/market: the market-wide rates; PUT /sim/market with {"rates": {"USDT": "0.97"}}
-  changes them for every venue; DELETE /sim/market puts the defaults back (currencies.py).
+- GET /sim/market: the market's conditions; PUT /sim/market changes them for every venue:
+  rates ({"rates": {"USDT": "0.97"}}), volatility, a jump of an asset or a venue's lag;
+  DELETE /sim/market puts the defaults back (conditions.py).
 - GET /sim/limits: the venue's rate limit and how many calls it refused (limits.py); PUT and
   DELETE set and reset it.
 - GET /sim/faults: every fault set; PUT /sim/faults/{SYMBOL or *} with {"mode": ..., ...}
@@ -31,7 +32,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-from mock_exchange_app import catalogues, currencies, faults, limits, market, replies
+from mock_exchange_app import catalogues, conditions, currencies, faults, limits, market, replies
 from mock_exchange_app.faults import Quote, Reply
 from mock_exchange_app.replies import Response, json_response
 from mock_exchange_app.wire import EPOCH, e8, iso, kraken_key, kraken_name, plain
@@ -99,7 +100,11 @@ def _respond(
         reply = faults.control(registry, method, match["symbol"], _body(environ), now)
         return json_response(*reply)
     if fault_control and path == _MARKET:
-        return json_response(*currencies.control(method, _body(environ)))
+        bases = {asset.base for asset in market.assets().values()}
+        reply = conditions.control(
+            method, _body(environ), now.timestamp(), venues=market.VENUES, bases=bases
+        )
+        return json_response(*reply)
     if path == _LIMITS and (fault_control or method == "GET"):
         return json_response(*limits.control(limiter, method, _body(environ), now.timestamp()))
     if method != "GET":
