@@ -173,7 +173,7 @@ def test_the_dashboard_shows_prices_moving_the_chart_an_excluded_venue_and_stale
         float(text.removesuffix(" %")) for text in used.locator(".weight").all_text_contents()
     ]
     assert sum(weights) == pytest.approx(100, abs=0.05 * len(weights))
-    assert "share of the used 24 h volume" in page.locator("#weights-note").text_content()
+    assert "share of the price" in page.locator("#weights-note").text_content()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.screenshot(path=RESULTS / "dashboard-search.png", full_page=True)
     assert problems == []

@@ -37,6 +37,8 @@ def no_limits(venues: dict[str, str], venue_rows: None) -> Iterator[None]:
             )
         catalogue.sync_all()
         yield
+    for url in venues.values():
+        control.reset_limits(url)
 
 
 def run(names: set[str], options: Options = QUICK) -> dict[str, Row]:

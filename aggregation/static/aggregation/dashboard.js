@@ -18,12 +18,12 @@ const SEARCHABLE = /^[A-Za-z0-9]{1,20}$/; // what GET /assets takes as q
 let searchTimer = null;
 let searchNumber = 0; // the newest search: an older one's late answer is dropped
 let watched = null; // the chosen asset's own stream, when the page's does not name it
-// What a used source weighs in the price, by method: vwap's shares are shown per source;
-// the other methods give no source a weight of its own, and this says what counts instead.
+// What a used source weighs in the price, by method: each used source's weight is its share
+// (its volume times its trust); the methods that do not weigh by it say what counts instead.
 const WEIGHTS = {
-  vwap: "Weight: each used source's share of the used 24 h volume.",
+  vwap: "Weight: each used source's share of the price, its 24 h volume times its trust (less for a kept quote's age or a distance from the median).",
   median: "median: the middle used price (the mean of the two middle ones); no weights.",
-  volume_weighted_median: "volume_weighted_median: the used price where half the used volume is reached, cheapest first; no weights.",
+  volume_weighted_median: "volume_weighted_median: the used price where half the weight is reached, cheapest first.",
   trimmed_mean: "trimmed_mean: the plain mean of the used prices once the highest and lowest fifth are dropped; no weights.",
   best_bid: "best_bid: the highest used bid; no weights.",
   best_ask: "best_ask: the lowest used ask; no weights.",
@@ -187,9 +187,9 @@ function showDetail() {
   if (!(chosen in prices)) return;
   const { doc } = prices[chosen];
   $("#detail").dataset.aggregatedAt = doc.aggregated_at;
-  const shares = doc.method === "vwap" ? volumeShares(doc.sources) : new Map();
+  const weighs = doc.method === "vwap" || doc.method === "volume_weighted_median";
   const rows = doc.sources.flatMap((source) => {
-    const share = shares.get(source);
+    const share = weighs ? (source.weight ?? undefined) : undefined;
     const row = tableRow(source, [
       [source.exchange],
       [source.market ?? "–"],
@@ -211,15 +211,6 @@ function showDetail() {
   $("#venues tbody").replaceChildren(...rows);
   $("#weights-note").textContent = WEIGHTS[doc.method] ?? "";
   if (performance.now() - chartLoadedAt > CHART_REFRESH_MS) loadChart();
-}
-
-function volumeShares(sources) {
-  // vwap weighs each used source by its volume, or all alike when none has any.
-  const used = sources.filter((source) => source.status === "used");
-  const total = used.reduce((sum, source) => sum + Number(source.volume ?? 0), 0);
-  return new Map(
-    used.map((source) => [source, total ? Number(source.volume ?? 0) / total : 1 / used.length]),
-  );
 }
 
 function conversion(source) {
