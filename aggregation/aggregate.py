@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Context, Decimal
 
 from aggregation.methods import METHODS
 from aggregation.price import AggregatedPrice, RefreshError, Source, whole_ms
+from aggregation.trust import Trust, trusts, weights
 from aggregation.validation import Rejection, check_quote, find_outliers
 from exchanges.quotes import ExchangeError, Quote
 
@@ -39,6 +40,8 @@ class Rules:
     max_age: timedelta
     mad_k: Decimal
     band: Decimal  # a fraction of the median
+    half_life: Decimal = Decimal(2)  # seconds: a kept quote's weight halves (trust.py)
+    tolerance: Decimal = Decimal("0.0005")  # a fraction of the median (trust.py)
 
 
 class NoQuorum(RefreshError):
@@ -76,15 +79,19 @@ def aggregate(
     # Outliers are judged among the valid quotes only; each takes its verdict in order.
     verdicts = iter(find_outliers(valid, mad_k=rules.mad_k, band=rules.band))
     rejections = [next(verdicts) if rejection is None else rejection for rejection in rejections]
+    used = _kept(results, rejections)
+    trust = trusts(used, now=now, half_life=rules.half_life, tolerance=rules.tolerance)
+    # Each used quote's trust and share of the weight, in order.
+    judged = iter(zip(trust, weights(used, trust), strict=True))
     sources = [
-        _source(origin, result, rejection)
+        _source(origin, result, rejection, None if rejection else next(judged))
         for (origin, result), rejection in zip(results, rejections, strict=True)
     ]
-    used = _kept(results, rejections)
     if len({quote.exchange for quote in used}) < rules.quorum:
         raise NoQuorum(symbol, sources, rules.quorum)
+    weighed = [replace(q, volume=q.volume * t.factor) for q, t in zip(used, trust, strict=True)]
     try:
-        price = combine(used, rules.method)
+        price = combine(weighed, rules.method)
     except ValueError as exc:  # the method needs a side of the book no used quote has
         short = f"{rules.method} found no price for {symbol}, as {exc}"
         raise NoQuorum(symbol, sources, rules.quorum, short=short) from exc
@@ -103,6 +110,14 @@ def combine(quotes: Sequence[Quote] | Sequence[Source], method: str) -> Decimal:
     return _PRICE_CONTEXT.plus(METHODS[method](quotes))
 
 
+def recombine(sources: Sequence[Source], method: str) -> Decimal:
+    """Return the price of a published price's used sources by method, each weighed as it was
+    (its share of the weight, in place of its volume; older prices have none)."""
+    return combine(
+        [s if s.weight is None else replace(s, volume=s.weight) for s in sources], method
+    )
+
+
 def _kept(results: Results, rejections: Sequence[Rejection | None]) -> list[Quote]:
     """Return the quotes that nothing rejected, in order (an error always carries one)."""
     return [
@@ -118,7 +133,12 @@ def _check(result: Quote | ExchangeError, rules: Rules, now: datetime) -> Reject
     return check_quote(result, now=now, max_age=rules.max_age)
 
 
-def _source(origin: Origin, result: Quote | ExchangeError, rejection: Rejection | None) -> Source:
+def _source(
+    origin: Origin,
+    result: Quote | ExchangeError,
+    rejection: Rejection | None,
+    judged: tuple[Trust, Decimal] | None,
+) -> Source:
     status = "used" if rejection is None else "excluded"
     reason = None if rejection is None else rejection.reason
     detail = None if rejection is None else rejection.detail
@@ -130,13 +150,18 @@ def _source(origin: Origin, result: Quote | ExchangeError, rejection: Rejection 
     }
     if isinstance(result, ExchangeError):
         return Source(origin.exchange, status, reason, detail, **market)
-    if rejection is None and result.kept_for is not None:
-        detail = f"last good quote kept; no new one: {result.kept_for}"
+    weight = None
+    if judged is not None:
+        trust, weight = judged
+        detail = trust.detail
+        if result.kept_for is not None:
+            detail = f"last good quote kept; no new one: {result.kept_for}; {detail}"
     return Source(
         origin.exchange,
         status,
         reason,
         detail,
+        weight=weight,
         price=result.price,
         bid=result.bid,
         ask=result.ask,

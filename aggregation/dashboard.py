@@ -1,6 +1,7 @@
-"""The dashboard at /: every enabled asset's price, updating live from GET /stream, and for the
-asset chosen its venues and a candle chart. The page is a shell; its script reads the public
-API (GET /prices, /stream, /prices/{asset}/candles) like any other client."""
+"""The dashboard at /: every enabled asset's price, updating live from GET /stream, a search
+that finds any asset, and for the asset chosen its venues and a candle chart. The page is a
+shell; its script reads the public API (GET /assets, /prices, /stream,
+/prices/{asset}/candles) like any other client."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "staleAfter": stale_after_seconds(),
             "intervals": list(INTERVALS),
             "urls": {
+                "assets": reverse("assets"),
                 "prices": reverse("prices"),
                 "stream": reverse("stream"),
                 "candles": reverse("candles", args=["ASSET"]),

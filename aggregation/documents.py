@@ -50,11 +50,22 @@ class SourceOutput(serializers.Serializer):
     bid = serializers.DecimalField(None, None, coerce_to_string=False, allow_null=True)
     ask = serializers.DecimalField(None, None, coerce_to_string=False, allow_null=True)
     volume = serializers.DecimalField(None, None, coerce_to_string=False, allow_null=True)
+    weight = serializers.DecimalField(
+        None,
+        None,
+        coerce_to_string=False,
+        allow_null=True,
+        required=False,
+        help_text="A used source's share of the price's weight, from 0 to 1 (the used sources' "
+        "sum to 1): its volume times its trust, which a kept quote's age and a distance from "
+        "the median lower. vwap and volume_weighted_median weigh by it; null when excluded.",
+    )
     status = serializers.CharField(help_text="used or excluded")
     reason = serializers.CharField(allow_null=True, help_text="why excluded, as a code")
     detail = serializers.CharField(
         allow_null=True,
-        help_text="why excluded, or why the venue's last good quote was kept, as a sentence",
+        help_text="why excluded, why the venue's last good quote was kept, or why a used "
+        "source weighs less than its volume, as a sentence",
     )
     quoted_at = serializers.DateTimeField(
         allow_null=True,
@@ -168,6 +179,7 @@ def render_sources(sources: tuple[Source, ...]) -> list[dict[str, Any]]:
             "bid": _number(source.bid),
             "ask": _number(source.ask),
             "volume": _number(source.volume),
+            "weight": _number(source.weight),
             "status": source.status,
             "reason": source.reason,
             "detail": source.detail,

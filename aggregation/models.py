@@ -76,4 +76,6 @@ class Asset(models.Model):
             max_age=timedelta(seconds=settings.PRICEHUB_MAX_QUOTE_AGE_SECONDS),
             mad_k=self.outlier_mad_k,
             band=self.outlier_band_percent / 100,
+            half_life=Decimal(str(settings.PRICEHUB_KEPT_QUOTE_HALF_LIFE_SECONDS)),
+            tolerance=Decimal(str(settings.PRICEHUB_AGREEMENT_TOLERANCE_BPS)) / 10_000,
         )

@@ -28,6 +28,7 @@ class Source:
     quote: str | None = None  # the market's quote currency, from its catalogue
     rate: Decimal | None = None  # pricing currency per unit of quote; prices are converted
     rate_age: Decimal | None = None  # seconds since the rate was aggregated
+    weight: Decimal | None = None  # a used source's share of the price's weight (trust.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,7 @@ def whole_ms(moment: datetime) -> datetime:
 def _source_record(source: Source) -> dict[str, Any]:
     # Absent amounts are left out: DynamoDB stores no empty attributes.
     record: dict[str, Any] = {"exchange": source.exchange, "status": source.status}
-    for name in ("market", "quote", "reason", "detail", *_AMOUNTS, "rate", "rate_age"):
+    for name in ("market", "quote", "reason", "detail", *_AMOUNTS, "rate", "rate_age", "weight"):
         if (value := getattr(source, name)) is not None:
             record[name] = value
     if source.quoted_at is not None:
@@ -123,6 +124,7 @@ def _source_from_record(record: dict[str, Any]) -> Source:
         quote=record.get("quote"),
         rate=None if record.get("rate") is None else Decimal(record["rate"]),
         rate_age=None if record.get("rate_age") is None else Decimal(record["rate_age"]),
+        weight=None if record.get("weight") is None else Decimal(record["weight"]),
     )
 
 

@@ -3,7 +3,8 @@
 Starts `make run`'s stack (deploy.run, DEBUG off, 50 simulated assets) for the run and stops it
 after; refuses when something already answers on 127.0.0.1:8080. Prints the results table, the
 hot asset's freshness, the web workers' memory and the targets, and writes the table and a
-latency plot under bench/results/.
+latency plot under bench/results/; then runs the accuracy scenarios on the same stack
+(bench/accuracy.py) and, unless BENCH_SCALE_ASSETS=0, the scale scenario.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import requests
 
-from bench import gaps, reference, report, scale, stack, streams, tools
+from bench import accuracy, gaps, reference, report, scale, stack, streams, tools
 from bench.plot import latency_plot
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -70,6 +71,9 @@ def main() -> int:
                 refresh_gaps = gaps.gaps()
                 _progress(f"the stream alone for {streams.SECONDS:g} s ...")
                 streamed.quiet_window()
+            _progress("the accuracy scenarios (manage.py accuracy, about 8 minutes) ...")
+            machine = f"{os.cpu_count()} cores ({_cpu_model()})"
+            accuracy.run(started=started, commit=_commit(), machine=machine)
         publish(
             run, started=started, assets=len(symbols), refresh_gaps=refresh_gaps, streamed=streamed
         )

@@ -156,7 +156,13 @@ def run() -> Scale:
 
 
 def _assets() -> list[dict]:
-    return requests.get(f"{stack.BASE}/assets", timeout=30).json()["assets"]
+    """Return every asset, page after page."""
+    assets, cursor = [], ""
+    while cursor is not None:
+        page = requests.get(f"{stack.BASE}/assets?limit=1000&cursor={cursor}", timeout=30).json()
+        assets.extend(page["assets"])
+        cursor = page["next_cursor"]
+    return assets
 
 
 def _sample(assets: list[dict]) -> list[str]:

@@ -1,8 +1,16 @@
-"""How close PriceHub's price stays to the simulator's true price while one venue misbehaves,
-or while the whole market moves (a USDT depeg).
+"""How close PriceHub's published price stays to the simulator's true price while a venue
+misbehaves, the whole market moves (a USDT depeg), an asset jumps, or a venue lags.
 
-Works only against the simulated venues, whose /sim endpoints inject faults and tell the true
-price; `manage.py accuracy` prints its table.
+Each sample is the price PriceHub last published for the asset, against the truth at the
+moment it was aggregated, beside what a plain volume-weighted average of the same quotes would
+give (every quote that parsed, a kept one at full weight, as PriceHub once priced) and that
+average taking every quote currency at par. Where the beat refreshes the asset (`make run`),
+the samples read what it publishes; elsewhere the harness refreshes the asset and its rates
+itself before each sample, as a hot refresh would. A jump is judged as a client sees it: the
+published price against the truth of the moment, from the jump's end on.
+
+Works only against the simulated venues, whose /sim endpoints inject faults and tell the
+truth; `manage.py accuracy` prints its table.
 """
 
 from __future__ import annotations
@@ -10,25 +18,23 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from statistics import fmean
+from statistics import fmean, quantiles
 from typing import Any
 
 from django.conf import settings
 
 from aggregation import price_cache
-from aggregation.aggregate import NoQuorum, aggregate
 from aggregation.conversion import rate_asset
 from aggregation.methods import vwap
 from aggregation.models import Asset
-from aggregation.price import RefreshError
-from aggregation.services import price_refresh, quotes_collect
+from aggregation.price import AggregatedPrice, RefreshError
+from aggregation.services import prices_refresh
 from exchanges.circuits import circuit_close
 from exchanges.client import own_timeouts
 from exchanges.models import Exchange
-from exchanges.quotes import Quote
 from mock_exchange_app import currencies, market
 from mock_exchange_app.control import (
     clear_faults,
@@ -38,9 +44,12 @@ from mock_exchange_app.control import (
     true_price,
 )
 
-# (name, fault) pairs; "slow" is given a delay past the venue's timeout when it is applied.
-SCENARIOS: list[tuple[str, dict[str, Any]]] = [
-    ("none", {}),
+CONVERGED_BPS = 10.0  # a jump's published price is converged within this of the truth
+_BEAT_SECONDS = 3.0  # a price younger than this at the start says the beat refreshes the asset
+_EVERY = 0.25  # seconds between a jump's samples
+
+# Faults of one venue; "slow" is given a delay past the venue's timeout when it is applied.
+FAULTS: list[tuple[str, dict[str, Any]]] = [
     ("down", {"mode": "down"}),
     ("slow", {"mode": "slow"}),
     ("garbage html", {"mode": "garbage", "kind": "html"}),
@@ -52,66 +61,80 @@ SCENARIOS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-# (name, market control) pairs: what moves the whole market, every venue alike.
-MARKET_SCENARIOS: list[tuple[str, dict[str, Any]]] = [
-    ("USDT at 0.97 USD", {"rates": {"USDT": "0.97"}}),
-]
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    faults: dict[str, dict[str, Any]] = field(default_factory=dict)  # by venue name
+    market: dict[str, Any] = field(default_factory=dict)  # a PUT /sim/market body
+    jump: float | None = None  # percent, alternately up and down, from each jump's start
+
+
+def scenarios(venue: str, venues: Sequence[str], largest: str) -> list[Scenario]:
+    """Return every scenario: fault-free, each fault on venue, every venue down, a USDT
+    depeg, jumps (with the largest venue down during them) and the largest venue lagging."""
+    down = {"mode": "down"}
+    return [
+        Scenario("none"),
+        *(Scenario(f"{venue} {name}", {venue: fault}) for name, fault in FAULTS),
+        Scenario("all down", {name: down for name in venues}),
+        Scenario("USDT at 0.97 USD", market={"rates": {"USDT": "0.97"}}),
+        Scenario("jumps of 2 %", jump=2.0),
+        Scenario(f"jumps, {largest} down", {largest: down}, jump=2.0),
+        Scenario(
+            f"{largest} 3 s late, volatility x3", market={"lag": {largest: 3}, "volatility": 3}
+        ),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
     scenario: str
-    sources_used: int  # in the last sample; 0 when no quorum
-    pricehub_bps: float | None  # mean absolute error; None when no price was published
-    plain_vwap_bps: float  # the plain VWAP of every quote that parsed, as PriceHub once did
-    at_par_bps: float  # the plain VWAP with every quote currency taken at par with the asset's
+    sources_used: int  # in the last sample; 0 when nothing was published since it began
+    mean_bps: float | None  # PriceHub's error; None when nothing was published
+    p95_bps: float | None
+    plain_mean_bps: float  # the plain VWAP of the same quotes
+    plain_p95_bps: float
+    at_par_bps: float  # the plain VWAP taking every quote currency at par, mean
+    converged_p95_seconds: float | None = None  # a jump's, from its end; None for others
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    samples: int = 5  # each scenario's, or its jumps' number
+    every: float = 1.0  # seconds between samples
+    settle: float = 3.0  # seconds from a scenario's change to its first sample
+    jump_seconds: float = 5.0
+    window: float = 2.0  # a jump's samples run this long after its end
 
 
 def measure(
-    asset: Asset,
-    faulty: Exchange,
-    exchanges: Sequence[Exchange],
-    *,
-    samples: int = 5,
-    every: float = 1.0,
-    settle: float = 0.0,
+    asset: Asset, exchanges: Sequence[Exchange], todo: Sequence[Scenario], options: Options
 ) -> list[Row]:
-    """Return one row per scenario, each fault applied to faulty's quotes of asset, its
-    samples `every` seconds apart (the venues' books move every second), the first `settle`
-    seconds after the fault."""
+    """Return one row per scenario of asset, each from healthy venues in the quiet market."""
+    beat = _published(asset.symbol, since=datetime.now(UTC) - timedelta(seconds=_BEAT_SECONDS))
+    sampler = _Sampler(asset, exchanges, refresh=beat is None)
     rows = []
     try:
-        for name, fault in SCENARIOS:
+        for scenario in todo:
             _heal(exchanges)
-            if fault:
-                params = {**fault, "delay": faulty.timeout_seconds + 1} if name == "slow" else fault
-                for symbol in _markets_of(asset.base):
-                    set_fault(faulty.base_url, symbol, **params)
-            rows.append(_sample(name, asset, exchanges, samples, every, settle))
+            _apply(scenario, asset, exchanges)
+            time.sleep(options.settle)
+            sample = sampler.jumps if scenario.jump else sampler.steady
+            rows.append(sample(scenario, options))
     finally:
         _heal(exchanges)
     return rows
 
 
-def measure_market(
-    asset: Asset,
-    exchanges: Sequence[Exchange],
-    *,
-    samples: int = 5,
-    every: float = 1.0,
-    settle: float = 0.0,
-) -> list[Row]:
-    """Return one row per market-wide scenario (MARKET_SCENARIOS), each set through a venue,
-    sampled from `settle` seconds after."""
-    rows = []
-    try:
-        for name, control in MARKET_SCENARIOS:
-            _heal(exchanges)
-            set_market(exchanges[0].base_url, **control)
-            rows.append(_sample(name, asset, exchanges, samples, every, settle))
-    finally:
-        _heal(exchanges)
-    return rows
+def _apply(scenario: Scenario, asset: Asset, exchanges: Sequence[Exchange]) -> None:
+    for exchange in exchanges:
+        if (fault := scenario.faults.get(exchange.name)) is not None:
+            if fault["mode"] == "slow":
+                fault = {**fault, "delay": exchange.timeout_seconds + 1}
+            for symbol in _markets_of(asset.base):
+                set_fault(exchange.base_url, symbol, **fault)
+    if scenario.market:
+        set_market(exchanges[0].base_url, **scenario.market)
 
 
 def _heal(exchanges: Sequence[Exchange]) -> None:
@@ -123,44 +146,116 @@ def _heal(exchanges: Sequence[Exchange]) -> None:
     reset_market(exchanges[0].base_url)
 
 
-def _sample(
-    name: str,
-    asset: Asset,
-    exchanges: Sequence[Exchange],
-    samples: int,
-    every: float,
-    settle: float,
-) -> Row:
-    # The scenario's change is made: its samples begin `settle` seconds later.
-    time.sleep(settle)
-    ours: list[float] = []
-    plain: list[float] = []
-    at_par: list[float] = []
-    used = 0
-    started = datetime.now(UTC)
-    for sample in range(samples):
-        if sample:
-            time.sleep(every)
-        _refresh_rates(started)
-        # Asked as a hot refresh is: within each venue's limit, from the hot share of it.
-        deadline = own_timeouts(exchanges)
-        now, found = quotes_collect([asset], exchanges, deadline=deadline, hot=True)
-        named = found[asset.symbol]
-        truth = true_price(exchanges[0].base_url, asset.symbol, at=now)
-        quotes = [(origin, result) for origin, result in named if isinstance(result, Quote)]
-        plain.append(_bps(vwap([quote for _, quote in quotes]), truth))
-        unconverted = [
-            replace(quote, price=quote.price / (origin.rate or 1)) for origin, quote in quotes
+@dataclass(slots=True)
+class _Sampler:
+    asset: Asset
+    exchanges: Sequence[Exchange]
+    refresh: bool  # whether the harness refreshes the asset itself (no beat does)
+    ours: list[float] = field(default_factory=list)
+    plain: list[float] = field(default_factory=list)
+    at_par: list[float] = field(default_factory=list)
+
+    def steady(self, scenario: Scenario, options: Options) -> Row:
+        started = datetime.now(UTC)
+        for sample in range(options.samples):
+            if sample:
+                time.sleep(options.every)
+            self._sample(started)
+        return self._row(scenario.name, started)
+
+    def jumps(self, scenario: Scenario, options: Options) -> Row:
+        started = datetime.now(UTC)
+        took = [
+            self._jump(started, scenario.jump if number % 2 else -scenario.jump, options)
+            for number in range(options.samples)
         ]
-        at_par.append(_bps(vwap(unconverted), truth))
-        try:
-            price = aggregate(asset.symbol, named, rules=asset.rules, now=now)
-        except NoQuorum:
-            used = 0
-            continue
-        used = len(price.used)
-        ours.append(_bps(price.price, truth))
-    return Row(name, used, fmean(ours) if ours else None, fmean(plain), fmean(at_par))
+        return self._row(scenario.name, started, converged=_p95(took))
+
+    def _jump(self, started: datetime, percent: float, options: Options) -> float:
+        """Jump the asset's base by percent; sample from the jump's end for options.window
+        seconds; return how long after its end the published price came within
+        CONVERGED_BPS of the truth (the window and 10 s more when it never did)."""
+        jump = {"base": self.asset.base, "percent": percent, "seconds": options.jump_seconds}
+        end = set_market(self.exchanges[0].base_url, jump=jump).timestamp()
+        end += options.jump_seconds
+        give_up = end + options.window + 10
+        converged = None
+        while (now := time.time()) < end + options.window or converged is None:
+            if now > give_up:
+                return give_up - end
+            price = self._sample(started, at_end=now >= end)
+            close = price is not None and now >= end and self._error_now(price) <= CONVERGED_BPS
+            if close and converged is None:
+                converged = max(0.0, now - end)
+            time.sleep(_EVERY)
+        return converged
+
+    def _error_now(self, price: AggregatedPrice) -> float:
+        return _bps(price.price, self._truth(datetime.now(UTC)))
+
+    def _sample(self, started: datetime, *, at_end: bool = True) -> AggregatedPrice | None:
+        if self.refresh:
+            self._refresh()
+        price = _published(self.asset.symbol, since=started)
+        if price is None or not at_end:
+            return price
+        truth = self._truth(price.aggregated_at)
+        self.ours.append(_bps(price.price, truth))
+        quotes = [s for s in price.sources if s.price is not None and s.volume is not None]
+        self.plain.append(_bps(vwap(quotes), truth))
+        unconverted = [_Par(s.price / (s.rate or 1), s.volume) for s in quotes]
+        self.at_par.append(_bps(vwap(unconverted), truth))
+        return price
+
+    def _refresh(self) -> None:
+        # The rates first, so that the asset converts at rates made a moment before, as hot.
+        rates = [rate_asset(code) for code in settings.PRICEHUB_RATE_CURRENCIES]
+        for symbols in (rates, [self.asset.symbol]):
+            with suppress(RefreshError):
+                prices_refresh(symbols=symbols, deadline=own_timeouts(self.exchanges), hot=True)
+
+    def _truth(self, at: datetime) -> Decimal:
+        return true_price(self.exchanges[0].base_url, self.asset.symbol, at=at)
+
+    def _row(self, name: str, started: datetime, converged: float | None = None) -> Row:
+        last = _published(self.asset.symbol, since=started)
+        ours, plain, at_par = self.ours, self.plain, self.at_par
+        self.ours, self.plain, self.at_par = [], [], []
+        return Row(
+            scenario=name,
+            sources_used=0 if last is None else len(last.used),
+            mean_bps=fmean(ours) if ours else None,
+            p95_bps=_p95(ours) if ours else None,
+            plain_mean_bps=fmean(plain) if plain else float("nan"),
+            plain_p95_bps=_p95(plain) if plain else float("nan"),
+            at_par_bps=fmean(at_par) if at_par else float("nan"),
+            converged_p95_seconds=converged,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Par:
+    price: Decimal
+    volume: Decimal
+    bid: None = None
+    ask: None = None
+
+
+def largest_venue(symbol: str, exchanges: Sequence[Exchange]) -> str:
+    """Return the venue with the most volume in the asset's latest price (the first venue
+    when it has none)."""
+    price = price_cache.latest_prices([symbol]).get(symbol)
+    volumes: dict[str, Decimal] = {exchange.name: Decimal(0) for exchange in exchanges}
+    for source in price.used if price else []:
+        if source.exchange in volumes and source.volume is not None:
+            volumes[source.exchange] += source.volume
+    return max(volumes, key=lambda name: volumes[name])
+
+
+def _published(symbol: str, *, since: datetime) -> AggregatedPrice | None:
+    """Return the asset's latest published price if aggregated since `since`."""
+    price = price_cache.latest_prices([symbol]).get(symbol)
+    return price if price is not None and price.aggregated_at >= since else None
 
 
 def _markets_of(base: str) -> list[str]:
@@ -170,18 +265,8 @@ def _markets_of(base: str) -> list[str]:
     return [symbol for symbol, each in listed.items() if each.base == base]
 
 
-def _refresh_rates(started: datetime) -> None:
-    # The rates a sample converts through, no older than a second and made since the scenario
-    # started, so that a market-wide change is in them at once: the beat's under make run,
-    # else refreshed here (each refresh asks the venues, within their limits).
-    symbols = [rate_asset(code) for code in settings.PRICEHUB_RATE_CURRENCIES]
-    published = price_cache.latest_prices(symbols)
-    fresh_since = max(started, datetime.now(UTC) - timedelta(seconds=1))
-    for symbol in symbols:
-        price = published.get(symbol)
-        if price is None or price.aggregated_at < fresh_since:
-            with suppress(RefreshError):
-                price_refresh(symbol=symbol)
+def _p95(values: Sequence[float]) -> float:
+    return quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
 
 
 def _bps(price: Decimal, truth: Decimal) -> float:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import requests
+
+from mock_exchange_app.conditions import LEAD_SECONDS
 
 _TIMEOUT = 5.0  # seconds; the /sim routes never misbehave, so this is only a safety net
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -31,16 +34,22 @@ def clear_faults(base_url: str) -> None:
     requests.delete(_url(base_url, "/sim/faults"), timeout=_TIMEOUT).raise_for_status()
 
 
-def set_market(base_url: str, **control: Any) -> None:
-    """Change the whole simulated market, e.g. rates={"USDT": "0.97"}, through any venue."""
+def set_market(base_url: str, **control: Any) -> datetime:
+    """Change the whole simulated market through any venue, e.g. rates={"USDT": "0.97"},
+    jump={"base": "BTC", "percent": -2, "seconds": 5} or lag={"kraken": 3}; return once every
+    venue has taken the change, with the time it took effect."""
     body = json.dumps(control, default=str)
     reply = requests.put(_url(base_url, "/sim/market"), data=body, timeout=_TIMEOUT)
     reply.raise_for_status()
+    at = datetime.fromisoformat(reply.json()["at"])
+    time.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()))
+    return at
 
 
 def reset_market(base_url: str) -> None:
-    """Put the simulated market's defaults back."""
+    """Put the simulated market's defaults back; return once every venue has."""
     requests.delete(_url(base_url, "/sim/market"), timeout=_TIMEOUT).raise_for_status()
+    time.sleep(LEAD_SECONDS)
 
 
 def limits(base_url: str) -> dict[str, Any]:

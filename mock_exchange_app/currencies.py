@@ -11,28 +11,20 @@ Bitstamp, OKX and Bybit have USDC books of BTC and ETH, and Binance BTC books of
 assets (ETHBTC); OKX has EUR books of BTC and ETH. Every venue lists each USDT market, USDCUSDT
 among them.
 
-The market-wide control, PUT /sim/market with {"rates": {"USDT": "0.97"}} (a depeg), sent to
-any venue, moves them all: it is kept in one file that every venue process reads,
-SIM_MARKET_FILE; DELETE /sim/market puts the default back.
+The rates are the market's conditions (conditions.py): PUT /sim/market with {"rates": {"USDT":
+"0.97"}} (a depeg), sent to any venue, moves every venue's books.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from functools import cache
-from pathlib import Path
-from typing import Any
 
-from mock_exchange_app import market
+from mock_exchange_app import conditions, market
 
-DEFAULT_RATES = {"USDT": Decimal(1), "EUR": Decimal("1.08")}  # USD a unit
-_RATE_BOUNDS = (Decimal("0.01"), Decimal(100))
 # Markets beyond the USDT ones, for the assets of the real listing only (not SIM_ASSETS' tail).
 # Coinbase and Kraken have a USD book of each asset and of some stablecoins; Binance USDC books.
 _STABLE_USD = {"coinbase": ("USDT",), "kraken": ("USDT", "USDC"), "bitstamp": ("USDT", "USDC")}
@@ -42,8 +34,6 @@ _BTC_BASES = ("ETH", "SOL", "BNB", "XRP", "ADA", "DOGE")  # Binance's ETHBTC, SO
 _STABLE = "USDCUSDT"  # the book a stablecoin's and EUR's own markets are drawn from
 _FINE_TICK = Decimal("0.00001")  # a EUR market's price tick, and USDT's in EUR
 _SATOSHI = Decimal("0.00000001")  # a BTC-quoted market's price tick
-_lock = threading.Lock()
-_read: tuple[float, dict[str, Decimal]] | None = None  # the file's mtime, and its rates
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,53 +47,13 @@ class Derived:
     tick: Decimal | None = None  # its own price tick; else its parent's
 
 
-def rates() -> dict[str, Decimal]:
-    """Return the market-wide rates, USD a unit, as SIM_MARKET_FILE holds them now."""
-    global _read
-    path = _file()
-    try:
-        mtime = path.stat().st_mtime if path else None
-    except FileNotFoundError:
-        mtime = None
-    if mtime is None:
-        return dict(DEFAULT_RATES)
-    with _lock:
-        if _read is None or _read[0] != mtime:
-            stored = json.loads(path.read_text())["rates"]
-            _read = (mtime, {**DEFAULT_RATES, **{k: Decimal(v) for k, v in stored.items()}})
-        return dict(_read[1])
-
-
-def control(method: str, body: bytes) -> tuple[int, Any]:
-    """Answer /sim/market: GET shows the rates, PUT sets some, DELETE puts the defaults back."""
-    path = _file()
-    if method == "GET":
-        return 200, _shown(rates())
-    if method not in ("PUT", "DELETE"):
-        return 405, {"error": "method not allowed"}
-    if path is None:
-        return 409, {"error": "SIM_MARKET_FILE is not set: the venues share no market control"}
-    if method == "DELETE":
-        path.unlink(missing_ok=True)
-        return 200, _shown(DEFAULT_RATES)
-    try:
-        given = _parsed(body)
-    except ValueError as error:
-        return 400, {"error": str(error)}
-    new = {**rates(), **given}
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"rates": {k: str(v) for k, v in new.items()}}))
-    temporary.replace(path)
-    return 200, _shown(new)
-
-
 def usd(code: str, at: datetime) -> Decimal:
     """Return what one unit of a quote currency is worth in USD at `at`."""
     if code == "USD":
         return Decimal(1)
     if code in ("USDC", "BTC"):
         return market.true_price(f"{code}USDT", at) * usd("USDT", at)
-    return rates()[code]
+    return conditions.current().rates(at.timestamp())[code]
 
 
 @cache
@@ -227,33 +177,3 @@ def _listing(venue: str, d: Derived) -> set[tuple[str, str]]:
     if venue == "bybit":
         return usdc
     return set()
-
-
-def _file() -> Path | None:
-    raw = os.environ.get("SIM_MARKET_FILE")
-    return Path(raw) if raw else None
-
-
-def _parsed(body: bytes) -> dict[str, Decimal]:
-    try:
-        given = json.loads(body or b"{}")["rates"]
-    except (ValueError, KeyError, TypeError):
-        raise ValueError('the body is {"rates": {"USDT": "0.97"}}') from None
-    if not isinstance(given, dict) or not given:
-        raise ValueError("rates maps currencies to USD a unit")
-    parsed = {}
-    for code, raw in given.items():
-        if code not in DEFAULT_RATES:
-            raise ValueError(f"{code} has no rate of its own; rates: {', '.join(DEFAULT_RATES)}")
-        try:
-            value = Decimal(str(raw))
-        except InvalidOperation:
-            raise ValueError(f"{code}: {raw!r} is not a number") from None
-        if not _RATE_BOUNDS[0] <= value <= _RATE_BOUNDS[1]:
-            raise ValueError(f"{code}: a rate is from {_RATE_BOUNDS[0]} to {_RATE_BOUNDS[1]}")
-        parsed[code] = value
-    return parsed
-
-
-def _shown(current: Mapping[str, Decimal]) -> dict[str, Any]:
-    return {"rates": {code: str(value) for code, value in current.items()}}

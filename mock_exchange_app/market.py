@@ -1,7 +1,8 @@
 """One simulated market: a true price per asset and what each venue quotes around it.
 
-Everything is a pure function of (seed, symbol, venue, time), so separate venue processes
-agree exactly without sharing state.
+Everything is a pure function of (seed, symbol, venue, time) and the market's conditions
+(conditions.py: jumps, volatility, venues' lags), which every venue process reads from one
+file, so separate venue processes agree exactly.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 from pathlib import Path
 from statistics import NormalDist
+
+from mock_exchange_app import conditions
 
 SEED = int(os.environ.get("SIM_SEED", "42"))
 VENUES = ("binance", "coinbase", "kraken", "okx", "bybit", "bitstamp")
@@ -34,14 +37,7 @@ _DAY = 86_400
 _SAMPLE_STEP = 3600  # high/low/vwap sample grid; aligned so samples are reused between requests
 _SAMPLED_LEVEL = 12  # the finest walk level in a sample: 2**12 s, above the grid's step
 _STABLECOINS = frozenset({"USDC", "USDT", "DAI", "FDUSD", "TUSD"})
-_VENUE_SHARE = {
-    "binance": 0.45,
-    "coinbase": 0.15,
-    "kraken": 0.06,
-    "okx": 0.12,
-    "bybit": 0.10,
-    "bitstamp": 0.03,
-}
+_VENUE_SHARE = dict(zip(VENUES, (0.45, 0.15, 0.06, 0.12, 0.10, 0.03), strict=True))
 _AVG_TRADE_USD = 1500.0
 _BP = 1e-4
 _QTY = Decimal("1E-8")
@@ -89,13 +85,9 @@ def sim_asset_count(raw: str | None) -> int | None:
     """Parse SIM_ASSETS: None when unset or empty, else a positive number of assets."""
     if not raw:
         return None
-    try:
-        count = int(raw)
-    except ValueError:
-        count = 0
-    if count < 1:
+    if not raw.isdecimal() or int(raw) < 1:
         raise ValueError(f"SIM_ASSETS must be a positive whole number, not {raw!r}")
-    return count
+    return int(raw)
 
 
 SIM_ASSETS = sim_asset_count(os.environ.get("SIM_ASSETS"))
@@ -150,7 +142,8 @@ def known_symbols() -> tuple[str, ...]:
 
 def true_price(symbol: str, at: datetime, seed: int = SEED) -> Decimal:
     """Return the asset's true price at `at`; raise KeyError for an unknown symbol."""
-    return _to_tick(symbol, _truth(symbol, _seconds(at), seed), ROUND_HALF_EVEN)
+    t = _seconds(at)
+    return _to_tick(symbol, _truth(symbol, t, seed) * _moved(symbol, t, seed), ROUND_HALF_EVEN)
 
 
 def venue_ticker(venue: str, symbol: str, at: datetime, seed: int = SEED) -> Ticker:
@@ -158,7 +151,9 @@ def venue_ticker(venue: str, symbol: str, at: datetime, seed: int = SEED) -> Tic
     if venue not in _VENUE_SHARE:
         raise KeyError(venue)
     t = _seconds(at)
-    mid = _venue_mid(venue, symbol, t, seed)
+    # A lagging venue's book is the market as it was its lag ago, at today's time.
+    seen = t - conditions.current().lag(venue, t)
+    mid = _venue_mid(venue, symbol, seen, seed) * _moved(symbol, seen, seed)
     half_spread = mid * (0.5 + 2 * _uniform(seed, venue, symbol, "spread")) * _BP
     # Last trade sits anywhere inside the spread, so bid <= last <= ask.
     last = mid + half_spread * (2 * _uniform(seed, venue, symbol, "side", int(t)) - 1)
@@ -191,9 +186,21 @@ def _seconds(at: datetime) -> float:
 
 
 def _truth(symbol: str, t: float, seed: int, finest: int = 0) -> float:
-    asset = assets()[symbol]
-    vol = 0.0005 if asset.base in _STABLECOINS else 0.03 + 0.03 * _uniform(seed, symbol, "vol")
-    return float(asset.price) * math.exp(vol / math.sqrt(_DAY) * _walk(seed, symbol, t, finest))
+    """Return the asset's truth at t in the quiet market, which the conditions then move."""
+    scale = _scale(symbol, seed)
+    return float(assets()[symbol].price) * math.exp(scale * _walk(seed, symbol, t, finest))
+
+
+def _scale(symbol: str, seed: int) -> float:
+    # The asset's daily volatility, per unit of the walk.
+    stable = assets()[symbol].base in _STABLECOINS
+    return (0.0005 if stable else 0.03 + 0.03 * _uniform(seed, symbol, "vol")) / math.sqrt(_DAY)
+
+
+def _moved(symbol: str, t: float, seed: int) -> float:
+    """Return the factor by which the market's conditions move the asset's truth at t."""
+    walk, scale = partial(_walk, seed, symbol), _scale(symbol, seed)
+    return conditions.current().moved(assets()[symbol].base, t, walk, scale)
 
 
 def _walk(seed: int, symbol: str, t: float, finest: int = 0) -> float:

@@ -1,6 +1,5 @@
-"""WSGI apps that speak Binance's, Coinbase Exchange's and Kraken's public ticker and catalogue
-formats (/api/v3/exchangeInfo, /products, /0/public/AssetPairs), and OKX's, Bybit's and
-Bitstamp's (tickers.py, with their catalogues in catalogues.py).
+"""WSGI apps that speak each venue's public ticker and catalogue formats: Binance's, Coinbase
+Exchange's and Kraken's here, OKX's, Bybit's and Bitstamp's in tickers.py (catalogues.py).
 
 Binance and Kraken also answer for several symbols at once, as they do: Binance's
 /api/v3/ticker/24hr?symbols=["BTCUSDT","ETHUSDT"] (a JSON array without spaces; one unknown
@@ -11,8 +10,9 @@ Besides each venue's own routes, every app serves the simulator's routes under /
 
 - GET /sim/truth/{SYMBOL}[?at=<epoch ms>]: the true price now, or at that moment, of any
   market: BTCUSDT, BTCUSD, USDTUSD.
-- GET /sim/market: the market-wide rates; PUT /sim/market with {"rates": {"USDT": "0.97"}}
-  changes them for every venue; DELETE /sim/market puts the defaults back (currencies.py).
+- GET /sim/market: the market's conditions; PUT /sim/market changes them for every venue:
+  rates ({"rates": {"USDT": "0.97"}}), volatility, a jump of an asset or a venue's lag;
+  DELETE /sim/market puts the defaults back (conditions.py).
 - GET /sim/limits: the venue's rate limit and how many calls it refused (limits.py); PUT and
   DELETE set and reset it.
 - GET /sim/faults: every fault set; PUT /sim/faults/{SYMBOL or *} with {"mode": ..., ...}
@@ -26,16 +26,24 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_CEILING, Decimal
 from functools import cache, partial
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-from mock_exchange_app import catalogues, currencies, faults, limits, market, replies, tickers
+from mock_exchange_app import (
+    catalogues,
+    conditions,
+    currencies,
+    faults,
+    limits,
+    market,
+    replies,
+    tickers,
+)
 from mock_exchange_app.faults import Quote, Reply
 from mock_exchange_app.replies import Response, json_response
-from mock_exchange_app.wire import EPOCH, e8, iso, kraken_key, kraken_name, plain
+from mock_exchange_app.wire import EPOCH, e8, iso, kraken_key, kraken_name, plain, whole_lots
 
 Query = dict[str, list[str]]
 Handler = Callable[[re.Match[str], Query, Quote], Reply]
@@ -100,7 +108,11 @@ def _respond(
         reply = faults.control(registry, method, match["symbol"], _body(environ), now)
         return json_response(*reply)
     if fault_control and path == _MARKET:
-        return json_response(*currencies.control(method, _body(environ)))
+        bases = {asset.base for asset in market.assets().values()}
+        reply = conditions.control(
+            method, _body(environ), now.timestamp(), venues=market.VENUES, bases=bases
+        )
+        return json_response(*reply)
     if path == _LIMITS and (fault_control or method == "GET"):
         return json_response(*limits.control(limiter, method, _body(environ), now.timestamp()))
     if method != "GET":
@@ -117,7 +129,7 @@ def _respond(
                 reply = json_response(*admission.refusal)
             else:
                 render = partial(handler, match, query)
-                if handler in _CATALOGUES:
+                if handler.__module__ == catalogues.__name__:  # it says which are halted
                     render = partial(handler, match, query, halted=registry.halted)
                 reply = replies.serve(registry, venue, now, render)
             return replace(reply, headers=reply.headers + admission.headers)
@@ -258,8 +270,8 @@ def _kraken_pairs() -> Mapping[str, tuple[str, str]]:
 def _kraken_fields(t: market.Ticker) -> dict[str, Any]:
     today, day = t.today, t.rolling
     return {
-        "a": [plain(t.ask), _whole_lots(t.ask_qty), f"{t.ask_qty:.3f}"],
-        "b": [plain(t.bid), _whole_lots(t.bid_qty), f"{t.bid_qty:.3f}"],
+        "a": [plain(t.ask), whole_lots(t.ask_qty), f"{t.ask_qty:.3f}"],
+        "b": [plain(t.bid), whole_lots(t.bid_qty), f"{t.bid_qty:.3f}"],
         "c": [plain(t.last), e8(t.last_qty)],
         "v": [e8(today.volume), e8(day.volume)],
         "p": [plain(today.vwap), plain(day.vwap)],
@@ -268,10 +280,6 @@ def _kraken_fields(t: market.Ticker) -> dict[str, Any]:
         "h": [plain(today.high), plain(day.high)],
         "o": plain(today.open),
     }
-
-
-def _whole_lots(qty: Decimal) -> str:
-    return str(int(qty.to_integral_value(ROUND_CEILING)))
 
 
 _ROUTES: dict[str, list[tuple[re.Pattern[str], Handler]]] = {
@@ -290,10 +298,3 @@ _ROUTES: dict[str, list[tuple[re.Pattern[str], Handler]]] = {
     ],
     **tickers.ROUTES,
 }
-# The catalogue routes, which also say which markets are halted.
-_CATALOGUES = frozenset(
-    handler
-    for routes in _ROUTES.values()
-    for _, handler in routes
-    if handler.__module__ == catalogues.__name__
-)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -44,6 +44,11 @@ def e8(value: Decimal) -> str:
 
 def plain(value: Decimal) -> str:
     return format(value, "f")
+
+
+def whole_lots(qty: Decimal) -> str:
+    """Return a quantity rounded up to whole lots, as Kraken's book sides count them."""
+    return str(int(qty.to_integral_value(ROUND_CEILING)))
 
 
 def iso(at: datetime) -> str:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +10,7 @@ from django.http import HttpResponse, QueryDict
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
 
+from aggregation.api import paging
 from aggregation.api.reads import JSON, ReadView
 from aggregation.candles import INTERVALS, parse_time
 from aggregation.documents import render_candles, render_history
@@ -21,8 +19,6 @@ from aggregation.price import epoch_ms
 from aggregation.selectors import asset_known
 from common.errors import ApiError, errors
 
-DEFAULT_PAGE = 100
-MAX_PAGE = 1000
 MAX_CANDLES = 1000
 
 _RANGE = [
@@ -65,8 +61,7 @@ class CandlesOutput(serializers.Serializer):
         parameters=[
             *_RANGE,
             OpenApiParameter("order", str, enum=["desc", "asc"], description="desc: newest first"),
-            OpenApiParameter("limit", int, description=f"1-{MAX_PAGE}, default {DEFAULT_PAGE}"),
-            OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
+            *paging.PARAMETERS,
         ],
         responses={200: HistoryOutput, **errors(400, 404, 429, 503)},
         summary="Stored price points of one asset in a time range",
@@ -104,10 +99,10 @@ def history_body(asset: str, params: Mapping[str, str]) -> bytes:
         start,
         end,
         newest_first=order == "desc",
-        limit=_limit(params.get("limit") or None),
+        limit=paging.page_limit(params.get("limit") or None),
         after_ms=_cursor_ms(params.get("cursor") or None, start, end),
     )
-    cursor = None if last is None else _cursor(last)
+    cursor = None if last is None else paging.next_cursor(last)
     return render_history(known.symbol, order, points, cursor)
 
 
@@ -140,27 +135,11 @@ def _range(params: Any, *, default_span: timedelta) -> tuple[datetime, datetime]
     return start, end
 
 
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_PAGE
-    # isdigit() alone admits digits such as "²" that int() refuses.
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
-        raise ApiError(400, "invalid_limit", f"limit is a whole number from 1 to {MAX_PAGE}.")
-    return int(raw)
-
-
-def _cursor(after_ms: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": after_ms}).encode()).decode()
-
-
 def _cursor_ms(raw: str | None, start: datetime, end: datetime) -> int | None:
-    if raw is None:
-        return None
-    try:
-        after = json.loads(base64.urlsafe_b64decode(raw.encode()))["after"]
-    except (ValueError, TypeError, KeyError, binascii.Error, RecursionError):
-        after = None
     # A cursor from another range would start the page outside it.
-    if type(after) is not int or not epoch_ms(start) <= after <= epoch_ms(end):
-        raise ApiError(400, "invalid_cursor", "cursor is not a next_cursor of this range.")
-    return after
+    lower, upper = epoch_ms(start), epoch_ms(end)
+    return paging.cursor_after(
+        raw,
+        valid=lambda after: type(after) is int and lower <= after <= upper,
+        detail="cursor is not a next_cursor of this range.",
+    )

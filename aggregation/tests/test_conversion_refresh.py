@@ -13,6 +13,7 @@ import requests
 from aggregation.models import Asset
 from aggregation.services import price_refresh
 from exchanges import catalogue
+from mock_exchange_app.control import reset_market, set_market
 
 pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
 
@@ -23,7 +24,7 @@ def usd_assets(venues, venue_rows) -> Iterator[None]:
         Asset.objects.get_or_create(symbol=f"{base}USD", defaults={"base": base, "quote": "USD"})
     catalogue.sync_all()
     yield
-    requests.delete(f"{venues['kraken']}/sim/market", timeout=5).raise_for_status()
+    reset_market(venues["kraken"])
 
 
 def truth(venues, symbol: str) -> Decimal:
@@ -84,9 +85,7 @@ def test_btcusd_uses_usd_usdt_and_usdc_markets_each_at_its_rate(venues):
 
 @pytest.mark.usefixtures("usd_assets")
 def test_a_usdt_depeg_moves_btcusd_with_it_and_never_takes_usdt_at_par(venues):
-    market = f"{venues['kraken']}/sim/market"
-    requests.put(market, json={"rates": {"USDT": "0.97"}}, timeout=5).raise_for_status()
-    time.sleep(0.1)
+    set_market(venues["kraken"], rates={"USDT": "0.97"})
     usdt, _ = refreshed(venues, "USDTUSD")
     assert abs(usdt.price - Decimal("0.97")) < Decimal("0.001")
     price, true = refreshed(venues, "BTCUSD")

@@ -4,6 +4,7 @@ chart, an excluded venue, a stale price, a phone's width. Screenshots go to resu
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,10 @@ pytestmark = pytest.mark.skipif(
 # Bitcoin's markets on the simulated venues, in USDT, USD and USDC: a fault on each takes
 # every one of its quotes away, and leaves the venues (and their circuits) up.
 BTC_MARKETS = ("BTCUSDT", "BTCUSD", "BTCUSDC")
+ADD_ASSETS = (
+    "from aggregation.models import Asset; Asset.objects.bulk_create("
+    "Asset(symbol=f'TEST{n:02}USDT', base=f'TEST{n:02}', quote='USDT') for n in range(50))"
+)
 
 
 @pytest.fixture
@@ -38,6 +43,10 @@ def site(stack_environment, tmp_path: Path) -> Iterator[str]:
         env=env,
         cwd=ROOT,
         check=True,
+    )
+    # Fifty more assets push XRPUSDT off the first page: the search must find it.
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", ADD_ASSETS], env=env, cwd=ROOT, check=True
     )
     with (
         stack.running([(command, env) for command in stack.celery("dashboard", tmp_path)]),
@@ -140,4 +149,33 @@ def test_the_dashboard_shows_prices_moving_the_chart_an_excluded_venue_and_stale
     page.wait_for_timeout(300)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.screenshot(path=RESULTS / "dashboard-phone.png", full_page=True)
+
+    # Typing part of the name of an asset off the page finds it; the keyboard chooses it, and
+    # its venues show each market, its conversion and its weight, live from its own stream.
+    assert page.locator("#asset-XRPUSDT").count() == 0
+    page.locator("#search").fill("rp")
+    page.locator("#found li[data-asset='XRPUSDT']").wait_for(timeout=WAIT_MS)
+    page.locator("#search").press("ArrowDown")
+    page.locator("#search").press("Enter")
+    page.wait_for_function(
+        "document.querySelector('#detail-title').textContent === 'XRPUSDT'"
+        " && document.querySelector('#detail').dataset.aggregatedAt",
+        timeout=WAIT_MS,
+    )
+    shown = page.locator("#detail").get_attribute("data-aggregated-at")
+    page.wait_for_function(
+        f"document.querySelector('#detail').dataset.aggregatedAt > '{shown}'", timeout=WAIT_MS
+    )
+    used = page.locator("#venues tbody tr.used")
+    markets = used.evaluate_all("rows => rows.map(row => row.dataset.market)")
+    assert "XRP-USD" in markets  # Coinbase's dollar book, converted at PriceHub's USDT rate
+    conversion = page.locator("#venues tr.used[data-market='XRP-USD'] .conversion")
+    assert re.fullmatch(r"USD \u00d7 [0-9.]+ \([0-9.]+ s\)", conversion.text_content())
+    weights = [
+        float(text.removesuffix(" %")) for text in used.locator(".weight").all_text_contents()
+    ]
+    assert sum(weights) == pytest.approx(100, abs=0.05 * len(weights))
+    assert "share of the price" in page.locator("#weights-note").text_content()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=RESULTS / "dashboard-search.png", full_page=True)
     assert problems == []

@@ -30,6 +30,7 @@ def test_the_dashboard_lists_the_enabled_assets_and_tells_its_script_where_to_re
     assert "XRPUSDT" not in told["assets"]
     assert b"asset-XRPUSDT" not in response.content
     assert told["urls"] == {
+        "assets": "/assets",
         "prices": "/prices",
         "stream": "/stream",
         "candles": "/prices/ASSET/candles",

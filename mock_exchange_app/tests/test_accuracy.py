@@ -1,6 +1,6 @@
-"""The accuracy harness, sampling as fast as it can: these tests measure how PriceHub prices
-under faults, not the venues' rate limits (exchanges/tests/test_limits.py), so both sides'
-limits are lifted here."""
+"""The accuracy harness over the simulated venues, refreshing BTCUSD itself as no beat runs
+here: these tests measure how PriceHub prices under faults and moves, not the venues' rate
+limits (exchanges/tests/test_limits.py), so both sides' limits are lifted here."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ from aggregation.models import Asset
 from exchanges import catalogue
 from exchanges.models import Exchange
 from mock_exchange_app import control
-from mock_exchange_app.accuracy import MARKET_SCENARIOS, SCENARIOS, Row, measure, measure_market
+from mock_exchange_app.accuracy import FAULTS, Options, Row, measure, scenarios
+
+pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
+QUICK = Options(samples=3, every=0, settle=0)
 
 
 def lift_limits(venues: dict[str, str]) -> None:
@@ -23,69 +26,72 @@ def lift_limits(venues: dict[str, str]) -> None:
         control.set_limit(url, 1_000_000)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_limits(venues: dict[str, str]) -> Iterator[None]:
+@pytest.fixture(autouse=True)
+def no_limits(venues: dict[str, str], venue_rows: None) -> Iterator[None]:
     with override_settings(PRICEHUB_VENUE_LIMITS=False):
-        lift_limits(venues)
+        lift_limits(venues)  # after venue_rows put the documented ones back
+        Exchange.objects.update(timeout_seconds=0.5)
+        for base in ("BTC", "USDT", "USDC"):
+            Asset.objects.get_or_create(
+                symbol=f"{base}USD", defaults={"base": base, "quote": "USD"}
+            )
+        catalogue.sync_all()
         yield
-        for url in venues.values():
-            control.reset_limits(url)
+    for url in venues.values():
+        control.reset_limits(url)
 
 
-@pytest.fixture(scope="module")
-def rows(services: None, venues: dict[str, str], django_db_blocker) -> list[Row]:
-    """Measure once for the module: the rows of BTCUSDT with faults on binance (the refresh
-    reads the venues' markets from the database)."""
-    exchanges = [
-        Exchange(name=kind, kind=kind, base_url=url, timeout_seconds=0.5)
-        for kind, url in venues.items()
-    ]
-    asset = Asset(symbol="BTCUSDT", base="BTC", quote="USDT")
-    with django_db_blocker.unblock():
-        return measure(asset, exchanges[0], exchanges, samples=5, every=0)
-
-
-def test_it_measures_every_scenario(rows):
-    assert [row.scenario for row in rows] == [name for name, _ in SCENARIOS]
-
-
-def test_it_prices_every_fault_from_the_five_healthy_venues(rows):
-    assert [row.sources_used for row in rows[1:]] == [5] * (len(SCENARIOS) - 1)
-
-
-def test_it_stays_within_5_bps_of_its_fault_free_error_under_every_fault(rows):
-    baseline = rows[0].pricehub_bps
-    assert all(row.pricehub_bps - baseline <= 5 for row in rows)
-
-
-def test_it_beats_a_plain_vwap_when_a_venue_quotes_an_outlier(rows):
-    outlier = next(row for row in rows if row.scenario == "outlier")
-    assert outlier.plain_vwap_bps > 100 > outlier.pricehub_bps
-
-
-@pytest.mark.usefixtures("stores", "venue_rows")
-def test_the_command_prints_a_row_per_scenario(venues):
-    lift_limits(venues)  # venue_rows put the documented ones back
-    Exchange.objects.update(timeout_seconds=0.5)
-    out = StringIO()
-    call_command("accuracy", "--samples", "1", "--settle", "0", stdout=out)
-    lines = out.getvalue().splitlines()
-    assert lines[1].split()[:2] == ["scenario", "used"]
-    assert len(lines) == 2 + len(SCENARIOS) + len(MARKET_SCENARIOS)
-
-
-@pytest.mark.usefixtures("stores", "venue_rows")
-def test_a_usdt_depeg_leaves_btcusd_near_the_truth_where_usdt_at_par_is_far(venues):
-    lift_limits(venues)  # venue_rows put the documented ones back
-    for base in ("BTC", "USDT", "USDC"):
-        Asset.objects.get_or_create(symbol=f"{base}USD", defaults={"base": base, "quote": "USD"})
-    catalogue.sync_all()
+def run(names: set[str], options: Options = QUICK) -> dict[str, Row]:
     exchanges = list(Exchange.objects.filter(enabled=True))
-    btcusd = Asset.objects.get(symbol="BTCUSD")
-    (depeg,) = measure_market(btcusd, exchanges, samples=3, every=0)
-    assert depeg.scenario == "USDT at 0.97 USD"
-    # BTC's USD, USDT and USDC books: two each on Binance, Coinbase, Kraken, OKX and Bybit,
-    # three on Bitstamp; its EUR books wait for a EURUSD asset.
-    assert depeg.sources_used == 13
-    assert depeg.pricehub_bps <= 3
-    assert depeg.at_par_bps > 100  # six of its markets' prices are in USDT, 300 bps off at par
+    venues = [exchange.name for exchange in exchanges]
+    todo = [s for s in scenarios("binance", venues, "binance") if s.name in names]
+    rows = measure(Asset.objects.get(symbol="BTCUSD"), exchanges, todo, options)
+    assert [row.scenario for row in rows] == [s.name for s in todo]
+    return {row.scenario: row for row in rows}
+
+
+def test_every_fault_of_one_venue_leaves_the_price_near_the_fault_free_one():
+    rows = run({"none", *(f"binance {name}" for name, _ in FAULTS)})
+    baseline = rows.pop("none")
+    assert baseline.mean_bps <= 3
+    assert all(row.mean_bps - baseline.mean_bps <= 5 for row in rows.values()), rows
+    outlier = rows["binance outlier"]
+    assert outlier.plain_mean_bps > 100 > outlier.mean_bps
+
+
+def test_with_every_venue_down_nothing_is_published():
+    (row,) = run({"all down"}).values()
+    assert (row.sources_used, row.mean_bps) == (0, None)
+
+
+def test_a_usdt_depeg_leaves_btcusd_near_the_truth_where_usdt_at_par_is_far():
+    (depeg,) = run({"USDT at 0.97 USD"}).values()
+    assert depeg.mean_bps <= 3
+    assert depeg.at_par_bps > 100  # a third of its markets are in USDT, 300 bps off at par
+
+
+def test_the_price_follows_a_jump_up_and_down_even_with_the_largest_venue_down():
+    fast = Options(samples=2, every=0, settle=0, jump_seconds=1, window=1.5)
+    rows = run({"jumps of 2 %", "jumps, binance down"}, fast)
+    for row in rows.values():
+        assert row.converged_p95_seconds <= 1.5, row
+        assert row.p95_bps <= 10, row
+    assert rows["jumps, binance down"].sources_used < rows["jumps of 2 %"].sources_used
+
+
+def test_a_lagging_venue_is_sampled_beside_a_plain_vwap():
+    (row,) = run({"binance 3 s late, volatility x3"}).values()
+    assert row.mean_bps <= 10
+    assert row.plain_mean_bps >= 0
+
+
+def test_the_command_prints_a_row_per_scenario():
+    out = StringIO()
+    args = ["--samples", "1", "--settle", "0", "--only", "none"]
+    call_command("accuracy", *args, stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("BTCUSD, 6 venues, largest ")
+    assert lines[1].split()[:3] == ["used", "mean", "bps"]
+    assert lines[2].split()[0] == "none"
+    assert lines[3:5] == ["", lines[4]]
+    assert lines[4].split()[:2] in (["PASS", "fault-free"], ["MISS", "fault-free"])

@@ -10,6 +10,9 @@ from decimal import Decimal
 import pytest
 import requests
 
+from mock_exchange_app.conditions import LEAD_SECONDS, USAGE
+from mock_exchange_app.market import VENUES
+
 
 def get(url: str, **params: str) -> dict:
     answer = requests.get(url, params=params, timeout=5)
@@ -43,7 +46,8 @@ def test_a_usd_book_is_the_usdt_book_at_the_usdt_rate(venues):
 def test_a_depeg_sent_to_one_venue_moves_every_venue_s_books(venues, market):
     before = truth(venues, "BTCUSDT")
     answer = requests.put(market, json={"rates": {"USDT": "0.97"}}, timeout=5)
-    assert answer.json() == {"rates": {"USDT": "0.97", "EUR": "1.08"}}
+    assert answer.json()["rates"] == {"USDT": "0.97", "EUR": "1.08"}
+    time.sleep(LEAD_SECONDS)  # a change takes effect a moment after it is made
     assert truth(venues, "USDTUSD", "coinbase") == Decimal("0.97")
     btc_usd = truth(venues, "BTCUSD", "coinbase")
     assert abs(btc_usd / before - Decimal("0.97")) < Decimal("0.001")
@@ -52,6 +56,7 @@ def test_a_depeg_sent_to_one_venue_moves_every_venue_s_books(venues, market):
     usdt = get(f"{venues['coinbase']}/products/USDT-USD/ticker")
     assert abs(Decimal(usdt["price"]) - Decimal("0.97")) < Decimal("0.001")
     requests.delete(market, timeout=5).raise_for_status()
+    time.sleep(LEAD_SECONDS)
     assert truth(venues, "USDTUSD", "kraken") == 1
 
 
@@ -60,11 +65,29 @@ def test_a_depeg_sent_to_one_venue_moves_every_venue_s_books(venues, market):
     [
         ({"rates": {"USDC": "0.9"}}, "USDC has no rate of its own; rates: USDT, EUR"),
         ({"rates": {"USDT": "cheap"}}, "USDT: 'cheap' is not a number"),
-        ({"rates": {"USDT": "0"}}, "USDT: a rate is from 0.01 to 100"),
-        ({"rate": {"USDT": "1"}}, 'the body is {"rates": {"USDT": "0.97"}}'),
+        ({"rates": {"USDT": "0"}}, "USDT: from 0.01 to 100"),
+        ({"rate": {"USDT": "1"}}, USAGE),
+        ({"volatility": -1}, "volatility: from 0 to 100"),
+        ({"volatility": True}, "volatility: True is not a number"),
+        (
+            {"jump": {"base": "BTC", "percent": -2}},
+            'jump is {"base": "BTC", "percent": -2, "seconds": 5}',
+        ),
+        ({"jump": {"base": "NOPE", "percent": 1, "seconds": 5}}, "jump: no asset 'NOPE' is listed"),
+        (
+            {"jump": {"base": "BTC", "percent": "NaN", "seconds": 5}},
+            "jump percent: from -50 to 100",
+        ),
+        ({"lag": {"mtgox": 3}}, f"lag: no venue 'mtgox'; venues: {', '.join(VENUES)}"),
+        ({"lag": {"kraken": 61}}, "kraken lag: from 0 to 60"),
     ],
 )
 def test_a_market_control_it_cannot_take_is_refused_with_why(market, body, error):
     answer = requests.put(market, json=body, timeout=5)
     assert (answer.status_code, answer.json()) == (400, {"error": error})
-    assert requests.get(market, timeout=5).json() == {"rates": {"USDT": "1", "EUR": "1.08"}}
+    assert requests.get(market, timeout=5).json() == {
+        "rates": {"USDT": "1", "EUR": "1.08"},
+        "volatility": "1",
+        "lags": {},
+        "jumps": [],
+    }

@@ -1,5 +1,6 @@
 // PriceHub's dashboard: the page's assets from GET /prices, then every change from GET /stream;
-// the chosen asset's venues from its price document and its candles from the candles endpoint.
+// any other asset found through GET /assets; the chosen asset's venues from its price document
+// and its candles from the candles endpoint.
 "use strict";
 
 const config = JSON.parse(document.getElementById("config").textContent);
@@ -11,6 +12,23 @@ let chosen = null;
 let interval = config.intervals[0];
 let chartLoadedAt = 0;
 const CHART_REFRESH_MS = 5000;
+const SEARCH_DELAY_MS = 200; // a search waits for a pause in typing
+const SEARCH_LIMIT = 10;
+const SEARCHABLE = /^[A-Za-z0-9]{1,20}$/; // what GET /assets takes as q
+let searchTimer = null;
+let searchNumber = 0; // the newest search: an older one's late answer is dropped
+let watched = null; // the chosen asset's own stream, when the page's does not name it
+// What a used source weighs in the price, by method: each used source's weight is its share
+// (its volume times its trust); the methods that do not weigh by it say what counts instead.
+const WEIGHTS = {
+  vwap: "Weight: each used source's share of the price, its 24 h volume times its trust (less for a kept quote's age or a distance from the median).",
+  median: "median: the middle used price (the mean of the two middle ones); no weights.",
+  volume_weighted_median: "volume_weighted_median: the used price where half the weight is reached, cheapest first.",
+  trimmed_mean: "trimmed_mean: the plain mean of the used prices once the highest and lowest fifth are dropped; no weights.",
+  best_bid: "best_bid: the highest used bid; no weights.",
+  best_ask: "best_ask: the lowest used ask; no weights.",
+  mid: "mid: halfway between the highest used bid and the lowest used ask; no weights.",
+};
 
 const $ = (selector, root = document) => root.querySelector(selector);
 
@@ -45,7 +63,11 @@ function receive(doc) {
   if (known && known.doc.aggregated_at > doc.aggregated_at) return; // an older one, late
   prices[doc.asset] = { doc, receivedAt: performance.now() };
   const row = document.getElementById(`asset-${doc.asset}`);
-  if (!row) return;
+  if (row) showRow(doc, row);
+  if (doc.asset === chosen) showDetail();
+}
+
+function showRow(doc, row) {
   row.dataset.aggregatedAt = doc.aggregated_at;
   $(".price", row).textContent = formatPrice(doc.price);
   $(".sources", row).textContent = `${doc.sources_used} of ${doc.sources_total}`;
@@ -57,7 +79,6 @@ function receive(doc) {
   wantOpen(doc.asset);
   showChange(doc.asset);
   showAge(doc.asset);
-  if (doc.asset === chosen) showDetail();
 }
 
 function showAge(asset) {
@@ -129,8 +150,8 @@ function listen() {
 }
 
 function choose(asset) {
-  if (!(asset in prices) && !config.assets.includes(asset)) return;
   chosen = asset;
+  watch(asset);
   document.querySelectorAll("#assets tbody tr").forEach((row) => {
     row.classList.toggle("chosen", row.dataset.asset === asset);
   });
@@ -139,6 +160,15 @@ function choose(asset) {
   if (location.hash !== `#${asset}`) history.replaceState(null, "", `#${asset}`);
   showDetail();
   loadChart();
+}
+
+function watch(asset) {
+  // The page's stream names its own assets; one found elsewhere gets a stream of its own.
+  if (watched) watched.close();
+  watched = null;
+  if (config.assets.includes(asset)) return;
+  watched = new EventSource(`${config.urls.stream}?assets=${asset}`);
+  watched.addEventListener("price", (event) => receive(JSON.parse(event.data)));
 }
 
 function showSummary() {
@@ -156,11 +186,17 @@ function showDetail() {
   showSummary();
   if (!(chosen in prices)) return;
   const { doc } = prices[chosen];
+  $("#detail").dataset.aggregatedAt = doc.aggregated_at;
+  const weighs = doc.method === "vwap" || doc.method === "volume_weighted_median";
   const rows = doc.sources.flatMap((source) => {
+    const share = weighs ? (source.weight ?? undefined) : undefined;
     const row = tableRow(source, [
       [source.exchange],
+      [source.market ?? "–"],
       [source.status],
       [formatPrice(source.price), "num"],
+      [conversion(source), "conversion"],
+      [share === undefined ? "–" : `${(share * 100).toFixed(1)} %`, "num weight"],
       [source.volume === null ? "–" : Number(source.volume).toLocaleString("en-US"), "num wide"],
     ]);
     row.className = source.status;
@@ -169,11 +205,20 @@ function showDetail() {
     // Why it was left out (or why an older quote was kept), on a line of its own.
     const note = tableRow(source, [[why]]);
     note.className = "why";
-    note.firstChild.colSpan = 4;
+    note.firstChild.colSpan = row.children.length;
     return [row, note];
   });
   $("#venues tbody").replaceChildren(...rows);
+  $("#weights-note").textContent = WEIGHTS[doc.method] ?? "";
   if (performance.now() - chartLoadedAt > CHART_REFRESH_MS) loadChart();
+}
+
+function conversion(source) {
+  // The market's quote currency, and the rate that converted its prices with the rate's age.
+  if (!source.quote) return "–";
+  if (source.rate === null || source.rate === undefined) return source.quote;
+  const rate = Number(source.rate).toPrecision(6);
+  return `${source.quote} × ${rate} (${formatAge(source.rate_age_seconds)})`;
 }
 
 function tableRow(source, cells) {
@@ -255,7 +300,92 @@ function drawChart(candles) {
   label(`${time(candles[candles.length - 1].start)} UTC`, width - right, height - 6, "end");
 }
 
+function searchSoon() {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(search, SEARCH_DELAY_MS);
+}
+
+async function search() {
+  const text = $("#search").value.trim();
+  const number = ++searchNumber;
+  if (!text) return showFound([], "");
+  if (!SEARCHABLE.test(text)) return showFound([], "Letters and digits only, up to 20.");
+  const url = new URL(config.urls.assets, location.href);
+  Object.entries({ q: text, enabled: "true", limit: SEARCH_LIMIT }).forEach(([key, value]) =>
+    url.searchParams.set(key, value),
+  );
+  try {
+    const { assets, next_cursor: more } = await getJSON(url);
+    if (number !== searchNumber) return;
+    const note = !assets.length
+      ? `No asset's name holds ${text}.`
+      : more ? `The first ${assets.length}; type more to narrow.` : "";
+    showFound(assets, note);
+  } catch (error) {
+    if (number === searchNumber) showFound([], `Search unavailable (${error.message}).`);
+  }
+}
+
+function showFound(assets, note) {
+  const list = $("#found");
+  list.replaceChildren(
+    ...assets.map((asset) => {
+      const option = document.createElement("li");
+      option.id = `found-${asset.symbol}`;
+      option.setAttribute("role", "option");
+      option.dataset.asset = asset.symbol;
+      option.textContent = `${asset.symbol} `;
+      const what = document.createElement("span");
+      what.className = "note";
+      what.textContent = `${asset.base} in ${asset.quote}, ${asset.tier}`;
+      option.append(what);
+      option.addEventListener("click", () => pick(asset.symbol));
+      return option;
+    }),
+  );
+  list.hidden = !assets.length;
+  $("#search").setAttribute("aria-expanded", String(!list.hidden));
+  $("#search").removeAttribute("aria-activedescendant");
+  $("#found-note").textContent = note;
+}
+
+function moveInFound(step) {
+  const options = [...document.querySelectorAll("#found li")];
+  if (!options.length) return;
+  const at = options.findIndex((option) => option.classList.contains("active"));
+  const next = options[(at + step + options.length) % options.length];
+  options.forEach((option) => {
+    option.classList.toggle("active", option === next);
+    option.setAttribute("aria-selected", String(option === next));
+  });
+  $("#search").setAttribute("aria-activedescendant", next.id);
+  next.scrollIntoView({ block: "nearest" });
+}
+
+function pick(asset) {
+  $("#search").value = asset;
+  showFound([], "");
+  choose(asset);
+}
+
+function onSearchKey(event) {
+  const keys = {
+    ArrowDown: () => moveInFound(1),
+    ArrowUp: () => moveInFound(-1),
+    Escape: () => showFound([], ""),
+    Enter: () => {
+      const option = $("#found li.active") || $("#found li");
+      if (option) pick(option.dataset.asset);
+    },
+  };
+  if (!(event.key in keys)) return;
+  event.preventDefault();
+  keys[event.key]();
+}
+
 function start() {
+  $("#search").addEventListener("input", searchSoon);
+  $("#search").addEventListener("keydown", onSearchKey);
   document.querySelectorAll("#assets tbody tr[data-asset]").forEach((row) => {
     row.addEventListener("click", () => choose(row.dataset.asset));
     row.addEventListener("keydown", (event) => {
@@ -274,10 +404,10 @@ function start() {
     .finally(() => {
       listen();
       const asked = location.hash.slice(1);
-      if (config.assets.includes(asked)) choose(asked);
+      if (SEARCHABLE.test(asked)) choose(asked);
     });
   setInterval(() => {
-    Object.keys(prices).forEach(showAge);
+    config.assets.filter((asset) => asset in prices).forEach(showAge);
     if (chosen) showSummary(); // a price turns stale as it ages, with no new event
   }, 1000);
 }

@@ -1,27 +1,33 @@
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from aggregation.models import Asset
 from exchanges.models import Exchange
-from mock_exchange_app.accuracy import measure, measure_market
+from mock_exchange_app.accuracy import FAULTS, Options, Row, largest_venue, measure, scenarios
 
-TABLE = "{:<18} {:>4} {:>12} {:>8} {:>14} {:>13}"
+TABLE = "{:<34} {:>4} {:>9} {:>8} {:>8} {:>9} {:>9} {:>8} {:>10}"
+HEADER = ("", "used", "mean bps", "p95 bps", "vs none", "plain bps", "plain p95", "par bps")
 
 
 class Command(BaseCommand):
     help = (
-        "Apply each fault scenario to one simulated venue, then a USDT depeg to the whole "
-        "market, and print how far PriceHub's price, a plain VWAP and a plain VWAP taking "
-        "every quote currency at par land from the true price, in basis points."
+        "Run each scenario on the simulated venues (fault-free, each fault on one venue, every "
+        "venue down, a USDT depeg, jumps of 2 %, jumps with the largest venue down, the "
+        "largest venue 3 s late) and print how far PriceHub's published price, a plain VWAP "
+        "of the same quotes and that VWAP taking every quote currency at par land from the "
+        "true price, in basis points, and how soon after a jump's end the price is within "
+        "10 bps of the truth."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--asset", default="BTCUSDT")
+        parser.add_argument("--asset", default="BTCUSD")
         parser.add_argument("--venue", default="binance", help="the exchange that misbehaves")
-        parser.add_argument("--samples", type=int, default=5, help="refreshes per scenario")
+        parser.add_argument("--samples", type=int, default=10, help="samples per scenario")
+        parser.add_argument("--jumps", type=int, default=20, help="jumps per jump scenario")
         parser.add_argument(
             "--settle",
             type=float,
@@ -29,26 +35,80 @@ class Command(BaseCommand):
             help="seconds between a scenario's change and its first sample, as the beat's "
             "next refreshes (the rates') take in the change",
         )
-
-    def handle(
-        self, *args: Any, asset: str, venue: str, samples: int, settle: float, **options: Any
-    ) -> None:
-        exchanges = list(Exchange.objects.filter(enabled=True))
-        faulty = next((exchange for exchange in exchanges if exchange.name == venue), None)
-        target = Asset.objects.filter(symbol=asset.upper()).first()
-        if faulty is None or target is None:
-            raise CommandError(f"No enabled exchange {venue!r} or no asset {asset!r}.")
-        rows = measure(target, faulty, exchanges, samples=samples, settle=settle)
-        rows += measure_market(target, exchanges, samples=samples, settle=settle)
-        baseline = rows[0].pricehub_bps or 0.0
-        self.stdout.write(f"{target.symbol}, faults on {venue}, {samples} samples each")
-        self.stdout.write(
-            TABLE.format(
-                "scenario", "used", "PriceHub bps", "vs none", "plain VWAP bps", "at par bps"
-            )
+        parser.add_argument(
+            "--only", default="", help="run only the scenarios whose name contains this"
         )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        exchanges = list(Exchange.objects.filter(enabled=True))
+        names = [exchange.name for exchange in exchanges]
+        target = Asset.objects.filter(symbol=options["asset"].upper()).first()
+        if options["venue"] not in names or target is None:
+            raise CommandError(
+                f"No enabled exchange {options['venue']!r} or no asset {options['asset']!r}."
+            )
+        largest = largest_venue(target.symbol, exchanges)
+        todo = [s for s in scenarios(options["venue"], names, largest) if options["only"] in s.name]
+        steady = Options(samples=options["samples"], settle=options["settle"])
+        jumps = Options(samples=options["jumps"], settle=options["settle"])
+        rows = [
+            *measure(target, exchanges, [s for s in todo if not s.jump], steady),
+            *measure(target, exchanges, [s for s in todo if s.jump], jumps),
+        ]
+        self.stdout.write(f"{target.symbol}, {len(exchanges)} venues, largest {largest}")
+        self.stdout.write(TABLE.format(*HEADER, "converge"))
+        baseline = rows[0].mean_bps if rows and rows[0].scenario == "none" else None
         for row in rows:
-            ours = "no quorum" if row.pricehub_bps is None else f"{row.pricehub_bps:.2f}"
-            delta = "" if row.pricehub_bps is None else f"{row.pricehub_bps - baseline:+.2f}"
-            plain, par = f"{row.plain_vwap_bps:.2f}", f"{row.at_par_bps:.2f}"
-            self.stdout.write(TABLE.format(row.scenario, row.sources_used, ours, delta, plain, par))
+            self.stdout.write(TABLE.format(*_cells(row, baseline)))
+        self.stdout.write("")
+        for ok, text in targets(rows, options["venue"]):
+            self.stdout.write(f"{'PASS' if ok else 'MISS'}  {text}")
+
+
+def targets(rows: list[Row], venue: str) -> list[tuple[bool, str]]:
+    """Return whether each target was met, with what was measured, for the rows there are."""
+    found: list[tuple[bool, str]] = []
+    none = next((row for row in rows if row.scenario == "none"), None)
+    if none is not None:
+        found.append((_mean(none) <= 1.5, f"fault-free {_mean(none):.2f} bps <= 1.5"))
+        faults = [row for row in rows if row.scenario in {f"{venue} {name}" for name, _ in FAULTS}]
+        if faults:
+            worst = max(faults, key=_mean)
+            delta = _mean(worst) - _mean(none)
+            text = f"every {venue} fault within 2 bps of fault-free: {worst.scenario} {delta:+.2f}"
+            found.append((delta <= 2, text))
+    for row in rows:
+        if (took := row.converged_p95_seconds) is not None:
+            text = f"{row.scenario}: within 10 bps of the truth {took:.2f} s after the end, p95"
+            found.append((took <= 2, f"{text} <= 2 s"))
+        elif "late" in row.scenario or row.scenario.startswith("USDT"):
+            text = (
+                f"{row.scenario}: {_mean(row):.2f} bps <= 3 (plain VWAP {row.plain_mean_bps:.2f})"
+            )
+            found.append((_mean(row) <= 3, text))
+    return found
+
+
+def _mean(row: Row) -> float:
+    return math.inf if row.mean_bps is None else row.mean_bps
+
+
+def _cells(row: Row, baseline: float | None) -> list[str]:
+    if row.mean_bps is None:
+        ours = ["no price", "", ""]
+    else:
+        delta = "" if baseline is None else f"{row.mean_bps - baseline:+.2f}"
+        ours = [f"{row.mean_bps:.2f}", f"{row.p95_bps:.2f}", delta]
+    plain = [_number(row.plain_mean_bps), _number(row.plain_p95_bps), _number(row.at_par_bps)]
+    converged = row.converged_p95_seconds
+    return [
+        row.scenario,
+        str(row.sources_used),
+        *ours,
+        *plain,
+        "" if converged is None else f"{converged:.2f} s",
+    ]
+
+
+def _number(value: float) -> str:
+    return "" if math.isnan(value) else f"{value:.2f}"

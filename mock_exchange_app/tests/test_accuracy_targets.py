@@ -1,0 +1,36 @@
+"""The accuracy command's targets, judged from rows alone."""
+
+from __future__ import annotations
+
+from mock_exchange_app.accuracy import Row
+from mock_exchange_app.management.commands.accuracy import targets
+
+
+def row(name: str, mean: float | None, converged: float | None = None) -> Row:
+    return Row(name, 6, mean, mean, 9.0, 9.0, 9.0, converged)
+
+
+def test_each_target_passes_or_misses_with_what_was_measured():
+    rows = [
+        row("none", 1.2),
+        row("binance down", 3.0),
+        row("binance outlier", 1.0),
+        row("all down", None),
+        row("USDT at 0.97 USD", 1.1),
+        row("jumps of 2 %", 1.0, converged=1.5),
+        row("jumps, binance down", 2.0, converged=2.5),
+        row("binance 3 s late, volatility x3", 3.5),
+    ]
+    assert targets(rows, "binance") == [
+        (True, "fault-free 1.20 bps <= 1.5"),
+        (True, "every binance fault within 2 bps of fault-free: binance down +1.80"),
+        (True, "USDT at 0.97 USD: 1.10 bps <= 3 (plain VWAP 9.00)"),
+        (True, "jumps of 2 %: within 10 bps of the truth 1.50 s after the end, p95 <= 2 s"),
+        (False, "jumps, binance down: within 10 bps of the truth 2.50 s after the end, p95 <= 2 s"),
+        (False, "binance 3 s late, volatility x3: 3.50 bps <= 3 (plain VWAP 9.00)"),
+    ]
+
+
+def test_a_fault_that_left_no_price_misses():
+    (_, fault) = targets([row("none", 1.0), row("binance down", None)], "binance")
+    assert fault == (False, "every binance fault within 2 bps of fault-free: binance down +inf")
