@@ -118,6 +118,10 @@ def test_the_dashboard_shows_prices_moving_the_chart_an_excluded_venue_and_stale
     row.click()
     page.locator("#chart .candle").first.wait_for(timeout=WAIT_MS)
     assert page.locator("#venues tbody tr.used").count() == 13
+    listed = page.locator("#venues tbody tr.used").evaluate_all(
+        "rows => rows.map(row => row.dataset.exchange)"
+    )
+    assert set(listed) == set(venues)  # all six venues, each with at least one market used
     page.screenshot(path=RESULTS / "dashboard.png", full_page=True)
 
     # A venue quoting far off the others shows as excluded, with why, as it happens.

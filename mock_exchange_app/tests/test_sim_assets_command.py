@@ -26,9 +26,10 @@ def test_it_enables_250_assets_tiered_by_how_much_they_trade():
     output = run("250")
     assert output == (
         "250 simulated assets enabled (20 hot, 180 medium, 50 cold): "
-        "240 created, 7 updated, 4 others disabled.\n"  # the four seeded in USD
+        "240 created, 7 updated, 0 others disabled.\n"
     )
-    assert enabled_tiers() == {"hot": 20, "medium": 180, "cold": 50}
+    # The four seeded in USD stay, hot: the venues quote them, and two are the rates.
+    assert enabled_tiers() == {"hot": 24, "medium": 180, "cold": 50}
     assert Asset.objects.get(symbol="SIM0010USDT").tier == "hot"
     assert Asset.objects.get(symbol="SIM0190USDT").tier == "medium"
     assert Asset.objects.get(symbol="SIM0191USDT").tier == "cold"
@@ -43,9 +44,10 @@ def test_it_changes_nothing_when_run_twice():
 def test_it_disables_the_assets_the_venues_no_longer_quote():
     run("250")
     output = run("3")
-    assert output.endswith(": 0 created, 0 updated, 247 others disabled.\n")
+    assert output.endswith(": 0 created, 0 updated, 249 others disabled.\n")
     enabled = Asset.objects.filter(enabled=True).values_list("symbol", flat=True)
-    assert sorted(enabled) == ["BNBUSDT", "BTCUSDT", "ETHUSDT"]
+    # BTC's and ETH's USD markets are still quoted; the stablecoins' are not.
+    assert sorted(enabled) == ["BNBUSDT", "BTCUSD", "BTCUSDT", "ETHUSD", "ETHUSDT"]
 
 
 def test_it_refuses_a_count_below_one():

@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 
 from aggregation import scheduling
 from aggregation.models import Asset
+from mock_exchange_app import currencies
 from mock_exchange_app.market import listing
 
 # Tiers by trading rank, as in production: the 20 most traded hot, the next 180 medium.
@@ -23,7 +24,8 @@ _BATCH = 900  # rows per statement, under SQLite's old limit of 999 parameters
 class Command(BaseCommand):
     help = (
         "Enable the simulated venues' N most traded assets, tiered by rank, and disable "
-        "every other asset."
+        "every other asset but those of their markets in other currencies (BTCUSD, the rates "
+        "USDTUSD and USDCUSD, ...), which keep their tier."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -70,6 +72,9 @@ def _upsert(wanted: list[Asset]) -> tuple[int, int, int]:
         if row and row[1:] != (asset.tier, True):
             moves[asset.tier].append(row[0])
     symbols = {asset.symbol for asset in wanted}
+    # The markets of those assets in other currencies are quoted too: BTCUSD, and the rates
+    # (USDTUSD, ...) that every conversion needs.
+    symbols |= {d.symbol for d in currencies.derived().values() if d.parent in symbols}
     # Left enabled, assets the venues no longer quote would fail every refresh.
     stale = [pk for symbol, (pk, _, enabled) in rows.items() if enabled and symbol not in symbols]
     Asset.objects.bulk_create(new, batch_size=_BATCH)
