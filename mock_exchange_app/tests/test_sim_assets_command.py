@@ -53,3 +53,10 @@ def test_it_disables_the_assets_the_venues_no_longer_quote():
 def test_it_refuses_a_count_below_one():
     with pytest.raises(CommandError, match="at least 1"):
         run("0")
+
+
+def test_it_enables_again_the_markets_in_other_currencies_of_the_assets_it_enables():
+    Asset.objects.filter(symbol__in=["BTCUSD", "USDTUSD"]).update(enabled=False)
+    run("250")
+    assert Asset.objects.filter(symbol__in=["BTCUSD", "USDTUSD"], enabled=True).count() == 2
+    assert Asset.objects.get(symbol="USDTUSD").tier == "hot"

@@ -42,10 +42,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         exchanges = list(Exchange.objects.filter(enabled=True))
         names = [exchange.name for exchange in exchanges]
-        target = Asset.objects.filter(symbol=options["asset"].upper()).first()
+        target = Asset.objects.filter(symbol=options["asset"].upper(), enabled=True).first()
         if options["venue"] not in names or target is None:
             raise CommandError(
-                f"No enabled exchange {options['venue']!r} or no asset {options['asset']!r}."
+                f"No enabled exchange {options['venue']!r} or no enabled asset "
+                f"{options['asset']!r}."
             )
         largest = largest_venue(target.symbol, exchanges)
         todo = [s for s in scenarios(options["venue"], names, largest) if options["only"] in s.name]

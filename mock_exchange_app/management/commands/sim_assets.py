@@ -72,16 +72,22 @@ def _upsert(wanted: list[Asset]) -> tuple[int, int, int]:
         if row and row[1:] != (asset.tier, True):
             moves[asset.tier].append(row[0])
     symbols = {asset.symbol for asset in wanted}
-    # The markets of those assets in other currencies are quoted too: BTCUSD, and the rates
-    # (USDTUSD, ...) that every conversion needs.
-    symbols |= {d.symbol for d in currencies.derived().values() if d.parent in symbols}
+    # The markets of those assets in other currencies are quoted too, and enabled as they
+    # are, in their tier: BTCUSD, and the rates (USDTUSD, ...) that every conversion needs.
+    others = {d.symbol for d in currencies.derived().values() if d.parent in symbols}
+    back = [pk for symbol, (pk, _, enabled) in rows.items() if symbol in others and not enabled]
     # Left enabled, assets the venues no longer quote would fail every refresh.
-    stale = [pk for symbol, (pk, _, enabled) in rows.items() if enabled and symbol not in symbols]
+    stale = [
+        pk
+        for symbol, (pk, _, enabled) in rows.items()
+        if enabled and symbol not in symbols | others
+    ]
     Asset.objects.bulk_create(new, batch_size=_BATCH)
     for tier, pks in moves.items():
         _update(pks, tier=tier, enabled=True)
+    _update(back, enabled=True)
     _update(stale, enabled=False)
-    return len(new), sum(map(len, moves.values())), len(stale)
+    return len(new), sum(map(len, moves.values())) + len(back), len(stale)
 
 
 def _update(pks: list[int], **fields: object) -> None:
