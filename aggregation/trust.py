@@ -66,6 +66,8 @@ def weights(quotes: Sequence[Quote], trust: Sequence[Trust]) -> list[Decimal]:
 
 
 def _agreement(distance: Decimal, tolerance: Decimal) -> Decimal:
+    if tolerance <= 0:  # a tolerance of 0 weighs no quote by its distance
+        return Decimal(1)
     return _TRUST.divide(1, 1 + _TRUST.power(_TRUST.divide(distance, tolerance), 2))
 
 
@@ -76,7 +78,12 @@ def _trust(
     factor = Decimal(1)
     if quote.kept_for is not None:
         age = Decimal((now - quote.timestamp).total_seconds()).max(Decimal(0))
-        factor = _TRUST.power(Decimal("0.5"), _TRUST.divide(age, half_life))
+        # A half-life of 0 gives a kept quote no weight at all.
+        factor = (
+            _TRUST.power(Decimal("0.5"), _TRUST.divide(age, half_life))
+            if half_life > 0
+            else Decimal(0)
+        )
         said.append(f"{age:.1f} s old")
     if agreement < _NOTED:
         said.append(f"{distance / _BP:.1f} bps from the median")

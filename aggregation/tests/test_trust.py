@@ -89,3 +89,9 @@ def test_a_price_recomputed_from_its_sources_weighs_them_as_it_did():
     price = aggregate("BTCUSD", results, rules=rules, now=NOW)
     assert abs(recombine(price.used, "vwap") - price.price) < Decimal("1e-9")
     assert recombine(price.used, "vwap") != vwap(price.used)  # the volumes alone
+
+
+def test_settings_of_zero_turn_the_distance_off_and_give_a_kept_quote_no_weight():
+    quotes = [quote("100"), quote("101", exchange="kraken"), kept("100", "coinbase", age=1)]
+    trust = trusts(quotes, now=NOW, half_life=Decimal(0), tolerance=Decimal(0))
+    assert [t.factor for t in trust] == [1, 1, 0]
