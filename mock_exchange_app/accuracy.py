@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from statistics import fmean, quantiles
@@ -203,7 +203,7 @@ class _Sampler:
         self.ours.append(_bps(price.price, truth))
         quotes = [s for s in price.sources if s.price is not None and s.volume is not None]
         self.plain.append(_bps(vwap(quotes), truth))
-        unconverted = [_Par(s.price / (s.rate or 1), s.volume) for s in quotes]
+        unconverted = [replace(s, price=s.price / (s.rate or 1)) for s in quotes]
         self.at_par.append(_bps(vwap(unconverted), truth))
         return price
 
@@ -231,14 +231,6 @@ class _Sampler:
             at_par_bps=fmean(at_par) if at_par else float("nan"),
             converged_p95_seconds=converged,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _Par:
-    price: Decimal
-    volume: Decimal
-    bid: None = None
-    ask: None = None
 
 
 def largest_venue(symbol: str, exchanges: Sequence[Exchange]) -> str:
