@@ -215,7 +215,7 @@ def _each(pairs: list[Pair], error: ExchangeError) -> Results:
 def _get(exchange: Exchange, adapter: Adapter, pairs: list[Pair], budget: float) -> Results:
     """GET the pairs' tickers in budget seconds, connecting and reading included."""
     most = settings.PRICEHUB_VENUE_MAX_RESPONSE_BYTES
-    most += settings.PRICEHUB_VENUE_MAX_BYTES_PER_PAIR * len(pairs)
+    most += settings.PRICEHUB_VENUE_MAX_BYTES_PER_PAIR * adapter.answer_size(len(pairs))
     status, body = wire.fetch(
         exchange, adapter, adapter.url(exchange.base_url, pairs), budget, most
     )

@@ -8,8 +8,8 @@ with one USD truth. As on the real venues: Coinbase, Kraken and Bitstamp have a 
 each asset and of the stablecoins, and EUR books of BTC, ETH and USDT, as Binance has (with its
 EURUSDT); Kraken and Bitstamp trade EUR itself against USD (ZEURZUSD, eurusd); Binance,
 Bitstamp, OKX and Bybit have USDC books of BTC and ETH, and Binance BTC books of the other large
-assets (ETHBTC); OKX has EUR books of BTC and ETH. Every venue lists each USDT market, USDCUSDT
-among them.
+assets (ETHBTC); OKX has EUR books of BTC and ETH. Binance, Coinbase and Kraken list each USDT
+market, USDCUSDT among them; OKX, Bybit and Bitstamp the 300 most traded.
 
 The rates are the market's conditions (conditions.py): PUT /sim/market with {"rates": {"USDT":
 "0.97"}} (a depeg), sent to any venue, moves every venue's books.
@@ -17,6 +17,7 @@ The rates are the market's conditions (conditions.py): PUT /sim/market with {"ra
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -31,6 +32,10 @@ _STABLE_USD = {"coinbase": ("USDT",), "kraken": ("USDT", "USDC"), "bitstamp": ("
 _USDC_BASES = ("BTC", "ETH")
 _EUR_BASES = ("BTC", "ETH", "USDT")
 _BTC_BASES = ("ETH", "SOL", "BNB", "XRP", "ADA", "DOGE")  # Binance's ETHBTC, SOLBTC, ...
+# OKX, Bybit and Bitstamp list a few hundred spot markets, not every asset of a long tail: with
+# SIM_ASSETS they list the most traded ones only, and their one bulk answer keeps a real size.
+_SHORT_LISTS = ("okx", "bybit", "bitstamp")
+_SHORT_LIST_ASSETS = 300
 _STABLE = "USDCUSDT"  # the book a stablecoin's and EUR's own markets are drawn from
 _FINE_TICK = Decimal("0.00001")  # a EUR market's price tick, and USDT's in EUR
 _SATOSHI = Decimal("0.00000001")  # a BTC-quoted market's price tick
@@ -93,9 +98,13 @@ def _euro(base: str) -> Derived:
     return Derived(f"{base}EUR", base, "EUR", f"{base}USDT")
 
 
+@cache
 def listed(venue: str) -> Mapping[str, market.Asset | Derived]:
     """Return every market the venue lists, by symbol: the USDT ones, then the others."""
-    return {**market.assets(), **{d.symbol: d for d in _venue_derived(venue)}}
+    usdt = market.assets()
+    if venue in _SHORT_LISTS:
+        usdt = dict(itertools.islice(usdt.items(), _SHORT_LIST_ASSETS))
+    return {**usdt, **{d.symbol: d for d in _venue_derived(venue)}}
 
 
 def tick_size(symbol: str) -> Decimal:

@@ -85,7 +85,8 @@ PRICEHUB_WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=None)
 # Connect timeout for venue requests; the read timeout is each Exchange row's own.
 PRICEHUB_CONNECT_TIMEOUT_SECONDS = env.float("EXCHANGE_CONNECT_TIMEOUT_SECONDS", default=1.0)
 # A ticker is a few hundred bytes; a venue's answer far larger is refused as no ticker. A bulk
-# answer may take VENUE_MAX_BYTES_PER_PAIR more per pair asked for.
+# answer may take VENUE_MAX_BYTES_PER_PAIR more per ticker it may hold: per pair asked for, or
+# per market up to 1,000 from a venue whose bulk answer holds every market (OKX, Bybit, Bitstamp).
 PRICEHUB_VENUE_MAX_RESPONSE_BYTES = env.int("VENUE_MAX_RESPONSE_BYTES", default=256 * 1024)
 PRICEHUB_VENUE_MAX_BYTES_PER_PAIR = env.int("VENUE_MAX_BYTES_PER_PAIR", default=2 * 1024)
 # Each venue's catalogue of markets is read this often, and on demand (manage.py sync_markets,

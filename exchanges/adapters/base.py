@@ -58,6 +58,10 @@ class Adapter(ABC):
     # The venue's own error messages when it refuses a call for its limit.
     rate_limit_errors: ClassVar[frozenset[str]] = frozenset()
 
+    def answer_size(self, pairs: int) -> int:
+        """Return how many tickers the answer to a call for that many pairs may hold."""
+        return pairs
+
     def cost(self, pairs: int) -> int:
         """Return what a call for that many pairs takes of the venue's limit."""
         return 1
@@ -240,6 +244,10 @@ class AllTickersAdapter(Adapter):
     def catalogue(self, payload: Any) -> Iterable[tuple[str, Any]]:
         """Return the catalogue's markets, which come in the tickers' envelope."""
         return ((str(index), entry) for index, entry in enumerate(self.entries(payload)))
+
+    def answer_size(self, pairs: int) -> int:
+        """Return how many tickers an answer may hold: the bulk one holds every market."""
+        return pairs if pairs == 1 else self.max_pairs
 
     def names_url(self, base_url: str, names: Sequence[str]) -> str:
         """Return the URL of every ticker, whichever were asked for."""

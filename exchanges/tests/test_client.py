@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import json
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
 
-from exchanges.client import fetch_quote, fetch_quotes
+from exchanges.client import fetch_all, fetch_quote, fetch_quotes
 from exchanges.models import Exchange
-from exchanges.quotes import ExchangeError, Quote
+from exchanges.quotes import ExchangeError, Pair, Quote
+from exchanges.tests.recordings import load
 from exchanges.tests.servers import QuietHandler, serving
 
 
@@ -87,3 +90,37 @@ def test_it_gives_a_timeout_and_a_refused_connection_their_reasons(silent_port):
         )
     ]
     assert reasons == ["timeout", "unreachable"]
+
+
+@pytest.fixture
+def whole_market_url() -> Iterator[str]:
+    """An OKX answering every ticker call with 800 markets, each the recorded BTC-USDT ticker
+    (recorded/okx/ticker_BTC-USDT.json) under another name: about 350 KB, as large as the
+    real venue's whole spot market."""
+    recorded = load("okx/ticker_BTC-USDT.json")
+    entry = recorded["data"][0]
+    names = ["BTC-USDT", "ETH-USDT"] + [f"C{n}-USDT" for n in range(798)]
+    body = json.dumps({**recorded, "data": [{**entry, "instId": n} for n in names]}).encode()
+    assert len(body) > settings.PRICEHUB_VENUE_MAX_RESPONSE_BYTES + 2 * 2048
+
+    class WholeMarket(QuietHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+    with serving(WholeMarket) as url:
+        yield url
+
+
+def test_it_takes_a_bulk_answer_as_large_as_the_whole_market_it_holds(whole_market_url):
+    # Asked for two pairs, OKX answers with every market it lists: the allowance is its size,
+    # not that of two tickers.
+    pairs = [Pair("BTCUSDT", "BTC", "USDT", "BTC-USDT"), Pair("ETHUSDT", "ETH", "USDT", "ETH-USDT")]
+    okx = exchange("okx", whole_market_url)
+    results = fetch_all([(okx, pairs)], deadline=time.monotonic() + 5)["okx"]
+    assert {symbol: type(result) for symbol, result in results.items()} == {
+        "BTCUSDT": Quote,
+        "ETHUSDT": Quote,
+    }

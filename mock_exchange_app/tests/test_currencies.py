@@ -10,6 +10,8 @@ from decimal import Decimal
 import pytest
 import requests
 
+from mock_exchange_app import currencies
+from mock_exchange_app import market as simulated
 from mock_exchange_app.conditions import LEAD_SECONDS, USAGE
 from mock_exchange_app.market import VENUES
 
@@ -91,3 +93,27 @@ def test_a_market_control_it_cannot_take_is_refused_with_why(market, body, error
         "lags": {},
         "jumps": [],
     }
+
+
+@pytest.fixture
+def long_tail(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A market of 400 assets, as SIM_ASSETS=400 makes it."""
+    monkeypatch.setattr(simulated, "assets", lambda: simulated.listing(400))
+    currencies.listed.cache_clear()
+    yield
+    currencies.listed.cache_clear()
+
+
+def test_okx_bybit_and_bitstamp_list_the_most_traded_assets_only(long_tail):
+    # Their real spot markets number a few hundred: a long tail's assets are not among them,
+    # so their one answer of every ticker stays as large as the real one.
+    usdt = {v: [s for s in currencies.listed(v) if s in simulated.assets()] for v in VENUES}
+    assert {v: len(symbols) for v, symbols in usdt.items()} == {
+        "binance": 400,
+        "coinbase": 400,
+        "kraken": 400,
+        "okx": 300,
+        "bybit": 300,
+        "bitstamp": 300,
+    }
+    assert usdt["okx"] == list(simulated.assets())[:300]  # the most traded
