@@ -354,8 +354,11 @@ def test_every_long_running_service_restarts_unless_stopped_and_migrate_runs_onc
 def test_each_service_waited_on_has_a_healthcheck_and_every_server_has_one():
     assert {name for name, service in SERVICES.items() if "healthcheck" in service} == CHECKED
     for name, service in SERVICES.items():
-        depends = service.get("depends_on", {})
-        waited = [other for other in depends if depends[other]["condition"] == "service_healthy"]
+        depends = service.get("depends_on", [])  # a list: each only started
+        conditions = depends if isinstance(depends, dict) else {}
+        waited = [
+            other for other in conditions if conditions[other] == {"condition": "service_healthy"}
+        ]
         assert all("healthcheck" in SERVICES[other] for other in waited), name
 
 
@@ -428,7 +431,7 @@ def test_the_compose_file_writes_no_secret_itself():
         for variable, value in service.get("environment", {}).items():
             if variable.startswith("AWS_"):  # DynamoDB Local's, which takes any
                 assert value == "local", (name, variable)
-            elif re.search("SECRET|PASSWORD|TOKEN|AUTH", variable):
+            elif re.search(r"SECRET|PASSWORD|TOKEN|_AUTH$", variable):
                 assert FROM_ENV_FILE.fullmatch(value), (name, variable)
             elif "://" in value:
                 assert not urlsplit(FROM_ENV_FILE.sub("", value)).password, (name, variable)
