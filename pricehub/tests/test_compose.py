@@ -483,7 +483,7 @@ def test_a_workers_check_passes_once_it_answers_and_leaves_no_metrics_file(
     env = stack_environment(redis_db=13, table="prices-compose-ping", interval=60)
     command = [sys.executable, "-m", *SERVICES["worker"]["command"]]
     check = healthcheck("worker")[1].replace("$$", "$")
-    check = check.replace(" celery ", f" {sys.executable} -m celery ", 1)
+    check = check.replace("celery -A", f"{sys.executable} -m celery -A", 1)
     check = re.sub(r"--timeout \d+", "--timeout 3", check)  # soon again while it starts
     # A container's hostname, which is Celery's %h; its metrics folder.
     checking = env | {"HOSTNAME": socket.gethostname(), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
