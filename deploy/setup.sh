@@ -16,6 +16,8 @@ java_ok() {
 missing=()
 # The front of `make run` and the tests; Debian puts it in /usr/sbin.
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+# The tests run the compose stack's DynamoDB Local healthcheck, a curl command.
+command -v curl >/dev/null || missing+=(curl)
 if [ -z "${REDIS_URL:-}" ] || ! $PY -m deploy.services redis-answers "$REDIS_URL"; then
   command -v redis-server >/dev/null || missing+=(redis-server)
 fi
