@@ -84,7 +84,9 @@ def test_the_dashboard_shows_prices_moving_the_chart_an_excluded_venue_and_stale
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
-    page.goto(site)
+    # Under its Content-Security-Policy; a violation would be one of the console's errors.
+    policy = page.goto(site).headers["content-security-policy"]
+    assert "default-src 'self'" in policy
     row = page.locator("#asset-BTCUSDT")
 
     def sources_are(text: str) -> None:
