@@ -154,4 +154,4 @@ def test_six_wrong_passwords_lock_the_next_login_out_even_with_the_right_one(cli
     assert locked["Retry-After"] == "900"
     # The lockout holds that username from that address: another address may still log in.
     elsewhere = admin_login(Client(REMOTE_ADDR="192.0.2.10"), "the-right-one")
-    assert (elsewhere.status_code, elsewhere["Location"]) == (302, "/admin/")
+    assert elsewhere.status_code == 302  # signed in, sent on; a failure shows the form again
