@@ -1,4 +1,5 @@
-"""The stack's Prometheus metrics, scraped from its /metrics and compared between scrapes."""
+"""The stack's Prometheus metrics, scraped from the API's server's own /metrics and compared
+between scrapes."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 def scrape() -> Samples:
     """Return every sample of the stack's /metrics, by name and labels."""
-    text = requests.get(f"{stack.BASE}/metrics", timeout=30).text
+    text = requests.get(f"{stack.INSIDE}/metrics", timeout=30).text
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(text)

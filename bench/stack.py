@@ -23,6 +23,9 @@ from deploy.services import ROOT
 
 API_PORT = FRONT_PORT
 BASE = f"http://127.0.0.1:{API_PORT}"
+# The API's server's own address, where /readyz and /metrics answer (the front does not pass
+# them).
+INSIDE = f"http://127.0.0.1:{WEB_PORT}"
 LOG = ROOT / "data" / "bench-stack.log"
 MAX_BATCH = 50  # GET /prices?assets= takes at most 50 symbols
 
@@ -84,7 +87,7 @@ def wait_until_priced(process: subprocess.Popen) -> list[str]:
 
 
 def _ready() -> bool:
-    return requests.get(f"{BASE}/readyz", timeout=5).status_code == 200
+    return requests.get(f"{INSIDE}/readyz", timeout=5).status_code == 200
 
 
 def _enabled_symbols() -> list[str] | None:

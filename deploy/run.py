@@ -35,7 +35,8 @@ VENUES = {  # BINANCE_URL, ...
 }
 DYNAMODB_PORT = 8000  # DYNAMODB_PORT
 # The front (nginx) answers on 8080 and passes /stream to the stream server, the rest to the
-# API's server; those two listen on 127.0.0.1 only. FRONT_PORT, WEB_PORT, STREAM_PORT.
+# API's server; those two listen on 127.0.0.1 only, where the API's server also answers
+# /metrics and /readyz, which the front does not pass. FRONT_PORT, WEB_PORT, STREAM_PORT.
 FRONT_PORT, WEB_PORT, STREAM_PORT = 8080, 8079, 8090
 # The API's server: Granian, two worker processes of 8 threads; granian restarts a crashed one.
 WEB = (
@@ -139,6 +140,9 @@ def main() -> int:
                 f"127.0.0.1:{web_port}",
                 f"127.0.0.1:{stream_port}",
                 data / "front",
+                admin_allow=env.get("FRONT_ADMIN_ALLOW", ""),
+                trusted_proxy=env.get("FRONT_TRUSTED_PROXY", ""),
+                access_log=env.get("FRONT_ACCESS_LOG", ""),
             )
         ),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import http.client
+import ipaddress
 import re
 import shlex
 import shutil
@@ -51,18 +52,49 @@ def dynamodb_command(port: int, db_path: Path | None) -> list[str]:
     ]  # fmt: skip
 
 
-def front_command(listen: str, web: str, stream: str, directory: Path) -> list[str]:
+def front_command(
+    listen: str,
+    web: str,
+    stream: str,
+    directory: Path,
+    *,
+    admin_allow: str = "",
+    trusted_proxy: str = "",
+    access_log: str = "",
+) -> list[str]:
     """Return the command line of the front (nginx in the foreground) on listen (host:port),
     in front of the API's server at web and the stream server at stream; its configuration,
-    pid and temporary files go to directory."""
+    pid and temporary files go to directory, its access log too unless access_log
+    (FRONT_ACCESS_LOG) names another file. admin_allow (FRONT_ADMIN_ALLOW) lists the networks
+    the admin answers, comma-separated (none: every address); trusted_proxy
+    (FRONT_TRUSTED_PROXY) those of a TLS proxy in front whose X-Forwarded-Proto is believed."""
     directory.mkdir(parents=True, exist_ok=True)
-    names = {"LISTEN": listen, "WEB": web, "STREAM": stream, "DIR": str(directory)}
+    names = {
+        "LISTEN": listen,
+        "WEB": web,
+        "STREAM": stream,
+        "DIR": str(directory),
+        "ACCESS_LOG": access_log or str(directory / "access.log"),
+        # As compose's front does with sed: the entries of nginx's geo blocks.
+        "ADMIN_NETS": f"default 1; {geo_entries(admin_allow, 0)}" if admin_allow else "default 0;",
+        "PROXY_NETS": geo_entries(trusted_proxy, 1),
+    }
     template = (ROOT / "deploy" / "nginx.conf.template").read_text()
     config = directory / "nginx.conf"
     config.write_text(re.sub(r"\$\{FRONT_(\w+)\}", lambda name: names[name[1]], template))
     # Debian puts nginx in /usr/sbin, which is on root's PATH only.
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    return [nginx, "-e", "stderr", "-c", str(config), "-g", "daemon off;"]
+    # Its access log's times in UTC, whatever the host's zone.
+    return ["env", "TZ=UTC", nginx, "-e", "stderr", "-c", str(config), "-g", "daemon off;"]
+
+
+def geo_entries(networks: str, value: int) -> str:
+    """Return the entries of an nginx geo block that give value to each network of a
+    comma-separated list; raise ValueError for one that is no address or network."""
+    listed = [item.strip() for item in networks.split(",") if item.strip()]
+    for item in listed:
+        ipaddress.ip_network(item, strict=False)  # nginx would refuse it less clearly
+    return " ".join(f"{item} {value};" for item in listed)
 
 
 def redis_answers(url: str) -> bool:

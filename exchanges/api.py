@@ -1,4 +1,9 @@
-"""The venues PriceHub asks, with their circuits and recent health, for operators."""
+"""The venues PriceHub asks, with their circuits and recent health, for operators.
+
+Anyone may read GET /exchanges; a venue's base URL and the words of its last error are for
+staff signed in to the admin and API token holders only: they may name an internal address
+or repeat what the venue said.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,10 +23,15 @@ from exchanges.circuits import circuit_state
 from exchanges.health import WINDOW, venue_health
 from exchanges.models import Exchange, Market
 
+PRIVATE = "For staff signed in to the admin and API token holders only."
+
 
 class LastErrorOutput(serializers.Serializer):
     at = serializers.DateTimeField()
-    detail = serializers.CharField()
+    reason = serializers.CharField(
+        help_text="timeout, unreachable, venue_error, bad_response, rate_limited or circuit_open."
+    )
+    detail = serializers.CharField(required=False, help_text=f"What failed. {PRIVATE}")
 
 
 class LatencyOutput(serializers.Serializer):
@@ -43,7 +54,7 @@ class LimitOutput(serializers.Serializer):
 class ExchangeOutput(serializers.Serializer):
     name = serializers.CharField()
     kind = serializers.CharField()
-    base_url = serializers.URLField()
+    base_url = serializers.URLField(required=False, help_text=PRIVATE)
     enabled = serializers.BooleanField()
     timeout_seconds = serializers.FloatField()
     circuit = serializers.ChoiceField(
@@ -64,24 +75,41 @@ class ExchangeListOutput(serializers.Serializer):
 
 
 class ExchangeListView(APIView):
+    # A staff member's browser is signed in to the admin; a GET needs no CSRF token.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+
     @extend_schema(
         responses={200: ExchangeListOutput, **errors(503)},
         summary="Every venue with its circuit and recent health",
     )
     def get(self, request: Request) -> Response:
-        exchanges = [_with_health(exchange) for exchange in Exchange.objects.order_by("name")]
+        private = _sees_private(request)
+        exchanges = [
+            _with_health(exchange, private=private)
+            for exchange in Exchange.objects.order_by("name")
+        ]
         return Response(ExchangeListOutput({"exchanges": exchanges}).data)
 
 
-def _with_health(exchange: Exchange) -> dict[str, Any]:
+def _sees_private(request: Request) -> bool:
+    user = request.user
+    if user is None or not user.is_authenticated:
+        return False
+    return request.auth is not None or user.is_staff  # a token, or staff's own session
+
+
+def _with_health(exchange: Exchange, *, private: bool) -> dict[str, Any]:
+    health = venue_health(exchange.name)
+    if health["last_error"] is not None and not private:
+        health["last_error"] = {key: health["last_error"][key] for key in ("at", "reason")}
     return {
         "name": exchange.name,
         "kind": exchange.kind,
-        "base_url": exchange.base_url,
+        **({"base_url": exchange.base_url} if private else {}),
         "enabled": exchange.enabled,
         "timeout_seconds": exchange.timeout_seconds,
         "circuit": circuit_state(exchange.name),
-        **venue_health(exchange.name),
+        **health,
         "limit": limits.state(exchange.name, get_adapter(exchange.kind).limit),
     }
 

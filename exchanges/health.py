@@ -22,7 +22,8 @@ WINDOW = 100
 
 class LastError(TypedDict):
     at: datetime
-    detail: str
+    reason: str  # the failure's code: timeout, unreachable, venue_error, ...
+    detail: str  # its sentence, which may name the venue's address or repeat its words
 
 
 class Latency(TypedDict):
@@ -66,7 +67,7 @@ def record(name: str, samples: list[Sample]) -> None:
         if sample.outcome == "ok":
             last["success"] = now
         else:
-            last |= {"error_at": now, "error": sample.detail}
+            last |= {"error_at": now, "error": sample.detail, "error_reason": sample.outcome}
     requests = keys.venue_requests(name)
     # Health is for operators; a lost sample must never fail a fetch.
     with (
@@ -118,7 +119,11 @@ def _time(iso: str | None) -> datetime | None:
 def _last_error(last: dict[str, str]) -> LastError | None:
     if "error_at" not in last:
         return None
-    return {"at": datetime.fromisoformat(last["error_at"]), "detail": last["error"]}
+    return {
+        "at": datetime.fromisoformat(last["error_at"]),
+        "reason": last.get("error_reason", "unknown"),  # an error kept before reasons were
+        "detail": last["error"],
+    }
 
 
 def _latency(ordered_ms: list[float]) -> Latency:

@@ -1,4 +1,6 @@
-"""Probes: /healthz says the process answers, /readyz that Redis, DynamoDB and the broker do."""
+"""Probes: /healthz says the process answers, /readyz that Redis, DynamoDB and the broker do;
+and /metrics. /readyz and /metrics answer on the API's server's own address only: the front
+does not pass them (deploy/nginx.conf.template)."""
 
 from __future__ import annotations
 
@@ -26,8 +28,6 @@ from pricehub.celery import celery_app
 
 logger = logging.getLogger(__name__)
 
-_ERROR_CHARS = 200
-
 
 def broker_ping() -> None:
     """Connect once to the Celery broker."""
@@ -48,23 +48,26 @@ CHECKS: dict[str, Callable[[], None]] = {
 
 
 def run_checks() -> dict[str, str]:
-    """Run every check at once; return "ok" or a short error for each."""
+    """Run every check at once; return "ok", "failed" or "timed out" for each."""
     pool = ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="readyz")
     futures = {name: pool.submit(check) for name, check in CHECKS.items()}
     # Client retries can outlast any one socket timeout, so the probe keeps its own deadline;
     # a check still running after it ends on its client's timeouts, unwaited for.
     wait(futures.values(), timeout=settings.PRICEHUB_HEALTH_CHECK_TIMEOUT_SECONDS)
     pool.shutdown(wait=False, cancel_futures=True)
-    return {name: _outcome(future) for name, future in futures.items()}
+    return {name: _outcome(name, future) for name, future in futures.items()}
 
 
-def _outcome(future: Future[None]) -> str:
+def _outcome(name: str, future: Future[None]) -> str:
+    # An error's text names hosts, ports and accounts: it goes to the log, never to the answer.
     if not future.done():
-        return f"timed out after {settings.PRICEHUB_HEALTH_CHECK_TIMEOUT_SECONDS:g} s"
+        logger.warning("Readiness: %s timed out", name)
+        return "timed out"
     exc = future.exception()
     if exc is None:
         return "ok"
-    return f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
+    logger.warning("Readiness: %s failed", name, exc_info=exc)
+    return "failed"
 
 
 class HealthOutput(serializers.Serializer):
@@ -72,9 +75,10 @@ class HealthOutput(serializers.Serializer):
 
 
 class ChecksOutput(serializers.Serializer):
-    redis = serializers.CharField(help_text="ok, or why the cache's Redis failed.")
-    dynamodb = serializers.CharField(help_text="ok, or why the history table failed.")
-    broker = serializers.CharField(help_text="ok, or why the Celery broker failed.")
+    # Only the outcome: why a check failed is in the log.
+    redis = serializers.CharField(help_text="The cache's Redis: ok, failed or timed out.")
+    dynamodb = serializers.CharField(help_text="The history table: ok, failed or timed out.")
+    broker = serializers.CharField(help_text="The Celery broker: ok, failed or timed out.")
 
 
 class ReadyOutput(serializers.Serializer):
@@ -118,13 +122,13 @@ class ReadyView(ProbeView):
             503: OpenApiResponse(NotReadyOutput, "not_ready: checks says which backend failed."),
         },
         summary="Readiness: Redis, DynamoDB and the Celery broker answer",
+        description="On the API's server's own address only: the front answers it 404.",
         tags=["health"],
     )
     def get(self, request: Request) -> Response:
         checks = run_checks()
         failed = [name for name, outcome in checks.items() if outcome != "ok"]
         if failed:
-            logger.warning("Not ready: %s", checks)
             detail = f"PriceHub cannot reach {', '.join(failed)}."
             raise ApiError(503, "not_ready", detail, checks=checks)
         return Response(ReadyOutput({"status": "ready", "checks": checks}).data)

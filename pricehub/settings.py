@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    "axes",
     "exchanges",
     "aggregation",
     # The simulated venues' commands (sim_assets, accuracy): development only, so the
@@ -53,7 +54,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "pricehub.edge.PagePolicyMiddleware",
+    # Answers a locked-out admin login (pricehub/security.py).
+    "axes.middleware.AxesMiddleware",
     "common.metrics.PrometheusAfterMiddleware",
+]
+# django-axes counts the admin login's failures before Django checks the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "pricehub.urls"
@@ -112,7 +121,9 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DYNAMODB_ENDPOINT_URL = env.str("DYNAMODB_ENDPOINT_URL", default=None)
 DYNAMODB_TABLE = env.str("DYNAMODB_TABLE", default="prices")
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")
-# PriceHub's own tunables, each a PRICEHUB_ setting read from the environment.
+# PriceHub's own tunables, each a PRICEHUB_ setting read from the environment, and the edge's:
+# the admin login's lockout and the Content-Security-Policy.
+from pricehub.security import *  # noqa: E402, F403
 from pricehub.tunables import *  # noqa: E402, F403
 from pricehub.tunables import (  # noqa: E402  (the ones the settings below use)
     PRICEHUB_BEAT_TICK_SECONDS,

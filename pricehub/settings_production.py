@@ -57,10 +57,12 @@ PRICEHUB_VENUE_PRIVATE_ADDRESSES = env.bool("VENUE_PRIVATE_ADDRESSES", default=F
 # Origins allowed to POST to the admin, such as https://prices.example.com.
 CSRF_TRUSTED_ORIGINS = _env_items("CSRF_TRUSTED_ORIGINS")
 
-# TLS ends at the proxy; only trust its header because the app is reachable through it alone.
+# TLS ends at a proxy in front of the front, which sets X-Forwarded-Proto itself (from that proxy
+# alone when FRONT_TRUSTED_PROXY names it): the app is reachable through the front alone.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-# Probes and the Prometheus scrape reach the pods over plain HTTP, from inside the network.
+# Probes and the Prometheus scrape reach the API's server over plain HTTP, from inside the
+# network, on its own address (the front does not pass /readyz and /metrics).
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from aggregation.api.assets import AssetListView
 from aggregation.api.history import CandlesView, HistoryView
@@ -11,6 +13,12 @@ from aggregation.api.stream import stream
 from aggregation.dashboard import dashboard
 from exchanges.api import ExchangeListView, MarketListView
 from pricehub.health import HealthView, ReadyView, metrics
+
+# Swagger UI's page loads its start-up script as a file of its own (the split view), under the
+# Content-Security-Policy; its one inline style block is let in on this page alone.
+api_docs = csp_update({"style-src": [SELF, UNSAFE_INLINE]})(
+    SpectacularSwaggerSplitView.as_view(url_name="schema")
+)
 
 urlpatterns = [
     path("", dashboard, name="dashboard"),
@@ -27,7 +35,7 @@ urlpatterns = [
     path("healthz", HealthView.as_view(), name="healthz"),
     path("readyz", ReadyView.as_view(), name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/docs/", api_docs, name="docs"),
     path("metrics", metrics, name="prometheus-django-metrics"),
 ]
 

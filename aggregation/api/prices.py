@@ -28,6 +28,7 @@ from aggregation.selectors import (
     prices_reading,
 )
 from aggregation.services import price_refresh
+from common import redis_store
 from common.errors import ApiError, ErrorOutput, errors
 
 
@@ -101,6 +102,13 @@ class RefreshView(APIView):
         # Only a POST refreshes: any other method is answered (405, OPTIONS) without
         # spending the quota.
         return super().get_throttles() if self.request.method == "POST" else []
+
+    def check_throttles(self, request: Request) -> None:
+        # The counts are in Redis, which the cache reads quietly through an outage (as no
+        # count): a refresh that cannot be counted is refused, 503, never let through.
+        if self.get_throttles():
+            redis_store.ping()
+        super().check_throttles(request)
 
     @extend_schema(
         request=None,

@@ -50,6 +50,8 @@ READ_MIDDLEWARE = {
     "django.contrib.auth.middleware.AuthenticationMiddleware": "credentials go to DRF",
     "django.contrib.messages.middleware.MessageMiddleware": "a read adds no message",
     "django.middleware.clickjacking.XFrameOptionsMiddleware": "runs",
+    "pricehub.edge.PagePolicyMiddleware": "a read answers JSON, which has no page policy",
+    "axes.middleware.AxesMiddleware": "a read is never a login",
     "common.metrics.PrometheusAfterMiddleware": "runs",
 }
 

@@ -120,13 +120,19 @@ def running(
 @contextmanager
 def front(env: dict[str, str], directory: Path) -> Iterator[str]:
     """Serve the API and the stream as `make run` does: Granian's WSGI and ASGI servers (one
-    worker each) behind the front (nginx); yield the front's URL."""
+    worker each) behind the front (nginx), its access log in directory; yield the front's URL."""
     web, stream, front = free_port(), free_port(), free_port()
     granian = [sys.executable, "-m", "granian", "--host", "127.0.0.1", "--workers", "1"]
     commands = [
         [*granian, "--interface", "wsgi", "--port", str(web), "pricehub.wsgi:application"],
         [*granian, "--interface", "asginl", "--port", str(stream), "pricehub.asgi:application"],
-        front_command(*(f"127.0.0.1:{port}" for port in (front, web, stream)), directory),
+        front_command(
+            *(f"127.0.0.1:{port}" for port in (front, web, stream)),
+            directory,
+            admin_allow=env.get("FRONT_ADMIN_ALLOW", ""),
+            trusted_proxy=env.get("FRONT_TRUSTED_PROXY", ""),
+            access_log=env.get("FRONT_ACCESS_LOG", ""),
+        ),
     ]
     with running([(command, env) for command in commands]):
         for port in (web, stream, front):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import override_settings
+from redis.exceptions import RedisError
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIRequestFactory
 
-from aggregation.api.prices import RefreshAnonThrottle
+from aggregation.api.prices import RefreshAnonThrottle, RefreshView
 from aggregation.api.reads import ReadThrottle
 from aggregation.history import backlog, store
 from aggregation.models import Asset
@@ -212,6 +216,27 @@ def test_it_throttles_reads_only_when_asked(api, settings, monkeypatch):
     settings.PRICEHUB_THROTTLE_READS = True
     limited = [api.get("/prices/BTCUSDT").status_code for _ in range(4)]
     assert (free, limited[-1]) == ({200}, 429)
+
+
+@pytest.fixture
+def redis_down(settings) -> Iterator[None]:
+    dead = f"redis://127.0.0.1:{free_port()}"
+    with override_settings(CACHES={"default": {**settings.CACHES["default"], "LOCATION": dead}}):
+        yield
+
+
+@pytest.mark.usefixtures("redis_down")
+def test_the_refresh_throttle_lets_nothing_through_that_it_cannot_count():
+    view = RefreshView()
+    view.request = view.initialize_request(APIRequestFactory().post("/refresh/BTCUSDT"))
+    with pytest.raises(RedisError):
+        view.check_throttles(view.request)
+
+
+@pytest.mark.usefixtures("redis_down")
+def test_a_refresh_while_redis_is_down_is_a_json_503(api):
+    response = api.post("/refresh/BTCUSDT")
+    assert (response.status_code, response.json()["error"]) == (503, "unavailable")
 
 
 def test_it_tells_caches_how_long_a_price_holds(api):

@@ -84,28 +84,31 @@ def test_the_dashboard_shows_prices_moving_the_chart_an_excluded_venue_and_stale
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
-    page.goto(site)
+    # Under its Content-Security-Policy; a violation would be one of the console's errors. The
+    # waits below are functions: Playwright runs any other string through eval, which it forbids.
+    policy = page.goto(site).headers["content-security-policy"]
+    assert "default-src 'self'" in policy
     row = page.locator("#asset-BTCUSDT")
 
     def sources_are(text: str) -> None:
         page.wait_for_function(
-            f"document.querySelector('#asset-BTCUSDT .sources').textContent === '{text}'",
+            f"() => document.querySelector('#asset-BTCUSDT .sources').textContent === '{text}'",
             timeout=WAIT_MS,
         )
 
     # Priced, then priced again without a reload: the stream delivered a newer aggregation.
     page.wait_for_function(
-        "document.querySelector('#asset-BTCUSDT').dataset.aggregatedAt", timeout=WAIT_MS
+        "() => document.querySelector('#asset-BTCUSDT').dataset.aggregatedAt", timeout=WAIT_MS
     )
     first = row.get_attribute("data-aggregated-at")
     assert row.locator(".price").text_content().replace(",", "").replace(".", "").isdigit()
     page.wait_for_function(
-        f"document.querySelector('#asset-BTCUSDT').dataset.aggregatedAt > '{first}'",
+        f"() => document.querySelector('#asset-BTCUSDT').dataset.aggregatedAt > '{first}'",
         timeout=WAIT_MS,
     )
     assert page.locator("#status").text_content() == "live"
     page.wait_for_function(  # the 24 h change, against the oldest hourly candle there is
-        "document.querySelector('#asset-BTCUSDT .change').textContent.endsWith('%')",
+        "() => document.querySelector('#asset-BTCUSDT .change').textContent.endsWith('%')",
         timeout=WAIT_MS,
     )
     # BTC's USDT, USD and USDC markets on the six venues (two each on Binance, Coinbase,
@@ -164,13 +167,14 @@ def test_the_dashboard_shows_prices_moving_the_chart_an_excluded_venue_and_stale
     page.locator("#search").press("ArrowDown")
     page.locator("#search").press("Enter")
     page.wait_for_function(
-        "document.querySelector('#detail-title').textContent === 'XRPUSDT'"
+        "() => document.querySelector('#detail-title').textContent === 'XRPUSDT'"
         " && document.querySelector('#detail').dataset.aggregatedAt",
         timeout=WAIT_MS,
     )
     shown = page.locator("#detail").get_attribute("data-aggregated-at")
     page.wait_for_function(
-        f"document.querySelector('#detail').dataset.aggregatedAt > '{shown}'", timeout=WAIT_MS
+        f"() => document.querySelector('#detail').dataset.aggregatedAt > '{shown}'",
+        timeout=WAIT_MS,
     )
     used = page.locator("#venues tbody tr.used")
     markets = used.evaluate_all("rows => rows.map(row => row.dataset.market)")

@@ -56,3 +56,14 @@ def test_the_dashboard_refuses_other_methods_in_json(client):
     response = client.post("/")
     assert response.status_code == 405
     assert response.json()["error"] == "method_not_allowed"
+
+
+@pytest.mark.django_db
+def test_the_dashboard_and_the_admin_load_nothing_but_pricehubs_own_files(client):
+    for path in ("/", "/admin/login/"):
+        policy = client.get(path)["Content-Security-Policy"]
+        directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+        assert directives["default-src"] == "'self'"
+        assert directives["frame-ancestors"] == "'none'"
+        assert "unsafe" not in policy
+    assert "Content-Security-Policy" not in client.get("/healthz")  # JSON runs nothing

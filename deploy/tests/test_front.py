@@ -1,6 +1,8 @@
 """The front (nginx, deploy/nginx.conf.template) in front of the real API and stream servers:
 every refusal is PriceHub's JSON error, the app's own answers pass as they are, the stream
-flows event by event, and the refresh throttle knows each client by its own address."""
+flows event by event, and the refresh throttle knows each client by its own address. It keeps
+the inside in: the metrics and readiness are not found, the admin answers the networks listed
+only, the scheme the app is told is the front's own; and it logs each request as JSON."""
 
 from __future__ import annotations
 
@@ -9,7 +11,11 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,13 +31,19 @@ HEAD = b"Host: 127.0.0.1\r\nConnection: close\r\n"
 @pytest.fixture(scope="module")
 def environment(stack_environment) -> dict[str, str]:
     env = stack_environment(redis_db=10, table="prices-front", interval=60)
-    # As under `make run`: the front appends each client's address to X-Forwarded-For.
-    return dict(env, NUM_PROXIES="1")
+    # As under `make run`: the front appends each client's address to X-Forwarded-For. On a
+    # host whose zone is not UTC, the access log's times still are.
+    return dict(env, NUM_PROXIES="1", TZ="Asia/Tokyo")
 
 
 @pytest.fixture(scope="module")
-def front(environment, tmp_path_factory) -> Iterator[str]:
-    with stack.front(environment, tmp_path_factory.mktemp("front")) as url:
+def front_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("front")
+
+
+@pytest.fixture(scope="module")
+def front(environment, front_dir) -> Iterator[str]:
+    with stack.front(environment, front_dir) as url:
         yield url
 
 
@@ -142,3 +154,109 @@ def test_the_refresh_throttle_knows_each_client_by_its_own_address(front, enviro
         for n in range(11)
     ]
     assert statuses == [200] * 10 + [429]
+
+
+def test_the_metrics_and_readiness_are_not_found_through_the_front(front):
+    unknown = requests.get(f"{front}/no-such-path", timeout=10)
+    assert unknown.status_code == 404
+    for path in ("/metrics", "/readyz", "/metrics?format=text", "//metrics", "/%72eadyz"):
+        answer = requests.get(f"{front}{path}", timeout=10)
+        assert (path, answer.status_code) == (path, 404)
+        assert (answer.headers["content-type"], answer.json()) == (
+            "application/json",
+            unknown.json(),
+        )
+    assert requests.get(f"{front}/healthz", timeout=10).json() == {"status": "ok"}
+
+
+@contextmanager
+def front_before(web: str, directory: Path, **lists: str) -> Iterator[str]:
+    """Run a front alone before web (host:port), with FRONT_ADMIN_ALLOW (admin_allow) or
+    FRONT_TRUSTED_PROXY (trusted_proxy); yield its URL."""
+    port = free_port()
+    command = front_command(f"127.0.0.1:{port}", web, web, directory, **lists)
+    with stack.running([(command, dict(os.environ))]):
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+
+
+def test_the_admin_refuses_an_address_outside_front_admin_allow(tmp_path: Path):
+    down = f"127.0.0.1:{free_port()}"  # a request let through finds nothing behind: a 503
+    with front_before(down, tmp_path / "closed", admin_allow="10.0.0.0/8") as closed:
+        answer = requests.get(f"{closed}/admin/login/", timeout=10)
+        assert (answer.status_code, answer.json()) == (
+            403,
+            {"error": "forbidden", "detail": "Not allowed."},
+        )
+        assert requests.get(f"{closed}/prices/BTCUSDT", timeout=10).status_code == 503
+    with front_before(down, tmp_path / "listed", admin_allow="10.0.0.0/8, 127.0.0.0/8") as open_:
+        assert requests.get(f"{open_}/admin/login/", timeout=10).status_code == 503
+
+
+class Echo(BaseHTTPRequestHandler):
+    """Answer every GET with the headers it came with, as JSON."""
+
+    def do_GET(self) -> None:
+        body = json.dumps(dict(self.headers)).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def echo() -> Iterator[str]:
+    """Serve Echo on a loopback port; yield its host:port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def proto_seen(front: str, **headers: str) -> str:
+    return requests.get(f"{front}/prices/BTCUSDT", headers=headers, timeout=10).json()[
+        "X-Forwarded-Proto"
+    ]
+
+
+def test_the_app_is_told_the_fronts_scheme_never_the_clients(echo, tmp_path: Path):
+    with front_before(echo, tmp_path) as front:
+        assert proto_seen(front, **{"X-Forwarded-Proto": "https"}) == "http"
+        assert proto_seen(front) == "http"
+
+
+def test_a_trusted_proxy_in_front_tells_the_scheme(echo, tmp_path: Path):
+    with front_before(echo, tmp_path, trusted_proxy="127.0.0.1") as front:
+        assert proto_seen(front, **{"X-Forwarded-Proto": "https"}) == "https"
+        assert proto_seen(front, **{"X-Forwarded-Proto": "gopher"}) == "http"
+    with front_before(echo, tmp_path / "other", trusted_proxy="192.0.2.7") as front:
+        assert proto_seen(front, **{"X-Forwarded-Proto": "https"}) == "http"
+
+
+def test_the_front_logs_each_request_as_a_line_of_json(front, front_dir):
+    path = f"/prices/NOPEUSDT?n={time.monotonic_ns()}"
+    requests.get(f"{front}{path}", headers={"User-Agent": 'probe "1"'}, timeout=10)
+    log = front_dir / "access.log"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        lines = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        found = [line for line in lines if line["path"] == path]
+        if found:
+            break
+        time.sleep(0.1)
+    (line,) = found
+    assert set(line) == {
+        "time", "remote_addr", "method", "path", "status", "bytes", "request_seconds",
+        "upstream_seconds", "user_agent",
+    }  # fmt: skip
+    assert (line["remote_addr"], line["method"], line["status"]) == ("127.0.0.1", "GET", 404)
+    assert line["user_agent"] == 'probe "1"'
+    assert line["time"].endswith("+00:00")
+    assert line["bytes"] > 0
+    assert float(line["upstream_seconds"]) >= 0 <= line["request_seconds"]

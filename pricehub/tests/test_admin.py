@@ -137,3 +137,21 @@ def act(client: Client, model: str, action: str, selected: list[int]) -> HttpRes
 
 def _pk(symbol: str) -> int:
     return Asset.objects.get(symbol=symbol).pk
+
+
+def admin_login(client: Client, password: str) -> HttpResponse:
+    return client.post("/admin/login/", {"username": "boss", "password": password})
+
+
+@pytest.mark.django_db
+def test_six_wrong_passwords_lock_the_next_login_out_even_with_the_right_one(client):
+    User.objects.create_superuser("boss", password="the-right-one")
+    tries = [admin_login(client, "wrong").status_code for _ in range(6)]
+    locked = admin_login(client, "the-right-one")
+    # The login form again, with its error, until the fifth failure locks the pair out.
+    assert tries == [200] * 4 + [429] * 2
+    assert (locked.status_code, locked.json()["error"]) == (429, "locked_out")
+    assert locked["Retry-After"] == "900"
+    # The lockout holds that username from that address: another address may still log in.
+    elsewhere = admin_login(Client(REMOTE_ADDR="192.0.2.10"), "the-right-one")
+    assert elsewhere.status_code == 302  # signed in, sent on; a failure shows the form again

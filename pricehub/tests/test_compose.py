@@ -30,7 +30,7 @@ from prometheus_client import REGISTRY
 from aggregation.history.backlog import Backlog
 from aggregation.tests import stack
 from deploy.run import VENUES
-from deploy.services import free_port, wait_for_port
+from deploy.services import free_port, front_command, wait_for_port
 from exchanges.circuits import CircuitStates
 from pricehub.tests.test_settings_documented import variables_documented
 
@@ -88,7 +88,9 @@ def test_the_front_fills_in_every_name_of_make_runs_template_with_web_and_the_st
     front = SERVICES["front"]
     template = (ROOT / "deploy" / "nginx.conf.template").read_text()
     names = set(re.findall(r"\$\{(FRONT_\w+)\}", template))
-    assert set(front["environment"]) == names
+    # The geo entries of the lists the command makes with sed from the two lists given.
+    lists = {"FRONT_ADMIN_ALLOW", "FRONT_TRUSTED_PROXY"}
+    assert set(front["environment"]) == names - {"FRONT_ADMIN_NETS", "FRONT_PROXY_NETS"} | lists
     assert all(f"$${name}" in front["command"][-1] for name in names)  # envsubst's list
     assert front["environment"]["FRONT_WEB"] == f"web:{port_of('web')}"
     assert front["environment"]["FRONT_STREAM"] == f"stream:{port_of('stream')}"
@@ -492,3 +494,32 @@ def test_a_workers_check_passes_once_it_answers_and_leaves_no_metrics_file(
         while subprocess.run(["sh", "-c", check], env=checking, capture_output=True).returncode:
             assert time.monotonic() < deadline, "the worker never answered its check"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("admin_allow", "trusted_proxy"), [("", ""), ("10.0.0.0/8,192.168.0.0/16", "172.16.0.5")]
+)
+def test_the_fronts_lists_become_the_geo_entries_make_run_writes(
+    tmp_path, admin_allow, trusted_proxy
+):
+    # The compose front's command, run here with sh, sed and envsubst, writing to tmp_path.
+    front = SERVICES["front"]
+    command = front["command"][-1].replace("$$", "$").split(" && exec nginx")[0]
+    command = command.replace("/etc/pricehub/nginx.conf.template", "deploy/nginx.conf.template")
+    command = command.replace("/etc/nginx/nginx.conf", str(tmp_path / "compose.conf"))
+    env = {
+        **{name: str(value) for name, value in front["environment"].items()},
+        "FRONT_ADMIN_ALLOW": admin_allow,
+        "FRONT_TRUSTED_PROXY": trusted_proxy,
+        "PATH": os.environ["PATH"],
+    }
+    subprocess.run(["sh", "-c", command], env=env, cwd=ROOT, check=True)
+    front_command(
+        "8080", "web:8080", "stream:8090", tmp_path, admin_allow=admin_allow,
+        trusted_proxy=trusted_proxy,
+    )  # fmt: skip
+    geo = re.compile(r"geo \$\w+ \{[^}]*\}")
+    written = (tmp_path / "compose.conf").read_text(), (tmp_path / "nginx.conf").read_text()
+    compose, make_run = ([" ".join(block.split()) for block in geo.findall(t)] for t in written)
+    assert compose == make_run
+    assert len(compose) == 2

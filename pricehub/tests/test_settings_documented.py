@@ -8,7 +8,8 @@ import re
 from deploy.services import ROOT
 
 SETTINGS = [
-    ROOT / "pricehub" / name for name in ("settings.py", "tunables.py", "settings_production.py")
+    ROOT / "pricehub" / name
+    for name in ("settings.py", "tunables.py", "security.py", "settings_production.py")
 ]
 TABLE = ROOT / "docs" / "operations.md"
 # The functions of the settings that read one environment variable, named by their first argument.
