@@ -139,6 +139,7 @@ def main() -> int:
                 f"127.0.0.1:{web_port}",
                 f"127.0.0.1:{stream_port}",
                 data / "front",
+                env,
             )
         ),
     }

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import functools
 import http.client
+import os
 import re
 import shlex
 import shutil
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,12 +52,23 @@ def dynamodb_command(port: int, db_path: Path | None) -> list[str]:
     ]  # fmt: skip
 
 
-def front_command(listen: str, web: str, stream: str, directory: Path) -> list[str]:
+# The front's limits on GET /stream, each overridden by its FRONT_ environment variable: the
+# streams one client (an IPv4 address, an IPv6 /64) may hold at once, and all clients together.
+# Compose's front repeats these defaults.
+FRONT_LIMITS = {"STREAMS_PER_CLIENT": 20, "STREAMS_TOTAL": 5000}
+
+
+def front_command(
+    listen: str, web: str, stream: str, directory: Path, env: Mapping[str, str] = os.environ
+) -> list[str]:
     """Return the command line of the front (nginx in the foreground) on listen (host:port),
-    in front of the API's server at web and the stream server at stream; its configuration,
-    pid and temporary files go to directory."""
+    in front of the API's server at web and the stream server at stream, with the limits of
+    FRONT_LIMITS or of env's FRONT_ variables; its configuration, pid and temporary files go
+    to directory."""
     directory.mkdir(parents=True, exist_ok=True)
     names = {"LISTEN": listen, "WEB": web, "STREAM": stream, "DIR": str(directory)}
+    for name, default in FRONT_LIMITS.items():
+        names[name] = str(int(env.get(f"FRONT_{name}", default)))  # nginx refuses 0 or less
     template = (ROOT / "deploy" / "nginx.conf.template").read_text()
     config = directory / "nginx.conf"
     config.write_text(re.sub(r"\$\{FRONT_(\w+)\}", lambda name: names[name[1]], template))

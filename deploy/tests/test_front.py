@@ -1,6 +1,7 @@
 """The front (nginx, deploy/nginx.conf.template) in front of the real API and stream servers:
 every refusal is PriceHub's JSON error, the app's own answers pass as they are, the stream
-flows event by event, and the refresh throttle knows each client by its own address."""
+flows event by event, the streams of each client and in all are limited, and the refresh
+throttle knows each client by its own address."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,6 +35,16 @@ def environment(stack_environment) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def front(environment, tmp_path_factory) -> Iterator[str]:
     with stack.front(environment, tmp_path_factory.mktemp("front")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def limited_front(environment, tmp_path_factory) -> Iterator[str]:
+    """A front that takes 2 streams from a client and 4 in all, and each client's address from
+    X-Real-IP."""
+    env = dict(environment, FRONT_STREAMS_PER_CLIENT="2", FRONT_STREAMS_TOTAL="4")
+    directory = tmp_path_factory.mktemp("limited-front")
+    with stack.front(env, directory, client_header="X-Real-IP") as url:
         yield url
 
 
@@ -142,3 +155,63 @@ def test_the_refresh_throttle_knows_each_client_by_its_own_address(front, enviro
         for n in range(11)
     ]
     assert statuses == [200] * 10 + [429]
+
+
+def stream_request(client: str) -> bytes:
+    """Return GET /stream of BTCUSDT from client: X-Real-IP, which only limited_front reads."""
+    headers = [b"X-Real-IP: " + client.encode()] if client else []
+    return request(b"GET /stream?assets=BTCUSDT HTTP/1.1", *headers)
+
+
+def open_stream(url: str, streams: ExitStack, client: str = "") -> int:
+    """Start a stream from client, kept open until streams closes; return its status."""
+    parts = urlsplit(url)
+    sock = streams.enter_context(socket.create_connection((parts.hostname, parts.port), 10))
+    sock.sendall(stream_request(client))
+    head = b""
+    while b"\r\n\r\n" not in head and (chunk := sock.recv(65536)):
+        head += chunk
+    return int(head.split()[1])
+
+
+def assert_too_many_streams(url: str, client: str = "") -> None:
+    status, headers, body = exchange(url, stream_request(client))
+    assert (status, headers["content-type"]) == (429, "application/json")
+    assert json.loads(body) == {
+        "error": "too_many_streams",
+        "detail": "Too many streams are open, from this address or in all; close one or try "
+        "again later.",
+    }
+
+
+def test_a_client_holds_20_streams_and_the_21st_is_a_json_429_until_one_closes(front):
+    with ExitStack() as streams, ExitStack() as first:
+        assert open_stream(front, first) == 200
+        assert [open_stream(front, streams) for _ in range(19)] == [200] * 19
+        assert_too_many_streams(front)
+        first.close()
+        # nginx counts a stream out once it sees its client gone, a moment after the close.
+        deadline = time.monotonic() + 5
+        while (status := open_stream(front, streams)) == 429 and time.monotonic() < deadline:
+            pass
+        assert status == 200
+
+
+def test_an_ipv6_client_is_its_64(limited_front):
+    clients = ("2001:db8::1", "2001:db8::ffff:0:1", "2001:db8:0:1::1")
+    with ExitStack() as streams:
+        assert [open_stream(limited_front, streams, client) for client in clients] == [200] * 3
+        assert_too_many_streams(limited_front, "2001:db8::2")
+
+
+def test_an_ipv4_mapped_address_is_a_client_of_its_own_not_of_a_64(limited_front):
+    clients = ("::ffff:192.0.2.1", "::ffff:192.0.2.2", "::ffff:192.0.2.2", "::ffff:192.0.2.1")
+    with ExitStack() as streams:
+        assert [open_stream(limited_front, streams, client) for client in clients] == [200] * 4
+
+
+def test_the_front_refuses_a_stream_past_its_total_as_a_json_429(limited_front):
+    clients = ("192.0.2.1", "192.0.2.1", "192.0.2.2", "2001:db8::1")
+    with ExitStack() as streams:
+        assert [open_stream(limited_front, streams, client) for client in clients] == [200] * 4
+        assert_too_many_streams(limited_front, "192.0.2.3")

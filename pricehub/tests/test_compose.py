@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 
 from aggregation.history.backlog import Backlog
 from deploy.run import VENUES
+from deploy.services import FRONT_LIMITS
 from exchanges.circuits import CircuitStates
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +76,8 @@ def test_the_front_fills_in_every_name_of_make_runs_template_with_web_and_the_st
     source, target, _mode = mount.split(":")
     assert (ROOT / source) == ROOT / "deploy" / "nginx.conf.template"
     assert f"< {target} >" in front["command"][-1]
+    for name, default in FRONT_LIMITS.items():  # GET /stream's limits, make run's by default
+        assert front["environment"][f"FRONT_{name}"] == f"${{FRONT_{name}:-{default}}}"
     # It appends each client's address to X-Forwarded-For, the one the throttle keys on.
     for name in APP:
         assert SERVICES[name]["environment"]["NUM_PROXIES"] == "1"
