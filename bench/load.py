@@ -21,6 +21,7 @@ import requests
 
 from bench import accuracy, gaps, reference, report, scale, stack, streams, tools
 from bench.plot import latency_plot
+from deploy.services import FRONT_LIMITS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
@@ -61,7 +62,12 @@ def main() -> int:
     _raise_open_files_limit()
     started = dt.datetime.now(dt.UTC)
     try:
-        with stack.running(assets=ASSETS) as process:
+        # Every subscriber comes from one address: the front takes them all.
+        limits = {
+            f"FRONT_{name}": str(max(limit, streams.SUBSCRIBERS))
+            for name, limit in FRONT_LIMITS.items()
+        }
+        with stack.running(assets=ASSETS, **limits) as process:
             _progress("waiting for the stack and a price for every asset ...")
             symbols = stack.wait_until_priced(process)
             _progress(f"{streams.SUBSCRIBERS} subscribers to the stream of BTCUSDT, kept on ...")

@@ -140,9 +140,7 @@ def main() -> int:
                 f"127.0.0.1:{web_port}",
                 f"127.0.0.1:{stream_port}",
                 data / "front",
-                admin_allow=env.get("FRONT_ADMIN_ALLOW", ""),
-                trusted_proxy=env.get("FRONT_TRUSTED_PROXY", ""),
-                access_log=env.get("FRONT_ACCESS_LOG", ""),
+                env,
             )
         ),
     }

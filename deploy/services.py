@@ -6,13 +6,14 @@ from __future__ import annotations
 import functools
 import http.client
 import ipaddress
+import os
 import re
 import shlex
 import shutil
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,33 +53,35 @@ def dynamodb_command(port: int, db_path: Path | None) -> list[str]:
     ]  # fmt: skip
 
 
+# The front's limits on GET /stream, each overridden by its FRONT_ environment variable: the
+# streams one client (an IPv4 address, an IPv6 /64) may hold at once, and all clients together.
+# Compose's front repeats these defaults.
+FRONT_LIMITS = {"STREAMS_PER_CLIENT": 20, "STREAMS_TOTAL": 5000}
+
+
 def front_command(
-    listen: str,
-    web: str,
-    stream: str,
-    directory: Path,
-    *,
-    admin_allow: str = "",
-    trusted_proxy: str = "",
-    access_log: str = "",
+    listen: str, web: str, stream: str, directory: Path, env: Mapping[str, str] = os.environ
 ) -> list[str]:
     """Return the command line of the front (nginx in the foreground) on listen (host:port),
     in front of the API's server at web and the stream server at stream; its configuration,
-    pid and temporary files go to directory, its access log too unless access_log
-    (FRONT_ACCESS_LOG) names another file. admin_allow (FRONT_ADMIN_ALLOW) lists the networks
-    the admin answers, comma-separated (none: every address); trusted_proxy
-    (FRONT_TRUSTED_PROXY) those of a TLS proxy in front whose X-Forwarded-Proto is believed."""
+    pid and temporary files go to directory, its access log too unless env's FRONT_ACCESS_LOG
+    names another file. From env too: FRONT_ADMIN_ALLOW, the networks the admin answers,
+    comma-separated (none: every address); FRONT_TRUSTED_PROXY, those of a TLS proxy in front
+    whose X-Forwarded-Proto is believed; and the stream limits of FRONT_LIMITS."""
     directory.mkdir(parents=True, exist_ok=True)
+    admin_allow = env.get("FRONT_ADMIN_ALLOW", "")
     names = {
         "LISTEN": listen,
         "WEB": web,
         "STREAM": stream,
         "DIR": str(directory),
-        "ACCESS_LOG": access_log or str(directory / "access.log"),
+        "ACCESS_LOG": env.get("FRONT_ACCESS_LOG", "") or str(directory / "access.log"),
         # As compose's front does with sed: the entries of nginx's geo blocks.
         "ADMIN_NETS": f"default 1; {geo_entries(admin_allow, 0)}" if admin_allow else "default 0;",
-        "PROXY_NETS": geo_entries(trusted_proxy, 1),
+        "PROXY_NETS": geo_entries(env.get("FRONT_TRUSTED_PROXY", ""), 1),
     }
+    for name, default in FRONT_LIMITS.items():
+        names[name] = str(int(env.get(f"FRONT_{name}", default)))  # nginx refuses 0 or less
     template = (ROOT / "deploy" / "nginx.conf.template").read_text()
     config = directory / "nginx.conf"
     config.write_text(re.sub(r"\$\{FRONT_(\w+)\}", lambda name: names[name[1]], template))

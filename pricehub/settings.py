@@ -252,6 +252,10 @@ SPECTACULAR_SETTINGS = {
                         "too_many_assets, invalid_asset"
                     },
                     "404": {"description": "unknown_asset"},
+                    "429": {
+                        "description": "too_many_streams: as many streams are open from this "
+                        "client (an IPv4 address or IPv6 /64) or in all as the front takes"
+                    },
                 },
             }
         }

@@ -129,7 +129,8 @@ PRICEHUB_ROUND_MIN_SECONDS = env.float("ROUND_MIN_SECONDS", default=0.5)
 PRICEHUB_ROUND_MAX_SECONDS = env.float("ROUND_MAX_SECONDS", default=2.0)
 # How long POST /refresh waits for a refresh of the same asset that is already running.
 PRICEHUB_REFRESH_WAIT_SECONDS = env.float("REFRESH_WAIT_SECONDS", default=10.0)
-# GET /stream sends a comment line this often, so proxies keep a quiet stream open; a stream
-# may fall behind by this many events, past which a slow client loses the oldest.
+# GET /stream sends a comment line this often, so proxies keep a quiet stream open.
 PRICEHUB_STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=15.0)
-PRICEHUB_STREAM_QUEUE_EVENTS = env.int("STREAM_QUEUE_EVENTS", default=1000)
+# The origins (https://example.com) whose pages may read GET /stream from another origin; none
+# by default, as the dashboard is on PriceHub's own.
+PRICEHUB_STREAM_ALLOWED_ORIGINS = env.list("STREAM_ALLOWED_ORIGINS", default=[])

@@ -7,7 +7,9 @@ Redis channel (price_cache.publish); each stream process listens to it once and 
 price, rendered once, to the streams that named its asset. An event is the document
 GET /prices/{asset} answers, with its aggregation time (epoch ms) as its id: a client that
 reconnects with Last-Event-ID gets at once the current prices newer than that, a new one all
-of them.
+of them. A stream keeps only the newest price of each asset not sent yet, so a slow reader
+skips prices rather than holds a growing queue. The front limits the streams of each client
+and in all (deploy/nginx.conf.template).
 """
 
 from __future__ import annotations
@@ -34,24 +36,44 @@ T = TypeVar("T")
 _RECONNECT_SECONDS = (0.5, 5.0)  # the first and the longest pause before listening again
 
 
+class Pending:
+    """A stream's events not sent yet: the newest of each asset, the asset waiting longest first."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, bytes] = {}
+        self._ready = asyncio.Event()
+
+    def put(self, symbol: str, event: bytes) -> None:
+        """Keep event as the next of symbol's, in place of one not sent yet."""
+        self._events[symbol] = event  # a replaced event keeps its asset's place in line
+        self._ready.set()
+
+    async def get(self) -> bytes:
+        """Return the next event to send, once there is one."""
+        while not self._events:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._events.pop(next(iter(self._events)))
+
+
 class _Hub:
     """This event loop's one subscription to the stream channel, and the streams it feeds."""
 
     def __init__(self) -> None:
-        self.streams: dict[str, set[asyncio.Queue[bytes]]] = {}
+        self.streams: dict[str, set[Pending]] = {}
         self.task: asyncio.Task[None] | None = None
 
-    def join(self, symbols: list[str], queue: asyncio.Queue[bytes]) -> None:
+    def join(self, symbols: list[str], pending: Pending) -> None:
         for symbol in symbols:
-            self.streams.setdefault(symbol, set()).add(queue)
+            self.streams.setdefault(symbol, set()).add(pending)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._listen())
 
-    def leave(self, symbols: list[str], queue: asyncio.Queue[bytes]) -> None:
+    def leave(self, symbols: list[str], pending: Pending) -> None:
         for symbol in symbols:
-            queues = self.streams.get(symbol, set())
-            queues.discard(queue)
-            if not queues:
+            streams = self.streams.get(symbol, set())
+            streams.discard(pending)
+            if not streams:
                 self.streams.pop(symbol, None)
 
     async def _listen(self) -> None:
@@ -71,15 +93,17 @@ class _Hub:
             except codec.Undecodable as exc:  # announced by another version
                 logger.warning("Stream skipped a price it cannot read: %s", exc)
                 continue
-            queues = self.streams.get(published.asset)
-            if not queues:
+            streams = self.streams.get(published.asset)
+            if not streams:
                 continue
             try:
                 reading = await _in_thread(selectors.published_reading)(published)
             except ReadError as exc:  # a read it needed failed: this price is skipped
                 logger.warning("Stream of %s skipped a price: %s", published.asset, exc)
                 continue
-            _deliver(queues, _event(reading))
+            event = _event(reading)
+            for pending in streams:
+                pending.put(published.asset, event)
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
@@ -110,17 +134,27 @@ def _asgi_stream(request: HttpRequest) -> HttpResponse:
     headers = {
         "Cache-Control": "no-cache",
         "X-Accel-Buffering": "no",  # no proxy may hold events back
-        "Access-Control-Allow-Origin": "*",  # prices are public; the dashboard may be elsewhere
+        **_cors(request.headers.get("Origin", "")),
     }
     return StreamingHttpResponse(
         _events(symbols, since), content_type="text/event-stream", headers=headers
     )
 
 
+def _cors(origin: str) -> dict[str, str]:
+    # The dashboard is on PriceHub's own origin and needs none; pages of the origins allowed
+    # may read the stream too.
+    allowed = settings.PRICEHUB_STREAM_ALLOWED_ORIGINS
+    if not allowed:
+        return {}
+    vary = {"Vary": "Origin"}  # the answer depends on the Origin: no cache may share it
+    return {**vary, "Access-Control-Allow-Origin": origin} if origin in allowed else vary
+
+
 async def _events(symbols: list[str], since: int | None) -> AsyncIterator[bytes]:
-    queue: asyncio.Queue[bytes] = asyncio.Queue(settings.PRICEHUB_STREAM_QUEUE_EVENTS)
+    pending = Pending()
     hub = _hub()
-    hub.join(symbols, queue)  # before the current prices are read, so no publish falls between
+    hub.join(symbols, pending)  # before the current prices are read, so no publish falls between
     try:
         yield b"retry: 1000\n\n"
         for symbol in symbols:
@@ -132,12 +166,12 @@ async def _events(symbols: list[str], since: int | None) -> AsyncIterator[bytes]
                 # A timeout scope, not wait_for, which makes a task for every event: with a
                 # thousand subscribers, that cost the stream server about 40 % more CPU.
                 async with asyncio.timeout(settings.PRICEHUB_STREAM_HEARTBEAT_SECONDS):
-                    event = await queue.get()
+                    event = await pending.get()
             except TimeoutError:
                 event = b": heartbeat\n\n"
             yield event
     finally:
-        hub.leave(symbols, queue)
+        hub.leave(symbols, pending)
 
 
 def _current(symbol: str) -> selectors.Reading | None:
@@ -156,13 +190,6 @@ def _in_thread(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     # Any pool thread, not the one thread Django keeps for thread-sensitive code: a thousand
     # streams starting at once would queue every price behind their first reads there.
     return sync_to_async(function, thread_sensitive=False)
-
-
-def _deliver(queues: set[asyncio.Queue[bytes]], event: bytes) -> None:
-    for queue in queues:
-        if queue.full():
-            queue.get_nowait()  # a stream this far behind loses its oldest event
-        queue.put_nowait(event)
 
 
 def _event(reading: selectors.Reading) -> bytes:

@@ -93,3 +93,30 @@ def test_the_wsgi_server_leaves_streams_to_the_stream_server(client):
     response = client.get("/stream?assets=BTCUSDT")
     assert (response.status_code, response.json()["error"]) == (404, "not_found")
     assert "stream server" in response.json()["detail"]
+
+
+def stream_headers(origin: str) -> dict[str, str]:
+    """Return the headers of a stream asked for by a page of origin."""
+    response = async_to_sync(AsyncClient().get)(
+        "/stream", {"assets": "BTCUSDT"}, headers={"Origin": origin}
+    )
+    assert response.status_code == 200
+    return dict(response.headers)
+
+
+def test_a_stream_echoes_an_allowed_origin(settings):
+    settings.PRICEHUB_STREAM_ALLOWED_ORIGINS = ["https://a.example", "https://prices.example"]
+    headers = stream_headers("https://prices.example")
+    assert headers["Access-Control-Allow-Origin"] == "https://prices.example"
+    assert headers["Vary"] == "Origin"
+
+
+def test_a_stream_allows_no_other_origin(settings):
+    settings.PRICEHUB_STREAM_ALLOWED_ORIGINS = ["https://prices.example"]
+    headers = stream_headers("https://evil.example")
+    assert "Access-Control-Allow-Origin" not in headers
+    assert headers["Vary"] == "Origin"
+
+
+def test_a_stream_allows_no_origin_by_default():
+    assert "Access-Control-Allow-Origin" not in stream_headers("https://prices.example")

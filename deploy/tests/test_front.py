@@ -1,8 +1,9 @@
 """The front (nginx, deploy/nginx.conf.template) in front of the real API and stream servers:
 every refusal is PriceHub's JSON error, the app's own answers pass as they are, the stream
-flows event by event, and the refresh throttle knows each client by its own address. It keeps
-the inside in: the metrics and readiness are not found, the admin answers the networks listed
-only, the scheme the app is told is the front's own; and it logs each request as JSON."""
+flows event by event, the streams of each client and in all are limited, and the refresh
+throttle knows each client by its own address. It keeps the inside in: the metrics and
+readiness are not found, the admin answers the networks listed only, the scheme the app is told
+is the front's own; and it logs each request as JSON."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -44,6 +45,16 @@ def front_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def front(environment, front_dir) -> Iterator[str]:
     with stack.front(environment, front_dir) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def limited_front(environment, tmp_path_factory) -> Iterator[str]:
+    """A front that takes 2 streams from a client and 4 in all, and each client's address from
+    X-Real-IP."""
+    env = dict(environment, FRONT_STREAMS_PER_CLIENT="2", FRONT_STREAMS_TOTAL="4")
+    directory = tmp_path_factory.mktemp("limited-front")
+    with stack.front(env, directory, client_header="X-Real-IP") as url:
         yield url
 
 
@@ -171,10 +182,10 @@ def test_the_metrics_and_readiness_are_not_found_through_the_front(front):
 
 @contextmanager
 def front_before(web: str, directory: Path, **lists: str) -> Iterator[str]:
-    """Run a front alone before web (host:port), with FRONT_ADMIN_ALLOW (admin_allow) or
-    FRONT_TRUSTED_PROXY (trusted_proxy); yield its URL."""
+    """Run a front alone before web (host:port), with the FRONT_ lists given (FRONT_ADMIN_ALLOW,
+    FRONT_TRUSTED_PROXY); yield its URL."""
     port = free_port()
-    command = front_command(f"127.0.0.1:{port}", web, web, directory, **lists)
+    command = front_command(f"127.0.0.1:{port}", web, web, directory, lists)
     with stack.running([(command, dict(os.environ))]):
         wait_for_port(port)
         yield f"http://127.0.0.1:{port}"
@@ -182,14 +193,16 @@ def front_before(web: str, directory: Path, **lists: str) -> Iterator[str]:
 
 def test_the_admin_refuses_an_address_outside_front_admin_allow(tmp_path: Path):
     down = f"127.0.0.1:{free_port()}"  # a request let through finds nothing behind: a 503
-    with front_before(down, tmp_path / "closed", admin_allow="10.0.0.0/8") as closed:
+    with front_before(down, tmp_path / "closed", FRONT_ADMIN_ALLOW="10.0.0.0/8") as closed:
         answer = requests.get(f"{closed}/admin/login/", timeout=10)
         assert (answer.status_code, answer.json()) == (
             403,
             {"error": "forbidden", "detail": "Not allowed."},
         )
         assert requests.get(f"{closed}/prices/BTCUSDT", timeout=10).status_code == 503
-    with front_before(down, tmp_path / "listed", admin_allow="10.0.0.0/8, 127.0.0.0/8") as open_:
+    with front_before(
+        down, tmp_path / "listed", FRONT_ADMIN_ALLOW="10.0.0.0/8, 127.0.0.0/8"
+    ) as open_:
         assert requests.get(f"{open_}/admin/login/", timeout=10).status_code == 503
 
 
@@ -232,10 +245,10 @@ def test_the_app_is_told_the_fronts_scheme_never_the_clients(echo, tmp_path: Pat
 
 
 def test_a_trusted_proxy_in_front_tells_the_scheme(echo, tmp_path: Path):
-    with front_before(echo, tmp_path, trusted_proxy="127.0.0.1") as front:
+    with front_before(echo, tmp_path, FRONT_TRUSTED_PROXY="127.0.0.1") as front:
         assert proto_seen(front, **{"X-Forwarded-Proto": "https"}) == "https"
         assert proto_seen(front, **{"X-Forwarded-Proto": "gopher"}) == "http"
-    with front_before(echo, tmp_path / "other", trusted_proxy="192.0.2.7") as front:
+    with front_before(echo, tmp_path / "other", FRONT_TRUSTED_PROXY="192.0.2.7") as front:
         assert proto_seen(front, **{"X-Forwarded-Proto": "https"}) == "http"
 
 
@@ -260,3 +273,63 @@ def test_the_front_logs_each_request_as_a_line_of_json(front, front_dir):
     assert line["time"].endswith("+00:00")
     assert line["bytes"] > 0
     assert float(line["upstream_seconds"]) >= 0 <= line["request_seconds"]
+
+
+def stream_request(client: str) -> bytes:
+    """Return GET /stream of BTCUSDT from client: X-Real-IP, which only limited_front reads."""
+    headers = [b"X-Real-IP: " + client.encode()] if client else []
+    return request(b"GET /stream?assets=BTCUSDT HTTP/1.1", *headers)
+
+
+def open_stream(url: str, streams: ExitStack, client: str = "") -> int:
+    """Start a stream from client, kept open until streams closes; return its status."""
+    parts = urlsplit(url)
+    sock = streams.enter_context(socket.create_connection((parts.hostname, parts.port), 10))
+    sock.sendall(stream_request(client))
+    head = b""
+    while b"\r\n\r\n" not in head and (chunk := sock.recv(65536)):
+        head += chunk
+    return int(head.split()[1])
+
+
+def assert_too_many_streams(url: str, client: str = "") -> None:
+    status, headers, body = exchange(url, stream_request(client))
+    assert (status, headers["content-type"]) == (429, "application/json")
+    assert json.loads(body) == {
+        "error": "too_many_streams",
+        "detail": "Too many streams are open, from this address or in all; close one or try "
+        "again later.",
+    }
+
+
+def test_a_client_holds_20_streams_and_the_21st_is_a_json_429_until_one_closes(front):
+    with ExitStack() as streams, ExitStack() as first:
+        assert open_stream(front, first) == 200
+        assert [open_stream(front, streams) for _ in range(19)] == [200] * 19
+        assert_too_many_streams(front)
+        first.close()
+        # nginx counts a stream out once it sees its client gone, a moment after the close.
+        deadline = time.monotonic() + 5
+        while (status := open_stream(front, streams)) == 429 and time.monotonic() < deadline:
+            pass
+        assert status == 200
+
+
+def test_an_ipv6_client_is_its_64(limited_front):
+    clients = ("2001:db8::1", "2001:db8::ffff:0:1", "2001:db8:0:1::1")
+    with ExitStack() as streams:
+        assert [open_stream(limited_front, streams, client) for client in clients] == [200] * 3
+        assert_too_many_streams(limited_front, "2001:db8::2")
+
+
+def test_an_ipv4_mapped_address_is_a_client_of_its_own_not_of_a_64(limited_front):
+    clients = ("::ffff:192.0.2.1", "::ffff:192.0.2.2", "::ffff:192.0.2.2", "::ffff:192.0.2.1")
+    with ExitStack() as streams:
+        assert [open_stream(limited_front, streams, client) for client in clients] == [200] * 4
+
+
+def test_the_front_refuses_a_stream_past_its_total_as_a_json_429(limited_front):
+    clients = ("192.0.2.1", "192.0.2.1", "192.0.2.2", "2001:db8::1")
+    with ExitStack() as streams:
+        assert [open_stream(limited_front, streams, client) for client in clients] == [200] * 4
+        assert_too_many_streams(limited_front, "192.0.2.3")

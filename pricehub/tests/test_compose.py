@@ -30,7 +30,7 @@ from prometheus_client import REGISTRY
 from aggregation.history.backlog import Backlog
 from aggregation.tests import stack
 from deploy.run import VENUES
-from deploy.services import free_port, front_command, wait_for_port
+from deploy.services import FRONT_LIMITS, free_port, front_command, wait_for_port
 from exchanges.circuits import CircuitStates
 from pricehub.tests.test_settings_documented import variables_documented
 
@@ -101,6 +101,8 @@ def test_the_front_fills_in_every_name_of_make_runs_template_with_web_and_the_st
     source, target, _mode = mount.split(":")
     assert (ROOT / source) == ROOT / "deploy" / "nginx.conf.template"
     assert f"< {target} >" in front["command"][-1]
+    for name, default in FRONT_LIMITS.items():  # GET /stream's limits, make run's by default
+        assert front["environment"][f"FRONT_{name}"] == f"${{FRONT_{name}:-{default}}}"
     # It appends each client's address to X-Forwarded-For, the one the throttle keys on.
     for name in APP:
         assert SERVICES[name]["environment"]["NUM_PROXIES"] == "1"
@@ -514,10 +516,8 @@ def test_the_fronts_lists_become_the_geo_entries_make_run_writes(
         "PATH": os.environ["PATH"],
     }
     subprocess.run(["sh", "-c", command], env=env, cwd=ROOT, check=True)
-    front_command(
-        "8080", "web:8080", "stream:8090", tmp_path, admin_allow=admin_allow,
-        trusted_proxy=trusted_proxy,
-    )  # fmt: skip
+    lists = {"FRONT_ADMIN_ALLOW": admin_allow, "FRONT_TRUSTED_PROXY": trusted_proxy}
+    front_command("8080", "web:8080", "stream:8090", tmp_path, lists)
     geo = re.compile(r"geo \$\w+ \{[^}]*\}")
     written = (tmp_path / "compose.conf").read_text(), (tmp_path / "nginx.conf").read_text()
     compose, make_run = ([" ".join(block.split()) for block in geo.findall(t)] for t in written)
