@@ -2,12 +2,15 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test bench chaos lint format setup browser openapi
+AWS_VENV := .venv-aws
+AWS_OUT := deploy/aws/cdk.out
+
+.PHONY: run test bench chaos lint format setup browser openapi aws
 
 run: setup
 	$(PY) -m deploy.run
 
-test: setup browser lint
+test: setup browser lint aws
 	$(PY) -m pytest --numprocesses 2
 
 bench: setup $(VENV)/bench-installed
@@ -29,6 +32,16 @@ format: $(VENV)/installed
 openapi: $(VENV)/installed
 	$(PY) manage.py spectacular --file openapi.yaml --validate --fail-on-warn
 
+# AWS as code (deploy/aws, docs/deployment.md): synthesize both stacks offline, with the
+# example context, then lint the templates; the tools live in a virtualenv of their own.
+aws: $(AWS_VENV)/installed
+	rm -rf $(AWS_OUT)
+	cd deploy/aws && CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON="$$(cat example-context.json)" \
+	  JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 ../../$(AWS_VENV)/bin/python app.py
+	$(AWS_VENV)/bin/cfn-lint --config-file deploy/aws/cfnlintrc.yaml $(AWS_OUT)/*.template.json
+	$(AWS_VENV)/bin/checkov --config-file deploy/aws/checkov.yaml \
+	  -f $(AWS_OUT)/PriceHubImages.template.json -f $(AWS_OUT)/PriceHub.template.json
+
 setup: $(VENV)/installed
 	deploy/setup.sh
 
@@ -39,6 +52,11 @@ browser:
 
 $(VENV)/bench-installed: $(VENV)/installed bench/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
+$(AWS_VENV)/installed: deploy/aws/requirements.txt
+	python3 -m venv $(AWS_VENV)
+	$(AWS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $<
 	touch $@
 
 $(VENV)/installed: requirements.txt requirements-dev.txt

@@ -221,6 +221,12 @@ def history_count(stores: None) -> Callable[[str], int]:
     return count
 
 
+@pytest.fixture
+def dynamodb(services: None) -> Any:
+    """A client of the tests' DynamoDB of its own, beside PriceHub's."""
+    return _dynamodb()
+
+
 def _dynamodb() -> Any:
     from django.conf import settings
 

@@ -24,7 +24,7 @@ from common import redis_store
 from common.errors import ApiError, ErrorOutput, method_not_allowed
 from common.metrics import exposition
 from exchanges.circuits import CircuitStates
-from pricehub.celery import celery_app
+from pricehub.celery import QueueLengths, celery_app
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +107,11 @@ class HealthView(ProbeView):
 
 @csrf_exempt  # a POST gets its 405, not the CSRF check's 403
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus's scrape of every process on the host, of the venues' circuits and of the
-    history backlog."""
+    """Prometheus's scrape of every process on the host, of the venues' circuits, of the
+    history backlog and of the Celery queues."""
     if request.method not in {"GET", "HEAD"}:
         return method_not_allowed(("GET", "HEAD"))
-    body = exposition(CircuitStates(), backlog.Backlog())
+    body = exposition(CircuitStates(), backlog.Backlog(), QueueLengths())
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 

@@ -6,6 +6,7 @@ Each is listed in the configuration table of docs/operations.md.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import environ
 from kombu import Queue
@@ -85,6 +86,9 @@ TEMPLATES = [
 
 # SQLite by default; DATABASE_URL=postgres://... switches to PostgreSQL.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# The database's password, when not in DATABASE_URL (ECS hands it from Secrets Manager).
+if _database_password := env.str("DATABASE_PASSWORD", default=""):
+    DATABASES["default"]["PASSWORD"] = _database_password
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -95,7 +99,12 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # Redis: the latest price per asset, the Celery broker and the due set of the beat tick.
-REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# REDIS_PASSWORD, when set, is REDIS_URL's password (on AWS, ElastiCache's AUTH token, which
+# ECS hands from Secrets Manager); a rediss:// URL takes ?ssl_cert_reqs=required for Celery.
+_redis = urlsplit(env.str("REDIS_URL", default="redis://127.0.0.1:6379/0"))
+if _password := quote(env.str("REDIS_PASSWORD", default=""), safe=""):
+    _redis = _redis._replace(netloc=f":{_password}@{_redis.netloc.rpartition('@')[2]}")
+REDIS_URL = _redis.geturl()
 # A Redis that does not connect or answer within these is unavailable (common/redis_store).
 REDIS_CONNECT_TIMEOUT_SECONDS = env.float("REDIS_CONNECT_TIMEOUT_SECONDS", default=1.0)
 REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=1.0)

@@ -54,6 +54,8 @@ if any(host == "*" or host.startswith(".") for host in ALLOWED_HOSTS):
     _refuse("ALLOWED_HOSTS has a wildcard; name each served host.")
 # Venues are on the internet: an exchange row may not point PriceHub at an internal service.
 PRICEHUB_VENUE_PRIVATE_ADDRESSES = env.bool("VENUE_PRIVATE_ADDRESSES", default=False)
+# The history tables are the infrastructure's to make (deploy/aws): none is created at run time.
+PRICEHUB_DYNAMODB_CREATE_TABLES = env.bool("DYNAMODB_CREATE_TABLES", default=False)
 # Origins allowed to POST to the admin, such as https://prices.example.com.
 CSRF_TRUSTED_ORIGINS = _env_items("CSRF_TRUSTED_ORIGINS")
 

@@ -19,6 +19,10 @@ PRICEHUB_DYNAMODB_CONNECT_TIMEOUT_SECONDS = env.float(
 PRICEHUB_DYNAMODB_READ_TIMEOUT_SECONDS = env.float("DYNAMODB_READ_TIMEOUT_SECONDS", default=5.0)
 PRICEHUB_DYNAMODB_CONCURRENT_CALLS = env.int("DYNAMODB_CONCURRENT_CALLS", default=16)
 PRICEHUB_DYNAMODB_BATCH_ATTEMPTS = env.int("DYNAMODB_BATCH_ATTEMPTS", default=4)
+# Whether a process creates the history tables it finds missing, as DynamoDB Local needs;
+# production settings say no: the infrastructure code makes them (deploy/aws), and a missing
+# table is an error of /readyz and the logs, never a CreateTable call.
+PRICEHUB_DYNAMODB_CREATE_TABLES = env.bool("DYNAMODB_CREATE_TABLES", default=True)
 # Each asset's newest points, and candles of each interval, kept in Redis for the history and
 # candle reads (aggregation/recent.py); the candles twice the default range of a request.
 PRICEHUB_RECENT_POINTS = env.int("RECENT_POINTS", default=1000)

@@ -1,13 +1,15 @@
 """The DynamoDB client and PriceHub's two tables: the only module that imports boto3.
 
 Points go to table DYNAMODB_TABLE, finished candles to f"{DYNAMODB_TABLE}-candles" (see
-store). The client is made once per endpoint, region and table, which it checks then and
-creates unless they exist (DynamoDB Local; in production the infrastructure code makes them).
+store). The client is made once per endpoint, region and table, which it checks then: it
+creates them unless they exist (DynamoDB Local) or, with DYNAMODB_CREATE_TABLES off as in
+production, where the infrastructure code makes them, finds a missing one an error.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +29,7 @@ serialize = TypeSerializer().serialize
 deserialize = TypeDeserializer().deserialize
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 _WRITE_BATCH = 25  # the most items one BatchWriteItem takes
 _calls = ThreadPoolExecutor(
@@ -39,6 +42,7 @@ class _Settings:
     endpoint_url: str | None  # None: AWS itself
     region: str
     table: str
+    create_tables: bool
 
 
 def client() -> Any:
@@ -55,7 +59,8 @@ def candles_table() -> str:
 
 
 def ensure_tables() -> None:
-    """Create the points and candles tables unless they exist, and wait until they are active."""
+    """Create the points and candles tables unless they exist, and wait until they are active
+    (whatever DYNAMODB_CREATE_TABLES says: this is asked for)."""
     config = _settings()
     _ensure_tables(_connect(config), config.table)
 
@@ -129,7 +134,12 @@ def _until_processed(
 
 
 def _settings() -> _Settings:
-    return _Settings(settings.DYNAMODB_ENDPOINT_URL, settings.AWS_REGION, settings.DYNAMODB_TABLE)
+    return _Settings(
+        settings.DYNAMODB_ENDPOINT_URL,
+        settings.AWS_REGION,
+        settings.DYNAMODB_TABLE,
+        settings.PRICEHUB_DYNAMODB_CREATE_TABLES,
+    )
 
 
 @functools.cache
@@ -138,7 +148,10 @@ def _client_for(config: _Settings) -> Any:
     if not config.table or not config.region:
         raise ImproperlyConfigured("DYNAMODB_TABLE and AWS_REGION must not be empty.")
     client = _connect(config)
-    _ensure_tables(client, config.table)
+    if config.create_tables:
+        _ensure_tables(client, config.table)
+    else:
+        _check_tables(client, config.table)
     return client
 
 
@@ -163,6 +176,23 @@ def _connect(config: _Settings) -> Any:
         ),
         **credentials,
     )
+
+
+def _check_tables(client: Any, table: str) -> None:
+    # Raised as any DynamoDB failure is, so every caller handles it as an outage of DynamoDB.
+    for name in (table, f"{table}-candles"):
+        try:
+            client.describe_table(TableName=name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            message = (
+                f"DynamoDB table {name} does not exist, and DYNAMODB_CREATE_TABLES is off: "
+                "the infrastructure code makes it (docs/deployment.md)."
+            )
+            logger.error(message)
+            error = {"Code": "ResourceNotFoundException", "Message": message}
+            raise ClientError({"Error": error}, "DescribeTable") from exc
 
 
 def _ensure_tables(client: Any, table: str) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,6 +76,16 @@ def test_readyz_logs_why_a_check_failed_and_never_answers_it(api, own_redis, cap
     assert port not in response.content.decode()
     failures = {record.getMessage(): record.exc_info for record in caplog.records}
     assert port in str(failures["Readiness: redis failed"][1])
+
+
+def test_readyz_names_dynamodb_when_a_table_is_missing_that_it_may_not_create(api, services):
+    table = f"prices-never-made-{uuid.uuid4().hex[:12]}"
+    with override_settings(DYNAMODB_TABLE=table, PRICEHUB_DYNAMODB_CREATE_TABLES=False):
+        response = api.get("/readyz")
+    checks = response.json()["checks"]
+    assert response.status_code == 503
+    assert checks["dynamodb"] != "ok"
+    assert checks["redis"] == "ok"
 
 
 def test_readyz_gives_up_on_a_hung_redis_within_two_seconds(api, own_redis):

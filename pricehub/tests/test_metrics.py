@@ -15,6 +15,7 @@ from aggregation.tasks import refresh_batch
 from aggregation.tests import stack
 from deploy.services import ROOT, free_port, wait_for_port
 from exchanges.circuits import breaker, circuit_close
+from pricehub.celery import celery_app
 
 
 def tasks_counted(task: str, outcome: str) -> float:
@@ -36,6 +37,25 @@ def test_metrics_exports_the_refresh_durations_of_pricehub():
     price_refresh(symbol="BTCUSDT")
     response = APIClient().get("/metrics")
     assert 'pricehub_refresh_seconds_count{outcome="published"}' in response.content.decode()
+
+
+@pytest.mark.usefixtures("db", "stores")
+def test_metrics_counts_the_messages_waiting_in_each_celery_queue():
+    with celery_app.connection_for_write() as connection:
+        celery_app.control.purge(connection=connection)
+        for _ in range(3):
+            celery_app.send_task(
+                "aggregation.tasks.refresh_batch",
+                args=[["NOPEUSDT"], 10.0],
+                queue="medium",
+                connection=connection,
+            )
+        try:
+            body = APIClient().get("/metrics").content.decode()
+        finally:
+            celery_app.control.purge(connection=connection)
+    assert 'pricehub_celery_queue_messages{queue="medium"} 3.0' in body
+    assert 'pricehub_celery_queue_messages{queue="hot"} 0.0' in body
 
 
 @pytest.mark.usefixtures("db", "stores")

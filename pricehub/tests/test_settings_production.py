@@ -71,3 +71,26 @@ def test_the_production_settings_leave_out_the_simulators_commands(command):
     done = manage(command, "--help")
     assert done.returncode == 1
     assert f"Unknown command: '{command}'" in done.stderr
+
+
+def settings_of(*names: str, **overrides: str) -> list[str]:
+    """Return the production settings' values of names, as printed, one a line."""
+    code = "from django.conf import settings as s; " + "; ".join(f"print(s.{n})" for n in names)
+    done = manage("shell", "--no-imports", "-c", code, **overrides)
+    assert done.stderr == ""
+    return done.stdout.splitlines()
+
+
+def test_the_production_settings_create_no_dynamodb_table():
+    assert settings_of("PRICEHUB_DYNAMODB_CREATE_TABLES") == ["False"]
+
+
+def test_the_passwords_handed_apart_go_into_the_redis_and_database_settings():
+    given = {
+        "REDIS_URL": "rediss://redis.internal:6379/0?ssl_cert_reqs=required",
+        "REDIS_PASSWORD": "to/ken@1",
+        "DATABASE_PASSWORD": "data base",
+    }
+    names = ("REDIS_URL", "CELERY_BROKER_URL", "DATABASES['default']['PASSWORD']")
+    redis = "rediss://:to%2Fken%401@redis.internal:6379/0?ssl_cert_reqs=required"
+    assert settings_of(*names, **given) == [redis, redis, "data base"]
