@@ -50,7 +50,7 @@ def serving(*, body: bytes, content_type: str) -> Iterator[str]:
         command = [
             sys.executable, "-m", "gunicorn", "bench.reference:make_app()",
             "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
-            "--workers", "2", "--threads", "4",
+            "--workers", "2", "--threads", "4", "--no-control-socket",
         ]  # fmt: skip
         process = subprocess.Popen(  # noqa: S603
             command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

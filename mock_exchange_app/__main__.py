@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> None:
         "accesslog": None,
         "loglevel": "warning",
         "when_ready": announce,
+        # gunicorn's control socket is one path per user: six venues (and any other gunicorn)
+        # would contend for it, and a venue takes no commands.
+        "control_socket_disable": True,
     }
     # The fault endpoint lets anyone who reaches the venue break it: only when asked for.
     fault_control = os.environ.get("SIM_FAULTS", "").lower() in {"1", "true", "yes"}
