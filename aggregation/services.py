@@ -4,7 +4,9 @@ One asset (POST /refresh, the admin, manage.py refresh) or many at once (the bea
 either way each venue is asked once for every asset, in as few calls as it allows
 (aggregation/collect.py), each asset is aggregated on its own, and the prices are published in
 one Redis round trip, then handed to the history backlog, which its own worker records: a
-refresh never waits on DynamoDB.
+refresh never waits on DynamoDB. A refresh on demand (POST /refresh) shares: a price younger
+than REFRESH_FRESH_SECONDS is its answer, and calls for an asset being refreshed wait for that
+round's price instead of starting another.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from aggregation import price_cache
 from aggregation.aggregate import NoQuorum, aggregate
@@ -20,6 +24,7 @@ from aggregation.history import backlog
 from aggregation.models import Asset
 from aggregation.price import (
     AggregatedPrice,
+    RefreshError,
     RefreshFailure,
     Source,
     Unavailable,
@@ -31,26 +36,52 @@ from exchanges.client import own_timeouts
 from exchanges.models import Exchange
 
 
-def price_refresh(*, symbol: str, wait_seconds: float = 0) -> AggregatedPrice:
+def price_refresh(*, symbol: str) -> AggregatedPrice:
     """Fetch, aggregate and cache the price of one enabled asset, and hand it to history;
     return it.
 
-    Raise a RefreshError: UnknownAsset, RefreshInProgress (after wait_seconds), NoQuorum (the
-    last good price stays in place and the failure is kept beside it) or Unavailable.
+    Raise a RefreshError: UnknownAsset, RefreshInProgress (another refresh of it is running),
+    NoQuorum (the last good price stays in place and the failure is kept beside it) or
+    Unavailable.
     """
     with _services():
-        try:
-            asset = Asset.objects.get(symbol=symbol, enabled=True)
-        except Asset.DoesNotExist:
-            raise UnknownAsset(f"No enabled asset {symbol}.") from None
-        with price_cache.refresh_lock(asset.symbol, wait_seconds=wait_seconds):
-            exchanges = list(Exchange.objects.filter(enabled=True))
-            # Each venue gets its own timeout, as a single refresh always had.
-            deadline, hot = own_timeouts(exchanges), asset.tier == Asset.Tier.HOT
-            prices, failures = _refresh([asset], exchanges, deadline=deadline, hot=hot)
-    if failures:
-        raise failures[0]
-    return prices[0]
+        asset = _enabled(symbol)
+        with price_cache.refresh_lock(asset.symbol):
+            return _refresh_one(asset)
+
+
+class Refreshed(NamedTuple):
+    """A price on demand, and whether it was reused: made by an earlier or a concurrent round,
+    without asking any venue for this call."""
+
+    price: AggregatedPrice
+    reused: bool
+
+
+def price_refresh_shared(*, symbol: str, fresh_seconds: float, wait_seconds: float) -> Refreshed:
+    """Return the latest price of one enabled asset while younger than fresh_seconds; else the
+    first price published after it: refresh as price_refresh does or, while another process
+    refreshes the asset, wait for the end of its round (wait_seconds at most). Concurrent calls
+    share one round of calls to the venues.
+
+    Raise what price_refresh raises; RefreshInProgress when the other round outlasts
+    wait_seconds, RefreshError when it published no price.
+    """
+    with _services():
+        asset = _enabled(symbol)
+        found = price_cache.latest_price(asset.symbol)
+        fresh = timedelta(seconds=fresh_seconds)
+        if found is not None and datetime.now(UTC) - found.aggregated_at < fresh:
+            return Refreshed(found, reused=True)
+        with price_cache.refresh_lock(asset.symbol, wait_seconds=wait_seconds) as held:
+            # A round that ended since `found` was read answers this call too.
+            latest = price_cache.latest_price(asset.symbol)
+            if latest is not None and (found is None or latest.aggregated_at > found.aggregated_at):
+                return Refreshed(latest, reused=True)
+            if not held:
+                detail = f"The refresh of {asset.symbol} under way published no price; try again."
+                raise RefreshError(detail)
+            return Refreshed(_refresh_one(asset), reused=False)
 
 
 def prices_refresh(*, symbols: Sequence[str], deadline: float, hot: bool = False) -> int:
@@ -73,6 +104,24 @@ def _services() -> Iterator[None]:
         yield
     except BACKEND_ERRORS as exc:
         raise Unavailable(f"{service_name(exc)} is unavailable; try again soon.") from exc
+
+
+def _enabled(symbol: str) -> Asset:
+    try:
+        return Asset.objects.get(symbol=symbol, enabled=True)
+    except Asset.DoesNotExist:
+        raise UnknownAsset(f"No enabled asset {symbol}.") from None
+
+
+def _refresh_one(asset: Asset) -> AggregatedPrice:
+    """Refresh one asset whose lock is held; return its price or raise its NoQuorum."""
+    exchanges = list(Exchange.objects.filter(enabled=True))
+    # Each venue gets its own timeout, as a single refresh always had.
+    deadline, hot = own_timeouts(exchanges), asset.tier == Asset.Tier.HOT
+    prices, failures = _refresh([asset], exchanges, deadline=deadline, hot=hot)
+    if failures:
+        raise failures[0]
+    return prices[0]
 
 
 def _refresh(
