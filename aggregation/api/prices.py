@@ -29,13 +29,14 @@ from aggregation.selectors import (
 )
 from aggregation.services import price_refresh_shared
 from common.errors import ApiError, ErrorOutput, errors
+from common.throttling import ByNetwork
 
 
-class RefreshAnonThrottle(AnonRateThrottle):
+class RefreshAnonThrottle(ByNetwork, AnonRateThrottle):
     scope = "refresh_anon"
 
 
-class RefreshTokenThrottle(UserRateThrottle):
+class RefreshTokenThrottle(ByNetwork, UserRateThrottle):
     scope = "refresh_token"
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
