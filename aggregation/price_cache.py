@@ -1,12 +1,12 @@
 """PriceHub's published prices in Redis: the latest price of each asset and its document,
-refresh failures, refresh locks, and when each venue's quote stood still.
+refresh failures, refresh locks and the end of each round that held one, and when each
+venue's quote stood still.
 
 Their keys and scripts are in common.redis_store, their formats in aggregation.codec.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +28,8 @@ from common.redis_store import keys, scripts
 from exchanges.quotes import Quote
 
 T = TypeVar("T")
-_LOCK_POLL_SECONDS = 0.05
+# A round's end stays marked long after anyone who saw its lock begins to wait for it.
+_ENDED_MS = 10_000
 # Far longer than any quote may be old, so a stuck venue keeps its first-seen time.
 _UNCHANGED_TTL = 3600
 
@@ -124,27 +125,36 @@ def unchanged_since(quotes: list[Quote], now: datetime) -> list[datetime]:
 
 
 @contextmanager
-def refresh_lock(symbol: str, *, wait_seconds: float = 0) -> Iterator[None]:
-    """Hold symbol's refresh lock, shared by every worker and web process.
+def refresh_lock(symbol: str, *, wait_seconds: float = 0) -> Iterator[bool]:
+    """Hold symbol's refresh lock, shared by every worker and web process, and yield True; or,
+    while another holds it, wait for the end of its round (wait_seconds at most) and yield
+    False, holding nothing: by then that round has published what it made.
 
-    Raise RefreshInProgress when another holder keeps it longer than wait_seconds.
+    Raise RefreshInProgress when the other round does not end within wait_seconds.
     """
-    ends = time.monotonic() + wait_seconds
-    while True:
-        with refresh_locks([symbol]) as held:
-            if held:
-                yield
-                return
-        if time.monotonic() >= ends:
-            raise RefreshInProgress(f"A refresh of {symbol} is already running.")
-        time.sleep(_LOCK_POLL_SECONDS)
+    token = uuid.uuid4().hex
+    key, expires_ms = keys.refresh_lock(symbol), _lock_ms()
+    # One step: take the lock, or learn whose round holds it.
+    holder = redis_store.connection().set(key, token, nx=True, px=expires_ms, get=True)
+    if holder is None:
+        try:
+            yield True
+        finally:
+            scripts.release_locks([symbol], token, ended_ms=_ENDED_MS)
+        return
+    ended = keys.refresh_ended(holder.decode())
+    # Moving the list's one entry onto itself waits for it without taking it from the others.
+    if wait_seconds <= 0 or not redis_store.blocking(wait_seconds).blmove(
+        ended, ended, wait_seconds, "RIGHT", "LEFT"
+    ):
+        raise RefreshInProgress(f"A refresh of {symbol} is already running.")
+    yield False
 
 
 @contextmanager
 def refresh_locks(symbols: list[str]) -> Iterator[set[str]]:
     """Hold the refresh locks of those symbols that no one else holds; yield them."""
-    token = uuid.uuid4().hex
-    expires_ms = int(settings.PRICEHUB_REFRESH_LOCK_SECONDS * 1000)
+    token, expires_ms = uuid.uuid4().hex, _lock_ms()
     with redis_store.connection().pipeline(transaction=False) as pipe:
         for symbol in symbols:
             pipe.set(keys.refresh_lock(symbol), token, nx=True, px=expires_ms)
@@ -154,7 +164,11 @@ def refresh_locks(symbols: list[str]) -> Iterator[set[str]]:
         yield set(held)
     finally:
         if held:
-            scripts.release_locks(held, token)
+            scripts.release_locks(held, token, ended_ms=_ENDED_MS)
+
+
+def _lock_ms() -> int:
+    return int(settings.PRICEHUB_REFRESH_LOCK_SECONDS * 1000)
 
 
 def _decoded(decode: Callable[[bytes], T], value: bytes | None) -> T | None:

@@ -59,7 +59,7 @@ _MEANINGS = {
     400: "Malformed request: invalid_asset, invalid_method, invalid_range, ...",
     404: "unknown_asset: PriceHub does not price it.",
     429: "throttled: too many requests; Retry-After says when to come back.",
-    503: "no_price, no_quorum, refresh_in_progress or unavailable.",
+    503: "no_price, no_quorum, refresh_in_progress, refresh_failed or unavailable.",
 }
 
 

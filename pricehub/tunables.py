@@ -131,7 +131,9 @@ PRICEHUB_REFRESH_BATCH_SIZE = env.int("REFRESH_BATCH_SIZE", default=100)
 PRICEHUB_ROUND_SHARE = env.float("ROUND_SHARE", default=0.8)
 PRICEHUB_ROUND_MIN_SECONDS = env.float("ROUND_MIN_SECONDS", default=0.5)
 PRICEHUB_ROUND_MAX_SECONDS = env.float("ROUND_MAX_SECONDS", default=2.0)
-# How long POST /refresh waits for a refresh of the same asset that is already running.
+# POST /refresh answers a price younger than this as it is, asking no venue; and while the
+# asset's refresh is already running it waits for that round's price, this long at most.
+PRICEHUB_REFRESH_FRESH_SECONDS = env.float("REFRESH_FRESH_SECONDS", default=1.0)
 PRICEHUB_REFRESH_WAIT_SECONDS = env.float("REFRESH_WAIT_SECONDS", default=10.0)
 # GET /stream sends a comment line this often, so proxies keep a quiet stream open.
 PRICEHUB_STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=15.0)

@@ -27,16 +27,17 @@ from aggregation.selectors import (
     price_reading,
     prices_reading,
 )
-from aggregation.services import price_refresh
+from aggregation.services import price_refresh_shared
 from common import redis_store
 from common.errors import ApiError, ErrorOutput, errors
+from common.throttling import ByNetwork
 
 
-class RefreshAnonThrottle(AnonRateThrottle):
+class RefreshAnonThrottle(ByNetwork, AnonRateThrottle):
     scope = "refresh_anon"
 
 
-class RefreshTokenThrottle(UserRateThrottle):
+class RefreshTokenThrottle(ByNetwork, UserRateThrottle):
     scope = "refresh_token"
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
@@ -57,6 +58,11 @@ class BatchOutput(serializers.Serializer):
 
 class RefreshOutput(serializers.Serializer):
     message = serializers.CharField()
+    reused = serializers.BooleanField(
+        help_text="false: this request's own round of calls to the venues made the price; "
+        "true: no venue was asked for it, the price being younger than REFRESH_FRESH_SECONDS "
+        "(1 s by default) or made by the round of a refresh already running."
+    )
     price = PriceOutput()
 
 
@@ -118,14 +124,19 @@ class RefreshView(APIView):
     def post(self, request: Request, asset: str) -> HttpResponse:
         known = asset_known(asset)
         try:
-            wait = settings.PRICEHUB_REFRESH_WAIT_SECONDS
-            price = price_refresh(symbol=known.symbol, wait_seconds=wait)
+            refreshed = price_refresh_shared(
+                symbol=known.symbol,
+                fresh_seconds=settings.PRICEHUB_REFRESH_FRESH_SECONDS,
+                wait_seconds=settings.PRICEHUB_REFRESH_WAIT_SECONDS,
+            )
         except NoQuorum as exc:
             raise ApiError(503, exc.code, str(exc), sources=render_sources(exc.sources)) from exc
         except RefreshError as exc:
             raise ApiError(503 if exc.retry else 404, exc.code, str(exc)) from exc
         message = json.dumps(f"Price for {known.symbol} refreshed").encode()
-        body = b'{"message":' + message + b',"price":' + price_document(price) + b"}"
+        reused = b"true" if refreshed.reused else b"false"
+        document = price_document(refreshed.price)
+        body = b'{"message":' + message + b',"reused":' + reused + b',"price":' + document + b"}"
         return HttpResponse(body, content_type=JSON)
 
 

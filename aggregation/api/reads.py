@@ -32,6 +32,7 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from common.errors import api_error, error_body
+from common.throttling import ByNetwork
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ READ_MIDDLEWARE = {
 }
 
 
-class ReadThrottle(AnonRateThrottle):
+class ReadThrottle(ByNetwork, AnonRateThrottle):
     """Per-client read limit, when settings.PRICEHUB_THROTTLE_READS turns it on."""
 
     scope = "read"

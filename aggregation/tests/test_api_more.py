@@ -188,6 +188,15 @@ def test_behind_one_proxy_each_client_has_its_own_quota(api, settings):
 
 
 @pytest.mark.usefixtures("two_refreshes_a_minute")
+def test_the_addresses_of_one_ipv6_64_share_one_quota(api):
+    def post(address: str) -> int:
+        return api.post("/refresh/BTCUSDT", REMOTE_ADDR=address).status_code
+
+    assert [post(f"2001:db8:1:2::{n}") for n in (1, 2, 3)] == [200, 200, 429]
+    assert post("2001:db8:1:3::1") == 200
+
+
+@pytest.mark.usefixtures("two_refreshes_a_minute")
 def test_only_a_post_spends_the_refresh_quota(api):
     others = [call("/refresh/BTCUSDT") for call in [api.options, api.get, api.put] * 3]
     assert [r.status_code for r in others] == [200, 405, 405] * 3

@@ -50,13 +50,6 @@ def test_a_beat_refresh_skips_an_asset_being_refreshed():
     assert price_cache.latest_price("BTCUSDT") is None
 
 
-def test_post_refresh_waits_for_the_running_refresh_then_refreshes():
-    holder = hold_lock("BTCUSDT", 0.3)
-    response = APIClient().post("/refresh/BTCUSDT")
-    holder.join()
-    assert response.status_code == 200
-
-
 def test_it_promotes_the_most_requested_asset_to_hot(settings):
     settings.PRICEHUB_HOT_PROMOTIONS = 1
     price_refresh(symbol="AVAXUSDT")

@@ -20,13 +20,14 @@ see an outage by their kind:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django_redis import get_redis_connection
 from limits.storage import RedisStorage
-from redis import Redis
+from redis import ConnectionPool, Redis
 from redis import asyncio as aioredis
 from redis.exceptions import (
     ClusterDownError,
@@ -40,7 +41,8 @@ from redis.exceptions import (
 from common.redis_store import keys
 
 logger = logging.getLogger(__name__)
-_budgets: dict[int, tuple[object, RedisStorage]] = {}  # by connection pool
+T = TypeVar("T")
+_made: dict[tuple[int, Hashable], tuple[object, Any]] = {}  # by connection pool and purpose
 
 # Redis cannot answer now; BusyLoadingError (still loading) is a ConnectionError.
 UNAVAILABLE: tuple[type[Exception], ...] = (
@@ -61,11 +63,33 @@ def connection() -> Redis:
 def budgets() -> RedisStorage:
     """Return the moving windows of the venues' budgets (exchanges.limits), kept by the limits
     library in PriceHub's Redis under keys.venue_budgets()."""
+    return _of_pool(
+        "budgets",
+        lambda pool: RedisStorage(
+            "redis://", connection_pool=pool, key_prefix=keys.venue_budgets()
+        ),
+    )
+
+
+def blocking(seconds: float) -> Redis:
+    """Return a client of PriceHub's Redis for a command that blocks up to seconds: it waits
+    that much longer for an answer than connection() does. Shared by the process."""
+
+    def make(pool: ConnectionPool) -> Redis:
+        timeout = (pool.connection_kwargs.get("socket_timeout") or 0) + seconds
+        kwargs = {**pool.connection_kwargs, "socket_timeout": timeout}
+        own = ConnectionPool(connection_class=pool.connection_class, **kwargs)
+        return Redis(connection_pool=own)
+
+    return _of_pool(("blocking", seconds), make)
+
+
+def _of_pool(what: Hashable, make: Callable[[ConnectionPool], T]) -> T:
+    """Return what make() made of the process's pool, made once a pool (a test changes it)."""
     pool = connection().connection_pool
-    found = _budgets.get(id(pool))
+    found = _made.get((id(pool), what))
     if found is None or found[0] is not pool:
-        storage = RedisStorage("redis://", connection_pool=pool, key_prefix=keys.venue_budgets())
-        found = _budgets[id(pool)] = (pool, storage)
+        found = _made[id(pool), what] = (pool, make(pool))
     return found[1]
 
 

@@ -43,6 +43,11 @@ def refresh_lock(symbol: str) -> str:
     return _named(f"refresh-lock:{symbol}")
 
 
+def refresh_ended(token: str) -> str:
+    """List: an entry once the round of the refresh lock holder with this token has ended."""
+    return _named(f"refresh-ended:{token}")
+
+
 def unchanged(exchange: str, symbol: str) -> str:
     """A venue's last quote of an asset and since when it has not moved."""
     return _named(f"unchanged:{exchange}:{symbol}")

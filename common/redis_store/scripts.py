@@ -44,11 +44,14 @@ end
 return kept
 """)
 
-# Lets go of the locks that still hold this holder's token, and only those.
+# Lets go of the locks (KEYS from 2) that still hold this holder's token (ARGV[1]), and only
+# those, then marks the holder's round ended (KEYS[1], for ARGV[2] ms) for those waiting on it.
 _RELEASE = _script("""
-for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+for i = 2, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
 end
+redis.call('RPUSH', KEYS[1], 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 """)
 
 # Takes the due symbols and moves each to its next due time in one step, so two beats never
@@ -130,9 +133,11 @@ def publish(prices: Sequence[Published], failures: Sequence[Failed], *, ttl: int
     return _PUBLISH(names, header + args, client=connection())
 
 
-def release_locks(symbols: Sequence[str], token: str) -> None:
-    """Let go of the refresh locks of symbols that still hold token, and only those."""
-    _RELEASE([keys.refresh_lock(symbol) for symbol in symbols], [token], client=connection())
+def release_locks(symbols: Sequence[str], token: str, *, ended_ms: int) -> None:
+    """Let go of the refresh locks of symbols that still hold token, and only those; mark the
+    round of token's holder ended, for ended_ms (keys.refresh_ended)."""
+    names = [keys.refresh_ended(token), *(keys.refresh_lock(symbol) for symbol in symbols)]
+    _RELEASE(names, [token, ended_ms], client=connection())
 
 
 def take_due(now: float, limit: int) -> dict[str, float]:

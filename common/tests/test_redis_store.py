@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -127,15 +128,24 @@ def test_publish_keeps_only_what_is_newer_than_what_redis_holds():
     assert 0 < redis.ttl(keys.document("BTCUSDT")) <= 60
 
 
-def test_release_locks_lets_go_only_of_the_locks_holding_the_token():
+def test_release_locks_lets_go_only_of_the_locks_holding_the_token_and_marks_its_round_ended():
     redis = redis_store.connection()
     redis.set(keys.refresh_lock("BTCUSDT"), "mine")
     redis.set(keys.refresh_lock("ETHUSDT"), "theirs")
-    scripts.release_locks(["BTCUSDT", "ETHUSDT"], "mine")
+    scripts.release_locks(["BTCUSDT", "ETHUSDT"], "mine", ended_ms=60_000)
     assert redis.mget([keys.refresh_lock("BTCUSDT"), keys.refresh_lock("ETHUSDT")]) == [
         None,
         b"theirs",
     ]
+    assert redis.lrange(keys.refresh_ended("mine"), 0, -1) == [b"1"]
+    assert 0 < redis.pttl(keys.refresh_ended("mine")) <= 60_000
+
+
+def test_a_blocking_client_waits_past_the_socket_timeout_of_the_shared_one():
+    redis = redis_store.blocking(1.5)
+    started = time.monotonic()
+    assert redis.blpop([keys.refresh_ended("nobody")], timeout=1.2) is None
+    assert time.monotonic() - started >= 1.2
 
 
 def test_announcements_yield_what_is_published_on_the_stream_channel():
