@@ -56,6 +56,7 @@ class Scale:
     hot_ages: list[float | None] = field(default_factory=list)
     first_round_seconds: float = math.nan  # until every sampled asset had its first price
     refreshes_per_second: float = 0.0
+    stored_per_second: float = 0.0  # history points written to DynamoDB
     tick_p99_ms: float = math.nan
     worker_cpu_percent: float = 0.0
     worker_rss_mb: float = 0.0
@@ -80,8 +81,8 @@ class Scale:
             f" (late: {', '.join(f'{t} {n}' for t, n in sorted(self.late.items())) or 'none'};"
             f" without a price: {self.unanswered})",
             f"- hot assets' age p95: {hot:.2f} s",
-            f"- refreshes: {self.refreshes_per_second:.0f}/s; "
-            f"beat tick p99 {self.tick_p99_ms:.0f} ms",
+            f"- refreshes: {self.refreshes_per_second:.0f}/s; history points stored: "
+            f"{self.stored_per_second:.0f}/s; beat tick p99 {self.tick_p99_ms:.0f} ms",
             f"- worker: {self.worker_cpu_percent:.0f} % CPU, {self.worker_rss_mb:.0f} MB RSS",
             f"- mixed reads over 1,000 assets: {mixed.rps:.0f} req/s, p99 {mixed.p99_ms:.1f} ms, "
             f"{mixed.errors} errors; Redis hit rate {self.hit_rate:.2%}"
@@ -145,6 +146,8 @@ def run() -> Scale:
         result.refreshes_per_second = (
             metrics.delta(before, after, "pricehub_refresh_seconds_count") / elapsed
         )
+        stored = metrics.delta(before, after, HISTORY_PRICES, outcome="stored")
+        result.stored_per_second = stored / elapsed
         result.tick_p99_ms = (
             metrics.histogram_p99(before, after, "pricehub_beat_tick_seconds") * 1000
         )
