@@ -18,6 +18,11 @@ env = environ.Env()
 # that pair is locked out for ADMIN_LOCKOUT_MINUTES, a right password included. The attempts
 # are kept in the database (the admin's Axes lists), which every web process shares.
 AXES_ONLY_ADMIN_SITE = True
+# django-axes counts the admin login's failures before Django checks the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURES", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.float("ADMIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -60,11 +60,6 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
     "common.metrics.PrometheusAfterMiddleware",
 ]
-# django-axes counts the admin login's failures before Django checks the password.
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
 
 ROOT_URLCONF = "pricehub.urls"
 WSGI_APPLICATION = "pricehub.wsgi.application"
@@ -133,6 +128,7 @@ AWS_REGION = env.str("AWS_REGION", default="us-east-1")
 # PriceHub's own tunables, each a PRICEHUB_ setting read from the environment, and the edge's:
 # the admin login's lockout and the Content-Security-Policy.
 from pricehub.security import *  # noqa: E402, F403
+from pricehub.stream_schema import STREAM_SCHEMA  # noqa: E402
 from pricehub.tunables import *  # noqa: E402, F403
 from pricehub.tunables import (  # noqa: E402  (the ones the settings below use)
     PRICEHUB_BEAT_TICK_SECONDS,
@@ -222,53 +218,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # GET /stream is an async Django view, which the schema generator does not see.
-    "APPEND_PATHS": {
-        "/stream": {
-            "get": {
-                "operationId": "stream_retrieve",
-                "summary": "Server-Sent Events of every price published for the assets named",
-                "description": (
-                    "One `price` event per published aggregation of each asset, its data the "
-                    "document GET /prices/{asset} answers, its id the aggregation time in "
-                    "epoch ms. A new connection gets the current prices at once; one with "
-                    "Last-Event-ID those newer than it. A comment line every 15 s keeps it "
-                    "open. Served by the stream server, to which PriceHub's front routes it. "
-                    "The same validation and limits as GET /prices?assets=."
-                ),
-                "tags": ["stream"],
-                "parameters": [
-                    {
-                        "name": "assets",
-                        "in": "query",
-                        "required": True,
-                        "schema": {"type": "string"},
-                        "description": "Comma-separated symbols, at most 50: BTCUSDT,ETHUSDT",
-                    },
-                    {
-                        "name": "Last-Event-ID",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string"},
-                    },
-                ],
-                "responses": {
-                    "200": {
-                        "description": "The event stream",
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-                    },
-                    "400": {
-                        "description": "A malformed batch: invalid_request, "
-                        "too_many_assets, invalid_asset"
-                    },
-                    "404": {"description": "unknown_asset"},
-                    "429": {
-                        "description": "too_many_streams: as many streams are open from this "
-                        "client (an IPv4 address or IPv6 /64) or in all as the front takes"
-                    },
-                },
-            }
-        }
-    },
+    "APPEND_PATHS": {"/stream": STREAM_SCHEMA},
 }
 
 LOGGING = {
