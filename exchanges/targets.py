@@ -18,6 +18,7 @@ import ipaddress
 import socket
 import threading
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import cachetools
@@ -25,6 +26,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 _PORTS = {"http": 80, "https": 443}
+
+
+class Address(NamedTuple):
+    """One address of a DNS answer, and whether it is public: neither private, loopback,
+    link-local nor multicast."""
+
+    ip: str
+    public: bool
 
 
 @dataclass(frozen=True)
@@ -57,11 +66,10 @@ def target(url: str) -> Target:
         raise ValidationError(f"{url!r} is not an http or https URL with a host.")
     addresses = resolve(host)
     named = host in settings.PRICEHUB_VENUE_PRIVATE_HOSTS
-    for address in addresses:
-        public = address.is_global and not address.is_multicast
+    for ip, public in addresses:
         if not public and not (named or settings.PRICEHUB_VENUE_PRIVATE_ADDRESSES):
             raise ValidationError(
-                f"{url!r} points to a private, loopback or link-local address ({address}); "
+                f"{url!r} points to a private, loopback or link-local address ({ip}); "
                 "name its host in VENUE_PRIVATE_HOSTS to allow it.",
                 code="private",
             )
@@ -71,18 +79,19 @@ def target(url: str) -> Target:
                 code="plain_http",
             )
     authority = parts.netloc.rpartition("@")[2]
-    return Target(parts.scheme, host, port, str(addresses[0]), authority)
+    return Target(parts.scheme, host, port, addresses[0].ip, authority)
 
 
 @cachetools.cached(
     cachetools.TTLCache(maxsize=1024, ttl=settings.PRICEHUB_VENUE_RESOLVE_SECONDS),
     lock=threading.Lock(),
 )
-def resolve(host: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
+def resolve(host: str) -> tuple[Address, ...]:
     """Return the addresses host resolves to, as the system's resolver answered within
     VENUE_RESOLVE_SECONDS (resolve.cache_clear() forgets every answer)."""
     try:
         found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise ValidationError(f"The host {host!r} does not resolve.", code="unresolved") from exc
-    return tuple(ipaddress.ip_address(address[0]) for *_, address in found)
+    ips = [ipaddress.ip_address(address[0]) for *_, address in found]
+    return tuple(Address(str(ip), ip.is_global and not ip.is_multicast) for ip in ips)
