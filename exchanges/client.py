@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 import pybreaker
 from django.conf import settings
-from django.core.exceptions import ValidationError
 
 from common.metrics import VENUE_REQUESTS, VENUE_SECONDS
 from exchanges import circuits, health, limits, wire
@@ -28,7 +27,6 @@ from exchanges.quotes import (
     RoundOver,
     UnknownPair,
 )
-from exchanges.targets import check_base_url
 
 logger = logging.getLogger(__name__)
 
@@ -111,9 +109,10 @@ def _round(exchange: Exchange, pairs: list[Pair], deadline: float, hot: bool) ->
     """Ask one venue for every pair through its breaker; return each symbol's result."""
     samples: list[health.Sample] = []
     try:
-        check_base_url(exchange.base_url)
-    except ValidationError as exc:
-        return _each(pairs, ExchangeError(f"refused: {exc.messages[0]}", reason="unreachable"))
+        # Refused before the breaker: a venue PriceHub may not ask has not failed.
+        wire.target(exchange.base_url)
+    except ExchangeError as exc:
+        return _each(pairs, exc)
     try:
         # calling(), unlike call(), leaves the breaker's lock before the round starts, so
         # rounds to one venue still run in parallel.

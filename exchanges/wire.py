@@ -1,5 +1,6 @@
-"""PriceHub's HTTP to venues: one GET within its time and size, and what its answer says of
-the venue's rate limit (exchanges/limits.py). exchanges/client.py makes the rounds of calls."""
+"""PriceHub's HTTP to venues: one GET within its time and size, to an address that
+exchanges/targets.py checked, and what its answer says of the venue's rate limit
+(exchanges/limits.py). exchanges/client.py makes the rounds of calls."""
 
 from __future__ import annotations
 
@@ -14,17 +15,18 @@ from urllib3.exceptions import HTTPError as TransportError
 from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as TransportTimeout
 
-from exchanges import limits
+from exchanges import limits, targets
 from exchanges.adapters import Adapter, get_adapter
 from exchanges.adapters.fields import join_url
 from exchanges.models import Exchange
 from exchanges.quotes import ExchangeError, Listing, RateLimited, RoundOver
-from exchanges.targets import check_base_url
 
 # urllib3 itself, not requests: a venue call is most of a refresh's work, and requests' own
 # layer doubled its cost. No proxies from the environment: PriceHub goes where the exchange
 # row says; and no retries or redirects: a venue's redirect is an answer like any other.
-_http = urllib3.PoolManager(maxsize=32, headers={"User-Agent": "PriceHub/0.1"}, retries=False)
+# A pool per checked address (and server name): its connections go to that address alone.
+_http = urllib3.PoolManager(num_pools=64, maxsize=32, retries=False)
+_USER_AGENT = "PriceHub/0.1"
 # The longest wait a venue may ask for: Binance's longest ban, three days.
 _LONGEST_WAIT_SECONDS = 3 * 24 * 3600
 
@@ -32,10 +34,7 @@ _LONGEST_WAIT_SECONDS = 3 * 24 * 3600
 def fetch_catalogue(exchange: Exchange) -> list[Listing]:
     """Return every market the venue's catalogue lists, read within the venue's limit; raise
     ExchangeError when it cannot be had or read."""
-    try:
-        check_base_url(exchange.base_url)
-    except ValidationError as exc:
-        raise ExchangeError(f"refused: {exc.messages[0]}", reason="unreachable") from exc
+    target(exchange.base_url)
     adapter = get_adapter(exchange.kind)
     url = join_url(exchange.base_url, adapter.catalogue_path)
     ends = time.monotonic() + settings.PRICEHUB_CATALOGUE_TIMEOUT_SECONDS
@@ -65,8 +64,20 @@ def fetch(
     timeout = urllib3.Timeout(
         connect=min(settings.PRICEHUB_CONNECT_TIMEOUT_SECONDS, budget), read=budget
     )
+    to = target(url)
+    # The server name is the URL's host: TLS sends it and checks the certificate against it.
+    names = {"server_hostname": to.host} if to.scheme == "https" else None
+    pool = _http.connection_from_host(to.address, to.port, to.scheme, pool_kwargs=names)
+    headers = {"Host": to.authority, "User-Agent": _USER_AGENT}
     try:
-        response = _http.request("GET", url, timeout=timeout, preload_content=False, redirect=False)
+        response = pool.urlopen(
+            "GET",
+            urllib3.util.parse_url(url).request_uri,
+            headers=headers,
+            timeout=timeout,
+            preload_content=False,
+            redirect=False,
+        )
         try:
             body = _read_by(response, ends, most)
         except BaseException:
@@ -74,7 +85,7 @@ def fetch(
             raise
         response.release_conn()
     except TransportError as exc:
-        # A refused or unresolved connection is a timeout by descent in urllib3: unreachable.
+        # A refused connection is a timeout by descent in urllib3: unreachable.
         if isinstance(exc, TransportTimeout) and not isinstance(exc, NewConnectionError):
             message = f"timed out after {budget:.3g} s"
             if budget < exchange.timeout_seconds:
@@ -83,6 +94,16 @@ def fetch(
         raise ExchangeError(f"unreachable ({type(exc).__name__})", reason="unreachable") from exc
     _heed(exchange.name, adapter, response.status, response.headers)
     return response.status, body
+
+
+def target(url: str) -> targets.Target:
+    """Return where a connection for url goes (exchanges/targets.py); raise ExchangeError
+    when PriceHub may not ask it."""
+    try:
+        return targets.target(url)
+    except ValidationError as exc:
+        said = "unreachable" if exc.code == "unresolved" else "refused"
+        raise ExchangeError(f"{said}: {exc.messages[0]}", reason="unreachable") from exc
 
 
 def _heed(name: str, adapter: Adapter, status: int, headers: Mapping[str, str]) -> None:

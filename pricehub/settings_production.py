@@ -7,6 +7,8 @@ DYNAMODB_ENDPOINT_URL stays as the environment says: unset means AWS DynamoDB it
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ImproperlyConfigured
 
 from pricehub.settings import *  # noqa: F403
@@ -15,6 +17,8 @@ from pricehub.settings import (
     DEBUG,
     DEVELOPMENT_SECRET_KEY,
     INSTALLED_APPS,
+    PRICEHUB_SEED_VENUES,
+    PRICEHUB_VENUE_PRIVATE_HOSTS,
     SECRET_KEY,
     env,
 )
@@ -28,6 +32,17 @@ def _env_items(name: str) -> list[str]:
 def _refuse(problem: str) -> None:
     """Stop the process with problem, at import, before it serves anything."""
     raise ImproperlyConfigured(f"Production settings refuse to start: {problem}")
+
+
+def _plain_http_venues() -> list[str]:
+    """Return the seeded venues asked over plain http on a host VENUE_PRIVATE_HOSTS does not
+    name."""
+    return [
+        f"{kind} {url}"
+        for kind, url in PRICEHUB_SEED_VENUES.items()
+        if urlsplit(url).scheme != "https"
+        and urlsplit(url).hostname not in PRICEHUB_VENUE_PRIVATE_HOSTS
+    ]
 
 
 # The simulator's commands price simulated assets and inject faults: not for real venues.
@@ -52,8 +67,17 @@ if not ALLOWED_HOSTS:
     _refuse("ALLOWED_HOSTS is empty; set it to the served host names, comma-separated.")
 if any(host == "*" or host.startswith(".") for host in ALLOWED_HOSTS):
     _refuse("ALLOWED_HOSTS has a wildcard; name each served host.")
-# Venues are on the internet: an exchange row may not point PriceHub at an internal service.
+# Venues are on the internet: an exchange row may not point PriceHub at an internal service,
+# and a venue on a public address is asked over https (exchanges/targets.py). Plain http is
+# for simulated venues on private addresses: the hosts of VENUE_PRIVATE_HOSTS, or any host
+# with VENUE_PRIVATE_ADDRESSES.
 PRICEHUB_VENUE_PRIVATE_ADDRESSES = env.bool("VENUE_PRIVATE_ADDRESSES", default=False)
+PRICEHUB_VENUE_HTTPS_ONLY = True
+if not PRICEHUB_VENUE_PRIVATE_ADDRESSES and (plain := _plain_http_venues()):
+    _refuse(
+        f"venues asked over plain http ({', '.join(plain)}); set VENUES=public or https URLs "
+        "(BINANCE_URL, ...), or name a simulated venue's host in VENUE_PRIVATE_HOSTS."
+    )
 # The history tables are the infrastructure's to make (deploy/aws): none is created at run time.
 PRICEHUB_DYNAMODB_CREATE_TABLES = env.bool("DYNAMODB_CREATE_TABLES", default=False)
 # Origins allowed to POST to the admin, such as https://prices.example.com.

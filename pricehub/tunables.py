@@ -36,7 +36,17 @@ PRICEHUB_TIER_SECONDS = {
 }
 # Whether exchange base URLs may point to private, loopback or link-local addresses: yes in
 # development, where the simulated venues listen on loopback; production settings say no.
+# A host VENUE_PRIVATE_HOSTS names may be on one whatever this says: the simulated venues of
+# the compose stack, and no other service of its network (exchanges/targets.py).
 PRICEHUB_VENUE_PRIVATE_ADDRESSES = env.bool("VENUE_PRIVATE_ADDRESSES", default=True)
+PRICEHUB_VENUE_PRIVATE_HOSTS = [
+    host.lower() for host in env.list("VENUE_PRIVATE_HOSTS", default=[])
+]
+# Whether a venue on a public address is asked over https only: the production settings say so.
+PRICEHUB_VENUE_HTTPS_ONLY = False
+# How long a venue host's DNS answer is kept; each connection goes to an address of the answer
+# that was checked, never to a second answer.
+PRICEHUB_VENUE_RESOLVE_SECONDS = env.float("VENUE_RESOLVE_SECONDS", default=30.0)
 # Quotes older than this by the venue's own clock are excluded as stale.
 PRICEHUB_MAX_QUOTE_AGE_SECONDS = env.float("MAX_QUOTE_AGE_SECONDS", default=30.0)
 # How much a usable quote counts in a moving market (aggregation/trust.py): a venue's last good

@@ -139,6 +139,17 @@ def test_it_answers_503_no_quorum_with_each_venue_reason(api):
     assert [s["status"] for s in body["sources"]] == ["excluded"] * 6
 
 
+def test_it_answers_503_naming_each_venue_refused_for_a_private_address(api, settings):
+    settings.PRICEHUB_VENUE_PRIVATE_ADDRESSES = False
+    response = api.post("/refresh/BTCUSDT")
+    body = response.json()
+    assert (response.status_code, body["error"]) == (503, "no_quorum")
+    assert {s["reason"] for s in body["sources"]} == {"unreachable"}
+    for source in body["sources"]:
+        assert source["detail"].startswith("refused: 'http://127.0.0.1:"), source
+        assert source["detail"].endswith("name its host in VENUE_PRIVATE_HOSTS to allow it.")
+
+
 def test_it_answers_405_in_the_error_format(api):
     response = api.get("/refresh/BTCUSDT")
     assert response.status_code == 405

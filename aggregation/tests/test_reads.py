@@ -277,6 +277,7 @@ def production_settings() -> dict[str, Any]:
         patch.setattr(base, "SECRET_KEY", "k3v-Jq9x_Lr2mW8tZp4sNc7yHb1dGf6aUe0oQi5XwVzRjTnYlKgMhBs")
         patch.setattr(base, "DATABASES", {"default": {"ENGINE": "django.db.backends.postgresql"}})
         patch.setenv("ALLOWED_HOSTS", "testserver")
+        patch.setenv("VENUE_PRIVATE_ADDRESSES", "true")
         spec = importlib.util.spec_from_file_location("production_under_test", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 
 import pytest
@@ -37,3 +38,23 @@ def test_an_operator_can_close_a_circuit(admin_client):
         {"action": "close_circuits", "_selected_action": [binance.pk]},
     )
     assert circuit_state("binance") == "closed"
+
+
+def add_venue(admin_client, base_url: str) -> str:
+    """Add a venue through the admin's form; return the page it answers, entities unescaped."""
+    form = {"name": "newvenue", "kind": "okx", "base_url": base_url, "timeout_seconds": "2"}
+    return html.unescape(admin_client.post("/admin/exchanges/exchange/add/", form).content.decode())
+
+
+def test_the_admin_refuses_a_venue_over_plain_http_under_the_production_rules(
+    admin_client, settings
+):
+    settings.PRICEHUB_VENUE_PRIVATE_ADDRESSES = False
+    settings.PRICEHUB_VENUE_HTTPS_ONLY = True
+    page = add_venue(admin_client, "http://93.184.215.14")
+    assert "'http://93.184.215.14' is plain http to a public address" in page
+    page = add_venue(admin_client, "http://10.0.0.7")
+    assert "'http://10.0.0.7' points to a private, loopback or link-local address" in page
+    assert not Exchange.objects.filter(name="newvenue").exists()
+    add_venue(admin_client, "https://93.184.215.14")
+    assert Exchange.objects.get(name="newvenue").base_url == "https://93.184.215.14"

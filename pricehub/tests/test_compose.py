@@ -237,6 +237,13 @@ def test_it_points_the_seeded_venue_rows_at_the_venue_containers():
     ]
 
 
+def test_only_the_venue_containers_may_be_on_the_network_s_private_addresses():
+    for name in APP:
+        env = SERVICES[name]["environment"]
+        assert "VENUE_PRIVATE_ADDRESSES" not in env, name
+        assert env["VENUE_PRIVATE_HOSTS"].split(",") == list(VENUES), name
+
+
 def test_its_dockerfile_exists():
     assert (ROOT / SERVICES["web"]["build"]["dockerfile"]).is_file()
 

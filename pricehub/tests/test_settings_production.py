@@ -6,7 +6,9 @@ import sys
 
 import pytest
 
+from deploy.run import VENUES
 from deploy.services import ROOT
+from pricehub.tests.test_compose import SERVICES
 
 # Long and varied enough for Django's own SECRET_KEY check (security.W009).
 PRODUCTION_KEY = "k3v-Jq9x_Lr2mW8tZp4sNc7yHb1dGf6aUe0oQi5XwVzRjTnYlKgMhBsDcEfPaS"
@@ -16,6 +18,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "prices.example.com",
     "CSRF_TRUSTED_ORIGINS": "https://prices.example.com",
     "DATABASE_URL": "postgres://pricehub:secret@db.example.com:5432/pricehub",
+    "VENUES": "public",
 }
 
 
@@ -58,6 +61,11 @@ def test_check_deploy_finds_no_issue_under_the_production_settings():
         ({"SECRET_KEY": "x"}, "SECRET_KEY is weak"),
         ({"SECRET_KEY": "ab" * 40}, "SECRET_KEY is weak"),
         ({"DATABASE_URL": "sqlite:///db.sqlite3"}, "DATABASE_URL is SQLite"),
+        ({"VENUES": "simulated"}, "venues asked over plain http (binance http://127.0.0.1:8081, "),
+        (
+            {"KRAKEN_URL": "http://api.kraken.com"},
+            "venues asked over plain http (kraken http://api.kraken.com)",
+        ),
     ],
 )
 def test_the_production_settings_refuse_to_start_when_misconfigured(overrides, message):
@@ -94,3 +102,13 @@ def test_the_passwords_handed_apart_go_into_the_redis_and_database_settings():
     names = ("REDIS_URL", "CELERY_BROKER_URL", "DATABASES['default']['PASSWORD']")
     redis = "rediss://:to%2Fken%401@redis.internal:6379/0?ssl_cert_reqs=required"
     assert settings_of(*names, **given) == [redis, redis, "data base"]
+
+
+def test_the_production_settings_take_compose_s_simulated_venues_by_their_names():
+    compose = SERVICES["web"]["environment"]
+    venues = {f"{kind.upper()}_URL": compose[f"{kind.upper()}_URL"] for kind in VENUES}
+    assert check_deploy(VENUES="simulated", **venues).returncode != 0
+    named = check_deploy(
+        VENUES="simulated", VENUE_PRIVATE_HOSTS=compose["VENUE_PRIVATE_HOSTS"], **venues
+    )
+    assert (named.returncode, named.stderr) == (0, "")
