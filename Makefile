@@ -24,6 +24,7 @@ lint: $(VENV)/installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports --no-logo --cache-dir .cache/import-linter
+	$(PY) -m bandit --quiet --configfile pyproject.toml --recursive . --severity-level medium
 
 format: $(VENV)/installed
 	$(PY) -m ruff check --fix .

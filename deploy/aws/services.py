@@ -82,7 +82,7 @@ class Services(Construct):
             # The load balancer, then the front, append to X-Forwarded-For.
             NUM_PROXIES="2",
             # The API's processes add up their metrics here, for the scrape of /metrics.
-            PROMETHEUS_MULTIPROC_DIR="/tmp/metrics",  # noqa: S108
+            PROMETHEUS_MULTIPROC_DIR="/tmp/metrics",  # noqa: S108 (the task's own volume)  # nosec B108
         )
         self.tasks.front(definition, api)
         self.metrics.collector(definition, WEB_PORT)
