@@ -18,7 +18,9 @@ KEYS = {
     "tableName": "pricehub-prices",  # and f"{tableName}-candles"
     "venues": "public",  # VENUES: the real venues' public APIs
     "logRetentionDays": "30",
-    "redisNodeType": "cache.t4g.small",
+    # Each asset keeps about 100 KB of recent history in Redis once full (docs/scaling.md):
+    # 10,000 assets need a node of 3 GB.
+    "redisNodeType": "cache.t4g.medium",
     "databaseInstanceType": "t4g.small",
     "webTasks": "2",
     "webMaxTasks": "8",
