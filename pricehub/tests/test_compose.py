@@ -491,7 +491,7 @@ def test_the_servers_check_passes_on_an_answer_and_fails_on_an_error_status(venu
 def test_a_workers_check_passes_once_it_answers_and_leaves_no_metrics_file(
     stack_environment, tmp_path
 ):
-    env = stack_environment(redis_db=13, table="prices-compose-ping", interval=60)
+    env = stack_environment(redis_db=14, table="prices-compose-ping", interval=60)
     command = [sys.executable, "-m", *SERVICES["worker"]["command"]]
     check = healthcheck("worker")[1].replace("$$", "$")
     check = check.replace("celery -A", f"{sys.executable} -m celery -A", 1)
