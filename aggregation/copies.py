@@ -44,16 +44,21 @@ class _AssetTable:
 
     def current(self, version: bytes | None = None) -> dict[str, AssetInfo]:
         """Return the table, reloaded first if version differs or it is too old."""
-        age = time.monotonic() - self.loaded_at
-        if age < settings.PRICEHUB_ASSET_TABLE_SECONDS and version in (None, self.version):
+        if self._fresh(version):
             return self.assets
         with self.lock:
+            if self._fresh(version):  # another thread reloaded it while this one waited
+                return self.assets
             rows = Asset.objects.filter(enabled=True).values_list("symbol", "tier", "method")
             self.assets = {row[0]: AssetInfo(*row) for row in rows}
             close_old_connections()
             self.version = self.version if version is None else version
             self.loaded_at = time.monotonic()
         return self.assets
+
+    def _fresh(self, version: bytes | None) -> bool:
+        age = time.monotonic() - self.loaded_at
+        return age < settings.PRICEHUB_ASSET_TABLE_SECONDS and version in (None, self.version)
 
 
 class _Published:

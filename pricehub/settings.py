@@ -32,7 +32,6 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_prometheus",
     "axes",
     "exchanges",
     "aggregation",
@@ -44,7 +43,7 @@ INSTALLED_APPS = [
 # Django's own refusals answer in PriceHub's JSON error body too (see pricehub/urls.py).
 CSRF_FAILURE_VIEW = "common.errors.csrf_failure"
 MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "common.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -58,7 +57,6 @@ MIDDLEWARE = [
     "pricehub.edge.PagePolicyMiddleware",
     # Answers a locked-out admin login (pricehub/security.py).
     "axes.middleware.AxesMiddleware",
-    "common.metrics.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "pricehub.urls"

@@ -41,7 +41,7 @@ JSON = "application/json"
 # What each middleware does to a GET of a read, reviewed: "runs" (its hooks run on the lean
 # path as in Django's chain) or why it has nothing to do there.
 READ_MIDDLEWARE = {
-    "django_prometheus.middleware.PrometheusBeforeMiddleware": "runs",
+    "common.metrics.RequestMetricsMiddleware": "runs",
     "django.middleware.security.SecurityMiddleware": "runs",
     "whitenoise.middleware.WhiteNoiseMiddleware": "serves files under STATIC_URL only",
     "django.contrib.sessions.middleware.SessionMiddleware": "a read never opens the session",
@@ -53,7 +53,6 @@ READ_MIDDLEWARE = {
     "django.middleware.clickjacking.XFrameOptionsMiddleware": "runs",
     "pricehub.edge.PagePolicyMiddleware": "a read answers JSON, which has no page policy",
     "axes.middleware.AxesMiddleware": "a read is never a login",
-    "common.metrics.PrometheusAfterMiddleware": "runs",
 }
 
 

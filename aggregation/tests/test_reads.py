@@ -152,7 +152,7 @@ def test_it_leaves_throttled_reads_writes_and_other_paths_to_django(settings):
 def test_it_counts_its_answers_in_the_request_metrics():
     def served() -> float:
         labels = {"status": "404", "view": "price", "method": "GET"}
-        name = "django_http_responses_total_by_status_view_method_total"
+        name = "pricehub_http_answers_total"
         return REGISTRY.get_sample_value(name, labels) or 0
 
     before = served()

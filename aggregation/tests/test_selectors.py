@@ -3,7 +3,9 @@ that serve them do."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -76,3 +78,25 @@ def test_the_reads_know_nothing_of_http_nor_catch_a_backend_s_errors():
     sources = [Path(module.__file__).read_text() for module in (selectors, copies)]
     forbidden = ["common.errors", "rest_framework", "botocore", "RedisError", "global "]
     assert [word for word in forbidden if any(word in source for source in sources)] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_that_find_the_asset_table_old_at_once_reload_it_once(settings):
+    settings.PRICEHUB_ASSET_TABLE_SECONDS = 10
+    copies.forget_assets()
+    start = threading.Barrier(8)
+
+    def read() -> None:
+        start.wait()
+        copies.assets()
+
+    with mock.patch.object(
+        copies.Asset.objects, "filter", wraps=copies.Asset.objects.filter
+    ) as queried:
+        threads = [threading.Thread(target=read) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert queried.call_count == 1
+    assert "BTCUSDT" in copies.assets()

@@ -23,7 +23,6 @@ import pytest
 import redis
 import yaml
 from django.conf import settings
-from django_prometheus.middleware import Metrics
 from docker.utils.build import exclude_paths
 from prometheus_client import REGISTRY
 
@@ -171,7 +170,6 @@ def test_grafana_is_provisioned_with_prometheus_and_the_pricehub_dashboard():
 
 
 def test_every_metric_the_dashboard_queries_is_one_pricehub_exports():
-    Metrics.get_instance()  # django-prometheus registers its metrics on first use
     exported = {metric.name for metric in REGISTRY.collect()}
     exported |= {CircuitStates.NAME, *Backlog.NAMES}
     queried = {

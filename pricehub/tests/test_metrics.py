@@ -24,12 +24,14 @@ def tasks_counted(task: str, outcome: str) -> float:
 
 
 @pytest.mark.django_db
-def test_metrics_exports_the_request_metrics_of_django_prometheus():
+def test_metrics_counts_and_times_each_answer_by_view_method_and_status():
     client = APIClient()
     client.get("/healthz")
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    assert "django_http_requests_latency_seconds_by_view_method" in response.content.decode()
+    client.get("/no-such-page")
+    body = client.get("/metrics").content.decode()
+    assert 'pricehub_http_answers_total{method="GET",status="200",view="healthz"}' in body
+    assert 'pricehub_http_answers_total{method="GET",status="404",view="<unresolved>"}' in body
+    assert 'pricehub_http_request_seconds_count{method="GET",view="healthz"}' in body
 
 
 @pytest.mark.usefixtures("stores", "venue_rows")
