@@ -1,8 +1,9 @@
 """Where PriceHub may send its venue requests, and the address each connection goes to.
 
 A venue's host is resolved once, every address of the answer is checked, and
-exchanges/wire.py connects to the first of them itself: a second DNS answer (a rebinding to
-127.0.0.1 or to the cloud's metadata address) never reaches a connection. An answer is kept
+exchanges/wire.py connects to those addresses itself, the next when one refuses: a second DNS
+answer (a rebinding to 127.0.0.1 or to the cloud's metadata address) never reaches a
+connection. An answer is kept
 VENUE_RESOLVE_SECONDS, as venue calls are most of a refresh's work.
 
 Private, loopback and link-local addresses are refused unless VENUE_PRIVATE_ADDRESSES allows
@@ -38,13 +39,14 @@ class Address(NamedTuple):
 
 @dataclass(frozen=True)
 class Target:
-    """Where the connections for a venue URL go: an address that passed the checks; the
-    URL's host stays the Host header, the TLS server name and the certificate's name."""
+    """Where the connections for a venue URL go: the addresses that passed the checks, in
+    the resolver's order of preference; the URL's host stays the Host header, the TLS server
+    name and the certificate's name."""
 
     scheme: str
     host: str
     port: int
-    address: str
+    addresses: tuple[str, ...]
     authority: str  # host[:port] as the URL writes it: the Host header
 
 
@@ -54,8 +56,8 @@ def check_base_url(url: str) -> None:
 
 
 def target(url: str) -> Target:
-    """Return where a connection for url goes: the first address its host resolves to, once
-    every address of the answer passed; raise ValidationError when one did not."""
+    """Return where a connection for url goes: the addresses its host resolves to, once every
+    one of them passed; raise ValidationError when one did not."""
     parts = urlsplit(url)
     try:
         port = parts.port or _PORTS.get(parts.scheme)
@@ -79,7 +81,7 @@ def target(url: str) -> Target:
                 code="plain_http",
             )
     authority = parts.netloc.rpartition("@")[2]
-    return Target(parts.scheme, host, port, addresses[0].ip, authority)
+    return Target(parts.scheme, host, port, tuple(ip for ip, _ in addresses), authority)
 
 
 @cachetools.cached(

@@ -11,8 +11,8 @@ from http import HTTPStatus
 import urllib3
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.exceptions import HTTPError as TransportError
-from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as TransportTimeout
 
 from exchanges import limits, targets
@@ -61,23 +61,9 @@ def fetch(
     fetch_all still returns by its deadline.
     """
     ends = time.monotonic() + budget
-    timeout = urllib3.Timeout(
-        connect=min(settings.PRICEHUB_CONNECT_TIMEOUT_SECONDS, budget), read=budget
-    )
     to = target(url)
-    # The server name is the URL's host: TLS sends it and checks the certificate against it.
-    names = {"server_hostname": to.host} if to.scheme == "https" else None
-    pool = _http.connection_from_host(to.address, to.port, to.scheme, pool_kwargs=names)
-    headers = {"Host": to.authority, "User-Agent": _USER_AGENT}
     try:
-        response = pool.urlopen(
-            "GET",
-            urllib3.util.parse_url(url).request_uri,
-            headers=headers,
-            timeout=timeout,
-            preload_content=False,
-            redirect=False,
-        )
+        response = _open(to, urllib3.util.parse_url(url).request_uri, ends)
         try:
             body = _read_by(response, ends, most)
         except BaseException:
@@ -94,6 +80,28 @@ def fetch(
         raise ExchangeError(f"unreachable ({type(exc).__name__})", reason="unreachable") from exc
     _heed(exchange.name, adapter, response.status, response.headers)
     return response.status, body
+
+
+def _open(to: targets.Target, path: str, ends: float) -> urllib3.BaseHTTPResponse:
+    """Send the GET to the target's first address that takes the connection by `ends`."""
+    # The server name is the URL's host: TLS sends it and checks the certificate against it.
+    names = {"server_hostname": to.host} if to.scheme == "https" else None
+    headers = {"Host": to.authority, "User-Agent": _USER_AGENT}
+    for number, address in enumerate(to.addresses, 1):
+        left = max(ends - time.monotonic(), 0.001)
+        timeout = urllib3.Timeout(
+            connect=min(settings.PRICEHUB_CONNECT_TIMEOUT_SECONDS, left), read=left
+        )
+        pool = _http.connection_from_host(address, to.port, to.scheme, pool_kwargs=names)
+        try:
+            return pool.urlopen(
+                "GET", path, headers=headers, timeout=timeout, preload_content=False,
+                redirect=False,
+            )  # fmt: skip
+        except ConnectTimeoutError:  # refused or unreachable too: no connection was made
+            if number == len(to.addresses) or time.monotonic() >= ends:
+                raise
+    raise AssertionError("a target has at least one address")
 
 
 def target(url: str) -> targets.Target:

@@ -137,11 +137,28 @@ def test_it_refuses_a_host_when_any_of_its_addresses_is_internal(resolver, conne
 def test_it_resolves_a_host_once_while_its_answer_is_kept(resolver):
     given = resolver("kept.example", ["127.0.0.1"], ["127.0.0.2"])
     first, again = targets.target("http://kept.example:81"), targets.target("https://kept.example")
-    assert [(first.address, first.port), (again.address, again.port)] == [
-        ("127.0.0.1", 81),
-        ("127.0.0.1", 443),
+    assert [(first.addresses, first.port), (again.addresses, again.port)] == [
+        (("127.0.0.1",), 81),
+        (("127.0.0.1",), 443),
     ]
     assert given == [["127.0.0.1"]]
+
+
+def test_an_address_that_refuses_the_connection_hands_over_to_the_next_checked_one(
+    resolver, connections, internal
+):
+    port, asked = internal
+    resolver("two.example", [PUBLIC, "127.0.0.1"])  # the public one refuses (connections)
+    assert get(f"http://two.example:{port}/api/v3/ping") == (200, b"{}")
+    assert (connections, asked) == ([(PUBLIC, port), ("127.0.0.1", port)], [f"two.example:{port}"])
+
+
+def test_a_host_whose_every_address_refuses_is_unreachable(resolver, connections):
+    resolver("none.example", [PUBLIC, PUBLIC])
+    with pytest.raises(ExchangeError, match="unreachable") as refused:
+        get("http://none.example:81/api/v3/ping")
+    assert refused.value.reason == "unreachable"
+    assert connections == [(PUBLIC, 81), (PUBLIC, 81)]
 
 
 @pytest.mark.usefixtures("production")
