@@ -17,10 +17,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import requests
 
 from bench import accuracy, gaps, reference, report, scale, stack, streams, tools
 from bench.plot import latency_plot
+from deploy.run import FRONT_PORT, WEB_PORT
 from deploy.services import FRONT_LIMITS
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -109,13 +111,16 @@ def measure(process: subprocess.Popen, symbols: list[str]) -> report.Run:
     hot = todo[0]
     rounds: list[tuple[report.Row, report.Row]] = []
     ages: list[float | None] = []
+    # The CPU each request costs the servers that answer it, read around each round.
+    pricehub = {"front": stack.listening(FRONT_PORT), "API's server": stack.listening(WEB_PORT)}
     with reference.serving(body=answer.content, content_type=content_type) as url:
+        yardstick = {"reference": stack.listening(int(url.rsplit(":", 1)[1]))}
         _warm_up(ref, url)
         _warm_up(hot, stack.BASE)
         for _ in range(ROUNDS):
-            reference_round = _measured(ref, url)
+            reference_round = _measured(ref, url, yardstick)
             with stack.sampling_ages(stack.BASE + HOT) as sampled:
-                rounds.append((reference_round, _measured(hot, stack.BASE)))
+                rounds.append((reference_round, _measured(hot, stack.BASE, pricehub)))
             ages += sampled
     rows = [
         report.median_round([pair[0] for pair in rounds]),
@@ -142,14 +147,24 @@ def _think(scenario: Scenario) -> int:
     return 1000 if scenario.tool == "wrk-paced" else 0
 
 
-def _measured(scenario: Scenario, base: str) -> report.Row:
+def _measured(
+    scenario: Scenario, base: str, servers: dict[str, list[psutil.Process]] | None = None
+) -> report.Row:
+    """Run the scenario; with servers, note the CPU microseconds each of them spent a request."""
     url, count = base + scenario.path, scenario.connections
+    servers = servers or {}
+    before = {name: stack.cpu_seconds(processes) for name, processes in servers.items()}
     if scenario.tool == "hey":
         result = tools.hey(url, clients=count, rate=1, seconds=HEY_SECONDS)
     else:
         result = tools.wrk(url, connections=count, seconds=SECONDS, think_ms=_think(scenario))
+    cpu = {
+        name: (stack.cpu_seconds(processes) - before[name]) / result.requests * 1e6
+        for name, processes in servers.items()
+        if result.requests
+    }
     _progress(f"{scenario.name}: {result.rps:.0f} req/s, {result.errors} errors")
-    return report.Row(scenario.key, scenario.name, result)
+    return report.Row(scenario.key, scenario.name, result, cpu)
 
 
 def publish(
@@ -172,7 +187,8 @@ def publish(
         "median round. req/s counts answers of any status; errors are failed requests and answers "
         "outside 2xx/3xx (hey: other than 200), never retried."
     )
-    lines = [report.rounds_line(run), *report.error_lines(run), report.freshness_line(run.ages)]
+    lines = [report.rounds_line(run), report.cpu_line(run), *report.error_lines(run)]
+    lines.append(report.freshness_line(run.ages))
     lines.append(report.rss_line(run))
     lines += [*(gap.line() for gap in refresh_gaps), streamed.line()]
     marks = [tools.mark(ok, text) for ok, text in report.checks(run)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench.tools import Measurement
 
@@ -16,6 +16,7 @@ class Row:
     key: str  # a short name: "reference", "hot GET", "1000 clients", "batch", "candles 1m", ...
     name: str
     result: Measurement
+    cpu: dict[str, float] = field(default_factory=dict)  # microseconds a request, by server
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,20 @@ def rounds_line(run: Run) -> str:
         if ref.result.rps
     ]
     return "hot GET / reference req/s, round by round: " + ", ".join(parts)
+
+
+def cpu_line(run: Run) -> str:
+    """Return the CPU a request cost PriceHub's servers and the reference's, round by round:
+    a figure the machine's other work moves far less than req/s."""
+    parts = []
+    for ref, hot in run.rounds:
+        if hot.cpu and ref.cpu:
+            spent, yardstick = sum(hot.cpu.values()), sum(ref.cpu.values())
+            each = " + ".join(f"{name} {us:.0f}" for name, us in hot.cpu.items())
+            parts.append(f"{each} = {spent:.0f} us / {yardstick:.0f} us ({spent / yardstick:.2f}x)")
+    return "CPU a request, PriceHub's servers / the reference's, round by round: " + (
+        "; ".join(parts) or "not measured"
+    )
 
 
 def error_lines(run: Run) -> list[str]:

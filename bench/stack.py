@@ -138,6 +138,21 @@ def web_workers_rss(process: subprocess.Popen) -> dict[int, int]:
     return rss
 
 
+def listening(port: int) -> list[psutil.Process]:
+    """Return the processes listening on port on this machine: a server's master and workers."""
+    return [process for process in psutil.process_iter() if _listens(process, port)]
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """Return the CPU time the processes have used so far, user and system."""
+    total = 0.0
+    for process in processes:
+        with suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def _listens(process: psutil.Process, port: int) -> bool:
     try:
         sockets = process.net_connections(kind="tcp")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.report import Row, Run, checks, median_round, rounds_line
+from bench.report import Row, Run, checks, cpu_line, median_round, rounds_line
 from bench.tools import Measurement
 
 
@@ -39,4 +39,14 @@ def test_the_hot_get_is_held_to_the_reference_s_median_round_and_each_round_show
     assert rounds_line(run) == (
         "hot GET / reference req/s, round by round: "
         "1.11 (4000 / 3600), 0.78 (7000 / 9000), 0.94 (7500 / 8000)"
+    )
+
+
+def test_the_cpu_of_a_request_is_summed_over_pricehub_s_servers_beside_the_reference_s():
+    ref = Row("reference", "reference", row("reference", 8000).result, {"reference": 140.0})
+    hot = Row("hot GET", "hot GET", row("hot GET", 6000).result, {"front": 45.0, "API": 215.0})
+    run = Run([ref, hot], [], {}, {}, [(ref, hot)])
+    assert cpu_line(run) == (
+        "CPU a request, PriceHub's servers / the reference's, round by round: "
+        "front 45 + API 215 = 260 us / 140 us (1.86x)"
     )
