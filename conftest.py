@@ -142,6 +142,7 @@ def services(redis_url: str, dynamodb_endpoint: str) -> Iterator[None]:
         DYNAMODB_ENDPOINT_URL=dynamodb_endpoint,
         DYNAMODB_TABLE=TEST_TABLE,
         PRICEHUB_READ_COPY_SECONDS=0,
+        PRICEHUB_HISTORY_COPY_SECONDS=0,
         PRICEHUB_ASSET_TABLE_SECONDS=0,
         PRICEHUB_DEMAND_FLUSH_SECONDS=0,
     )

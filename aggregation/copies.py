@@ -1,7 +1,8 @@
 """This process's copies of what the reads need, so most reads cost one Redis round trip or
 none: the enabled assets (from the database, reloaded when the assets version in Redis moves
 or they age past settings.PRICEHUB_ASSET_TABLE_SECONDS), and what Redis held for each asset
-and of the promotions, kept settings.PRICEHUB_READ_COPY_SECONDS.
+and of the promotions, kept settings.PRICEHUB_READ_COPY_SECONDS; and the newest history point
+of each asset Redis had no price for, kept settings.PRICEHUB_HISTORY_COPY_SECONDS.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from aggregation import price_cache, scheduling
+from aggregation.history import reads
 from aggregation.models import Asset
+from aggregation.price import AggregatedPrice
 from aggregation.price_cache import Found
 from common import redis_store
 
@@ -72,6 +75,7 @@ class _Published:
 
 _table = _AssetTable()
 _published = _Published()
+_history: dict[str, tuple[float, AggregatedPrice | None]] = {}
 
 
 def assets() -> dict[str, AssetInfo]:
@@ -117,3 +121,17 @@ def latest(symbols: list[str]) -> tuple[dict[str, AssetInfo], dict[str, Found], 
         _published.found.clear()
         return latest(symbols)
     return known, found, promoted
+
+
+def history_latest(symbol: str) -> AggregatedPrice | None:
+    """Return symbol's newest history point, or None, as DynamoDB answered within
+    PRICEHUB_HISTORY_COPY_SECONDS: the reads of an asset Redis has no price for (never priced,
+    or Redis unavailable) ask DynamoDB that often at most, whatever their number. A price
+    published meanwhile is read from Redis first."""
+    now = time.monotonic()
+    kept = _history.get(symbol)
+    if kept is not None and now - kept[0] < settings.PRICEHUB_HISTORY_COPY_SECONDS:
+        return kept[1]
+    price = reads.latest(symbol)
+    _history[symbol] = (now, price)
+    return price

@@ -271,7 +271,7 @@ def _age_seconds(tier: str) -> Any:
 
 def _from_history(symbol: str, failure: PublishedFailure | None) -> AggregatedPrice:
     """Return symbol's newest history point; raise NoPrice when there is none."""
-    price = reads.latest(symbol)
+    price = copies.history_latest(symbol)
     PRICE_READS.labels("nowhere" if price is None else "history").inc()
     if price is None:
         why = ""

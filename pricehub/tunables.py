@@ -88,6 +88,9 @@ PRICEHUB_CACHE_TTL_SECONDS = env.int("PRICE_CACHE_TTL_SECONDS", default=3600)
 PRICEHUB_READ_COPY_SECONDS = env.float(
     "READ_COPY_SECONDS", default=PRICEHUB_TIER_SECONDS["hot"] / 4
 )
+# How long a web process keeps the newest history point (or its absence) of an asset Redis
+# has no price for, so such reads ask DynamoDB that often at most.
+PRICEHUB_HISTORY_COPY_SECONDS = env.float("HISTORY_COPY_SECONDS", default=5.0)
 # Each process keeps the asset table; an edit through the admin or the ORM reaches every
 # process at its next read, any other edit (bulk updates, SQL) within this many seconds.
 PRICEHUB_ASSET_TABLE_SECONDS = env.float("ASSET_TABLE_SECONDS", default=10.0)

@@ -7,7 +7,7 @@ import pytest
 import requests
 from django.test import override_settings
 
-from aggregation import price_cache
+from aggregation import copies, price_cache
 from aggregation.history import store
 from aggregation.methods import median_of
 from aggregation.models import Asset
@@ -94,6 +94,21 @@ def test_it_falls_back_to_dynamodb_when_redis_has_no_price(api):
     store.append(stored_price("XRPUSDT", age=timedelta(seconds=2)))
     body = api.get("/prices/XRPUSDT").json()
     assert (body["asset"], body["price"]) == ("XRPUSDT", 67000.5)
+
+
+def test_reads_of_an_asset_redis_has_no_price_for_ask_dynamodb_once_a_history_copy(
+    api, settings, monkeypatch
+):
+    monkeypatch.setattr(copies, "_history", {})  # none kept by earlier tests
+    settings.PRICEHUB_HISTORY_COPY_SECONDS = 60
+    assert api.get("/prices/XRPUSDT").status_code == 503  # nowhere; this process notes it
+    store.append(stored_price("XRPUSDT", age=timedelta(seconds=2)))
+    assert api.get("/prices/XRPUSDT").status_code == 503  # DynamoDB not asked again yet
+    settings.PRICEHUB_HISTORY_COPY_SECONDS = 0
+    assert api.get("/prices/XRPUSDT").json()["price"] == 67000.5
+    settings.PRICEHUB_HISTORY_COPY_SECONDS = 60
+    price_cache.publish([stored_price("XRPUSDT", age=timedelta(seconds=0))], [])
+    assert api.get("/prices/XRPUSDT").json()["stale"] is False  # Redis first, whatever is kept
 
 
 def test_it_serves_history_while_redis_is_unreachable(api, settings):
