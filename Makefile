@@ -35,10 +35,12 @@ openapi: $(VENV)/installed
 
 # AWS as code (deploy/aws, docs/deployment.md): synthesize both stacks offline, with the
 # example context, then lint the templates; the tools live in a virtualenv of their own.
+# The app imports deploy.services (the front's configuration) from the project's root.
 aws: $(AWS_VENV)/installed
 	rm -rf $(AWS_OUT)
 	cd deploy/aws && CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON="$$(cat example-context.json)" \
-	  JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 ../../$(AWS_VENV)/bin/python app.py
+	  JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 PYTHONPATH=../.. \
+	  ../../$(AWS_VENV)/bin/python app.py
 	$(AWS_VENV)/bin/cfn-lint --config-file deploy/aws/cfnlintrc.yaml $(AWS_OUT)/*.template.json
 	$(AWS_VENV)/bin/checkov --config-file deploy/aws/checkov.yaml \
 	  -f $(AWS_OUT)/PriceHubImages.template.json -f $(AWS_OUT)/PriceHub.template.json

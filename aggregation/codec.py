@@ -84,6 +84,11 @@ class PublishedFailure:
     def detail(self) -> str:
         return json.loads(self.document)["detail"]
 
+    @property
+    def sources(self) -> list[dict[str, Any]]:
+        """Each venue's part, rendered as the document has it (SourceOutput)."""
+        return json.loads(self.document)["sources"]
+
 
 def published(price: AggregatedPrice) -> PublishedPrice:
     """Return price as it is published, its document rendered."""

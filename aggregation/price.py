@@ -159,6 +159,17 @@ class RefreshInProgress(RefreshError):
     code = "refresh_in_progress"
 
 
+class RoundNoQuorum(RefreshError):
+    """The round of another process that this refresh waited for published no price, for too
+    few venues: its NoQuorum, word for word, with each venue's part rendered (SourceOutput)."""
+
+    code = "no_quorum"
+
+    def __init__(self, detail: str, sources: list[dict[str, Any]]) -> None:
+        super().__init__(detail)
+        self.sources = sources
+
+
 class Unavailable(RefreshError):
     """A service PriceHub stores in (Redis, DynamoDB, its database) failed."""
 

@@ -26,9 +26,11 @@ from aggregation.price import (
     AggregatedPrice,
     RefreshError,
     RefreshFailure,
+    RoundNoQuorum,
     Source,
     Unavailable,
     UnknownAsset,
+    epoch_ms,
 )
 from common.errors import BACKEND_ERRORS, service_name
 from common.metrics import QUOTES_EXCLUDED, REFRESH_SECONDS
@@ -65,7 +67,8 @@ def price_refresh_shared(*, symbol: str, fresh_seconds: float, wait_seconds: flo
     share one round of calls to the venues.
 
     Raise what price_refresh raises; RefreshInProgress when the other round outlasts
-    wait_seconds, RefreshError when it published no price.
+    wait_seconds; when it published no price, RoundNoQuorum, its own NoQuorum as it kept it, or
+    RefreshError when it kept none (a store failed under it).
     """
     with _services():
         asset = _enabled(symbol)
@@ -79,8 +82,7 @@ def price_refresh_shared(*, symbol: str, fresh_seconds: float, wait_seconds: flo
             if latest is not None and (found is None or latest.aggregated_at > found.aggregated_at):
                 return Refreshed(latest, reused=True)
             if not held:
-                detail = f"The refresh of {asset.symbol} under way published no price; try again."
-                raise RefreshError(detail)
+                raise _round_error(asset.symbol, since=found)
             return Refreshed(_refresh_one(asset), reused=False)
 
 
@@ -111,6 +113,16 @@ def _enabled(symbol: str) -> Asset:
         return Asset.objects.get(symbol=symbol, enabled=True)
     except Asset.DoesNotExist:
         raise UnknownAsset(f"No enabled asset {symbol}.") from None
+
+
+def _round_error(symbol: str, *, since: AggregatedPrice | None) -> RefreshError:
+    """Return the error of a round that ended without a price since `since`: its NoQuorum,
+    from the failure it kept beside the last good price, else a RefreshError."""
+    published, _ = price_cache.read_published([symbol], also=[])
+    _, failure = published[symbol]
+    if failure is not None and (since is None or failure.at_ms > epoch_ms(since.aggregated_at)):
+        return RoundNoQuorum(failure.detail, failure.sources)
+    return RefreshError(f"The refresh of {symbol} under way published no price; try again.")
 
 
 def _refresh_one(asset: Asset) -> AggregatedPrice:

@@ -1,4 +1,5 @@
-"""`make run`: the whole PriceHub stack in the foreground under honcho; Ctrl-C stops it all."""
+"""`make run`: the whole PriceHub stack in the foreground under honcho; Ctrl-C stops it all,
+each process after those that need it."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psutil
 from honcho.manager import Manager
 
 from deploy.services import (
@@ -54,6 +57,55 @@ STREAM = (
     " --respawn-failed-workers --log-level warning"
 )
 
+# Ctrl-C stops the processes in stages, each once the one before has stopped: the front, the
+# servers behind it, the beat, the workers, the venues they ask (and any process not named),
+# then Redis and DynamoDB Local, so that nothing outlives what it needs and logs its loss. A
+# stage still running after STAGE_SECONDS is left to honcho, which kills what remains 5 s
+# after the last stage.
+STOP_ORDER = [
+    ["front"],
+    ["web", "stream"],
+    ["beat"],
+    ["worker", "ticker", "history"],
+    list(VENUES),
+    ["redis", "dynamodb"],
+]
+STAGE_SECONDS = 15.0
+
+
+class Stack(Manager):
+    """honcho's Manager, stopping its processes (each a process group) in STOP_ORDER."""
+
+    def terminate(self) -> None:
+        if self._terminating:
+            return
+        self._terminating = True
+        groups = {name: each["pid"] for name, each in self._processes.items() if "pid" in each}
+        listed = {name for stage in STOP_ORDER for name in stage}
+        *first, last = STOP_ORDER
+        for stage in [*first, [name for name in groups if name not in listed], last]:
+            stopping = [name for name in stage if name in groups]
+            if not stopping:
+                continue
+            self._system_print(f"stopping {', '.join(stopping)}\n")
+            for name in stopping:
+                self._procmgr.terminate(groups[name])
+            ends = time.monotonic() + STAGE_SECONDS
+            while _alive([groups[name] for name in stopping]) and time.monotonic() < ends:
+                time.sleep(0.1)
+
+
+def _alive(groups: list[int]) -> bool:
+    """Return whether a process of one of groups is alive: a zombie only waits for honcho to
+    reap it."""
+    for process in psutil.process_iter(["status"]):
+        try:
+            if process.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(process.pid) in groups:
+                return True
+        except ProcessLookupError:  # gone since the list was made
+            continue
+    return False
+
 
 def main() -> int:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -71,7 +123,7 @@ def main() -> int:
     web_port = int(env.get("WEB_PORT", WEB_PORT))
     stream_port = int(env.get("STREAM_PORT", STREAM_PORT))
     dynamodb_port = int(env.get("DYNAMODB_PORT", DYNAMODB_PORT))
-    manager = Manager()
+    manager = Stack()
     # What PriceHub's processes need before they start, as (kind, target) pairs of
     # deploy.services.ANSWERS: the Redis and the DynamoDB Local started here answering, and the
     # one-off commands done.

@@ -62,20 +62,33 @@ FRONT_LIMITS = {"STREAMS_PER_CLIENT": 20, "STREAMS_TOTAL": 5000}
 def front_command(
     listen: str, web: str, stream: str, directory: Path, env: Mapping[str, str] = os.environ
 ) -> list[str]:
-    """Return the command line of the front (nginx in the foreground) on listen (host:port),
-    in front of the API's server at web and the stream server at stream; its configuration,
-    pid and temporary files go to directory, its access log too unless env's FRONT_ACCESS_LOG
-    names another file. From env too: FRONT_ADMIN_ALLOW, the networks the admin answers,
-    comma-separated (none: every address); FRONT_TRUSTED_PROXY, those of a TLS proxy in front
-    whose X-Forwarded-Proto is believed; and the stream limits of FRONT_LIMITS."""
+    """Return the command line of the front (nginx in the foreground) with front_config's
+    configuration, which it writes to directory, where nginx keeps its pid and temporary files."""
     directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "nginx.conf"
+    config.write_text(front_config(listen, web, stream, str(directory), env))
+    # Debian puts nginx in /usr/sbin, which is on root's PATH only.
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    # Its access log's times in UTC, whatever the host's zone.
+    return ["env", "TZ=UTC", nginx, "-e", "stderr", "-c", str(config), "-g", "daemon off;"]
+
+
+def front_config(
+    listen: str, web: str, stream: str, directory: str, env: Mapping[str, str] = os.environ
+) -> str:
+    """Return the front's nginx.conf, the template of `make run`, compose and AWS filled in: on
+    listen (host:port), in front of the API's server at web and the stream server at stream,
+    its files in directory, its access log too unless env's FRONT_ACCESS_LOG names another
+    file. From env too: FRONT_ADMIN_ALLOW, the networks the admin answers, comma-separated
+    (none: every address); FRONT_TRUSTED_PROXY, those of a TLS proxy in front whose
+    X-Forwarded-Proto is believed; and the stream limits of FRONT_LIMITS."""
     admin_allow = env.get("FRONT_ADMIN_ALLOW", "")
     names = {
         "LISTEN": listen,
         "WEB": web,
         "STREAM": stream,
-        "DIR": str(directory),
-        "ACCESS_LOG": env.get("FRONT_ACCESS_LOG", "") or str(directory / "access.log"),
+        "DIR": directory,
+        "ACCESS_LOG": env.get("FRONT_ACCESS_LOG", "") or f"{directory}/access.log",
         # As compose's front does with sed: the entries of nginx's geo blocks.
         "ADMIN_NETS": f"default 1; {geo_entries(admin_allow, 0)}" if admin_allow else "default 0;",
         "PROXY_NETS": geo_entries(env.get("FRONT_TRUSTED_PROXY", ""), 1),
@@ -83,12 +96,7 @@ def front_command(
     for name, default in FRONT_LIMITS.items():
         names[name] = str(int(env.get(f"FRONT_{name}", default)))  # nginx refuses 0 or less
     template = (ROOT / "deploy" / "nginx.conf.template").read_text()
-    config = directory / "nginx.conf"
-    config.write_text(re.sub(r"\$\{FRONT_(\w+)\}", lambda name: names[name[1]], template))
-    # Debian puts nginx in /usr/sbin, which is on root's PATH only.
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    # Its access log's times in UTC, whatever the host's zone.
-    return ["env", "TZ=UTC", nginx, "-e", "stderr", "-c", str(config), "-g", "daemon off;"]
+    return re.sub(r"\$\{FRONT_(\w+)\}", lambda name: names[name[1]], template)
 
 
 def geo_entries(networks: str, value: int) -> str:

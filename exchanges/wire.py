@@ -34,6 +34,8 @@ _LONGEST_WAIT_SECONDS = 3 * 24 * 3600
 def fetch_catalogue(exchange: Exchange) -> list[Listing]:
     """Return every market the venue's catalogue lists, read within the venue's limit; raise
     ExchangeError when it cannot be had or read."""
+    # A venue PriceHub may not ask is refused before the budget: it takes none of the venue's
+    # calls and never waits for room (fetch checks the address again, from the cached answer).
     target(exchange.base_url)
     adapter = get_adapter(exchange.kind)
     url = join_url(exchange.base_url, adapter.catalogue_path)

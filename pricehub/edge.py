@@ -1,6 +1,6 @@
 """The edge's parts that Django calls (configured in pricehub/security.py): who a client is to
-the admin login's lockout (django-axes) and the answer once locked out, and the pages'
-Content-Security-Policy (django-csp)."""
+the admin login's lockout (django-axes), the same network as to the throttles, and the answer
+once locked out, and the pages' Content-Security-Policy (django-csp)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,18 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.throttling import BaseThrottle
 
+from common.throttling import client_network
+
 
 def client_address(request: HttpRequest) -> str:
-    """Return the client's address as the throttles know it: the one the outermost of
-    NUM_PROXIES proxies saw, else the connection's."""
+    """Return the client as the throttles know it: the network (client_network) of the address
+    the outermost of NUM_PROXIES proxies saw, else of the connection's."""
     address = BaseThrottle().get_ident(request)
     try:
-        return str(ipaddress.ip_address(address))
+        ipaddress.ip_address(address)
     except ValueError:  # a proxy that wrote no address: the connection's, never the words
-        return request.META.get("REMOTE_ADDR", "")
+        address = request.META.get("REMOTE_ADDR", "")
+    return client_network(address)
 
 
 def locked_out(request: HttpRequest, response: Any = None, credentials: Any = None) -> JsonResponse:

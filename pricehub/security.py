@@ -14,9 +14,10 @@ from csp.constants import NONE, SELF
 env = environ.Env()
 
 # The admin's login is PriceHub's only password form (API tokens are keys, never guessed
-# through it): after ADMIN_LOGIN_FAILURES failures in a row of one username from one address,
-# that pair is locked out for ADMIN_LOCKOUT_MINUTES, a right password included. The attempts
-# are kept in the database (the admin's Axes lists), which every web process shares.
+# through it): after ADMIN_LOGIN_FAILURES failures in a row of one username from one client (an
+# IPv4 address, an IPv6 /64, as the throttles know it), that pair is locked out for
+# ADMIN_LOCKOUT_MINUTES, a right password included. The attempts are kept in the database (the
+# admin's Axes lists), which every web process shares.
 AXES_ONLY_ADMIN_SITE = True
 # django-axes counts the admin login's failures before Django checks the password.
 AUTHENTICATION_BACKENDS = [

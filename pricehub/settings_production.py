@@ -40,8 +40,8 @@ def _plain_http_venues() -> list[str]:
     return [
         f"{kind} {url}"
         for kind, url in PRICEHUB_SEED_VENUES.items()
-        if urlsplit(url).scheme != "https"
-        and urlsplit(url).hostname not in PRICEHUB_VENUE_PRIVATE_HOSTS
+        if (parts := urlsplit(url)).scheme != "https"
+        and parts.hostname not in PRICEHUB_VENUE_PRIVATE_HOSTS
     ]
 
 

@@ -17,7 +17,7 @@ from aggregation.aggregate import NoQuorum
 from aggregation.api.reads import JSON, ReadView
 from aggregation.documents import PriceOutput, render_sources
 from aggregation.methods import METHODS
-from aggregation.price import RefreshError
+from aggregation.price import RefreshError, RoundNoQuorum
 from aggregation.selectors import (
     MAX_BATCH,
     BatchReading,
@@ -131,6 +131,8 @@ class RefreshView(APIView):
             )
         except NoQuorum as exc:
             raise ApiError(503, exc.code, str(exc), sources=render_sources(exc.sources)) from exc
+        except RoundNoQuorum as exc:  # the round waited for: its own error, as it kept it
+            raise ApiError(503, exc.code, str(exc), sources=exc.sources) from exc
         except RefreshError as exc:
             raise ApiError(503 if exc.retry else 404, exc.code, str(exc)) from exc
         message = json.dumps(f"Price for {known.symbol} refreshed").encode()

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from aggregation.tests import stack
 from deploy.services import ROOT
@@ -52,6 +53,18 @@ def site(stack_environment, tmp_path: Path) -> Iterator[str]:
         stack.running([(command, env) for command in stack.celery("dashboard", tmp_path)]),
         stack.front(env, tmp_path / "front") as url,
     ):
+        yield f"{url}/"
+
+
+@pytest.fixture
+def one_stream_site(stack_environment, tmp_path: Path) -> Iterator[str]:
+    """Serve the dashboard behind a front that takes one stream per client, with no worker;
+    yield its URL."""
+    env = stack_environment(redis_db=15, table="prices-dashboard-streams", interval=60)
+    env["FRONT_STREAMS_PER_CLIENT"] = "1"
+    collect = [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"]
+    subprocess.run(collect, env=env, cwd=ROOT, check=True)
+    with stack.front(env, tmp_path / "front") as url:
         yield f"{url}/"
 
 
@@ -189,3 +202,21 @@ def test_the_dashboard_shows_prices_moving_the_chart_an_excluded_venue_and_stale
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.screenshot(path=RESULTS / "dashboard-search.png", full_page=True)
     assert problems == []
+
+
+def test_the_dashboard_asks_again_for_a_stream_the_front_refused(one_stream_site, browser):
+    page = browser.new_page()
+
+    def status_is(text: str) -> None:
+        page.wait_for_function(
+            f"() => document.querySelector('#status').textContent === '{text}'", timeout=WAIT_MS
+        )
+
+    # This client's one stream is taken: the front answers the page's with a 429.
+    with requests.get(f"{one_stream_site}stream?assets=BTCUSDT", stream=True, timeout=10) as held:
+        assert held.status_code == 200
+        page.goto(one_stream_site)
+        status_is("refused; retrying in 5 s")
+        assert "down" in page.locator("#status").get_attribute("class")
+    # Once it is given back, the page's next try (5 s after the refusal) goes live.
+    status_is("live")

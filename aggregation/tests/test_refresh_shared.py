@@ -26,6 +26,7 @@ from aggregation.tests import stack
 from common import redis_store
 from common.metrics import VENUE_REQUESTS
 from deploy.services import ROOT, free_port, wait_for_port, wait_until
+from mock_exchange_app.control import clear_faults, set_fault
 
 pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
 
@@ -214,3 +215,23 @@ def test_concurrent_refreshes_of_an_asset_share_one_round_and_answer_its_price(w
     status, body = web.refresh("BTCUSDT")
     assert (status, body["reused"]) == (200, False)
     assert web.counted("pricehub_venue_requests_total") == 2 * calls > 0
+
+
+def test_a_refresh_waiting_for_a_round_without_quorum_answers_that_rounds_own_error(web, venues):
+    with ThreadPoolExecutor(8) as pool:  # each worker loaded, as above
+        assert set(pool.map(lambda _: web.refresh("NOPEUSDT")[0], range(16))) == {404}
+    for url in venues.values():
+        set_fault(url, "*", "slow", delay=5)  # each venue past its 2 s: no quorum
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(web.refresh, "BTCUSDT")
+            time.sleep(0.5)  # its round under way, for 2 s
+            second = pool.submit(web.refresh, "BTCUSDT")
+            wait_until(a_request_waits, "the second waiting for the first's round", timeout=5)
+            answers = first.result(), second.result()
+    finally:
+        for url in venues.values():
+            clear_faults(url)
+    (status, body), waited = answers
+    assert (status, body["error"], len(body["sources"])) == (503, "no_quorum", len(venues))
+    assert waited == (status, body)

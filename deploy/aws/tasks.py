@@ -3,9 +3,6 @@ the settings and secrets every process reads."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
@@ -15,27 +12,24 @@ from constructs import Construct
 from checks import log_group
 from config import Config
 from data import DATABASE_NAME, DATABASE_USER, Data
+from deploy.services import front_config
 from network import POSTGRES_PORT, REDIS_PORT, VPC_CIDR
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "nginx.conf.template"
 NGINX_IMAGE = "public.ecr.aws/docker/library/nginx:1.28.0-alpine"
 WEB_PORT, FRONT_PORT, STREAM_PORT = 8079, 8080, 8090
+FRONT_DIR = "/tmp/front"  # noqa: S108 (a volume of the task's own)  # nosec B108
 # The front of the web task: the API's server beside it; /stream never reaches it, as the
 # load balancer sends that path to the stream service.
 # Its access log goes to the task's log; the admin answers every address the balancer passes;
 # the balancer, inside the VPC, is the TLS proxy whose X-Forwarded-Proto the front believes.
 # The stream limits are make run's (docs/deployment.md says what they cover here).
-FRONT = {
-    "LISTEN": str(FRONT_PORT),
-    "WEB": f"127.0.0.1:{WEB_PORT}",
-    "STREAM": "127.0.0.1:9",
-    "ACCESS_LOG": "/dev/stdout",
-    "ADMIN_NETS": "default 0;",
-    "PROXY_NETS": f"{VPC_CIDR} 1;",
-    "STREAMS_PER_CLIENT": "20",
-    "STREAMS_TOTAL": "5000",
-}
-FRONT_DIR = "/tmp/front"  # noqa: S108 (a volume of the task's own)  # nosec B108
+FRONT_CONFIG = front_config(
+    str(FRONT_PORT),
+    f"127.0.0.1:{WEB_PORT}",
+    "127.0.0.1:9",
+    FRONT_DIR,
+    {"FRONT_ACCESS_LOG": "/dev/stdout", "FRONT_TRUSTED_PROXY": VPC_CIDR},
+)
 # The DynamoDB calls of aggregation/history/: reads, batch writes, the candles' rollup, the
 # readiness probe. Never CreateTable or DeleteTable: the stack makes the tables.
 TABLE_ACTIONS = [
@@ -60,17 +54,6 @@ def checked_by_the_balancer(command: str, *, first: str = "") -> list[str]:
     among ALLOWED_HOSTS."""
     own = f'export ALLOWED_HOSTS="$ALLOWED_HOSTS,$({OWN_ADDRESS})"'
     return ["sh", "-c", f"{own} && {first}exec {command}"]
-
-
-def front_config() -> str:
-    """Return the front's nginx.conf: the template of `make run` and compose, filled in."""
-    names = {**FRONT, "DIR": FRONT_DIR}
-    template = TEMPLATE.read_text()
-    unknown = set(re.findall(r"\$\{FRONT_(\w+)\}", template)) - set(names)
-    if unknown:
-        named = ", ".join(f"FRONT_{name}" for name in sorted(unknown))
-        raise SystemExit(f"The front's template names {named}: give it a value in FRONT.")
-    return re.sub(r"\$\{FRONT_(\w+)\}", lambda name: names[name[1]], template)
 
 
 class Tasks(Construct):
@@ -153,7 +136,7 @@ class Tasks(Construct):
             image=ecs.ContainerImage.from_registry(NGINX_IMAGE),
             entry_point=["sh", "-c"],
             command=[script],
-            environment={"FRONT_CONFIG": front_config()},
+            environment={"FRONT_CONFIG": FRONT_CONFIG},
             logging=self._logs("front"),
             readonly_root_filesystem=True,
             port_mappings=[ecs.PortMapping(container_port=FRONT_PORT)],

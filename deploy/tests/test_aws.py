@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from deploy.services import ROOT
+from deploy.services import ROOT, front_config
 
 TEMPLATE = ROOT / "deploy" / "aws" / "cdk.out" / "PriceHub.template.json"
 BEAT = ["celery", "-A", "pricehub", "beat"]
@@ -107,3 +107,17 @@ def test_secrets_reach_the_containers_as_secrets_never_as_plain_values(resources
     for container in pricehub:
         assert {secret["Name"] for secret in container["Secrets"]} == SECRETS
         assert not SECRETS & {variable["Name"] for variable in container["Environment"]}
+
+
+def test_the_front_is_make_runs_template_filled_in_by_make_runs_own_function(resources):
+    configs = [
+        variable["Value"]
+        for definition in of_type(resources, "AWS::ECS::TaskDefinition")
+        for container in definition["ContainerDefinitions"]
+        for variable in container.get("Environment", [])
+        if variable["Name"] == "FRONT_CONFIG"
+    ]
+    # Behind the balancer, inside the VPC: its range is the TLS proxy; no stream comes this way.
+    lists = {"FRONT_ACCESS_LOG": "/dev/stdout", "FRONT_TRUSTED_PROXY": "10.0.0.0/16"}
+    expected = front_config("8080", "127.0.0.1:8079", "127.0.0.1:9", "/tmp/front", lists)  # noqa: S108
+    assert configs == [expected]

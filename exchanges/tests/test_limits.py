@@ -18,7 +18,7 @@ from exchanges.circuits import circuit_state
 from exchanges.client import fetch_all
 from exchanges.limits import Limit
 from exchanges.models import Exchange
-from exchanges.quotes import Pair, Quote, RateLimited
+from exchanges.quotes import ExchangeError, Pair, Quote, RateLimited
 from mock_exchange_app import control
 
 BTC = Pair("BTCUSDT", "BTC", "USDT")
@@ -216,6 +216,18 @@ def test_a_catalogue_read_may_take_the_share_kept_for_hot_calls(venue_urls):
     started = time.monotonic()
     assert len(wire.fetch_catalogue(venue("coinbase", venue_urls))) > 10
     assert time.monotonic() - started < 0.5
+
+
+def test_a_catalogue_read_of_a_venue_it_may_not_ask_takes_nothing_from_its_budget(
+    venue_urls, settings
+):
+    settings.PRICEHUB_VENUE_PRIVATE_ADDRESSES = False  # the simulated venue's loopback refused
+    with pytest.raises(ExchangeError, match="refused") as refused:
+        wire.fetch_catalogue(venue("coinbase", venue_urls))
+    assert refused.value.reason == "unreachable"
+    limit = get_adapter("coinbase").limit
+    for _ in range(limit.amount):  # all ten calls of the second are still there
+        assert limits.hold("coinbase", limit, 1, hot=True, deadline=time.monotonic()) is None
 
 
 def test_with_redis_unreachable_each_process_keeps_the_budget_and_says_so_once(

@@ -155,3 +155,15 @@ def test_six_wrong_passwords_lock_the_next_login_out_even_with_the_right_one(cli
     # The lockout holds that username from that address: another address may still log in.
     elsewhere = admin_login(Client(REMOTE_ADDR="192.0.2.10"), "the-right-one")
     assert elsewhere.status_code == 302  # signed in, sent on; a failure shows the form again
+
+
+@pytest.mark.django_db
+def test_an_ipv6_client_that_moves_within_its_64_stays_locked_out():
+    User.objects.create_superuser("boss", password="the-right-one")
+    for host in range(1, 6):  # a new address for each failure, all in one /64
+        admin_login(Client(REMOTE_ADDR=f"2001:db8:1:2::{host}"), "wrong")
+    locked = admin_login(Client(REMOTE_ADDR="2001:db8:1:2:ffff::1"), "the-right-one")
+    assert (locked.status_code, locked.json()["error"]) == (429, "locked_out")
+    # The next /64 is another client.
+    elsewhere = admin_login(Client(REMOTE_ADDR="2001:db8:1:3::1"), "the-right-one")
+    assert elsewhere.status_code == 302

@@ -17,7 +17,9 @@ const SEARCH_LIMIT = 10;
 const SEARCHABLE = /^[A-Za-z0-9]{1,20}$/; // what GET /assets takes as q
 let searchTimer = null;
 let searchNumber = 0; // the newest search: an older one's late answer is dropped
-let watched = null; // the chosen asset's own stream, when the page's does not name it
+let watched = null; // closes the chosen asset's own stream, when the page's does not name it
+const STREAM_RETRY_MS = 5000;
+const STREAM_RETRY_MAX_MS = 60000;
 // What a used source weighs in the price, by method: each used source's weight is its share
 // (its volume times its trust); the methods that do not weigh by it say what counts instead.
 const WEIGHTS = {
@@ -137,16 +139,42 @@ async function loadPrices() {
 
 function listen() {
   const status = $("#status");
-  const stream = new EventSource(`${config.urls.stream}?assets=${config.assets.join(",")}`);
-  stream.addEventListener("open", () => {
-    status.textContent = "live";
-    status.className = "status live";
+  openStream(config.assets, (state) => {
+    status.textContent = state;
+    status.className = state === "live" ? "status live" : "status down";
   });
-  stream.addEventListener("error", () => {
-    status.textContent = "reconnecting";
-    status.className = "status down";
-  });
-  stream.addEventListener("price", (event) => receive(JSON.parse(event.data)));
+}
+
+// A stream of the assets' prices, which says its state ("live", "reconnecting", "refused;
+// retrying in 5 s") to onState. EventSource reconnects a dropped stream itself, but gives up
+// on any answer but 200, such as the front's 429 past its limits: then it is asked again
+// after a pause that doubles from STREAM_RETRY_MS to STREAM_RETRY_MAX_MS. Return its closer.
+function openStream(assets, onState = () => {}) {
+  let source = null;
+  let timer = null;
+  let pause = STREAM_RETRY_MS;
+  const connect = () => {
+    source = new EventSource(`${config.urls.stream}?assets=${assets.join(",")}`);
+    source.addEventListener("open", () => {
+      pause = STREAM_RETRY_MS;
+      onState("live");
+    });
+    source.addEventListener("error", () => {
+      if (source.readyState !== EventSource.CLOSED) {
+        onState("reconnecting");
+        return;
+      }
+      onState(`refused; retrying in ${pause / 1000} s`);
+      timer = setTimeout(connect, pause);
+      pause = Math.min(pause * 2, STREAM_RETRY_MAX_MS);
+    });
+    source.addEventListener("price", (event) => receive(JSON.parse(event.data)));
+  };
+  connect();
+  return () => {
+    clearTimeout(timer);
+    source.close();
+  };
 }
 
 function choose(asset) {
@@ -164,11 +192,10 @@ function choose(asset) {
 
 function watch(asset) {
   // The page's stream names its own assets; one found elsewhere gets a stream of its own.
-  if (watched) watched.close();
+  if (watched) watched();
   watched = null;
   if (config.assets.includes(asset)) return;
-  watched = new EventSource(`${config.urls.stream}?assets=${asset}`);
-  watched.addEventListener("price", (event) => receive(JSON.parse(event.data)));
+  watched = openStream([asset]);
 }
 
 function showSummary() {
