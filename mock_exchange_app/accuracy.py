@@ -1,13 +1,16 @@
 """How close PriceHub's published price stays to the simulator's true price while a venue
 misbehaves, the whole market moves (a USDT depeg), an asset jumps, or a venue lags.
 
-Each sample is the price PriceHub last published for the asset, against the truth at the
-moment it was aggregated, beside what a plain volume-weighted average of the same quotes would
-give (every quote that parsed, a kept one at full weight, as PriceHub once priced) and that
-average taking every quote currency at par. Where the beat refreshes the asset (`make run`),
-the samples read what it publishes; elsewhere the harness refreshes the asset and its rates
-itself before each sample, as a hot refresh would. A jump is judged as a client sees it: the
-published price against the truth of the moment, from the jump's end on.
+Each sample is a price PriceHub published for the asset, against the truth at the moment it
+was aggregated, beside what a plain volume-weighted average of the same quotes would give
+(every quote that parsed, a kept one at full weight, as PriceHub once priced) and that average
+taking every quote currency at par. A steady scenario samples every price published while it
+runs, each once, in rounds: every scenario in turn, then in reverse order, and so on, so that
+whatever drifts during a run (the venues' noise, the machine's load) falls on every scenario
+alike. Where the beat refreshes the asset (`make run`), the samples read what it publishes;
+elsewhere the harness refreshes the asset and its rates itself for each sample, as a hot
+refresh would. A jump is judged as a client sees it: the published price against the truth of
+the moment, from the jump's end on.
 
 Works only against the simulated venues, whose /sim endpoints inject faults and tell the
 truth; `manage.py accuracy` prints its table.
@@ -16,7 +19,7 @@ truth; `manage.py accuracy` prints its table.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -47,6 +50,8 @@ from mock_exchange_app.control import (
 CONVERGED_BPS = 10.0  # a jump's published price is converged within this of the truth
 _BEAT_SECONDS = 3.0  # a price younger than this at the start says the beat refreshes the asset
 _EVERY = 0.25  # seconds between a jump's samples
+_POLL = 0.05  # seconds between looks for a steady scenario's next published price
+_PATIENCE = 3.0  # seconds without a new price that end a steady scenario's round
 
 # Faults of one venue; "slow" is given a delay past the venue's timeout when it is applied.
 FAULTS: list[tuple[str, dict[str, Any]]] = [
@@ -96,12 +101,14 @@ class Row:
     plain_p95_bps: float
     at_par_bps: float  # the plain VWAP taking every quote currency at par, mean
     converged_p95_seconds: float | None = None  # a jump's, from its end; None for others
+    samples: int = 0  # prices measured
+    rounds: tuple[float, ...] = ()  # a steady scenario's mean error in each round
 
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    samples: int = 5  # each scenario's, or its jumps' number
-    every: float = 1.0  # seconds between samples
+    samples: int = 20  # a steady scenario's prices over all its rounds, or a jump one's jumps
+    rounds: int = 2  # how many times each steady scenario is measured, in turn with the others
     settle: float = 3.0  # seconds from a scenario's change to its first sample
     jump_seconds: float = 5.0
     window: float = 2.0  # a jump's samples run this long after its end
@@ -113,17 +120,29 @@ def measure(
     """Return one row per scenario of asset, each from healthy venues in the quiet market."""
     beat = _published(asset.symbol, since=datetime.now(UTC) - timedelta(seconds=_BEAT_SECONDS))
     sampler = _Sampler(asset, exchanges, refresh=beat is None)
-    rows = []
+    found = {scenario.name: _Errors() for scenario in todo}
+    each = max(1, options.samples // options.rounds)
     try:
-        for scenario in todo:
+        for scenario in in_rounds(todo, options.rounds):
             _heal(exchanges)
             _apply(scenario, asset, exchanges)
             time.sleep(options.settle)
-            sample = sampler.jumps if scenario.jump else sampler.steady
-            rows.append(sample(scenario, options))
+            if scenario.jump:
+                sampler.jumps(scenario, options, found[scenario.name])
+            else:
+                sampler.steady(each, found[scenario.name])
     finally:
         _heal(exchanges)
-    return rows
+    return [found[scenario.name].row(scenario.name) for scenario in todo]
+
+
+def in_rounds(todo: Sequence[Scenario], rounds: int) -> Iterator[Scenario]:
+    """Yield the steady scenarios once a round, every other round in reverse order, then each
+    jump scenario once (its jumps are its samples)."""
+    steady = [scenario for scenario in todo if not scenario.jump]
+    for number in range(rounds):
+        yield from reversed(steady) if number % 2 else steady
+    yield from (scenario for scenario in todo if scenario.jump)
 
 
 def _apply(scenario: Scenario, asset: Asset, exchanges: Sequence[Exchange]) -> None:
@@ -147,31 +166,70 @@ def _heal(exchanges: Sequence[Exchange]) -> None:
 
 
 @dataclass(slots=True)
+class _Errors:
+    """A scenario's samples over all its rounds, in bps from the truth."""
+
+    ours: list[float] = field(default_factory=list)
+    plain: list[float] = field(default_factory=list)
+    at_par: list[float] = field(default_factory=list)
+    rounds: list[float] = field(default_factory=list)  # each round's mean of ours
+    used: int = 0  # sources of the last price sampled; 0 when none was published
+    converged: float | None = None  # a jump scenario's p95
+
+    def add(self, price: AggregatedPrice, truth: Decimal) -> None:
+        self.ours.append(_bps(price.price, truth))
+        quotes = [s for s in price.sources if s.price is not None and s.volume is not None]
+        self.plain.append(_bps(vwap(quotes), truth))
+        unconverted = [replace(s, price=s.price / (s.rate or 1)) for s in quotes]
+        self.at_par.append(_bps(vwap(unconverted), truth))
+        self.used = len(price.used)
+
+    def row(self, name: str) -> Row:
+        ours, plain, at_par = self.ours, self.plain, self.at_par
+        return Row(
+            scenario=name,
+            sources_used=self.used,
+            mean_bps=fmean(ours) if ours else None,
+            p95_bps=_p95(ours) if ours else None,
+            plain_mean_bps=fmean(plain) if plain else float("nan"),
+            plain_p95_bps=_p95(plain) if plain else float("nan"),
+            at_par_bps=fmean(at_par) if at_par else float("nan"),
+            converged_p95_seconds=self.converged,
+            samples=len(ours),
+            rounds=tuple(self.rounds),
+        )
+
+
+@dataclass(slots=True)
 class _Sampler:
     asset: Asset
     exchanges: Sequence[Exchange]
     refresh: bool  # whether the harness refreshes the asset itself (no beat does)
-    ours: list[float] = field(default_factory=list)
-    plain: list[float] = field(default_factory=list)
-    at_par: list[float] = field(default_factory=list)
 
-    def steady(self, scenario: Scenario, options: Options) -> Row:
-        started = datetime.now(UTC)
-        for sample in range(options.samples):
-            if sample:
-                time.sleep(options.every)
-            self._sample(started)
-        return self._row(scenario.name, started)
+    def steady(self, count: int, errors: _Errors) -> None:
+        """Sample each of the next `count` prices published, once; stop sooner when none
+        comes for _PATIENCE seconds."""
+        after, first, waited = datetime.now(UTC), len(errors.ours), time.monotonic()
+        while len(errors.ours) - first < count and time.monotonic() - waited < _PATIENCE:
+            price = self._latest(since=after)
+            if price is None:
+                time.sleep(_POLL)
+                continue
+            errors.add(price, self._truth(price.aggregated_at))
+            # Prices are dated to the millisecond.
+            after, waited = price.aggregated_at + timedelta(milliseconds=1), time.monotonic()
+        if len(errors.ours) > first:
+            errors.rounds.append(fmean(errors.ours[first:]))
 
-    def jumps(self, scenario: Scenario, options: Options) -> Row:
+    def jumps(self, scenario: Scenario, options: Options, errors: _Errors) -> None:
         started = datetime.now(UTC)
         took = [
-            self._jump(started, scenario.jump if number % 2 else -scenario.jump, options)
+            self._jump(started, scenario.jump if number % 2 else -scenario.jump, options, errors)
             for number in range(options.samples)
         ]
-        return self._row(scenario.name, started, converged=_p95(took))
+        errors.converged = _p95(took)
 
-    def _jump(self, started: datetime, percent: float, options: Options) -> float:
+    def _jump(self, started: datetime, percent: float, options: Options, errors: _Errors) -> float:
         """Jump the asset's base by percent; sample from the jump's end for options.window
         seconds; return how long after its end the published price came within
         CONVERGED_BPS of the truth (the window and 10 s more when it never did)."""
@@ -183,29 +241,21 @@ class _Sampler:
         while (now := time.time()) < end + options.window or converged is None:
             if now > give_up:
                 return give_up - end
-            price = self._sample(started, at_end=now >= end)
-            close = price is not None and now >= end and self._error_now(price) <= CONVERGED_BPS
-            if close and converged is None:
-                converged = max(0.0, now - end)
+            price = self._latest(since=started)
+            if price is not None and now >= end:
+                errors.add(price, self._truth(price.aggregated_at))
+                if converged is None and self._error_now(price) <= CONVERGED_BPS:
+                    converged = max(0.0, now - end)
             time.sleep(_EVERY)
         return converged
 
     def _error_now(self, price: AggregatedPrice) -> float:
         return _bps(price.price, self._truth(datetime.now(UTC)))
 
-    def _sample(self, started: datetime, *, at_end: bool = True) -> AggregatedPrice | None:
+    def _latest(self, *, since: datetime) -> AggregatedPrice | None:
         if self.refresh:
             self._refresh()
-        price = _published(self.asset.symbol, since=started)
-        if price is None or not at_end:
-            return price
-        truth = self._truth(price.aggregated_at)
-        self.ours.append(_bps(price.price, truth))
-        quotes = [s for s in price.sources if s.price is not None and s.volume is not None]
-        self.plain.append(_bps(vwap(quotes), truth))
-        unconverted = [replace(s, price=s.price / (s.rate or 1)) for s in quotes]
-        self.at_par.append(_bps(vwap(unconverted), truth))
-        return price
+        return _published(self.asset.symbol, since=since)
 
     def _refresh(self) -> None:
         # The rates first, so that the asset converts at rates made a moment before, as hot.
@@ -216,21 +266,6 @@ class _Sampler:
 
     def _truth(self, at: datetime) -> Decimal:
         return true_price(self.exchanges[0].base_url, self.asset.symbol, at=at)
-
-    def _row(self, name: str, started: datetime, converged: float | None = None) -> Row:
-        last = _published(self.asset.symbol, since=started)
-        ours, plain, at_par = self.ours, self.plain, self.at_par
-        self.ours, self.plain, self.at_par = [], [], []
-        return Row(
-            scenario=name,
-            sources_used=0 if last is None else len(last.used),
-            mean_bps=fmean(ours) if ours else None,
-            p95_bps=_p95(ours) if ours else None,
-            plain_mean_bps=fmean(plain) if plain else float("nan"),
-            plain_p95_bps=_p95(plain) if plain else float("nan"),
-            at_par_bps=fmean(at_par) if at_par else float("nan"),
-            converged_p95_seconds=converged,
-        )
 
 
 def largest_venue(symbol: str, exchanges: Sequence[Exchange]) -> str:

@@ -1,8 +1,8 @@
-"""The accuracy command's targets, judged from rows alone."""
+"""The accuracy harness's order of scenarios, and its targets judged from rows alone."""
 
 from __future__ import annotations
 
-from mock_exchange_app.accuracy import Row
+from mock_exchange_app.accuracy import Row, Scenario, in_rounds
 from mock_exchange_app.management.commands.accuracy import targets
 
 
@@ -34,3 +34,15 @@ def test_each_target_passes_or_misses_with_what_was_measured():
 def test_a_fault_that_left_no_price_misses():
     (_, fault) = targets([row("none", 1.0), row("binance down", None)], "binance")
     assert fault == (False, "every binance fault within 2 bps of fault-free: binance down +inf")
+
+
+def test_steady_scenarios_are_measured_in_turn_every_other_round_reversed_then_the_jumps():
+    steady = [Scenario("none"), Scenario("binance down"), Scenario("all down")]
+    jumps = [Scenario("jumps of 2 %", jump=2.0)]
+    names = [scenario.name for scenario in in_rounds([*steady, *jumps], 3)]
+    assert names == [
+        *("none", "binance down", "all down"),
+        *("all down", "binance down", "none"),
+        *("none", "binance down", "all down"),
+        "jumps of 2 %",
+    ]

@@ -9,8 +9,8 @@ from aggregation.models import Asset
 from exchanges.models import Exchange
 from mock_exchange_app.accuracy import FAULTS, Options, Row, largest_venue, measure, scenarios
 
-TABLE = "{:<34} {:>4} {:>9} {:>8} {:>8} {:>9} {:>9} {:>8} {:>10}"
-HEADER = ("", "used", "mean bps", "p95 bps", "vs none", "plain bps", "plain p95", "par bps")
+TABLE = "{:<34} {:>4} {:>4} {:>9} {:>11} {:>8} {:>8} {:>9} {:>9} {:>8} {:>10}"
+HEADER = ("", "used", "n", "mean bps", "rounds", "p95 bps", "vs none", "plain bps", "plain p95")
 
 
 class Command(BaseCommand):
@@ -26,7 +26,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--asset", default="BTCUSD")
         parser.add_argument("--venue", default="binance", help="the exchange that misbehaves")
-        parser.add_argument("--samples", type=int, default=10, help="samples per scenario")
+        parser.add_argument(
+            "--samples",
+            type=int,
+            default=20,
+            help="prices sampled per scenario, over its rounds (each price published once)",
+        )
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            default=2,
+            help="times each scenario is measured, in turn with the others, every other round "
+            "in reverse order",
+        )
         parser.add_argument("--jumps", type=int, default=20, help="jumps per jump scenario")
         parser.add_argument(
             "--settle",
@@ -50,14 +62,14 @@ class Command(BaseCommand):
             )
         largest = largest_venue(target.symbol, exchanges)
         todo = [s for s in scenarios(options["venue"], names, largest) if options["only"] in s.name]
-        steady = Options(samples=options["samples"], settle=options["settle"])
+        steady = Options(options["samples"], options["rounds"], options["settle"])
         jumps = Options(samples=options["jumps"], settle=options["settle"])
         rows = [
             *measure(target, exchanges, [s for s in todo if not s.jump], steady),
             *measure(target, exchanges, [s for s in todo if s.jump], jumps),
         ]
         self.stdout.write(f"{target.symbol}, {len(exchanges)} venues, largest {largest}")
-        self.stdout.write(TABLE.format(*HEADER, "converge"))
+        self.stdout.write(TABLE.format(*HEADER, "par bps", "converge"))
         baseline = rows[0].mean_bps if rows and rows[0].scenario == "none" else None
         for row in rows:
             self.stdout.write(TABLE.format(*_cells(row, baseline)))
@@ -96,15 +108,16 @@ def _mean(row: Row) -> float:
 
 def _cells(row: Row, baseline: float | None) -> list[str]:
     if row.mean_bps is None:
-        ours = ["no price", "", ""]
+        ours = ["no price", "", "", ""]
     else:
         delta = "" if baseline is None else f"{row.mean_bps - baseline:+.2f}"
-        ours = [f"{row.mean_bps:.2f}", f"{row.p95_bps:.2f}", delta]
+        ours = [f"{row.mean_bps:.2f}", _spread(row.rounds), f"{row.p95_bps:.2f}", delta]
     plain = [_number(row.plain_mean_bps), _number(row.plain_p95_bps), _number(row.at_par_bps)]
     converged = row.converged_p95_seconds
     return [
         row.scenario,
         str(row.sources_used),
+        str(row.samples),
         *ours,
         *plain,
         "" if converged is None else f"{converged:.2f} s",
@@ -113,3 +126,8 @@ def _cells(row: Row, baseline: float | None) -> list[str]:
 
 def _number(value: float) -> str:
     return "" if math.isnan(value) else f"{value:.2f}"
+
+
+def _spread(rounds: tuple[float, ...]) -> str:
+    """Return the lowest and highest of the rounds' means, when there are several."""
+    return f"{min(rounds):.2f}-{max(rounds):.2f}" if len(rounds) > 1 else ""
