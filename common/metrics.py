@@ -80,7 +80,7 @@ HISTORY_PRICES = Counter(
 
 class RequestMetricsMiddleware(MiddlewareMixin):
     """Count each answer by view, method and status, and time it by view: three writes to the
-    hosts' shared metrics a request, each labelled series looked up once. First in MIDDLEWARE,
+    host's shared metrics a request, each labelled series looked up once. First in MIDDLEWARE,
     so the answers other middleware give (a redirect to HTTPS, a refused Host) count too."""
 
     def process_request(self, request: HttpRequest) -> None:
