@@ -3,8 +3,8 @@
 A venue's host is resolved once, every address of the answer is checked, and
 exchanges/wire.py connects to those addresses itself, the next when one refuses: a second DNS
 answer (a rebinding to 127.0.0.1 or to the cloud's metadata address) never reaches a
-connection. An answer is kept
-VENUE_RESOLVE_SECONDS, as venue calls are most of a refresh's work.
+connection. An answer is kept VENUE_RESOLVE_SECONDS, as venue calls are most of a refresh's
+work.
 
 Private, loopback and link-local addresses are refused unless VENUE_PRIVATE_ADDRESSES allows
 them all or VENUE_PRIVATE_HOSTS names the host (the simulated venues), so an exchange row
