@@ -12,7 +12,7 @@ aggregation/history/ uses this module; it writes here once DynamoDB holds what i
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +28,6 @@ from common import redis_store
 from common.redis_store import keys, scripts
 
 Entry = tuple[int, bytes]  # a list's element and its time
-_DRAIN_LOCK_SECONDS = 60
 _BEGINNING = codec.encode_beginning()  # the end of a list that holds all there is
 
 
@@ -140,14 +139,29 @@ def pending_state() -> tuple[int, float | None]:
 
 
 @contextmanager
-def draining() -> Iterator[bool]:
-    """Hold, when no other process does, the lock under which the waiting batches are stored
-    in order; yield whether this one holds it."""
-    redis = redis_store.connection()
-    lock = redis.lock(keys.history_draining(), timeout=_DRAIN_LOCK_SECONDS, blocking=False)
+def draining() -> Iterator[Callable[[], bool]]:
+    """Take, when no other process holds it, the lock under which the waiting prices are
+    stored in order; yield `holds`, which says whether this process holds it and, if so, keeps
+    it HISTORY_DRAIN_LOCK_SECONDS more: a drain asks before each round, so a drain that lasts
+    keeps the lock, and one whose process dies frees it that long after its last round began."""
+    lock = redis_store.connection().lock(
+        keys.history_draining(),
+        timeout=settings.PRICEHUB_HISTORY_DRAIN_LOCK_SECONDS,
+        blocking=False,
+    )
     held = lock.acquire()
+
+    def holds() -> bool:
+        nonlocal held
+        if held:
+            try:
+                lock.reacquire()
+            except LockError:  # it expired, and another process may be draining
+                held = False
+        return held
+
     try:
-        yield held
+        yield holds
     finally:
         if held:
             with suppress(LockError):  # it expired: the other holder's release is its own

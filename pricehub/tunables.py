@@ -65,9 +65,12 @@ PRICEHUB_HISTORY_DEVIATION_PERCENT = env.float("HISTORY_DEVIATION_PERCENT", defa
 PRICEHUB_HISTORY_HEARTBEAT_SECONDS = env.float("HISTORY_HEARTBEAT_SECONDS", default=60.0)
 # A refresh hands its prices to a backlog in Redis and goes on; the worker of the `history`
 # queue records them (aggregation/history/backlog.py). The beat starts a drain this often;
-# a drain records until none wait, or for this long at most, well within its lock's minute.
+# a drain records until none wait, or for this long at most. One process drains at a time,
+# under a lock it renews before each round for DRAIN_LOCK_SECONDS, which must outlast a round
+# against a slow DynamoDB: a drainer that dies holds the others off that long at most.
 PRICEHUB_HISTORY_DRAIN_EVERY_SECONDS = env.float("HISTORY_DRAIN_EVERY_SECONDS", default=1.0)
 PRICEHUB_HISTORY_DRAIN_SECONDS = env.float("HISTORY_DRAIN_SECONDS", default=10.0)
+PRICEHUB_HISTORY_DRAIN_LOCK_SECONDS = env.int("HISTORY_DRAIN_LOCK_SECONDS", default=60)
 # A drain reads this many waiting prices from Redis at a time and records them in rounds of at
 # most this many, each asset's once: a few DynamoDB calls of each kind per round.
 PRICEHUB_HISTORY_DRAIN_READ = env.int("HISTORY_DRAIN_READ", default=2000)

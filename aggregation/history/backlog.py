@@ -46,10 +46,10 @@ def drain() -> list[AggregatedPrice]:
     stored: list[AggregatedPrice] = []
     ends = time.monotonic() + settings.PRICEHUB_HISTORY_DRAIN_SECONDS
     read = settings.PRICEHUB_HISTORY_DRAIN_READ
-    with recent.draining() as mine:
-        while mine and time.monotonic() < ends and (waiting := recent.pending(read)):
+    with recent.draining() as holds:
+        while time.monotonic() < ends and holds() and (waiting := recent.pending(read)):
             for entries, prices in _rounds(waiting, settings.PRICEHUB_HISTORY_DRAIN_ROUND):
-                if _stopping.is_set():
+                if _stopping.is_set() or not holds():
                     return stored
                 try:
                     recorded = store.record(prices)

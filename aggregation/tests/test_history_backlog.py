@@ -99,6 +99,21 @@ def metrics() -> dict[str, float]:
     }
 
 
+def test_a_drain_keeps_its_lock_while_it_lasts_and_knows_when_it_lost_it(settings):
+    settings.PRICEHUB_HISTORY_DRAIN_LOCK_SECONDS = 1
+    with recent.draining() as holds:
+        for _ in range(3):  # rounds that last longer than the lock, in all
+            time.sleep(0.6)
+            assert holds()
+            with recent.draining() as other:
+                assert not other()
+    with recent.draining() as holds:
+        time.sleep(1.2)  # a round longer than the lock: another process takes it meanwhile
+        with recent.draining() as other:
+            assert other()
+            assert not holds()
+
+
 def test_the_metrics_show_how_many_prices_wait_and_for_how_long():
     assert metrics() == {
         "pricehub_history_backlog_prices": 0,
@@ -154,6 +169,8 @@ def test_the_history_worker_records_every_published_price_once_after_an_outage_a
     stack_environment, tmp_path: Path
 ):
     env = stack_environment(redis_db=11, table="prices-history-worker", interval=1.0)
+    # The killed worker may die holding the drain's lock: the next one drains once it expires.
+    env["HISTORY_DRAIN_LOCK_SECONDS"] = "5"
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     refreshing, history_worker, beat = stack.celery("backlog", tmp_path)
