@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from aggregation.candles import INTERVALS
 from aggregation.models import Asset
-from aggregation.selectors import MAX_BATCH, stale_after_seconds
+from aggregation.selectors import MAX_BATCH, tier_policy
 from common.errors import method_not_allowed
 
 
@@ -26,7 +26,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "page": page,
         "config": {
             "assets": list(page.object_list),
-            "staleAfter": stale_after_seconds(),
+            "staleAfter": {tier: stale for tier, (stale, _) in tier_policy().items()},
             "intervals": list(INTERVALS),
             "urls": {
                 "assets": reverse("assets"),

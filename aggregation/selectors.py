@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db.models import Q
 
 from aggregation import codec, copies, price_cache, scheduling
@@ -229,25 +230,26 @@ def _finish(
 
 
 class _Policy:
-    """What a read applies, looked up once per request: the time, and per tier when a price
-    turns stale and how long a client may keep it."""
+    """What a read applies: the time, and each tier's policy (tier_policy)."""
 
     def __init__(self) -> None:
         self.now_ms = time.time() * 1000
-        self.tiers = {
-            tier: (stale_after, max(1, int(settings.PRICEHUB_TIER_SECONDS[tier])))
-            for tier, stale_after in stale_after_seconds().items()
-        }
+        self.tiers = tier_policy()
 
 
-def stale_after_seconds() -> dict[str, float]:
-    """Return per tier the age in seconds past which a price is stale."""
+@functools.cache
+def tier_policy() -> dict[str, tuple[float, int]]:
+    """Return per tier the age in seconds past which a price is stale and the seconds a client
+    may keep it (its interval): worked out from the settings once, again when one changes."""
+    floor = settings.PRICEHUB_STALE_FLOOR_SECONDS
+    intervals = settings.PRICEHUB_STALE_AFTER_INTERVALS
     return {
-        tier: max(
-            settings.PRICEHUB_STALE_FLOOR_SECONDS, settings.PRICEHUB_STALE_AFTER_INTERVALS * seconds
-        )
+        tier: (max(floor, intervals * seconds), max(1, int(seconds)))
         for tier, seconds in settings.PRICEHUB_TIER_SECONDS.items()
     }
+
+
+setting_changed.connect(lambda **kwargs: tier_policy.cache_clear(), weak=False)
 
 
 def _observe(readings: list[Reading]) -> None:
@@ -274,9 +276,7 @@ def _from_history(symbol: str, failure: PublishedFailure | None) -> AggregatedPr
     price = copies.history_latest(symbol)
     PRICE_READS.labels("nowhere" if price is None else "history").inc()
     if price is None:
-        why = ""
-        if failure is not None:
-            why = f" The last refresh failed: {failure.detail}"
+        why = "" if failure is None else f" The last refresh failed: {failure.detail}"
         raise NoPrice("no_price", f"No price for {symbol} is available yet.{why}")
     return price
 

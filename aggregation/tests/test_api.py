@@ -128,6 +128,15 @@ def test_it_marks_an_old_price_stale_with_its_age(api):
     assert 299 < body["age_seconds"] < 310
 
 
+def test_staleness_and_lifetime_follow_the_tier_settings(api, settings):
+    price_cache.publish([stored_price("BTCUSDT", age=timedelta(seconds=20))], [])
+    answer = api.get("/prices/BTCUSDT")  # hot: stale after 5 s at the least, kept 1 s
+    assert (answer.json()["stale"], answer["Cache-Control"]) == (True, "max-age=1")
+    settings.PRICEHUB_TIER_SECONDS = {**settings.PRICEHUB_TIER_SECONDS, "hot": 30}
+    answer = api.get("/prices/BTCUSDT")
+    assert (answer.json()["stale"], answer["Cache-Control"]) == (False, "max-age=30")
+
+
 def test_it_refreshes_on_post_and_answers_the_new_price(api):
     response = api.post("/refresh/btcusdt")
     body = response.json()
