@@ -76,8 +76,11 @@ def aggregate(
     fewer venues than the quorum have a usable one."""
     rejections = [_check(result, rules, now) for _, result in results]
     valid = _kept(results, rejections)
-    # Outliers are judged among the valid quotes only; each takes its verdict in order.
-    verdicts = iter(find_outliers(valid, mad_k=rules.mad_k, band=rules.band))
+    # Outliers are judged among the valid quotes only, around the new ones: a kept quote is
+    # its venue's word from before and has no say in where the market is now (else two kept
+    # quotes outvote a move the one venue that answered shows). Each takes its verdict in order.
+    new = [quote for quote in valid if quote.kept_for is None] or valid
+    verdicts = iter(find_outliers(valid, mad_k=rules.mad_k, band=rules.band, voters=new))
     rejections = [next(verdicts) if rejection is None else rejection for rejection in rejections]
     used = _kept(results, rejections)
     trust = trusts(used, now=now, half_life=rules.half_life, tolerance=rules.tolerance)

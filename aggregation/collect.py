@@ -79,7 +79,8 @@ def quotes_collect(
 def _rates(
     assets: Sequence[Asset], listed: dict[str, dict[str, list[Market]] | None]
 ) -> dict[str, conversion.Rate]:
-    """Return the rates the assets' markets need: each currency's latest price in USD."""
+    """Return the rates the assets' markets need: each currency's latest price in USD, and
+    when a refresh of it failed since."""
     currencies = settings.PRICEHUB_RATE_CURRENCIES
     codes = {
         code
@@ -95,8 +96,8 @@ def _rates(
         return {}
     symbols = {conversion.rate_asset(code): code for code in codes}
     return {
-        symbols[symbol]: conversion.Rate(price.price, price.aggregated_at)
-        for symbol, price in price_cache.latest_prices(list(symbols)).items()
+        symbols[symbol]: conversion.Rate(price.price, price.aggregated_at, failed_at)
+        for symbol, (price, failed_at) in price_cache.latest_prices_failed(list(symbols)).items()
     }
 
 

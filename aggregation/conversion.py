@@ -3,9 +3,10 @@ aggregates itself (the price of its USDTUSD, USDCUSD, EURUSD, ... assets), never
 
 rate(Q -> P) = usd(Q) / usd(P), where usd(USD) is 1 and usd(C) the latest price of asset CUSD,
 for the currencies PriceHub converts through (RATE_CURRENCIES). A market quoted in another
-currency is not used; one whose rate has no price yet or is older than the limit is excluded,
-with why. USDT's own price comes from USD books alone, and another currency's from
-its USD books and its USDT ones, so that no rate ever rests on itself.
+currency is not used; one whose rate has no price yet, is older than the limit or whose asset's
+last refresh failed (no quorum) is excluded, with why. USDT's own price comes from USD books
+alone, and another currency's from its USD books and its USDT ones, so that no rate ever rests
+on itself.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Rate:
 
     usd: Decimal
     at: datetime
+    failed_at: datetime | None = None  # when a later refresh of it had no quorum
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,13 @@ def convert(
         return Unconvertible(f"no {missing[0]}/USD rate: {rate_asset(missing[0])} has no price")
     used = [(code, rates[code]) for code in codes]
     for code, rate in used:
+        if rate.failed_at is not None:
+            # Its venues no longer agree (a move half of them show): the last rate is the
+            # market of before, not one to price with.
+            return Unconvertible(
+                f"the {code}/USD rate's last refresh had no quorum; "
+                f"{rate_asset(code)}'s last price is not used"
+            )
         if now - rate.at > max_age:
             age = (now - rate.at).total_seconds()
             return Unconvertible(

@@ -78,6 +78,22 @@ def latest_prices(symbols: list[str]) -> dict[str, AggregatedPrice]:
     return {symbol: price for symbol, price in found.items() if price is not None}
 
 
+def latest_prices_failed(symbols: list[str]) -> dict[str, tuple[AggregatedPrice, datetime | None]]:
+    """Return the latest price published for each of symbols that has one, with when a
+    refresh of it failed since, if one did; in one round trip."""
+    names = [key for symbol in symbols for key in (keys.price(symbol), keys.failure(symbol))]
+    values = redis_store.connection().mget(names) if symbols else []
+    found: dict[str, tuple[AggregatedPrice, datetime | None]] = {}
+    for n, symbol in enumerate(symbols):
+        price = _decoded(codec.decode_record, values[2 * n])
+        failure = _decoded(codec.decode_failure, values[2 * n + 1])
+        if price is None:
+            continue
+        failed = failure is not None and failure.at_ms > epoch_ms(price.aggregated_at)
+        found[symbol] = (price, from_epoch_ms(failure.at_ms) if failed else None)
+    return found
+
+
 # An asset's latest published price and failed refresh, each when there is one.
 Found = tuple[codec.PublishedPrice | None, codec.PublishedFailure | None]
 

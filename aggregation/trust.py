@@ -7,14 +7,14 @@ A quote's weight is its volume times its trust, a factor from 0 to 1 made of two
   quote is nearly right and keeps most of its weight for a while; in a fast move it would hold
   the price back by its venue's whole weight, so it fades within seconds instead.
 - Agreement: 1 / (1 + (d / tolerance)²), d being the quote's distance from the median of the
-  usable quotes, relative to the nearest quote's (two quotes equally far from their median keep
-  their weights). Venues agree within a few basis points, so a tolerance of 5 bps costs them
-  little (measured: 1.30 bps from the truth where a plain VWAP is 1.24, on three venues); a
-  venue that follows the market 3 s late in a stormy market is 5 to 10 bps away and counts for
-  a third of its volume or less (2.08 bps from the truth where a plain VWAP is 2.51), and a move's
-  tens of basis points leave it a few percent; past the outlier band it is excluded
-  (validation.py). A move that every venue shares moves the median with it: it costs no quote
-  any weight, and is never rejected.
+  usable new quotes (kept ones have no say in it), relative to the nearest quote's (two quotes
+  equally far from their median keep their weights). Venues agree within a few basis points, so
+  a tolerance of 5 bps costs them little (measured: 1.30 bps from the truth where a plain VWAP
+  is 1.24, on three venues); a venue that follows the market 3 s late in a stormy market is 5 to
+  10 bps away and counts for a third of its volume or less (2.08 bps from the truth where a
+  plain VWAP is 2.51), and a move's tens of basis points leave it a few percent; past the
+  outlier band it is excluded (validation.py). A move that every venue shares moves the median
+  with it: it costs no quote any weight, and is never rejected.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ def trusts(
     """Return each quote's trust, in order; tolerance is a fraction of the median."""
     if not quotes:
         return []
-    center = median_of([quote.price for quote in quotes])
+    # The median of the new quotes: a kept one is its venue's word from before (validation.py).
+    new = [quote for quote in quotes if quote.kept_for is None] or quotes
+    center = median_of([quote.price for quote in new])
     distances = [_TRUST.divide(abs(quote.price - center), center) for quote in quotes]
     best = _agreement(min(distances), tolerance)
     return [

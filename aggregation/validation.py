@@ -36,18 +36,23 @@ def check_quote(quote: Quote, *, now: datetime, max_age: timedelta) -> Rejection
 
 
 def find_outliers(
-    quotes: Sequence[Priced], *, mad_k: Decimal, band: Decimal
+    quotes: Sequence[Priced],
+    *,
+    mad_k: Decimal,
+    band: Decimal,
+    voters: Sequence[Priced] | None = None,
 ) -> list[Rejection | None]:
-    """Return, for each quote in order, its rejection as an outlier or None."""
+    """Return, for each quote in order, its rejection as an outlier or None, judged around
+    the median of the voters (by default the quotes themselves)."""
     if not quotes:
         return []
-    prices = [q.price for q in quotes]
-    center = median_of(prices)
+    votes = [q.price for q in (quotes if voters is None else voters)]
+    center = median_of(votes)
     # The band and the percentages in the detail are relative to the median.
     if center <= 0:
         raise ValueError(f"find_outliers needs a positive median price, not {center}")
-    limit = _outlier_limit(prices, center, mad_k=mad_k, band=band)
-    return [_outlier(price, center, limit) for price in prices]
+    limit = _outlier_limit(votes, center, mad_k=mad_k, band=band)
+    return [_outlier(q.price, center, limit) for q in quotes]
 
 
 def _invalid_price(quote: Quote) -> Rejection | None:

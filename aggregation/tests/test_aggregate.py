@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -40,3 +41,21 @@ def test_a_method_with_its_side_of_the_book_prices():
         (Origin("coinbase"), quote("101", exchange="coinbase", bid="100", ask="102")),
     ]
     assert aggregate("BTCUSDT", results, rules=rules("mid"), now=NOW).price == Decimal("100.5")
+
+
+def test_kept_quotes_never_outvote_a_move_the_one_new_quote_shows():
+    # USDT slips to 0.97; two venues held back by their limits have only their quotes of before.
+    before = ExchangeError("held back to keep within the venue's limit", reason="rate_limited")
+    results = [
+        (Origin("bitstamp"), quote("0.97", exchange="bitstamp")),
+        *(
+            (Origin(name), replace(quote("1.0", exchange=name), kept_for=before))
+            for name in ("coinbase", "kraken")
+        ),
+    ]
+    with pytest.raises(NoQuorum) as raised:
+        aggregate("USDTUSD", results, rules=rules("vwap"), now=NOW)
+    sources = {source.exchange: source for source in raised.value.sources}
+    assert sources["bitstamp"].status == "used"
+    assert sources["coinbase"].reason == sources["kraken"].reason == "outlier"
+    assert sources["kraken"].detail == ("1.0 is 3.09 % from the median 0.97; the limit is 1.00 %")

@@ -52,3 +52,10 @@ def test_a_missing_or_stale_rate_says_why():
     assert convert("USDT", "USD", RATES, now=NOW, max_age=timedelta(seconds=1)) == Unconvertible(
         "the USDT/USD rate is 2 s old, past 1 s"
     )
+
+
+def test_a_rate_whose_last_refresh_failed_is_not_used():
+    failed = {"USDT": Rate(Decimal(1), NOW - timedelta(seconds=1), failed_at=NOW)}
+    assert convert("USDT", "USD", failed, now=NOW, max_age=timedelta(seconds=10)) == Unconvertible(
+        "the USDT/USD rate's last refresh had no quorum; USDTUSD's last price is not used"
+    )

@@ -11,10 +11,11 @@ import pytest
 import requests
 
 from aggregation import price_cache
+from aggregation.aggregate import NoQuorum
 from aggregation.models import Asset
 from aggregation.services import price_refresh
 from exchanges import catalogue
-from mock_exchange_app.control import reset_market, set_market
+from mock_exchange_app.control import clear_faults, reset_market, set_fault, set_market
 
 pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
 
@@ -142,6 +143,29 @@ def test_a_stale_rate_excludes_the_markets_that_need_it(venues, settings):
     assert reason == "no_conversion"
     assert detail.startswith("the USDT/USD rate is 0 s old, past 0.001 s")
     assert {s.market for s in price.used} == {"BTC-USD", "XXBTZUSD", "btcusd"}
+
+
+@pytest.mark.usefixtures("usd_assets")
+def test_a_rate_whose_last_refresh_had_no_quorum_excludes_the_markets_that_need_it(venues):
+    price_refresh(symbol="USDTUSD")
+    price_refresh(symbol="USDCUSD")
+    for name in ("coinbase", "kraken", "bitstamp"):  # USDT's USD books
+        set_fault(venues[name], "USDTUSD", "down")
+    try:
+        with pytest.raises(NoQuorum):
+            price_refresh(symbol="USDTUSD")
+        price = price_refresh(symbol="BTCUSD")
+    finally:
+        for url in venues.values():
+            clear_faults(url)
+    usdt = [s for s in price.sources if s.quote == "USDT"]
+    assert len(usdt) == 6
+    assert {(s.status, s.reason) for s in usdt} == {("excluded", "no_conversion")}
+    assert usdt[0].detail == (
+        "the USDT/USD rate's last refresh had no quorum; USDTUSD's last price is not used; "
+        "not asked"
+    )
+    assert {s.quote for s in price.used} == {"USD", "USDC"}
 
 
 @pytest.mark.usefixtures("usd_assets")
