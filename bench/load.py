@@ -104,7 +104,10 @@ def measure(process: subprocess.Popen, symbols: list[str]) -> report.Run:
         raise RuntimeError(f"GET {HOT} answered {answer.status_code}: {answer.text[:200]}")
     todo = scenarios(symbols)
     for scenario in todo:  # one request each, so lazily built clients are in the start figure
-        requests.get(stack.BASE + scenario.path, timeout=10)
+        try:
+            requests.get(stack.BASE + scenario.path, timeout=10)
+        except requests.RequestException as exc:
+            raise RuntimeError(f"GET {scenario.path}: {exc}") from exc
     rss_start = stack.web_workers_rss(process)
     content_type = answer.headers["Content-Type"]
     ref = Scenario("reference", "reference: bare WSGI, same bytes, 64 conn", HOT, 64)
