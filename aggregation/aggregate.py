@@ -10,7 +10,7 @@ from decimal import Context, Decimal
 from aggregation.methods import METHODS
 from aggregation.price import AggregatedPrice, RefreshError, Source, whole_ms
 from aggregation.trust import Trust, trusts, weights
-from aggregation.validation import Rejection, check_quote, find_outliers
+from aggregation.validation import Rejection, check_quote, find_outliers, new_quotes
 from exchanges.quotes import ExchangeError, Quote
 
 # Twelve significant digits: finer than any venue's tick, and exact as a JSON number.
@@ -76,10 +76,9 @@ def aggregate(
     fewer venues than the quorum have a usable one."""
     rejections = [_check(result, rules, now) for _, result in results]
     valid = _kept(results, rejections)
-    # Outliers are judged among the valid quotes only, around the new ones: a kept quote is
-    # its venue's word from before and has no say in where the market is now (else two kept
-    # quotes outvote a move the one venue that answered shows). Each takes its verdict in order.
-    new = [quote for quote in valid if quote.kept_for is None] or valid
+    # Outliers are judged among the valid quotes only, around the new ones (new_quotes). Each
+    # takes its verdict in order.
+    new = new_quotes(valid)
     verdicts = iter(find_outliers(valid, mad_k=rules.mad_k, band=rules.band, voters=new))
     rejections = [next(verdicts) if rejection is None else rejection for rejection in rejections]
     used = _kept(results, rejections)

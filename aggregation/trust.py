@@ -25,6 +25,7 @@ from datetime import datetime
 from decimal import Context, Decimal
 
 from aggregation.methods import median_of
+from aggregation.validation import new_quotes
 from exchanges.quotes import Quote
 
 _TRUST = Context(prec=12)
@@ -44,9 +45,7 @@ def trusts(
     """Return each quote's trust, in order; tolerance is a fraction of the median."""
     if not quotes:
         return []
-    # The median of the new quotes: a kept one is its venue's word from before (validation.py).
-    new = [quote for quote in quotes if quote.kept_for is None] or quotes
-    center = median_of([quote.price for quote in new])
+    center = median_of([quote.price for quote in new_quotes(quotes)])
     distances = [_TRUST.divide(abs(quote.price - center), center) for quote in quotes]
     best = _agreement(min(distances), tolerance)
     return [

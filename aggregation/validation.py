@@ -35,6 +35,13 @@ def check_quote(quote: Quote, *, now: datetime, max_age: timedelta) -> Rejection
     )
 
 
+def new_quotes(quotes: Sequence[Quote]) -> list[Quote]:
+    """Return the quotes that say where the market is now, around which outliers and trust are
+    judged: the new ones (a kept quote is its venue's word from before, and two kept quotes must
+    never outvote a move the one venue that answered shows), or all of them when none is new."""
+    return [quote for quote in quotes if quote.kept_for is None] or list(quotes)
+
+
 def find_outliers(
     quotes: Sequence[Priced],
     *,
