@@ -41,7 +41,7 @@ class Rules:
     mad_k: Decimal
     band: Decimal  # a fraction of the median
     half_life: Decimal = Decimal(2)  # seconds: a kept quote's weight halves (trust.py)
-    tolerance: Decimal = Decimal("0.0005")  # a fraction of the median (trust.py)
+    tolerance: Decimal = Decimal("0.0003")  # a fraction of the median (trust.py)
 
 
 class NoQuorum(RefreshError):

@@ -8,13 +8,15 @@ A quote's weight is its volume times its trust, a factor from 0 to 1 made of two
   the price back by its venue's whole weight, so it fades within seconds instead.
 - Agreement: 1 / (1 + (d / tolerance)²), d being the quote's distance from the median of the
   usable new quotes (kept ones have no say in it), relative to the nearest quote's (two quotes
-  equally far from their median keep their weights). Venues agree within a few basis points, so
-  a tolerance of 5 bps costs them little (measured: 1.30 bps from the truth where a plain VWAP
-  is 1.24, on three venues); a venue that follows the market 3 s late in a stormy market is 5 to
-  10 bps away and counts for a third of its volume or less (2.08 bps from the truth where a
-  plain VWAP is 2.51), and a move's tens of basis points leave it a few percent; past the
-  outlier band it is excluded (validation.py). A move that every venue shares moves the median
-  with it: it costs no quote any weight, and is never rejected.
+  equally far from their median keep their weights). A venue that follows the market 3 s late
+  in a stormy market is 5 to 10 bps away; it adds at most half its share times the tolerance
+  to the price's error (the most at d = tolerance). Measured on six venues, BTCUSD, 40 prices a
+  run: at 5 bps the late venue left 1.61-3.15 bps of error (plain VWAP 2.32-4.24), at 3 bps
+  1.23-1.71 (plain 2.17-3.72), fault-free 1.15-1.27 where a plain VWAP is 1.08-1.10, and jumps
+  converged sooner (1.05 s against 1.30-1.56). A move's tens of basis points leave a quote a
+  few percent of its weight; past the outlier band it is excluded (validation.py). A move that
+  every venue shares moves the median with it: it costs no quote any weight, and is never
+  rejected.
 """
 
 from __future__ import annotations

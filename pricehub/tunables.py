@@ -53,7 +53,7 @@ PRICEHUB_MAX_QUOTE_AGE_SECONDS = env.float("MAX_QUOTE_AGE_SECONDS", default=30.0
 # quote, kept in when its answer failed, loses half its weight every this many seconds of its
 # age; a quote this many basis points from the median keeps half its weight.
 PRICEHUB_KEPT_QUOTE_HALF_LIFE_SECONDS = env.float("KEPT_QUOTE_HALF_LIFE_SECONDS", default=2.0)
-PRICEHUB_AGREEMENT_TOLERANCE_BPS = env.float("AGREEMENT_TOLERANCE_BPS", default=5.0)
+PRICEHUB_AGREEMENT_TOLERANCE_BPS = env.float("AGREEMENT_TOLERANCE_BPS", default=3.0)
 # The currencies PriceHub converts markets through, each with its rate: the price of the asset
 # USDTUSD, USDCUSD, ... (aggregation/conversion.py); a rate older than this excludes the
 # markets that need it.

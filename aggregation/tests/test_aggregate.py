@@ -59,3 +59,22 @@ def test_kept_quotes_never_outvote_a_move_the_one_new_quote_shows():
     assert sources["bitstamp"].status == "used"
     assert sources["coinbase"].reason == sources["kraken"].reason == "outlier"
     assert sources["kraken"].detail == ("1.0 is 3.09 % from the median 0.97; the limit is 1.00 %")
+
+
+def test_the_trust_defaults_are_the_settings_defaults_and_a_late_venue_counts_little():
+    from aggregation.models import Asset
+
+    made = Asset(symbol="BTCUSDT", method="vwap").rules
+    assert (made.half_life, made.tolerance) == (rules("vwap").half_life, rules("vwap").tolerance)
+    # Six venues around 100, and the largest 6 bps below them, inside the outlier band (a venue
+    # 3 s late in a stormy market): it pulls the price less than a third as far as it pulls a
+    # plain volume-weighted average (with a tolerance of 5 bps: half as far).
+    near = ["99.99", "100", "100.01", "100.02", "99.98", "100"]
+    results = [
+        *((Origin(f"v{n}"), quote(price, "10", f"v{n}")) for n, price in enumerate(near)),
+        (Origin("late"), quote("99.94", "30", "late")),
+    ]
+    wide = replace(rules("vwap"), mad_k=Decimal(100))
+    price = aggregate("BTCUSDT", results, rules=wide, now=NOW).price
+    plain = (sum(Decimal(p) * 10 for p in near) + Decimal("99.94") * 30) / 90
+    assert Decimal(100) - price < (Decimal(100) - plain) / 3
