@@ -41,19 +41,26 @@ symbols = st.from_regex(r"[A-Z0-9]{2,20}", fullmatch=True)
 texts = st.text(max_size=40)
 maybe = st.none().__or__
 # A used source always has a price; an excluded one, maybe not.
-sources = st.builds(
-    Source,
-    texts,
-    st.sampled_from(["used", "excluded"]),
-    reason=maybe(texts),
-    detail=maybe(texts),
-    price=maybe(amounts),
-    bid=maybe(amounts),
-    ask=maybe(amounts),
-    volume=maybe(amounts),
-    quoted_at=maybe(moments),
-).filter(lambda source: source.status == "excluded" or source.price is not None)
-used = sources.filter(lambda source: source.status == "used")
+
+
+def _sources(status: str, price: st.SearchStrategy) -> st.SearchStrategy:
+    # Built to shape, not filtered: a used source always has a price.
+    return st.builds(
+        Source,
+        texts,
+        st.just(status),
+        reason=maybe(texts),
+        detail=maybe(texts),
+        price=price,
+        bid=maybe(amounts),
+        ask=maybe(amounts),
+        volume=maybe(amounts),
+        quoted_at=maybe(moments),
+    )
+
+
+used = _sources("used", amounts)
+sources = used | _sources("excluded", maybe(amounts))
 prices = st.builds(
     AggregatedPrice,
     asset=symbols,
