@@ -80,6 +80,11 @@ class PublishedFailure:
     at_ms: int
     document: bytes  # JSON, as documents.render_failure rendered it
 
+    def newer_than(self, aggregated_ms: int) -> bool:
+        """Whether it came after the price aggregated then: only then does it say why the
+        asset's refreshes fail."""
+        return self.at_ms > aggregated_ms
+
     @property
     def detail(self) -> str:
         return json.loads(self.document)["detail"]

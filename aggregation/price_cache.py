@@ -89,7 +89,7 @@ def latest_prices_failed(symbols: list[str]) -> dict[str, tuple[AggregatedPrice,
         failure = _decoded(codec.decode_failure, values[2 * n + 1])
         if price is None:
             continue
-        failed = failure is not None and failure.at_ms > epoch_ms(price.aggregated_at)
+        failed = failure is not None and failure.newer_than(epoch_ms(price.aggregated_at))
         found[symbol] = (price, from_epoch_ms(failure.at_ms) if failed else None)
     return found
 

@@ -207,7 +207,7 @@ def _finish(
     elif latest.method != method:
         latest = codec.published(_priced_by(_latest_price(asset.symbol), method))
     # A failure newer than the price shown says why its refreshes fail.
-    failed = failure if failure is not None and failure.at_ms > latest.aggregated_ms else None
+    failed = failure if failure is not None and failure.newer_than(latest.aggregated_ms) else None
     tier = scheduling.asset_tier(asset, promoted)
     stale_after, max_age = policy.tiers[tier]
     age = max(policy.now_ms - latest.updated_ms, 0) / 1000

@@ -120,7 +120,7 @@ def _round_error(symbol: str, *, since: AggregatedPrice | None) -> RefreshError:
     from the failure it kept beside the last good price, else a RefreshError."""
     published, _ = price_cache.read_published([symbol], also=[])
     _, failure = published[symbol]
-    if failure is not None and (since is None or failure.at_ms > epoch_ms(since.aggregated_at)):
+    if failure is not None and (since is None or failure.newer_than(epoch_ms(since.aggregated_at))):
         return RoundNoQuorum(failure.detail, failure.sources)
     return RefreshError(f"The refresh of {symbol} under way published no price; try again.")
 
