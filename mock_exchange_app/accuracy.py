@@ -107,8 +107,8 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    samples: int = 20  # a steady scenario's prices over all its rounds, or a jump one's jumps
-    rounds: int = 2  # how many times each steady scenario is measured, in turn with the others
+    samples: int = 40  # a steady scenario's prices over all its rounds, or a jump one's jumps
+    rounds: int = 4  # how many times each steady scenario is measured, in turn with the others
     settle: float = 3.0  # seconds from a scenario's change to its first sample
     jump_seconds: float = 5.0
     window: float = 2.0  # a jump's samples run this long after its end

@@ -29,13 +29,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--samples",
             type=int,
-            default=20,
+            default=Options().samples,
             help="prices sampled per scenario, over its rounds (each price published once)",
         )
         parser.add_argument(
             "--rounds",
             type=int,
-            default=2,
+            default=Options().rounds,
             help="times each scenario is measured, in turn with the others, every other round "
             "in reverse order",
         )
@@ -43,7 +43,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--settle",
             type=float,
-            default=3.0,
+            default=Options().settle,
             help="seconds between a scenario's change and its first sample, as the beat's "
             "next refreshes (the rates') take in the change",
         )
