@@ -161,9 +161,9 @@ def encode_point(point: HistoryPoint) -> bytes:
 
 
 @_decoder
-def decode_point(value: bytes) -> HistoryPoint:
-    """Return the point encode_point wrote."""
-    return _point(json.loads(value))
+def point(entry: list[Any]) -> HistoryPoint:
+    """Return the point of an entry decode_entries read from encode_point's bytes."""
+    return _point(entry)
 
 
 def encode_candle(candle: Candle) -> bytes:
@@ -172,9 +172,9 @@ def encode_candle(candle: Candle) -> bytes:
 
 
 @_decoder
-def decode_candle(value: bytes) -> Candle:
-    """Return the candle encode_candle wrote."""
-    return _candle(json.loads(value))
+def candle(entry: list[Any]) -> Candle:
+    """Return the candle of an entry decode_entries read from encode_candle's bytes."""
+    return _candle(entry)
 
 
 def encode_beginning() -> bytes:
@@ -183,12 +183,14 @@ def encode_beginning() -> bytes:
 
 
 @_decoder
-def entry_time(value: bytes) -> int:
-    """Return the time (epoch ms) of a list's entry: a point's, a candle's start, a marker's."""
-    at = json.loads(value)[0]
-    if type(at) is not int:
-        raise Undecodable(f"No time in the entry {value[:40]!r}.")
-    return at
+def decode_entries(values: Sequence[bytes]) -> list[tuple[int, list[Any]]]:
+    """Return a recent list's entries, decoded in one go: each one's time (epoch ms: a
+    point's, a candle's start, the end marker's) and its fields, which point() or candle()
+    then read."""
+    entries = json.loads(b"[" + b",".join(values) + b"]")
+    if not all(type(entry) is list and type(entry[0]) is int for entry in entries):
+        raise Undecodable("An entry without a time.")
+    return [(entry[0], entry) for entry in entries]
 
 
 def encode_memo(point: HistoryPoint, candles: dict[str, Candle]) -> bytes:

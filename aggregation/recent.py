@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from redis.client import Pipeline
@@ -27,7 +28,7 @@ from aggregation.price import AggregatedPrice, HistoryPoint
 from common import redis_store
 from common.redis_store import keys, scripts
 
-Entry = tuple[int, bytes]  # a list's element and its time
+Entry = tuple[int, list[Any]]  # a list's element, decoded (codec.decode_entries), and its time
 _BEGINNING = codec.encode_beginning()  # the end of a list that holds all there is
 
 
@@ -183,7 +184,7 @@ def points_page(
             found = _window(entries, lower, upper, newest_first=newest_first, limit=limit)
         if found is not None:
             page, more = found
-            points = [codec.decode_point(entry) for _, entry in page]
+            points = [codec.point(entry) for _, entry in page]
             return points, page[-1][0] if more else None
     return None
 
@@ -193,11 +194,9 @@ def candles_between(symbol: str, interval_name: str, first: int, last: int) -> l
     the list does not reach back to first."""
     key = keys.recent_candles(symbol, interval_name)
     with redis_store.best_effort(f"the recent candles of {symbol}"), suppress(codec.Undecodable):
-        timed = _timed(redis_store.connection().lrange(key, 0, -1))
+        timed = codec.decode_entries(redis_store.connection().lrange(key, 0, -1))
         if timed and timed[-1][0] <= first:
-            return [
-                codec.decode_candle(entry) for at, entry in reversed(timed) if first <= at <= last
-            ]
+            return [codec.candle(entry) for at, entry in reversed(timed) if first <= at <= last]
     return None
 
 
@@ -211,7 +210,7 @@ def _window(
     entries: list[bytes], lower: int, upper: int, *, newest_first: bool, limit: int
 ) -> tuple[list[Entry], bool] | None:
     # entries are the head of the list, or all of it: the page, and whether more follow.
-    timed = _timed(entries)
+    timed = codec.decode_entries(entries)
     inside = [entry for entry in timed if lower <= entry[0] <= upper]
     if newest_first and len(inside) > limit:
         return inside[:limit], True  # the newest of the window are the newest in the list
@@ -264,10 +263,6 @@ def _waiting(fields: dict[bytes, bytes]) -> AggregatedPrice | None:
         return codec.decode_record(fields[b"price"])
     except (KeyError, codec.Undecodable):
         return None
-
-
-def _timed(entries: list[bytes]) -> list[Entry]:
-    return [(codec.entry_time(entry), entry) for entry in entries]
 
 
 def _ttl() -> int:

@@ -110,21 +110,21 @@ def test_a_batch_of_records_reads_back_as_the_prices_in_order(batch):
 
 @given(points)
 def test_a_point_entry_reads_back_as_the_point_and_says_its_time(point):
-    entry = codec.encode_point(point)
-    assert codec.decode_point(entry) == point
-    assert codec.entry_time(entry) == epoch_ms(point.time)
+    at, entry = codec.decode_entries([codec.encode_point(point)])[0]
+    assert codec.point(entry) == point
+    assert at == epoch_ms(point.time)
 
 
 @given(candles)
 def test_a_candle_entry_reads_back_as_the_candle_and_says_its_start(candle):
-    entry = codec.encode_candle(candle)
-    assert codec.decode_candle(entry) == candle
-    assert codec.entry_time(entry) == epoch_ms(candle.start)
+    at, entry = codec.decode_entries([codec.encode_candle(candle)])[0]
+    assert codec.candle(entry) == candle
+    assert at == epoch_ms(candle.start)
 
 
 def test_the_end_of_a_list_is_timed_before_any_point():
     assert (
-        codec.entry_time(codec.encode_beginning())
+        codec.decode_entries([codec.encode_beginning()])[0][0]
         == codec.BEGINNING_MS
         < epoch_ms(datetime(1, 1, 1, tzinfo=UTC))
     )
@@ -178,20 +178,35 @@ def test_a_schedule_state_reads_back_and_encodes_equal_states_alike(version, pro
         (codec.decode_published, b'[1795608001000,1795608000250,"vwap",{"asset":"BTCUSDT"}]'),
         (codec.decode_failure, b'[1795608001000,{"at":"2026-11-25T12:00:01Z"}]'),
         (codec.decode_memo, b'1795608001000 ["1.5","vwap",3]\n{"1m":"1795608000000 [1]"}'),
-        (codec.entry_time, b'1795608001000 ["1.5","vwap",3]'),
-        (codec.decode_point, b'1795608001000 ["1.5","vwap",3]'),
-        (codec.decode_candle, b'1795608000000 ["1","2","0.5","1.5",3]'),
+        (codec.decode_entries, [b'1795608001000 ["1.5","vwap",3]']),
+        (codec.decode_entries, [b'[1795608000000,"1","2","0.5","1.5",3]', b"1795608000000 [1]"]),
         (codec.decode_unchanged, b'{"fingerprint":"1 1 1 1","since":1795608001000}'),
         (codec.decode_synced, b'{"version":"1"}'),
         # And what is not PriceHub's at all.
         (codec.decode_published, b'{"asset":"BTCUSDT"}'),
         (codec.decode_record, b"[]"),
         (codec.decode_records, b"{}"),
-        (codec.decode_point, b'[1795608001000,"1e","vwap",3]'),
+        (codec.decode_entries, [b'{"at":1795608001000}']),
         (codec.decode_symbols, b'{"BTCUSDT":1}'),
-        (codec.entry_time, b"[null]"),
+        (codec.decode_entries, [b"[null]"]),
+        (codec.decode_entries, [b"[]"]),
+        (codec.decode_entries, [b"1795608000000, 1795608000000"]),
     ],
 )
 def test_a_value_of_another_form_is_undecodable(decode, value):
     with pytest.raises(codec.Undecodable):
         decode(value)
+
+
+@pytest.mark.parametrize(
+    ("read", "value"),
+    [
+        (codec.point, b'[1795608001000,"1e","vwap",3]'),
+        (codec.point, b"[1795608001000]"),
+        (codec.candle, b'[1795608001000,"1.5","vwap",3]'),
+    ],
+)
+def test_an_entry_of_another_form_is_undecodable_once_read(read, value):
+    [(_, entry)] = codec.decode_entries([value])
+    with pytest.raises(codec.Undecodable):
+        read(entry)
