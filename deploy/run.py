@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -50,11 +51,13 @@ WEB = (
 
 # GET /stream's server: its subscribers wait on event loops, never on the web's threads. Each
 # stream is a request that lasts, so a worker takes up to 5,000 at once (Granian's default
-# is its backlog shared among the workers: 512 each).
+# is its backlog shared among the workers: 512 each), and a stream still open when the stack
+# stops never ends by itself: Granian kills a worker still serving one 3 s after it asked it to
+# stop, with a warning.
 STREAM = (
     f"{PY} -m granian pricehub.asgi:application --interface asginl --host 127.0.0.1"
     " --port {port} --workers 2 --backlog 2048 --backpressure 5000"
-    " --respawn-failed-workers --log-level warning"
+    " --respawn-failed-workers --workers-kill-timeout 3 --log-level warning"
 )
 
 # Ctrl-C stops the processes in stages, each once the one before has stopped: the front, the
@@ -71,6 +74,11 @@ STOP_ORDER = [
     ["redis", "dynamodb"],
 ]
 STAGE_SECONDS = 15.0
+# Granian stops its own workers. Were its process group signalled whole, as honcho does, the
+# workers could get the SIGTERM before Granian, which then reports their exits as unexpected
+# (an ERROR line): these get it through their keeper (deploy/keep.py) alone, and their group
+# only if still running at the end of their stage.
+SELF_STOPPING = {"web", "stream"}
 
 
 class Stack(Manager):
@@ -89,10 +97,16 @@ class Stack(Manager):
                 continue
             self._system_print(f"stopping {', '.join(stopping)}\n")
             for name in stopping:
-                self._procmgr.terminate(groups[name])
+                if name in SELF_STOPPING:
+                    os.kill(groups[name], signal.SIGTERM)
+                else:
+                    self._procmgr.terminate(groups[name])
             ends = time.monotonic() + STAGE_SECONDS
             while _alive([groups[name] for name in stopping]) and time.monotonic() < ends:
                 time.sleep(0.1)
+            for name in SELF_STOPPING.intersection(stopping):
+                if _alive([groups[name]]):
+                    self._procmgr.terminate(groups[name])
 
 
 def _alive(groups: list[int]) -> bool:
@@ -226,8 +240,9 @@ def start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def kept(command: str) -> str:
-    """Return command run under deploy/keep.py, which starts it again whenever it dies."""
-    return f"{PY} {ROOT / 'deploy' / 'keep.py'} {shlex.quote(command)}"
+    """Return command run under deploy/keep.py, which starts it again whenever it dies. The
+    shell honcho starts becomes the keeper (exec), so the keeper leads its process group."""
+    return f"exec {PY} {ROOT / 'deploy' / 'keep.py'} {shlex.quote(command)}"
 
 
 def fresh_prometheus_dir(directory: Path) -> Path:

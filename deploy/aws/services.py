@@ -25,6 +25,7 @@ API = (
 STREAM = (
     "granian pricehub.asgi:application --interface asginl --host 0.0.0.0 "
     f"--port {STREAM_PORT} --workers 2 --backlog 2048 --backpressure 5000 --respawn-failed-workers"
+    " --workers-kill-timeout 3"
 )
 CELERY = "celery -A pricehub"
 WORKER = (

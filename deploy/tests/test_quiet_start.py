@@ -21,7 +21,6 @@ from deploy.services import free_port
 # A traceback, a Python or Celery log line at ERROR or CRITICAL, nginx's [error] and worse,
 # and a process that died (its keeper's line).
 NOISE = re.compile(r"Traceback|\bERROR\b|CRITICAL|\[(error|crit|alert|emerg)\]|keep: exited")
-GRANIAN_STOP = re.compile(r"^\S+ (web|stream) +\| \[ERROR\] Unexpected exit from worker-\d+$")
 FIRST_PRICE_SECONDS = 120  # a fresh stack on a busy 2-core machine: DynamoDB Local is slow
 
 
@@ -115,11 +114,7 @@ def test_a_clean_start_logs_no_error_and_ctrl_c_stops_it_all(tmp_path: Path):
     assert "system   | SIGINT received" in written, f"deploy.run did not see the SIGINT: {log}"
     start, _, stop = written.partition("system   | SIGINT received")
     assert [line for line in start.splitlines() if NOISE.search(line)] == [], f"see {log}"
-    # At the stop, honcho signals each process group whole, so Granian's workers may get the
-    # SIGTERM before Granian does, which then reports them as unexpected exits: that line
-    # alone is let through there.
-    stopped = [line for line in stop.splitlines() if not GRANIAN_STOP.search(line)]
-    assert [line for line in stopped if NOISE.search(line)] == [], f"see {log}"
+    assert [line for line in stop.splitlines() if NOISE.search(line)] == [], f"see {log}"
     assert left_behind(Path(env["DATA_DIR"])) == []
 
 
