@@ -14,7 +14,7 @@ import os
 import resource
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psutil
@@ -63,6 +63,16 @@ def scenarios(symbols: list[str]) -> list[Scenario]:
     return found
 
 
+def _sized(scenario: Scenario, answer: requests.Response) -> Scenario:
+    """Return a history or candles scenario named with how many points or candles its answer
+    holds: the stack starts from nothing, so its history is as long as the bench has run."""
+    body = answer.json() if answer.ok else {}
+    for field in ("points", "candles"):
+        if isinstance(body.get(field), list):
+            return replace(scenario, name=f"{scenario.name}, {len(body[field])} {field}")
+    return scenario
+
+
 def main() -> int:
     _raise_open_files_limit()
     started = dt.datetime.now(dt.UTC)
@@ -102,12 +112,13 @@ def measure(process: subprocess.Popen, symbols: list[str]) -> report.Run:
     answer = requests.get(stack.BASE + HOT, timeout=5)
     if answer.status_code != 200:
         raise RuntimeError(f"GET {HOT} answered {answer.status_code}: {answer.text[:200]}")
-    todo = scenarios(symbols)
-    for scenario in todo:  # one request each, so lazily built clients are in the start figure
+    todo = []
+    for scenario in scenarios(symbols):  # one request each: lazily built clients are built
         try:
-            requests.get(stack.BASE + scenario.path, timeout=10)
+            first = requests.get(stack.BASE + scenario.path, timeout=10)
         except requests.RequestException as exc:
             raise RuntimeError(f"GET {scenario.path}: {exc}") from exc
+        todo.append(_sized(scenario, first))
     rss_start = stack.web_workers_rss(process)
     content_type = answer.headers["Content-Type"]
     ref = Scenario("reference", "reference: bare WSGI, same bytes, 64 conn", HOT, 64)
