@@ -63,16 +63,6 @@ def scenarios(symbols: list[str]) -> list[Scenario]:
     return found
 
 
-def _sized(scenario: Scenario, answer: requests.Response) -> Scenario:
-    """Return a history or candles scenario named with how many points or candles its answer
-    holds: the stack starts from nothing, so its history is as long as the bench has run."""
-    body = answer.json() if answer.ok else {}
-    for field in ("points", "candles"):
-        if isinstance(body.get(field), list):
-            return replace(scenario, name=f"{scenario.name}, {len(body[field])} {field}")
-    return scenario
-
-
 def main() -> int:
     _raise_open_files_limit()
     started = dt.datetime.now(dt.UTC)
@@ -118,7 +108,8 @@ def measure(process: subprocess.Popen, symbols: list[str]) -> report.Run:
             first = requests.get(stack.BASE + scenario.path, timeout=10)
         except requests.RequestException as exc:
             raise RuntimeError(f"GET {scenario.path}: {exc}") from exc
-        todo.append(_sized(scenario, first))
+        body = first.json() if first.ok else {}
+        todo.append(replace(scenario, name=report.sized(scenario.name, body)))
     rss_start = stack.web_workers_rss(process)
     content_type = answer.headers["Content-Type"]
     ref = Scenario("reference", "reference: bare WSGI, same bytes, 64 conn", HOT, 64)

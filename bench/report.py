@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from bench.tools import Measurement
 
@@ -195,3 +196,13 @@ def _seconds(value: float) -> str:
 
 def _mb(value: int | None) -> str:
     return "gone" if value is None else f"{value / MB:.1f} MB"
+
+
+def sized(name: str, body: Any) -> str:
+    """Return a history or candles row's name with how many points or candles an answer of it
+    (body, decoded) holds: the bench's stack starts from nothing, so its history is as long as
+    the bench has run. Other rows keep their name."""
+    for member in ("points", "candles"):
+        if isinstance(body, dict) and isinstance(body.get(member), list):
+            return f"{name}, {len(body[member])} {member}"
+    return name
