@@ -60,7 +60,6 @@ def running(*, assets: int, **env: str) -> Iterator[subprocess.Popen]:
         DATABASE_URL=f"sqlite:///{DATA / 'db.sqlite3'}",
         **env,
     )
-    LOG.parent.mkdir(exist_ok=True)
     process = deploy.run.start(env, LOG)
     try:
         yield process
