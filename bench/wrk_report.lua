@@ -10,8 +10,9 @@ end
 function init(args)
   -- Global, so that done() can read it back with thread:get().
   statuses = {}
-  -- With a think time (ms), each connection is a client that waits between its requests,
-  -- uniformly 0.5 to 1.5 times it, so the clients' requests spread over time as real ones do.
+  -- With a think time (ms), each connection is a client that waits between its requests a
+  -- time drawn from an exponential distribution of that mean: together the clients' requests
+  -- arrive as independent users' do (a Poisson process), bunched at times, never in step.
   think_ms = tonumber(args[1])
   -- With a file of request paths, each request asks for one of them, picked at random.
   paths = nil
@@ -32,7 +33,7 @@ end
 
 function delay()
   if think_ms and think_ms > 0 then
-    return math.random(math.floor(think_ms / 2), math.floor(think_ms * 3 / 2))
+    return math.floor(-think_ms * math.log(1 - math.random()))
   end
   return 0
 end
