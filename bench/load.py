@@ -31,7 +31,9 @@ HEY_SECONDS = max(SECONDS, 20.0)
 WARMUP_SECONDS = 2.0
 ASSETS = 50
 CLIENTS = 1000  # the original system's load: 1000 clients each asking once a second
-HOT = "/prices/BTCUSDT"
+HOT_SYMBOL = "BTCUSDT"
+HOT = f"/prices/{HOT_SYMBOL}"
+HISTORY_PAGE = 100  # points a history page of the bench asks for
 # The reference and the hot GET alternate, so that both meet the machine's same moments; each
 # is its median round.
 ROUNDS = 3
@@ -48,7 +50,7 @@ class Scenario:
 
 def scenarios(symbols: list[str]) -> list[Scenario]:
     """Return the scenarios after the reference, in the order they run."""
-    batch, history = f"/prices?assets={','.join(symbols)}", f"{HOT}/history?limit=100"
+    batch, history = f"/prices?assets={','.join(symbols)}", f"{HOT}/history?limit={HISTORY_PAGE}"
     clients = f"{CLIENTS} clients x 1 req/s"
     found = [
         Scenario(report.HOT_KEY, f"GET {HOT}, 64 conn", HOT, 64),
@@ -102,6 +104,8 @@ def measure(process: subprocess.Popen, symbols: list[str]) -> report.Run:
     answer = requests.get(stack.BASE + HOT, timeout=5)
     if answer.status_code != 200:
         raise RuntimeError(f"GET {HOT} answered {answer.status_code}: {answer.text[:200]}")
+    _progress(f"{HOT_SYMBOL}'s history: the points of a stack that has run for hours ...")
+    stack.seed_history(process, HOT_SYMBOL, HISTORY_PAGE)
     todo = []
     for scenario in scenarios(symbols):  # one request each: lazily built clients are built
         try:

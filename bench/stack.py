@@ -99,6 +99,25 @@ def wait_until_priced(process: subprocess.Popen) -> list[str]:
     return symbols
 
 
+def seed_history(process: subprocess.Popen, symbol: str, points: int) -> None:
+    """Give symbol the history of a stack that has run for hours (bench/seed_history.py), then
+    wait until a page of its history reads `points` of it: from its next recorded point on."""
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"sqlite:///{DATA / 'db.sqlite3'}",
+        DYNAMODB_ENDPOINT_URL=f"http://127.0.0.1:{deploy.run.DYNAMODB_PORT}",
+    )
+    command = [sys.executable, "-m", "bench.seed_history", symbol]
+    done = subprocess.run(  # noqa: S603
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    if done.returncode != 0:
+        raise StackError(f"bench.seed_history failed: {(done.stdout + done.stderr)[-1000:]}")
+    page = f"{BASE}/prices/{symbol}/history?limit={points}"
+    what = f"{symbol}'s history to read {points} points"
+    until(process, 120, what, lambda: len(requests.get(page, timeout=5).json()["points"]) >= points)
+
+
 def _ready() -> bool:
     return requests.get(f"{INSIDE}/readyz", timeout=5).status_code == 200
 
