@@ -102,10 +102,12 @@ def wait_until_priced(process: subprocess.Popen) -> list[str]:
 def seed_history(process: subprocess.Popen, symbol: str, points: int) -> None:
     """Give symbol the history of a stack that has run for hours (bench/seed_history.py), then
     wait until a page of its history reads `points` of it: from its next recorded point on."""
+    # The stack's own stores: its SQLite, and DynamoDB Local unless one was named (deploy.run).
+    local = f"http://127.0.0.1:{deploy.run.DYNAMODB_PORT}"
     env = dict(
         os.environ,
         DATABASE_URL=f"sqlite:///{DATA / 'db.sqlite3'}",
-        DYNAMODB_ENDPOINT_URL=f"http://127.0.0.1:{deploy.run.DYNAMODB_PORT}",
+        DYNAMODB_ENDPOINT_URL=os.environ.get("DYNAMODB_ENDPOINT_URL") or local,
     )
     command = [sys.executable, "-m", "bench.seed_history", symbol]
     done = subprocess.run(  # noqa: S603
