@@ -16,12 +16,13 @@ import os
 import random
 import sys
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 COUNT = 200
 EVERY_SECONDS = 30.0
 _STEP = 0.0005  # the walk's step from one point to the next, relative
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def main(symbol: str) -> None:
@@ -37,19 +38,11 @@ def seed(symbol: str, count: int = COUNT, every: float = EVERY_SECONDS) -> str:
     say what was done."""
     from aggregation.history import client, items, reads, store
 
-    first = client.query_up_to(
-        {
-            "TableName": client.points_table(),
-            "KeyConditionExpression": "asset = :asset",
-            "ExpressionAttributeValues": {":asset": {"S": symbol}},
-            "ScanIndexForward": True,
-        },
-        1,
-    )
+    first, _ = reads.page(symbol, _EPOCH, datetime.now(UTC), newest_first=False, limit=1)
     latest = reads.latest(symbol)
     if not first or latest is None:
         sys.exit(f"bench.seed_history: {symbol} has no stored point yet")
-    oldest = items.price(first[0]).aggregated_at
+    oldest = first[0].time
     walk, price = random.Random(symbol), latest.price  # noqa: S311 (a walk, not a secret)
     points = []
     for back in range(count, 0, -1):

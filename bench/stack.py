@@ -32,6 +32,7 @@ LOG = ROOT / "data" / "bench-stack.log"
 # what an earlier run left (the scale scenario's 10,000 assets in DynamoDB Local) would slow
 # the next one's history reads and writes.
 DATA = ROOT / "data" / "bench"
+DATABASE_URL = f"sqlite:///{DATA / 'db.sqlite3'}"
 MAX_BATCH = 50  # GET /prices?assets= takes at most 50 symbols
 
 T = TypeVar("T")
@@ -57,7 +58,7 @@ def running(*, assets: int, **env: str) -> Iterator[subprocess.Popen]:
         SIM_ASSETS=str(assets),
         DEBUG="false",
         DATA_DIR=str(DATA),
-        DATABASE_URL=f"sqlite:///{DATA / 'db.sqlite3'}",
+        DATABASE_URL=DATABASE_URL,
         **env,
     )
     process = deploy.run.start(env, LOG)
@@ -106,7 +107,7 @@ def seed_history(process: subprocess.Popen, symbol: str, points: int) -> None:
     local = f"http://127.0.0.1:{deploy.run.DYNAMODB_PORT}"
     env = dict(
         os.environ,
-        DATABASE_URL=f"sqlite:///{DATA / 'db.sqlite3'}",
+        DATABASE_URL=DATABASE_URL,
         DYNAMODB_ENDPOINT_URL=os.environ.get("DYNAMODB_ENDPOINT_URL") or local,
     )
     command = [sys.executable, "-m", "bench.seed_history", symbol]
