@@ -21,11 +21,12 @@ A decoder raises Undecodable for a value it cannot read, such as one kept by an 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
+
+import orjson
 
 from aggregation.candles import Candle
 from aggregation.documents import render_failure, render_price
@@ -87,12 +88,12 @@ class PublishedFailure:
 
     @property
     def detail(self) -> str:
-        return json.loads(self.document)["detail"]
+        return orjson.loads(self.document)["detail"]
 
     @property
     def sources(self) -> list[dict[str, Any]]:
         """Each venue's part, rendered as the document has it (SourceOutput)."""
-        return json.loads(self.document)["sources"]
+        return orjson.loads(self.document)["sources"]
 
 
 def published(price: AggregatedPrice) -> PublishedPrice:
@@ -138,7 +139,7 @@ def encode_record(price: AggregatedPrice) -> bytes:
 @_decoder
 def decode_record(value: bytes) -> AggregatedPrice:
     """Return the price encode_record wrote."""
-    return AggregatedPrice.from_record(json.loads(value))
+    return AggregatedPrice.from_record(orjson.loads(value))
 
 
 def encode_records(prices: Sequence[AggregatedPrice]) -> bytes:
@@ -149,7 +150,7 @@ def encode_records(prices: Sequence[AggregatedPrice]) -> bytes:
 @_decoder
 def decode_records(value: bytes) -> list[AggregatedPrice]:
     """Return the prices encode_records wrote."""
-    records = json.loads(value)
+    records = orjson.loads(value)
     if not isinstance(records, list):
         raise Undecodable(f"Not a list of records: {value[:40]!r}.")
     return [AggregatedPrice.from_record(record) for record in records]
@@ -187,7 +188,7 @@ def decode_entries(values: Sequence[bytes]) -> list[tuple[int, list[Any]]]:
     """Return a recent list's entries, decoded in one go: each one's time (epoch ms: a
     point's, a candle's start, the end marker's) and its fields, which point() or candle()
     then read."""
-    entries = json.loads(b"[" + b",".join(values) + b"]")
+    entries = orjson.loads(b"[" + b",".join(values) + b"]")
     if not all(type(entry) is list and type(entry[0]) is int for entry in entries):
         raise Undecodable("An entry without a time.")
     return [(entry[0], entry) for entry in entries]
@@ -202,7 +203,7 @@ def encode_memo(point: HistoryPoint, candles: dict[str, Candle]) -> bytes:
 @_decoder
 def decode_memo(value: bytes) -> tuple[HistoryPoint, dict[str, Candle]]:
     """Return the point and candles encode_memo wrote."""
-    memo = json.loads(value)
+    memo = orjson.loads(value)
     candles = {name: _candle(fields) for name, fields in memo["candles"].items()}
     return _point(memo["point"]), candles
 
@@ -215,7 +216,7 @@ def encode_unchanged(quote: Sequence[Decimal | None], since_ms: int) -> bytes:
 @_decoder
 def decode_unchanged(value: bytes) -> tuple[tuple[Decimal | None, ...], int]:
     """Return the quote and time encode_unchanged wrote."""
-    kept = json.loads(value)
+    kept = orjson.loads(value)
     quote = tuple(None if n is None else Decimal(n) for n in kept["quote"])
     return quote, int(kept["since"])
 
@@ -228,7 +229,7 @@ def encode_symbols(symbols: Sequence[str]) -> bytes:
 @_decoder
 def decode_symbols(value: bytes) -> list[str]:
     """Return the symbols encode_symbols wrote."""
-    symbols = json.loads(value)
+    symbols = orjson.loads(value)
     if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
         raise Undecodable(f"Not a list of symbols: {value[:40]!r}.")
     return symbols
@@ -243,7 +244,7 @@ def encode_synced(version: str, promoted: Iterable[str], tiers: dict[str, float]
 @_decoder
 def decode_synced(value: bytes) -> tuple[str, list[str], dict[str, float]]:
     """Return the state encode_synced wrote."""
-    version, promoted, tiers = json.loads(value)
+    version, promoted, tiers = orjson.loads(value)
     if [type(version), type(promoted), type(tiers)] != [str, list, dict]:
         raise Undecodable(f"Not a schedule's state: {value[:40]!r}.")
     return version, promoted, tiers
@@ -264,8 +265,9 @@ def _candle_fields(candle: Candle) -> list[Any]:
 
 
 def _candle(fields: list[Any]) -> Candle:
-    start, *ohlc, points = fields
-    return Candle(from_epoch_ms(start), *(Decimal(price) for price in ohlc), points)
+    start, open_, high, low, close, points = fields
+    prices = Decimal(open_), Decimal(high), Decimal(low), Decimal(close)
+    return Candle(from_epoch_ms(start), *prices, points)
 
 
 def _lines(header: dict[str, Any], document: bytes) -> bytes:
@@ -275,14 +277,14 @@ def _lines(header: dict[str, Any], document: bytes) -> bytes:
 
 def _split_lines(value: bytes) -> tuple[dict[str, Any], bytes]:
     header, newline, document = value.partition(b"\n")
-    fields = json.loads(header)
+    fields = orjson.loads(header)
     if not newline or not isinstance(fields, dict):
         raise Undecodable(f"Not a header and a document: {value[:40]!r}.")
     return fields, document
 
 
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_text).encode()
+    return orjson.dumps(value, default=_text)
 
 
 def _text(value: object) -> str:

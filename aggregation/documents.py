@@ -7,12 +7,11 @@ the moment of the read (`tier`, `stale`, `age_seconds`); a read adds those (rend
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from rest_framework import serializers
 
 from aggregation import methods
@@ -117,8 +116,8 @@ def render_price(price: AggregatedPrice) -> bytes:
         {
             "asset": price.asset,
             "price": float(price.price),
-            "last_updated": _iso(price.last_updated),
-            "aggregated_at": _iso(price.aggregated_at),
+            "last_updated": price.last_updated,
+            "aggregated_at": price.aggregated_at,
             "method": price.method,
             "sources_used": len(used),
             "sources_total": len(price.sources),
@@ -134,7 +133,7 @@ def render_price(price: AggregatedPrice) -> bytes:
 def render_failure(failure: RefreshFailure) -> bytes:
     """Return a failed refresh as the `last_refresh_error` document, in JSON."""
     sources = render_sources(failure.sources)
-    return _encode({"at": _iso(failure.at), "detail": failure.detail, "sources": sources})
+    return _encode({"at": failure.at, "detail": failure.detail, "sources": sources})
 
 
 def render_reading(
@@ -144,9 +143,9 @@ def render_reading(
     (render_price) with the fields of the read's moment and, while the price's refreshes fail,
     the last failure's document (render_failure) as `last_refresh_error`. The documents are
     spliced in as the bytes they are: a read never decodes them again."""
-    # The age as the JSON encoder writes a float (float.__repr__); the rest of the moment is
-    # cached, and the document's members are joined in without a copy of their own.
-    moment = _moment(tier, stale) + float.__repr__(age_seconds).encode()
+    # The rest of the moment is cached, and the document's members are joined in without a
+    # copy of their own.
+    moment = _moment(tier, stale) + _encode(age_seconds)
     tail = b"}" if failure is None else b"," + _LAST_REFRESH_ERROR + failure + b"}"
     return b"".join((b"{", moment, b",", memoryview(document)[1:-1], tail))
 
@@ -183,7 +182,7 @@ def render_sources(sources: tuple[Source, ...]) -> list[dict[str, Any]]:
             "status": source.status,
             "reason": source.reason,
             "detail": source.detail,
-            "quoted_at": None if source.quoted_at is None else _iso(source.quoted_at),
+            "quoted_at": source.quoted_at,
         }
         for source in sources
     ]
@@ -202,7 +201,7 @@ def render_history(
     """Return a page of history as JSON, as HistoryOutput describes it."""
     rows = [
         {
-            "time": _iso(point.time),
+            "time": point.time,
             "price": float(point.price),
             "method": point.method,
             "sources_used": point.sources_used,
@@ -216,7 +215,7 @@ def render_candles(symbol: str, interval: str, candles: list[Candle]) -> bytes:
     """Return candles as JSON, as CandlesOutput describes them."""
     rows = [
         {
-            "start": _iso(candle.start),
+            "start": candle.start,
             "open": float(candle.open),
             "high": float(candle.high),
             "low": float(candle.low),
@@ -232,18 +231,10 @@ def _number(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _iso(moment: datetime) -> str:
-    # As DRF renders a UTC time (and the price documents show theirs).
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def _encode(value: Any) -> bytes:
-    # Numbers as DRF renders a DecimalField without string coercion: JSON floats.
-    return _ENCODER.encode(value).encode()
-
-
-# One encoder for every document: json.dumps with arguments makes a new one each call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+    # Numbers as DRF renders a DecimalField without string coercion: JSON floats; times as it
+    # renders a UTC time, ISO 8601 ending in Z.
+    return orjson.dumps(value, option=orjson.OPT_UTC_Z)
 
 
 def _member(name: str) -> bytes:
