@@ -49,14 +49,15 @@ WEB = (
     " --log-level warning"
 )
 
-# GET /stream's server: its subscribers wait on event loops, never on the web's threads. Each
-# stream is a request that lasts, so a worker takes up to 5,000 at once (Granian's default
-# is its backlog shared among the workers: 512 each), and a stream still open when the stack
-# stops never ends by itself: Granian kills a worker still serving one 3 s after it asked it to
-# stop, with a warning.
+# GET /stream's server: its subscribers wait on an event loop, never on the web's threads. One
+# worker: sending a price to 1,000 subscribers is a burst of about 35 ms of CPU, and two workers
+# took both of this host's cores at once while the reads waited (docs/benchmarks.md). Each
+# stream is a request that lasts, so the worker takes up to 10,000 at once (Granian's default
+# is its backlog: 512), and a stream still open when the stack stops never ends by itself:
+# Granian kills a worker still serving one 3 s after it asked it to stop, with a warning.
 STREAM = (
     f"{PY} -m granian pricehub.asgi:application --interface asginl --host 127.0.0.1"
-    " --port {port} --workers 2 --backlog 2048 --backpressure 5000"
+    " --port {port} --workers 1 --backlog 2048 --backpressure 10000"
     " --respawn-failed-workers --workers-kill-timeout 3 --log-level warning"
 )
 
