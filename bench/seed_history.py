@@ -22,7 +22,6 @@ from decimal import Decimal
 COUNT = 200
 EVERY_SECONDS = 30.0
 _STEP = 0.0005  # the walk's step from one point to the next, relative
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def main(symbol: str) -> None:
@@ -37,8 +36,9 @@ def seed(symbol: str, count: int = COUNT, every: float = EVERY_SECONDS) -> str:
     """Store count points of symbol every seconds apart before its oldest, rebuild its candles;
     say what was done."""
     from aggregation.history import client, items, reads, store
+    from aggregation.price import from_epoch_ms
 
-    first, _ = reads.page(symbol, _EPOCH, datetime.now(UTC), newest_first=False, limit=1)
+    first, _ = reads.page(symbol, from_epoch_ms(0), datetime.now(UTC), newest_first=False, limit=1)
     latest = reads.latest(symbol)
     if not first or latest is None:
         sys.exit(f"bench.seed_history: {symbol} has no stored point yet")

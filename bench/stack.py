@@ -103,12 +103,11 @@ def wait_until_priced(process: subprocess.Popen) -> list[str]:
 def seed_history(process: subprocess.Popen, symbol: str, points: int) -> None:
     """Give symbol the history of a stack that has run for hours (bench/seed_history.py), then
     wait until a page of its history reads `points` of it: from its next recorded point on."""
-    # The stack's own stores: its SQLite, and DynamoDB Local unless one was named (deploy.run).
-    local = f"http://127.0.0.1:{deploy.run.DYNAMODB_PORT}"
+    # The stack's own stores: its SQLite, and its DynamoDB.
     env = dict(
         os.environ,
         DATABASE_URL=DATABASE_URL,
-        DYNAMODB_ENDPOINT_URL=os.environ.get("DYNAMODB_ENDPOINT_URL") or local,
+        DYNAMODB_ENDPOINT_URL=deploy.run.dynamodb_endpoint(dict(os.environ)),
     )
     command = [sys.executable, "-m", "bench.seed_history", symbol]
     done = subprocess.run(  # noqa: S603

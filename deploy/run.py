@@ -122,6 +122,13 @@ def _alive(groups: list[int]) -> bool:
     return False
 
 
+def dynamodb_endpoint(env: dict[str, str]) -> str:
+    """Return the DynamoDB a stack started with env uses: the one it names, else the DynamoDB
+    Local it starts on DYNAMODB_PORT."""
+    port = int(env.get("DYNAMODB_PORT", DYNAMODB_PORT))
+    return env.get("DYNAMODB_ENDPOINT_URL") or f"http://127.0.0.1:{port}"
+
+
 def main() -> int:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     # The development stack's venues take faults (docs/operations.md, Simulated venue faults);
@@ -149,7 +156,7 @@ def main() -> int:
         manager.add_process("redis", kept(shlex.join(redis_command(port, data / "redis"))))
         needs.append(("redis", env["REDIS_URL"]))
     if not env.get("DYNAMODB_ENDPOINT_URL"):
-        env["DYNAMODB_ENDPOINT_URL"] = f"http://127.0.0.1:{dynamodb_port}"
+        env["DYNAMODB_ENDPOINT_URL"] = dynamodb_endpoint(env)
         (data / "dynamodb").mkdir(exist_ok=True)
         # DynamoDB Local on disk writes about 700 items a second here; in memory, several
         # times more (the scale benchmark's ten thousand assets write about a thousand).
