@@ -5,17 +5,18 @@ PY := $(VENV)/bin/python
 AWS_VENV := .venv-aws
 AWS_OUT := deploy/aws/cdk.out
 
-.PHONY: run test bench chaos lint format setup browser openapi aws venvs
+.PHONY: run test tests bench chaos lint format setup browser openapi aws
 
 run: setup
 	$(PY) -m deploy.run
 
-test: venvs setup browser lint aws
-	$(PY) -m pytest --numprocesses 2
+# Two jobs: the AWS templates (and their virtualenv) beside the set-up, lint and the tests.
+test:
+	$(MAKE) --no-print-directory -j2 aws tests
 
-# The tests' two virtualenvs install side by side: on a fresh machine they are most of the set-up.
-venvs:
-	$(MAKE) --no-print-directory -j2 $(VENV)/installed $(AWS_VENV)/installed
+# Three test processes on two cores: most tests wait on the services and stacks they start.
+tests: setup browser lint
+	$(PY) -m pytest --numprocesses 3
 
 bench: setup $(VENV)/bench-installed
 	bench/setup.sh
@@ -61,9 +62,10 @@ $(VENV)/bench-installed: $(VENV)/installed bench/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	touch $@
 
+# Not byte-compiled at install: the tools import a few hundred of its 9,000 modules.
 $(AWS_VENV)/installed: deploy/aws/requirements.txt
 	python3 -m venv $(AWS_VENV)
-	$(AWS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	$(AWS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile -r $<
 	touch $@
 
 $(VENV)/installed: requirements.txt requirements-dev.txt
