@@ -11,6 +11,7 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.test import AsyncClient
 
+from aggregation.api.stream import Pending
 from aggregation.services import price_refresh
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stores", "venue_rows")]
@@ -73,6 +74,31 @@ def test_a_reconnection_gets_only_the_prices_newer_than_its_last_event(settings)
     quiet, [newer] = async_to_sync(scenario)()
     assert quiet == b"retry: 1000\n\n: heartbeat\n\n"
     assert newer["event"] == "price"
+
+
+def test_a_heartbeat_goes_only_to_a_stream_that_sent_nothing_since_the_last_one():
+    async def scenario() -> list[bytes]:
+        pending, sent = Pending(), []
+        pending.beat()  # nothing sent yet
+        sent.append(await pending.get())
+        pending.put("BTCUSDT", b"price")
+        sent.append(await pending.get())
+        pending.beat()  # a price went since the last beat: none
+        pending.put("ETHUSDT", b"price 2")
+        sent.append(await pending.get())
+        pending.beat()  # a price went since the last beat, again: none
+        pending.beat()  # nothing since the last: a heartbeat
+        sent.append(await pending.get())
+        with pytest.raises(TimeoutError):  # and nothing else
+            await asyncio.wait_for(pending.get(), 0.05)
+        return sent
+
+    assert asyncio.run(scenario()) == [
+        b": heartbeat\n\n",
+        b"price",
+        b"price 2",
+        b": heartbeat\n\n",
+    ]
 
 
 @pytest.mark.parametrize(

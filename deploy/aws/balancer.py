@@ -13,7 +13,7 @@ from config import Config
 from network import Network
 
 # The whole balancer's idle timeout (ALB has no other): a stream is quiet between prices, yet
-# PriceHub sends a comment on it every 15 s (STREAM_HEARTBEAT_SECONDS), well within this.
+# PriceHub never leaves it silent for 30 s (STREAM_HEARTBEAT_SECONDS), well within this.
 IDLE_TIMEOUT = Duration.seconds(300)
 
 
