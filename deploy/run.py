@@ -144,7 +144,6 @@ def main() -> int:
     front_port = int(env.get("FRONT_PORT", FRONT_PORT))
     web_port = int(env.get("WEB_PORT", WEB_PORT))
     stream_port = int(env.get("STREAM_PORT", STREAM_PORT))
-    dynamodb_port = int(env.get("DYNAMODB_PORT", DYNAMODB_PORT))
     manager = Stack()
     # What PriceHub's processes need before they start, as (kind, target) pairs of
     # deploy.services.ANSWERS: the Redis and the DynamoDB Local started here answering, and the
@@ -161,7 +160,8 @@ def main() -> int:
         # DynamoDB Local on disk writes about 700 items a second here; in memory, several
         # times more (the scale benchmark's ten thousand assets write about a thousand).
         in_memory = env.get("DYNAMODB_IN_MEMORY", "").lower() in {"1", "true", "yes"}
-        command = dynamodb_command(dynamodb_port, None if in_memory else data / "dynamodb")
+        port = urlsplit(env["DYNAMODB_ENDPOINT_URL"]).port
+        command = dynamodb_command(port, None if in_memory else data / "dynamodb")
         manager.add_process("dynamodb", kept(shlex.join(command)), cwd=str(data / "dynamodb"))
         needs.append(("dynamodb", env["DYNAMODB_ENDPOINT_URL"]))
     # Each venue listens where its exchange row points (the seed migration's BINANCE_URL, ...).
