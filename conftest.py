@@ -186,6 +186,18 @@ def api() -> APIClient:
 
 
 @pytest.fixture
+def worker(services: None) -> Iterator[None]:
+    """A real Celery worker in a thread, consuming from the real Redis broker (its tests read
+    committed rows: transactional_db)."""
+    from celery.contrib.testing.worker import start_worker
+
+    from pricehub.celery import celery_app
+
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING"):
+        yield
+
+
+@pytest.fixture
 def seeded_assets(db: None) -> None:
     """The ten seeded assets, which a transactional test before this one may have flushed."""
     from django.apps import apps

@@ -65,9 +65,13 @@ def sync(exchange: Exchange) -> Synced:
     return Synced(exchange.name, trading, len(markets) - trading, delisted)
 
 
-def sync_all() -> list[Synced]:
-    """Sync every enabled venue's markets, one venue after another."""
-    return [sync(exchange) for exchange in Exchange.objects.filter(enabled=True)]
+def sync_all(names: Iterable[str] | None = None) -> list[Synced]:
+    """Sync the markets of every enabled venue (or of the enabled venues named), one venue
+    after another."""
+    exchanges = Exchange.objects.filter(enabled=True)
+    if names is not None:
+        exchanges = exchanges.filter(name__in=names)
+    return [sync(exchange) for exchange in exchanges]
 
 
 def listed(

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.signals import beat_init
+from django.conf import settings
 
 from exchanges import catalogue
 
 
-@shared_task
-def sync_markets() -> int:
-    """Store every enabled venue's markets from its catalogue; return how many trade."""
-    return sum(synced.trading for synced in catalogue.sync_all())
+@shared_task(bind=True, max_retries=None)
+def sync_markets(self: Task, names: list[str] | None = None) -> int:
+    """Store the markets of every enabled venue (or of those named) from its catalogue; return
+    how many trade. The venues whose catalogue could not be had are read again, alone,
+    CATALOGUE_RETRY_SECONDS later, then twice as late each time until the next sync is due."""
+    synced = catalogue.sync_all(names)
+    if failed := [each.exchange for each in synced if each.error]:
+        wait = settings.PRICEHUB_CATALOGUE_RETRY_SECONDS * 2**self.request.retries
+        if wait < settings.PRICEHUB_CATALOGUE_SECONDS:
+            raise self.retry(kwargs={"names": failed}, countdown=wait)
+    return sum(each.trading for each in synced)
 
 
 @beat_init.connect

@@ -112,6 +112,8 @@ PRICEHUB_VENUE_MAX_BYTES_PER_PAIR = env.int("VENUE_MAX_BYTES_PER_PAIR", default=
 # Each venue's catalogue of markets is read this often, and on demand (manage.py sync_markets,
 # the admin); Binance's is about 15 MB, so a read may take this long and this many bytes.
 PRICEHUB_CATALOGUE_SECONDS = env.float("CATALOGUE_SECONDS", default=3600.0)
+# A catalogue that could not be read is read again this much later, then twice as late each time.
+PRICEHUB_CATALOGUE_RETRY_SECONDS = env.float("CATALOGUE_RETRY_SECONDS", default=10.0)
 PRICEHUB_CATALOGUE_TIMEOUT_SECONDS = env.float("CATALOGUE_TIMEOUT_SECONDS", default=30.0)
 PRICEHUB_CATALOGUE_MAX_BYTES = env.int("CATALOGUE_MAX_BYTES", default=64 * 1024 * 1024)
 # Each venue's documented rate limit (exchanges/limits.py) is kept by every process together;

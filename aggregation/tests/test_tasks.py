@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
-from celery.contrib.testing.worker import start_worker
 
 from aggregation import price_cache
 from aggregation.models import Asset
@@ -23,13 +21,6 @@ def three_assets() -> None:
     Asset.objects.all().delete()
     for base, tier in (("BTC", "hot"), ("ETH", "medium"), ("AVAX", "cold")):
         Asset.objects.create(symbol=f"{base}USDT", base=base, quote="USDT", tier=tier)
-
-
-@pytest.fixture
-def worker(services: None) -> Iterator[None]:
-    """A real Celery worker consuming from the real Redis broker."""
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING"):
-        yield
 
 
 def wait_for_prices(*symbols: str, timeout: float = 15.0) -> dict[str, object]:

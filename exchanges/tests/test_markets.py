@@ -3,12 +3,17 @@ by GET /markets, manage.py sync_markets and the admin."""
 
 from __future__ import annotations
 
+import queue
+
 import pytest
+from celery import Task
+from celery.signals import task_postrun
 from django.core.management import CommandError, call_command
 
 from deploy.services import free_port
 from exchanges import catalogue
 from exchanges.models import Exchange, Market
+from exchanges.tasks import sync_markets
 from mock_exchange_app import control, currencies, market
 
 pytestmark = pytest.mark.usefixtures("venue_rows")
@@ -85,6 +90,37 @@ def test_a_catalogue_that_cannot_be_had_leaves_the_markets_as_they_were(venues):
     binance.base_url = f"http://127.0.0.1:{free_port()}"
     assert catalogue.sync(binance).error.startswith("unreachable")
     assert list(binance.markets.values_list("symbol", "status", "updated_at")) == before
+
+
+@pytest.mark.django_db(transaction=True)  # the worker's thread reads committed rows
+def test_a_catalogue_that_could_not_be_read_is_read_again_soon_alone(worker, venues, settings):
+    settings.PRICEHUB_CATALOGUE_RETRY_SECONDS = 0.5
+    runs: queue.Queue[tuple[str, dict, object]] = queue.Queue()
+
+    def ran(sender: Task, state: str, kwargs: dict, retval: object, **_: object) -> None:
+        if sender.name == sync_markets.name:
+            runs.put((state, kwargs, retval))
+
+    # The test's thread reads the worker's rows only between its runs: SQLite's in-memory
+    # database, shared between threads, refuses at once a read during a write.
+    task_postrun.connect(ran, weak=False)
+    try:
+        Exchange.objects.filter(name="kraken").update(base_url=f"http://127.0.0.1:{free_port()}")
+        sync_markets.delay()
+        assert runs.get(timeout=30)[:2] == ("RETRY", {})
+        assert Market.objects.exclude(exchange__name="kraken").exists()
+        assert not Market.objects.filter(exchange__name="kraken").exists()
+        # Kraken back: the next try (0.5 s later, then 1 s, 2 s, ...) reads Kraken's alone.
+        read = Market.objects.latest("updated_at").updated_at
+        Exchange.objects.filter(name="kraken").update(base_url=venues["kraken"])
+        while (run := runs.get(timeout=30))[0] == "RETRY":
+            assert run[1] == {"names": ["kraken"]}
+    finally:
+        task_postrun.disconnect(ran)
+    listed = len(currencies.listed("kraken"))
+    assert run == ("SUCCESS", {"names": ["kraken"]}, listed)
+    assert Market.objects.filter(exchange__name="kraken").count() == listed
+    assert not Market.objects.exclude(exchange__name="kraken").filter(updated_at__gt=read)
 
 
 def test_the_command_syncs_the_named_venues_and_says_what_it_found(capsys):
