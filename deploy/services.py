@@ -192,11 +192,12 @@ def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> 
 
 def waiting_for(needs: list[tuple[str, str]]) -> str:
     """Return the shell prefix that holds a command back until each need, a (kind, url) pair
-    of ANSWERS, answers; the empty string for none."""
+    of ANSWERS, answers; the empty string for none. The waiting process becomes the command
+    (exec, twice), so a signal meant for the command finds the wait if it comes first."""
     if not needs:
         return ""
     args = " ".join(shlex.quote(f"{kind}={url}") for kind, url in needs)
-    return f"{shlex.quote(sys.executable)} -m deploy.services wait {args} && exec "
+    return f"exec {shlex.quote(sys.executable)} -m deploy.services wait {args} -- "
 
 
 def free_port() -> int:
@@ -217,19 +218,29 @@ def main(argv: list[str]) -> int:
     """Run `python -m deploy.services` with argv (its arguments); return its exit code."""
     command, *args = argv or [""]
     if command == "wait" and args:
-        # A process of `make run` waits here for each of its needs, quietly; past WAIT_SECONDS
-        # it exits with one line saying which, and its keeper starts it again.
-        for arg in args:
+        # A process of `make run` waits here for each of its needs, quietly, then becomes its
+        # command; past WAIT_SECONDS it exits with one line saying which, and its keeper
+        # starts it again.
+        needs, then = args, []
+        if "--" in args:
+            at = args.index("--")
+            needs, then = args[:at], args[at + 1 :]
+        for arg in needs:
             kind, _, url = arg.partition("=")
             try:
                 wait_until(functools.partial(ANSWERS[kind], url), url, WAIT_SECONDS)
             except TimeoutError as exc:
                 print(f"deploy.services: {exc}", file=sys.stderr)
                 return 1
+        if then:
+            os.execvp(then[0], then)  # noqa: S606 - make run's own command line
         return 0
     if command == "redis-answers" and len(args) == 1:
         return 0 if redis_answers(args[0]) else 1
-    print("usage: python -m deploy.services wait KIND=URL ... | redis-answers URL", file=sys.stderr)
+    print(
+        "usage: python -m deploy.services wait KIND=URL ... [-- COMMAND ...] | redis-answers URL",
+        file=sys.stderr,
+    )
     print(f"  KIND: {', '.join(ANSWERS)}", file=sys.stderr)
     return 2
 

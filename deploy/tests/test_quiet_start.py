@@ -4,6 +4,7 @@ error, and Ctrl-C stops every process it started, each after those that need it,
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -134,5 +135,17 @@ def test_a_one_off_command_that_fails_stops_the_stack_with_one_line(tmp_path: Pa
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGINT)
     assert code != 0
-    assert "deploy.run: a one-off command failed; stopping" in log.read_text()
+    written = log.read_text()
+    assert "deploy.run: a one-off command failed; stopping" in written
     assert left_behind(Path(env["DATA_DIR"])) == []
+    # Each stage stopped at its signal, the processes still waiting for what they need too:
+    # none was left to run out its STAGE_SECONDS.
+    stages = [
+        int(hours) * 3600 + int(minutes) * 60 + int(seconds)
+        for hours, minutes, seconds in re.findall(
+            r"^(\d\d):(\d\d):(\d\d) system   \| stopping ", written, re.MULTILINE
+        )
+    ]
+    took = [(later - earlier) % 86400 for earlier, later in itertools.pairwise(stages)]
+    assert len(took) >= 4  # the front, its servers, the beat, the workers, the venues
+    assert max(took) < deploy.run.STAGE_SECONDS
