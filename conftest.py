@@ -65,6 +65,14 @@ def _serving(
         process.wait(timeout=10)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the slow tests first, so that the test processes end together instead of one
+    running the last long test alone. pytest-django then orders the tests by their use of the
+    database, keeping this order within each kind."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     given = os.environ.get("REDIS_URL")

@@ -24,9 +24,12 @@ RESULTS = ROOT / "results" / "browser"
 PHONE = {"width": 390, "height": 844}
 WAIT_MS = 30_000
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no Chromium: `make test` installs Debian's chromium where it can"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="no Chromium: `make test` installs Debian's chromium where it can"
+    ),
+    pytest.mark.slow,
+]
 # Bitcoin's markets on the simulated venues, in USDT, USD and USDC: a fault on each takes
 # every one of its quotes away, and leaves the venues (and their circuits) up.
 BTC_MARKETS = ("BTCUSDT", "BTCUSD", "BTCUSDC")

@@ -164,6 +164,7 @@ def wait_until(what: str, done: object, timeout: float = 90) -> None:
         time.sleep(0.5)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_the_history_worker_records_every_published_price_once_after_an_outage_and_a_kill(
     stack_environment, tmp_path: Path
@@ -198,6 +199,7 @@ def test_the_history_worker_records_every_published_price_once_after_an_outage_a
         assert sum(candle.points for candle in found) == len(points[symbol]), symbol
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_a_history_worker_told_to_stop_ends_its_drain_after_a_round_and_loses_nothing(
     stack_environment, tmp_path: Path

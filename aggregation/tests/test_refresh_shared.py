@@ -192,6 +192,7 @@ def web(stack_environment, tmp_path) -> Iterator[Web]:
         yield Web(f"http://127.0.0.1:{port}", metrics, token.stdout.split()[-1])
 
 
+@pytest.mark.slow
 def test_concurrent_refreshes_of_an_asset_share_one_round_and_answer_its_price(web):
     # Each worker's first requests load what a refresh needs: an unknown asset asks no venue.
     with ThreadPoolExecutor(8) as pool:
@@ -217,6 +218,7 @@ def test_concurrent_refreshes_of_an_asset_share_one_round_and_answer_its_price(w
     assert web.counted("pricehub_venue_requests_total") == 2 * calls > 0
 
 
+@pytest.mark.slow
 def test_a_refresh_waiting_for_a_round_without_quorum_answers_that_rounds_own_error(web, venues):
     with ThreadPoolExecutor(8) as pool:  # each worker loaded, as above
         assert set(pool.map(lambda _: web.refresh("NOPEUSDT")[0], range(16))) == {404}

@@ -58,6 +58,7 @@ def processes(stack_env: dict[str, str], tmp_path: Path) -> Iterator[list[Path]]
         yield folders
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_two_workers_and_beats_refresh_every_asset_once_an_interval_missing_none(
     processes, stack_env

@@ -73,6 +73,7 @@ def left_behind(data: Path) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_a_clean_start_logs_no_error_and_ctrl_c_stops_it_all(tmp_path: Path):
     env = stack_environment(tmp_path)
     front = f"http://127.0.0.1:{env['FRONT_PORT']}"
@@ -119,6 +120,7 @@ def test_a_clean_start_logs_no_error_and_ctrl_c_stops_it_all(tmp_path: Path):
     assert left_behind(Path(env["DATA_DIR"])) == []
 
 
+@pytest.mark.slow
 def test_a_one_off_command_that_fails_stops_the_stack_with_one_line(tmp_path: Path, redis_url):
     # The migrations cannot open the database; the session's Redis answers, so none starts,
     # and DynamoDB Local is not started either.

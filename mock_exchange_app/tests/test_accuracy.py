@@ -56,6 +56,7 @@ def run(names: set[str], options: Options = QUICK) -> dict[str, Row]:
     return {row.scenario: row for row in rows}
 
 
+@pytest.mark.slow
 def test_every_fault_of_one_venue_leaves_the_price_near_the_fault_free_one():
     rows = run({"none", *(f"binance {name}" for name, _ in FAULTS)})
     baseline = rows.pop("none")
@@ -65,12 +66,14 @@ def test_every_fault_of_one_venue_leaves_the_price_near_the_fault_free_one():
     assert outlier.plain_mean_bps > 100 > outlier.mean_bps
 
 
+@pytest.mark.slow
 def test_with_every_venue_down_nothing_is_published():
     (row,) = run({"all down"}).values()
     assert (row.sources_used, row.mean_bps, row.samples, row.rounds) == (0, None, 0, ())
 
 
 # The beat stand-in refreshes in a thread of its own and reads committed rows.
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_steady_scenario_waits_for_each_new_price_the_beat_publishes():
     published: list[datetime] = []
@@ -102,6 +105,7 @@ def test_a_steady_scenario_waits_for_each_new_price_the_beat_publishes():
     assert len([at for at in published if started <= at <= ended]) >= 3
 
 
+@pytest.mark.slow
 def test_the_price_follows_a_jump_up_and_down_even_with_the_largest_venue_down():
     fast = Options(samples=2, settle=0, jump_seconds=1, window=1.5)
     rows = run({"jumps of 2 %", "jumps, binance down"}, fast)

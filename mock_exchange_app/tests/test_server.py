@@ -8,6 +8,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +49,7 @@ def test_it_serves_the_coinbase_venue_over_real_http() -> None:
     assert f"coinbase venue listening on http://127.0.0.1:{port}" in out
 
 
+@pytest.mark.slow
 def test_its_fault_endpoint_is_off_unless_sim_faults_turns_it_on() -> None:
     answers = {}
     for flag in ("", "true"):

@@ -453,6 +453,7 @@ def test_every_variable_the_compose_file_reads_is_in_the_configuration_table():
     assert sorted(read - variables_documented()) == []
 
 
+@pytest.mark.slow
 def test_redis_started_as_compose_starts_it_asks_for_the_password_and_keeps_an_aof(tmp_path):
     write, start = redis_script()
     config, password = tmp_path / "redis.conf", "the-password-of-this-test"
@@ -486,6 +487,7 @@ def test_the_servers_check_passes_on_an_answer_and_fails_on_an_error_status(venu
     assert missing.returncode == 1
 
 
+@pytest.mark.slow
 def test_a_workers_check_passes_once_it_answers_and_leaves_no_metrics_file(
     stack_environment, tmp_path
 ):

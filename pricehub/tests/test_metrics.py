@@ -86,6 +86,7 @@ def run_python(code: str, multiproc_dir: Path) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
 def test_metrics_add_up_the_samples_of_every_process_sharing_a_multiprocess_dir(tmp_path):
     worker = (
         "import django; django.setup()\n"
@@ -116,6 +117,7 @@ def test_metrics_show_each_venues_circuit_state_as_redis_holds_it():
     assert 'pricehub_venue_circuit_state{exchange="binance",state="closed"} 1.0' in lines
 
 
+@pytest.mark.slow
 def test_a_worker_given_a_metrics_port_serves_its_metrics_there(stack_environment):
     env = stack_environment(redis_db=9, table="prices-worker-metrics", interval=60)
     port = free_port()
