@@ -14,8 +14,8 @@ run: setup
 test:
 	$(MAKE) --no-print-directory -j2 aws tests
 
-# Two test processes: three took 2:41 instead of 3:16, but the dashboard's live stack then
-# missed its markets once in five runs (docs/operations.md).
+# Two test processes: three took 2:48-2:53 instead of 3:22, but the accuracy test's fault-free
+# error then missed its bound once in three runs (docs/operations.md).
 tests: setup browser lint
 	$(PY) -m pytest --numprocesses 2
 
