@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,24 +59,14 @@ def limited_front(environment, tmp_path_factory) -> Iterator[str]:
         yield url
 
 
-def exchange(url: str, raw: bytes, tries: int = 3) -> tuple[int, dict[str, str], bytes]:
-    """Send raw bytes as a request; return the answer's status, headers and body.
-
-    A front that refuses a request before reading all of it closes with bytes unread, and the
-    client's TCP may see a reset before the answer: then the request is sent again.
-    """
+def exchange(url: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes as a request; return the answer's status, headers and body."""
     parts = urlsplit(url)
-    for attempt in range(tries):
-        answer = b""
-        try:
-            with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-                sock.sendall(raw)
-                while chunk := sock.recv(65536):
-                    answer += chunk
-            break
-        except ConnectionResetError:
-            if answer or attempt == tries - 1:
-                raise
+    answer = b""
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(raw)
+        while chunk := sock.recv(65536):
+            answer += chunk
     head, _, body = answer.partition(b"\r\n\r\n")
     status_line, *lines = head.decode("latin-1").split("\r\n")
     headers = {name.lower(): value for name, _, value in (ln.partition(": ") for ln in lines)}
@@ -115,6 +106,24 @@ def test_every_refusal_of_the_front_is_a_json_error(front, raw, status, error):
     document = json.loads(body)
     assert document["error"] == error
     assert document["detail"].endswith(".")
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (request(b"GET /prices?assets=" + b"A" * 70_000 + b" HTTP/1.1"), 414),
+        (request(b"GET / HTTP/1.1", b"X-Big: " + b"a" * 40_000), 431),
+        (request(b"POST /refresh/BTCUSDT HTTP/1.1", b"Content-Length: 2000000") + b"x" * 2_000_000,
+         413),
+    ],
+    ids=["uri", "header", "body"],
+)  # fmt: skip
+def test_a_refusal_sent_before_the_request_was_read_reaches_the_client(front, raw, status):
+    # The front closes a refused request's connection while the client still sends it. Unless it
+    # reads the rest first (lingering_close), the client's TCP may see a reset before the answer:
+    # without it, about one request in twelve here.
+    statuses = Counter(exchange(front, raw)[0] for _ in range(200))
+    assert statuses == {status: 200}
 
 
 def test_the_apps_own_answers_and_errors_pass_as_they_are(front):
