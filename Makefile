@@ -17,7 +17,7 @@ test:
 # Two test processes: three took 2:48-2:53 instead of 3:22, but the accuracy test's fault-free
 # error then missed its bound once in three runs (docs/operations.md).
 tests: setup browser lint
-	$(PY) -m pytest --numprocesses 2
+	$(PY) -m pytest --numprocesses 2 --ignore deploy/tests/test_aws.py
 
 bench: setup $(VENV)/bench-installed
 	bench/setup.sh
@@ -40,9 +40,11 @@ openapi: $(VENV)/installed
 	$(PY) manage.py spectacular --file openapi.yaml --validate --fail-on-warn
 
 # AWS as code (deploy/aws, docs/deployment.md): synthesize both stacks offline, with the
-# example context, then lint the templates; the tools live in a virtualenv of their own.
-# The app imports deploy.services (the front's configuration) from the project's root.
-aws: $(AWS_VENV)/installed
+# example context, lint the templates, then test them (deploy/tests/test_aws.py, which the
+# other tests leave out: run beside them, it could start before the templates exist). The
+# tools live in a virtualenv of their own. The app imports deploy.services (the front's
+# configuration) from the project's root.
+aws: $(AWS_VENV)/installed $(VENV)/installed
 	rm -rf $(AWS_OUT)
 	cd deploy/aws && CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON="$$(cat example-context.json)" \
 	  JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 PYTHONPATH=../.. \
@@ -50,6 +52,7 @@ aws: $(AWS_VENV)/installed
 	$(AWS_VENV)/bin/cfn-lint --config-file deploy/aws/cfnlintrc.yaml $(AWS_OUT)/*.template.json
 	$(AWS_VENV)/bin/checkov --config-file deploy/aws/checkov.yaml \
 	  -f $(AWS_OUT)/PriceHubImages.template.json -f $(AWS_OUT)/PriceHub.template.json
+	$(PY) -m pytest deploy/tests/test_aws.py
 
 setup: $(VENV)/installed
 	deploy/setup.sh
