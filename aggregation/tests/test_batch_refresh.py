@@ -33,8 +33,11 @@ def sources(symbol: str) -> dict[str, str | None]:
 
 def test_it_refreshes_many_assets_at_once():
     symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"]
-    assert prices_refresh(symbols=symbols, deadline=time.monotonic() + 2) == 4
-    assert all(set(sources(symbol).values()) == {None} for symbol in symbols)
+    # A round's deadline, not a speed target: on a loaded machine a process's first round also
+    # opens its connections to six venues.
+    assert prices_refresh(symbols=symbols, deadline=time.monotonic() + 5) == 4
+    reasons = {symbol: sources(symbol) for symbol in symbols}
+    assert all(set(each.values()) == {None} for each in reasons.values()), reasons
 
 
 def test_a_venue_failing_for_some_symbols_only_is_excluded_for_those_only(binance):
