@@ -63,8 +63,9 @@ class LimitState(TypedDict):
 
 
 def hold(name: str, limit: Limit, cost: int, *, hot: bool, deadline: float) -> RateLimited | None:
-    """Take cost from venue name's budget, waiting for room until deadline (a monotonic
-    time); return None when the call may be made, else why it may not."""
+    """Take cost from venue name's budget, waiting for room until a step before deadline (a
+    monotonic time, the round's), so that the round hears why; return None when the call may
+    be made, else why it may not."""
     waiting = _waiting(name)
     if waiting is not None:
         until, why = waiting
@@ -75,7 +76,7 @@ def hold(name: str, limit: Limit, cost: int, *, hot: bool, deadline: float) -> R
     while True:
         if _take(name, limit, cost, spare):
             return None
-        if time.monotonic() + _STEP_SECONDS > deadline:
+        if time.monotonic() + 2 * _STEP_SECONDS > deadline:
             break
         time.sleep(_STEP_SECONDS)
     VENUE_HELD.labels(exchange=name).inc()
