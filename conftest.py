@@ -93,7 +93,7 @@ def dynamodb_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     port = free_port()
     # DynamoDB Local writes a metadata file into its working directory, even in memory.
     workdir = tmp_path_factory.mktemp("dynamodb")
-    with _serving(dynamodb_command(port, db_path=None), port, timeout=60, cwd=workdir):
+    with _serving(dynamodb_command(port, db_path=None, brief=True), port, timeout=60, cwd=workdir):
         yield f"http://127.0.0.1:{port}"
 
 
