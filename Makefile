@@ -75,8 +75,11 @@ $(AWS_VENV)/installed: deploy/aws/requirements.txt $(VENV)/installed
 
 # uv installs the pinned packages (the same ones pip would) in 8 s where pip takes 28 s.
 # Byte-compiled at install: the tests' many processes then never compile a module.
-$(VENV)/installed: requirements.txt requirements-dev.txt
-	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.9
+$(VENV)/installed: requirements.txt requirements-dev.txt | $(UV)
 	$(UV) pip install --quiet --python $(PY) --compile-bytecode -r requirements-dev.txt
 	touch $@
+
+# A rule of its own, so that a virtualenv made before uv was used gets it too.
+$(UV):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.9
