@@ -181,8 +181,12 @@ def _call(
     """Make one HTTP call for pairs within the venue's limit; return each symbol's result
     and note its outcome."""
     cost, now = adapter.cost(len(pairs)), time.monotonic()
-    # A hot round publishes on time, the venue's last good quote standing in, not late.
-    room_by = min(deadline, now + settings.PRICEHUB_VENUE_HOT_WAIT_SECONDS) if hot else deadline
+    # Waiting for room ends a step before the round's deadline, so that the round hears why
+    # the call was not made; a hot round publishes on time, the venue's last good quote
+    # standing in, not late.
+    room_by = deadline - limits.STEP_SECONDS
+    if hot:
+        room_by = min(room_by, now + settings.PRICEHUB_VENUE_HOT_WAIT_SECONDS)
     if deadline > now and (
         held := limits.hold(exchange.name, adapter.limit, cost, hot=hot, deadline=room_by)
     ):

@@ -36,7 +36,7 @@ from exchanges.quotes import RateLimited
 
 logger = logging.getLogger(__name__)
 
-_STEP_SECONDS = 0.05  # how often a call waiting for room in its budget looks again
+STEP_SECONDS = 0.05  # how often a call waiting for room in its budget looks again
 _local = MemoryStorage()  # the budgets while Redis is unreachable
 _alone: set[str] = set()  # the venues whose budget this process keeps alone, and has said so
 
@@ -63,9 +63,8 @@ class LimitState(TypedDict):
 
 
 def hold(name: str, limit: Limit, cost: int, *, hot: bool, deadline: float) -> RateLimited | None:
-    """Take cost from venue name's budget, waiting for room until a step before deadline (a
-    monotonic time, the round's), so that the round hears why; return None when the call may
-    be made, else why it may not."""
+    """Take cost from venue name's budget, waiting for room until deadline (a monotonic
+    time); return None when the call may be made, else why it may not."""
     waiting = _waiting(name)
     if waiting is not None:
         until, why = waiting
@@ -76,9 +75,9 @@ def hold(name: str, limit: Limit, cost: int, *, hot: bool, deadline: float) -> R
     while True:
         if _take(name, limit, cost, spare):
             return None
-        if time.monotonic() + 2 * _STEP_SECONDS > deadline:
+        if time.monotonic() + STEP_SECONDS > deadline:
             break
-        time.sleep(_STEP_SECONDS)
+        time.sleep(STEP_SECONDS)
     VENUE_HELD.labels(exchange=name).inc()
     _count(name, "held")
     kept = f", {settings.PRICEHUB_VENUE_HOT_RESERVE:.0%} of it kept for hot assets" if spare else ""

@@ -197,7 +197,7 @@ def test_without_limits_nothing_is_held(venue_urls, settings):
 
 
 def test_a_hot_call_waits_for_room_briefly_and_others_until_their_deadline(venue_urls, settings):
-    settings.PRICEHUB_VENUE_HOT_WAIT_SECONDS = 0.35  # held back a step (50 ms) before it ends
+    settings.PRICEHUB_VENUE_HOT_WAIT_SECONDS = 0.25
     coinbase, limit = venue("coinbase", venue_urls), get_adapter("coinbase").limit
     for _ in range(10):
         assert limits.hold("coinbase", limit, 1, hot=True, deadline=time.monotonic()) is None
