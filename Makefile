@@ -15,8 +15,8 @@ run: setup
 test:
 	$(MAKE) --no-print-directory -j2 aws tests
 
-# Two test processes: three took 3:01 instead of 3:10, but the accuracy test's fault-free error
-# then missed its bound once in three runs (docs/operations.md).
+# Two test processes: three took 3:01 instead of 3:10, but under three the accuracy test's
+# fault-free error has missed its bound (once in three earlier runs; docs/operations.md).
 tests: setup browser lint
 	$(PY) -m pytest --numprocesses 2 --ignore deploy/tests/test_aws.py
 
