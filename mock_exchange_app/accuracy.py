@@ -103,6 +103,7 @@ class Row:
     converged_p95_seconds: float | None = None  # a jump's, from its end; None for others
     samples: int = 0  # prices measured
     rounds: tuple[float, ...] = ()  # a steady scenario's mean error in each round
+    worst: tuple[AggregatedPrice, Decimal] | None = None  # the price furthest from its truth
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,9 +176,13 @@ class _Errors:
     rounds: list[float] = field(default_factory=list)  # each round's mean of ours
     used: int = 0  # sources of the last price sampled; 0 when none was published
     converged: float | None = None  # a jump scenario's p95
+    worst: tuple[AggregatedPrice, Decimal] | None = None
 
     def add(self, price: AggregatedPrice, truth: Decimal) -> None:
-        self.ours.append(_bps(price.price, truth))
+        error = _bps(price.price, truth)
+        if not self.ours or error > max(self.ours):
+            self.worst = price, truth
+        self.ours.append(error)
         quotes = [s for s in price.sources if s.price is not None and s.volume is not None]
         self.plain.append(_bps(vwap(quotes), truth))
         unconverted = [replace(s, price=s.price / (s.rate or 1)) for s in quotes]
@@ -197,6 +202,7 @@ class _Errors:
             converged_p95_seconds=self.converged,
             samples=len(ours),
             rounds=tuple(self.rounds),
+            worst=self.worst,
         )
 
 
@@ -268,17 +274,6 @@ class _Sampler:
         return true_price(self.exchanges[0].base_url, self.asset.symbol, at=at)
 
 
-def largest_venue(symbol: str, exchanges: Sequence[Exchange]) -> str:
-    """Return the venue with the most volume in the asset's latest price (the first venue
-    when it has none)."""
-    price = price_cache.latest_prices([symbol]).get(symbol)
-    volumes: dict[str, Decimal] = {exchange.name: Decimal(0) for exchange in exchanges}
-    for source in price.used if price else []:
-        if source.exchange in volumes and source.volume is not None:
-            volumes[source.exchange] += source.volume
-    return max(volumes, key=lambda name: volumes[name])
-
-
 def _published(symbol: str, *, since: datetime) -> AggregatedPrice | None:
     """Return the asset's latest published price if aggregated since `since`."""
     price = price_cache.latest_prices([symbol]).get(symbol)
@@ -297,4 +292,8 @@ def _p95(values: Sequence[float]) -> float:
 
 
 def _bps(price: Decimal, truth: Decimal) -> float:
-    return float(abs(price - truth) / truth * 10_000)
+    return abs(signed_bps(price, truth))
+
+
+def signed_bps(price: Decimal, truth: Decimal) -> float:
+    return float((price - truth) / truth * 10_000)

@@ -1,9 +1,14 @@
-"""The accuracy harness's order of scenarios, and its targets judged from rows alone."""
+"""The accuracy harness's order of scenarios, its targets judged from rows alone, and the
+worst price it shows."""
 
 from __future__ import annotations
 
-from mock_exchange_app.accuracy import Row, Scenario, in_rounds
-from mock_exchange_app.management.commands.accuracy import targets
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from aggregation.price import AggregatedPrice, Source
+from mock_exchange_app.accuracy import Row, Scenario, _Errors, in_rounds
+from mock_exchange_app.management.commands.accuracy import sample, targets
 
 
 def row(name: str, mean: float | None, converged: float | None = None) -> Row:
@@ -45,4 +50,33 @@ def test_steady_scenarios_are_measured_in_turn_every_other_round_reversed_then_t
         *("all down", "binance down", "none"),
         *("none", "binance down", "all down"),
         "jumps of 2 %",
+    ]
+
+
+def price_of(value: str, rate: str) -> AggregatedPrice:
+    usd = Source("kraken", "used", price=Decimal(value), volume=Decimal(2), market="XXBTZUSD")
+    usdt = Source(
+        "binance",
+        "used",
+        price=Decimal(value),
+        volume=Decimal(6),
+        market="BTCUSDT",
+        rate=Decimal(rate),
+        rate_age=Decimal("0.8"),
+        weight=Decimal("0.75"),
+    )
+    at = datetime(2026, 12, 5, 12, 0, 1, 250_000, tzinfo=UTC)
+    return AggregatedPrice("BTCUSD", Decimal(value), "vwap", at, at, (usd, usdt))
+
+
+def test_a_scenario_keeps_its_price_furthest_from_the_truth_and_shows_what_made_it():
+    errors = _Errors()
+    for value in ("100010", "103000", "99990"):
+        errors.add(price_of(value, "1.0001"), Decimal(100000))
+    worst, truth = errors.row("USDT at 0.97 USD").worst
+    assert (worst.price, truth) == (Decimal(103000), Decimal(100000))
+    assert sample(worst, truth).splitlines() == [
+        "+300.00 bps, 103000 against 100000 at 2026-12-05T12:00:01.250+00:00",
+        "  kraken XXBTZUSD: +300.0 bps, weight None",
+        "  binance BTCUSDT: +300.0 bps at rate 1.0001 (0.8 s old), weight 0.75",
     ]

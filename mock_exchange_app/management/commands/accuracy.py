@@ -1,13 +1,25 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from aggregation import price_cache
 from aggregation.models import Asset
+from aggregation.price import AggregatedPrice
 from exchanges.models import Exchange
-from mock_exchange_app.accuracy import FAULTS, Options, Row, largest_venue, measure, scenarios
+from mock_exchange_app.accuracy import (
+    CONVERGED_BPS,
+    FAULTS,
+    Options,
+    Row,
+    measure,
+    scenarios,
+    signed_bps,
+)
 
 TABLE = "{:<34} {:>4} {:>4} {:>9} {:>11} {:>8} {:>8} {:>9} {:>9} {:>8} {:>10}"
 HEADER = ("", "used", "n", "mean bps", "rounds", "p95 bps", "vs none", "plain bps", "plain p95")
@@ -76,6 +88,38 @@ class Command(BaseCommand):
         self.stdout.write("")
         for ok, text in targets(rows, options["venue"]):
             self.stdout.write(f"{'PASS' if ok else 'MISS'}  {text}")
+        # A steady scenario's price past CONVERGED_BPS is a fault PriceHub let through: show
+        # what it was made of (a jump's first samples are that far by design).
+        for row in rows:
+            if row.worst is not None and row.converged_p95_seconds is None:
+                price, truth = row.worst
+                if abs(signed_bps(price.price, truth)) > CONVERGED_BPS:
+                    self.stdout.write(f"\nWorst price of {row.scenario}: {sample(price, truth)}")
+
+
+def largest_venue(symbol: str, exchanges: Sequence[Exchange]) -> str:
+    """Return the venue with the most volume in the asset's latest price (the first venue
+    when it has none)."""
+    price = price_cache.latest_prices([symbol]).get(symbol)
+    volumes: dict[str, Decimal] = {exchange.name: Decimal(0) for exchange in exchanges}
+    for source in price.used if price else []:
+        if source.exchange in volumes and source.volume is not None:
+            volumes[source.exchange] += source.volume
+    return max(volumes, key=lambda name: volumes[name])
+
+
+def sample(price: AggregatedPrice, truth: Decimal) -> str:
+    """Return a price's error and its used sources, one a line: enough to tell a late venue
+    from a stale rate."""
+    at = price.aggregated_at.isoformat(timespec="milliseconds")
+    lines = [f"{signed_bps(price.price, truth):+.2f} bps, {price.price} against {truth} at {at}"]
+    for source in price.used:
+        rate = "" if source.rate is None else f" at rate {source.rate} ({source.rate_age} s old)"
+        error = signed_bps(source.price, truth)
+        lines.append(
+            f"  {source.exchange} {source.market}: {error:+.1f} bps{rate}, weight {source.weight}"
+        )
+    return "\n".join(lines)
 
 
 def targets(rows: list[Row], venue: str) -> list[tuple[bool, str]]:
