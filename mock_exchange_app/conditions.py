@@ -5,8 +5,10 @@ PUT /sim/market changes them for every venue, whichever one it is sent to, for e
 {"rates": {"USDT": "0.97"}} (a depeg), {"volatility": 3}, {"jump": {"base": "BTC",
 "percent": -2, "seconds": 5}} or {"lag": {"kraken": 3}}; DELETE /sim/market puts the defaults
 back. The changes are kept in order in one file every venue process reads, SIM_MARKET_FILE, and
-each takes effect LEAD_SECONDS after it was made (its `at`): every process has read the file
-again by then, so that the truth and every venue's books agree exactly.
+each takes effect LEAD_SECONDS after it was made (its `at`), a reset too: every process has read
+the file again by then, so that the truth and every venue's books agree exactly. A reset drops
+the changes before the reset before it, so the truth of any moment since the last but one reset
+is told as it was.
 """
 
 from __future__ import annotations
@@ -16,27 +18,20 @@ import math
 import os
 import threading
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-DEFAULT_RATES = {"USDT": Decimal(1), "EUR": Decimal("1.08")}  # USD a unit
+from mock_exchange_app.market_change import DEFAULT_RATES, parsed
+
 LEAD_SECONDS = 0.25
 _REREAD_SECONDS = 0.05  # how often a process looks at the file: well within LEAD_SECONDS
 _MAX_CHANGES = 500  # a market with more is reset (DELETE) before it takes another
-_RATES = (Decimal("0.01"), Decimal(100))
-_VOLATILITY = (Decimal(0), Decimal(100))
-_JUMP_PERCENT = (Decimal(-50), Decimal(100))
-_JUMP_SECONDS = (Decimal("0.1"), Decimal(3600))
-_LAG_SECONDS = (Decimal(0), Decimal(60))
-USAGE = (
-    'the body sets any of {"rates": {"USDT": "0.97"}}, {"volatility": 3}, '
-    '{"jump": {"base": "BTC", "percent": -2, "seconds": 5}} and {"lag": {"kraken": 3}}'
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +51,54 @@ class Jump:
 
 @dataclass(frozen=True, slots=True)
 class Conditions:
-    """The market's changes, in the order made, each from its time (epoch seconds) on."""
+    """The market's changes, in the order made, each from its time (epoch seconds) on; a
+    reset ({"reset": True}) puts the defaults back from its own time on."""
+
+    changes: tuple[tuple[float, Mapping[str, Any]], ...] = ()
+    _starts: tuple[float, ...] = field(init=False)  # of each epoch: the first, then each reset's
+    _epochs: tuple[_Epoch, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        starts: list[float] = [-math.inf]
+        epochs: list[list[tuple[float, Mapping[str, Any]]]] = [[]]
+        for at, change in self.changes:
+            if change.get("reset"):
+                starts.append(at)
+                epochs.append([])
+            else:
+                epochs[-1].append((at, change))
+        object.__setattr__(self, "_starts", tuple(starts))
+        object.__setattr__(self, "_epochs", tuple(_Epoch(tuple(each)) for each in epochs))
+
+    def moved(self, base: str, t: float, walk: Callable[[float], float], scale: float) -> float:
+        """Return the factor by which the conditions move the truth of an asset of base at t
+        (_Epoch.moved)."""
+        return self._at(t).moved(base, t, walk, scale)
+
+    def rates(self, t: float) -> dict[str, Decimal]:
+        """Return the currencies' rates at t, USD a unit."""
+        return self._at(t).rates(t)
+
+    def lag(self, venue: str, t: float) -> float:
+        """Return how many seconds late the venue follows the truth at t."""
+        return self._at(t).lag(venue, t)
+
+    def shown(self) -> dict[str, Any]:
+        """Return the conditions once every change has taken effect, as /sim/market shows them."""
+        return self._epochs[-1].shown()
+
+    def since_reset(self) -> tuple[tuple[float, Mapping[str, Any]], ...]:
+        """Return the changes from the last reset on, that reset first (all without one)."""
+        resets = [n for n, (_, change) in enumerate(self.changes) if change.get("reset")]
+        return self.changes[resets[-1] if resets else 0 :]
+
+    def _at(self, t: float) -> _Epoch:
+        return self._epochs[bisect_right(self._starts, t) - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class _Epoch:
+    """The market's changes between two resets, in the order made, each from its time on."""
 
     changes: tuple[tuple[float, Mapping[str, Any]], ...] = ()
     jumps: tuple[Jump, ...] = field(init=False)
@@ -104,7 +146,6 @@ class Conditions:
         return lag
 
     def shown(self) -> dict[str, Any]:
-        """Return the conditions once every change has taken effect, as /sim/market shows them."""
         last = math.inf
         lags = {venue for _, change in self.changes for venue in change.get("lag", {})}
         return {
@@ -149,8 +190,8 @@ def current() -> Conditions:
 def control(
     method: str, body: bytes, now: float, *, venues: Collection[str], bases: Collection[str]
 ) -> tuple[int, Any]:
-    """Answer /sim/market: GET shows the conditions, PUT makes a change (from now +
-    LEAD_SECONDS), DELETE puts the defaults back."""
+    """Answer /sim/market: GET shows the conditions, PUT makes a change and DELETE puts the
+    defaults back, each from now + LEAD_SECONDS."""
     if method == "GET":
         return 200, current().shown()
     if method not in ("PUT", "DELETE"):
@@ -159,17 +200,18 @@ def control(
     if path is None:
         return 409, {"error": "SIM_MARKET_FILE is not set: the venues share no market control"}
     if method == "DELETE":
-        path.unlink(missing_ok=True)
-        return 200, _keep(Conditions())
-    try:
-        change = _parsed(body, venues=venues, bases=bases)
-    except ValueError as error:
-        return 400, {"error": str(error)}
-    changes = _load(path).changes if path.exists() else ()
-    if len(changes) >= _MAX_CHANGES:
+        change: dict[str, Any] = {"reset": True}
+    else:
+        try:
+            change = parsed(body, venues=venues, bases=bases)
+        except ValueError as error:
+            return 400, {"error": str(error)}
+    known = _load(path) if path.exists() else Conditions()
+    if method == "PUT" and len(known.since_reset()) >= _MAX_CHANGES:
         return 409, {"error": f"the market holds {_MAX_CHANGES} changes; DELETE it first"}
     at = now + LEAD_SECONDS
-    conditions = Conditions((*changes, (at, change)))
+    kept = known.since_reset() if method == "DELETE" else known.changes
+    conditions = Conditions((*kept, (at, change)))
     temporary = path.with_suffix(".tmp")
     stored = [{"at": when, **each} for when, each in conditions.changes]
     temporary.write_text(json.dumps({"changes": stored}))
@@ -195,72 +237,6 @@ def _load(path: Path) -> Conditions:
 def _file() -> Path | None:
     raw = os.environ.get("SIM_MARKET_FILE")
     return Path(raw) if raw else None
-
-
-def _parsed(body: bytes, *, venues: Collection[str], bases: Collection[str]) -> dict[str, Any]:
-    """Return the change the body asks for, in the file's form (numbers as strings)."""
-    try:
-        given = json.loads(body or b"{}")
-    except ValueError:
-        raise ValueError(USAGE) from None
-    if not isinstance(given, dict) or not given or set(given) - set(_PARTS):
-        raise ValueError(USAGE)
-    return {key: _PARTS[key](value, venues, bases) for key, value in given.items()}
-
-
-def _rates(value: Any, _venues: Collection[str], _bases: Collection[str]) -> dict[str, str]:
-    rates = _mapping(value, "rates maps currencies to USD a unit")
-    for code in rates:
-        if code not in DEFAULT_RATES:
-            raise ValueError(f"{code} has no rate of its own; rates: {', '.join(DEFAULT_RATES)}")
-    return {code: _number(code, raw, _RATES) for code, raw in rates.items()}
-
-
-def _volatility(value: Any, _venues: Collection[str], _bases: Collection[str]) -> str:
-    return _number("volatility", value, _VOLATILITY)
-
-
-def _jump(value: Any, _venues: Collection[str], bases: Collection[str]) -> dict[str, str]:
-    shape = 'jump is {"base": "BTC", "percent": -2, "seconds": 5}'
-    jump = _mapping(value, shape)
-    if set(jump) != {"base", "percent", "seconds"}:
-        raise ValueError(shape)
-    if jump["base"] not in bases:
-        raise ValueError(f"jump: no asset {jump['base']!r} is listed")
-    return {
-        "base": jump["base"],
-        "percent": _number("jump percent", jump["percent"], _JUMP_PERCENT),
-        "seconds": _number("jump seconds", jump["seconds"], _JUMP_SECONDS),
-    }
-
-
-def _lag(value: Any, venues: Collection[str], _bases: Collection[str]) -> dict[str, str]:
-    lag = _mapping(value, "lag maps venues to seconds")
-    if unknown := set(lag) - set(venues):
-        raise ValueError(f"lag: no venue {sorted(unknown)[0]!r}; venues: {', '.join(venues)}")
-    return {venue: _number(f"{venue} lag", raw, _LAG_SECONDS) for venue, raw in lag.items()}
-
-
-_PARTS = {"rates": _rates, "volatility": _volatility, "jump": _jump, "lag": _lag}
-
-
-def _mapping(value: Any, error: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict) or not value:
-        raise ValueError(error)
-    return value
-
-
-def _number(name: str, raw: Any, bounds: tuple[Decimal, Decimal]) -> str:
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise ValueError(f"{name}: {raw!r} is not a number")
-    try:
-        value = Decimal(str(raw))
-    except InvalidOperation:
-        raise ValueError(f"{name}: {raw!r} is not a number") from None
-    low, high = bounds
-    if not value.is_finite() or not low <= value <= high:
-        raise ValueError(f"{name}: from {low} to {high}")
-    return str(value)
 
 
 def _iso(t: float) -> str:

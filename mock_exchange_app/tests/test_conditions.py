@@ -52,6 +52,31 @@ def test_changes_take_effect_from_their_time():
     assert conditions.lag("binance", 30) == 0
 
 
+def test_a_reset_puts_the_defaults_back_from_its_time_and_keeps_what_came_before():
+    depeg, reset = (10.0, {"rates": {"USDT": "0.97"}}), (20.0, {"reset": True})
+    lag = (30.0, {"lag": {"kraken": "3"}})
+    conditions = Conditions((depeg, reset, lag))
+    assert [conditions.rates(t)["USDT"] for t in (9, 19, 20)] == [1, Decimal("0.97"), 1]
+    assert (conditions.lag("kraken", 29), conditions.lag("kraken", 30)) == (0, 3)
+    assert conditions.shown()["rates"]["USDT"] == "1"
+    assert conditions.since_reset() == (reset, lag)
+
+
+def test_a_reset_sent_to_one_venue_takes_effect_everywhere_at_its_time(venues, market):
+    change(market, rates={"USDT": "0.97"})
+    before = time.time()
+    depegged = truth(venues, "USDTUSD", before)
+    answer = requests.delete(market, timeout=5)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rates"]["USDT"] == "1"
+    # Another venue still quotes the depeg until the reset's time, and tells the truth of a
+    # moment before it as it was.
+    assert truth(venues, "USDTUSD") == depegged == Decimal("0.97")
+    time.sleep(LEAD_SECONDS)
+    assert truth(venues, "USDTUSD") == 1
+    assert truth(venues, "USDTUSD", before) == depegged
+
+
 def test_a_jump_moves_the_truth_of_every_market_of_its_base_exactly(venues, market):
     later = time.time() + 30
     quiet = {symbol: truth(venues, symbol, later) for symbol in ("BTCUSDT", "BTCUSD", "ETHUSDT")}

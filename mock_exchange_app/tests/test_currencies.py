@@ -12,8 +12,9 @@ import requests
 
 from mock_exchange_app import currencies
 from mock_exchange_app import market as simulated
-from mock_exchange_app.conditions import LEAD_SECONDS, USAGE
+from mock_exchange_app.conditions import LEAD_SECONDS
 from mock_exchange_app.market import VENUES
+from mock_exchange_app.market_change import USAGE
 
 
 def get(url: str, **params: str) -> dict:
