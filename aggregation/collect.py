@@ -7,7 +7,7 @@ Every venue is asked once for every asset of a refresh, in as few calls as it al
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -73,7 +73,29 @@ def quotes_collect(
         symbol: [(origin, answer(origin, ask)) for origin, ask in entries]
         for symbol, entries in wanted.items()
     }
-    return now, _with_last_good(assets, named, now)
+    return now, _with_last_good(assets, named, now), rates
+
+
+def at_rates(
+    asset: Asset, results: Results, rates: Mapping[str, conversion.Rate], now: datetime
+) -> Results:
+    """Return the asset's results with each new converted quote at `rates`, or excluded when a
+    rate it needs is no longer usable (conversion.convert); a kept quote stays as published."""
+    max_age = timedelta(seconds=settings.PRICEHUB_RATE_MAX_AGE_SECONDS)
+    found: list[tuple[Origin, Quote | ExchangeError]] = []
+    for origin, result in results:
+        if origin.rate is None or not isinstance(result, Quote) or result.kept_for is not None:
+            found.append((origin, result))
+            continue
+        rate = conversion.convert(origin.quote, asset.quote, rates, now=now, max_age=max_age)
+        if isinstance(rate, conversion.Unconvertible):
+            found.append((origin, ExchangeError(rate.detail, reason="no_conversion")))
+            continue
+        again = replace(origin, rate=rate.rate / origin.rate)  # from the old rate to the new
+        found.append(
+            (replace(origin, rate=rate.rate, rate_age=rate.age), _converted(result, again))
+        )
+    return found
 
 
 def _rates(

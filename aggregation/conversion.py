@@ -1,8 +1,9 @@
 """Pure: a market quoted in one currency priced in another, through the rates PriceHub
 aggregates itself (the price of its USDTUSD, USDCUSD, EURUSD, ... assets), never at par.
 
-rate(Q -> P) = usd(Q) / usd(P), where usd(USD) is 1 and usd(C) the latest price of asset CUSD,
-for the currencies PriceHub converts through (RATE_CURRENCIES). A market quoted in another
+rate(Q -> P) = usd(Q) / usd(P), where usd(USD) is 1 and usd(C) the price of asset CUSD, for the
+currencies PriceHub converts through (RATE_CURRENCIES): the one a refresh of CUSD has just made
+in the same round (aggregation/services.py), else the latest. A market quoted in another
 currency is not used; one whose rate has no price yet, is older than the limit or whose asset's
 last refresh failed (no quorum) is excluded, with why. USDT's own price comes from USD books
 alone, and another currency's from its USD books and its USDT ones, so that no rate ever rests
@@ -43,6 +44,11 @@ class Unconvertible:
 def rate_asset(code: str) -> str:
     """Return the symbol of the asset whose price is a currency's rate: USDT -> USDTUSD."""
     return f"{code}USD"
+
+
+def rate_of(base: str, quote: str, currencies: Collection[str]) -> str | None:
+    """Return the currency whose rate an asset's price is (USDT for USDTUSD), or None."""
+    return base if quote == "USD" and base in currencies else None
 
 
 def usable(base: str, quote: str, pricing: str, currencies: Collection[str]) -> bool:

@@ -2,10 +2,11 @@
 
 One asset (POST /refresh, the admin, manage.py refresh) or many at once (the beat's batches):
 either way each venue is asked once for every asset, in as few calls as it allows
-(aggregation/collect.py), each asset is aggregated on its own, and the prices are published in
-one Redis round trip, then handed to the history backlog, which its own worker records: a
-refresh never waits on DynamoDB. A refresh on demand (POST /refresh) shares: a price younger
-than REFRESH_FRESH_SECONDS is its answer, and calls for an asset being refreshed wait for that
+(aggregation/collect.py), each asset is aggregated on its own (the rates first, so that the
+others convert at the rates of the same moment), and the prices are published in one Redis
+round trip, then handed to the history backlog, which its own worker records: a refresh never
+waits on DynamoDB. A refresh on demand (POST /refresh) shares: a price younger than
+REFRESH_FRESH_SECONDS is its answer, and calls for an asset being refreshed wait for that
 round's price instead of starting another.
 """
 
@@ -14,12 +15,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from aggregation import price_cache
+from django.conf import settings
+
+from aggregation import conversion, price_cache
 from aggregation.aggregate import NoQuorum, aggregate
-from aggregation.collect import quotes_collect
+from aggregation.collect import at_rates, quotes_collect
 from aggregation.history import backlog
 from aggregation.models import Asset
 from aggregation.price import (
@@ -140,13 +144,23 @@ def _refresh(
     assets: Sequence[Asset], exchanges: Sequence[Exchange], *, deadline: float, hot: bool
 ) -> tuple[list[AggregatedPrice], list[NoQuorum]]:
     started = time.monotonic()
-    now, named = quotes_collect(assets, exchanges, deadline=deadline, hot=hot)
+    now, named, rates = quotes_collect(assets, exchanges, deadline=deadline, hot=hot)
     prices, failures = [], []
-    for asset in assets:
+    fresh: set[str] = set()  # the currencies whose rates this round has made
+    for asset, code in _rates_first(assets):
+        results = at_rates(asset, named[asset.symbol], rates, now) if fresh else named[asset.symbol]
         try:
-            prices.append(aggregate(asset.symbol, named[asset.symbol], rules=asset.rules, now=now))
+            price = aggregate(asset.symbol, results, rules=asset.rules, now=now)
         except NoQuorum as exc:
             failures.append(exc)
+            if code in rates:
+                rates[code] = replace(rates[code], failed_at=now)
+                fresh.add(code)
+            continue
+        prices.append(price)
+        if code is not None:
+            rates[code] = conversion.Rate(price.price, now)
+            fresh.add(code)
     published = price_cache.publish(
         prices, [RefreshFailure(exc.symbol, now, str(exc), exc.sources) for exc in failures]
     )
@@ -156,6 +170,17 @@ def _refresh(
     for exc in failures:
         _observe("no_quorum", exc.sources, started)
     return prices, failures
+
+
+def _rates_first(assets: Sequence[Asset]) -> list[tuple[Asset, str | None]]:
+    """Return each asset with the currency whose rate its price is, the rates first (USDT's,
+    which the others rest on, before them), so that an asset of the round quoted through one
+    converts at the rate made of the same moment's quotes."""
+    currencies = settings.PRICEHUB_RATE_CURRENCIES
+    coded = [(asset, conversion.rate_of(asset.base, asset.quote, currencies)) for asset in assets]
+    return sorted(
+        coded, key=lambda each: 2 if each[1] is None else int(each[1] != conversion.ANCHOR)
+    )
 
 
 def _observe(outcome: str, sources: Sequence[Source], started: float) -> None:

@@ -264,11 +264,11 @@ class _Sampler:
         return _published(self.asset.symbol, since=since)
 
     def _refresh(self) -> None:
-        # The rates first, so that the asset converts at rates made a moment before, as hot.
-        rates = [rate_asset(code) for code in settings.PRICEHUB_RATE_CURRENCIES]
-        for symbols in (rates, [self.asset.symbol]):
-            with suppress(RefreshError):
-                prices_refresh(symbols=symbols, deadline=own_timeouts(self.exchanges), hot=True)
+        # The asset and its rates in one round, as the beat's hot batch refreshes them.
+        symbols = [rate_asset(code) for code in settings.PRICEHUB_RATE_CURRENCIES]
+        with suppress(RefreshError):
+            deadline = own_timeouts(self.exchanges)
+            prices_refresh(symbols=[*symbols, self.asset.symbol], deadline=deadline, hot=True)
 
     def _truth(self, at: datetime) -> Decimal:
         return true_price(self.exchanges[0].base_url, self.asset.symbol, at=at)

@@ -1,14 +1,19 @@
-"""Pure: which markets an asset may use, and the rate that brings their prices into its
-currency, or why there is none."""
+"""Pure: which markets an asset may use, the rate that brings their prices into its currency,
+or why there is none, and a round's quotes converted again at the rates it made itself."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from aggregation.conversion import Conversion, Rate, Unconvertible, convert, usable
+from aggregation.aggregate import Origin
+from aggregation.collect import at_rates
+from aggregation.conversion import Conversion, Rate, Unconvertible, convert, rate_of, usable
+from aggregation.models import Asset
+from exchanges.quotes import ExchangeError, Quote
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 CURRENCIES = ("USDT", "USDC", "EUR")
@@ -58,4 +63,36 @@ def test_a_rate_whose_last_refresh_failed_is_not_used():
     failed = {"USDT": Rate(Decimal(1), NOW - timedelta(seconds=1), failed_at=NOW)}
     assert convert("USDT", "USD", failed, now=NOW, max_age=timedelta(seconds=10)) == Unconvertible(
         "the USDT/USD rate's last refresh had no quorum; USDTUSD's last price is not used"
+    )
+
+
+def test_an_asset_whose_price_is_a_rate_names_its_currency():
+    assert rate_of("USDT", "USD", CURRENCIES) == "USDT"
+    assert rate_of("USDT", "EUR", CURRENCIES) is None
+    assert rate_of("BTC", "USD", CURRENCIES) is None
+
+
+def converted(venue: str, price: str, rate: str, kept: ExchangeError | None = None) -> tuple:
+    origin = Origin(venue, "BTCUSDT", "USDT", Decimal(rate), Decimal(1))
+    quote = Quote(venue, "BTCUSD", Decimal(price), None, Decimal("100.2"), Decimal(3), NOW, NOW)
+    return origin, replace(quote, kept_for=kept)
+
+
+def test_a_round_s_quotes_convert_again_at_the_rate_it_has_just_made():
+    btcusd = Asset(symbol="BTCUSD", base="BTC", quote="USD")
+    usd = (Origin("coinbase", "BTC-USD", "USD"), converted("coinbase", "97", "1")[1])
+    timeout = ExchangeError("timed out", reason="timeout")
+    kept = converted("kraken", "100", "1", kept=timeout)
+    results = [usd, converted("binance", "100", "1"), kept]
+    made = {"USDT": Rate(Decimal("0.97"), NOW)}
+    again = at_rates(btcusd, results, made, NOW)
+    assert (again[0], again[2]) == (usd, kept)  # in USD already; a kept quote as published
+    origin, quote = again[1]
+    assert (origin.rate, origin.rate_age) == (Decimal("0.97"), Decimal(0))
+    assert (quote.price, quote.bid, quote.ask) == (Decimal(97), None, Decimal("97.194"))
+    failed = {"USDT": Rate(Decimal("0.97"), NOW, failed_at=NOW)}
+    origin, error = at_rates(btcusd, results, failed, NOW)[1]
+    assert (error.reason, str(error)) == (
+        "no_conversion",
+        "the USDT/USD rate's last refresh had no quorum; USDTUSD's last price is not used",
     )

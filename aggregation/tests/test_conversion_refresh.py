@@ -13,8 +13,10 @@ import requests
 from aggregation import price_cache
 from aggregation.aggregate import NoQuorum
 from aggregation.models import Asset
-from aggregation.services import price_refresh
+from aggregation.services import price_refresh, prices_refresh
 from exchanges import catalogue
+from exchanges.client import own_timeouts
+from exchanges.models import Exchange
 from mock_exchange_app.control import clear_faults, reset_market, set_fault, set_market
 
 pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
@@ -101,6 +103,26 @@ def test_a_usdt_depeg_moves_btcusd_with_it_and_never_takes_usdt_at_par(venues):
     assert bps(price.price, true) <= WITHIN_BPS
     par = sum(s.price / s.rate for s in price.used if s.quote == "USDT") / len(rates)
     assert bps(par, true) > 250  # what taking USDT at par would give
+
+
+@pytest.mark.usefixtures("usd_assets")
+def test_a_round_of_an_asset_and_its_rates_converts_at_the_rate_it_has_just_made(venues):
+    for rate in ("USDTUSD", "USDCUSD"):
+        price_refresh(symbol=rate)  # at par, before the depeg
+    set_market(venues["kraken"], rates={"USDT": "0.97"})
+    deadline = own_timeouts(list(Exchange.objects.filter(enabled=True)))
+    # BTCUSD first: the round makes its rates before it all the same.
+    prices_refresh(symbols=["BTCUSD", "USDCUSD", "USDTUSD"], deadline=deadline)
+    price = price_cache.latest_price("BTCUSD")
+    assert abs(own_rate("USDT") - Decimal("0.97")) < Decimal("0.001")
+    converted = [s for s in price.used if s.quote in ("USDT", "USDC")]
+    assert len(converted) == 10
+    for source in converted:
+        assert abs(source.rate / own_rate(source.quote) - 1) < Decimal("1e-9"), source
+        assert source.rate_age == 0, source
+    at = int(price.aggregated_at.timestamp() * 1000)
+    answer = requests.get(f"{venues['coinbase']}/sim/truth/BTCUSD?at={at}", timeout=5)
+    assert bps(price.price, Decimal(answer.json()["price"])) <= WITHIN_BPS
 
 
 @pytest.mark.usefixtures("usd_assets")
