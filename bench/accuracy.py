@@ -4,12 +4,11 @@ table printed and written to bench/results/accuracy.md."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from bench import tools
+from bench import stack, tools
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSET = "BTCUSD"
@@ -19,7 +18,7 @@ def run(*, started: dt.datetime, commit: str, machine: str) -> str:
     """Run every accuracy scenario on the running stack; print and write its table."""
     command = [sys.executable, "manage.py", "accuracy", "--asset", ASSET]
     done = subprocess.run(  # noqa: S603
-        command, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, check=False
+        command, cwd=ROOT, env=stack.environment(), capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise tools.ToolError(f"manage.py accuracy failed: {done.stderr.strip()[-500:]}")

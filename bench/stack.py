@@ -100,16 +100,21 @@ def wait_until_priced(process: subprocess.Popen) -> list[str]:
     return symbols
 
 
-def seed_history(process: subprocess.Popen, symbol: str, points: int) -> None:
-    """Give symbol the history of a stack that has run for hours (bench/seed_history.py), then
-    wait until a page of its history reads `points` of it: from its next recorded point on."""
-    # The stack's own stores: its SQLite, and its DynamoDB.
-    env = dict(
+def environment() -> dict[str, str]:
+    """Return the environment of a command run against the stack: its own SQLite and DynamoDB,
+    not those of `make run`."""
+    return dict(
         os.environ,
         DATABASE_URL=DATABASE_URL,
         DYNAMODB_ENDPOINT_URL=deploy.run.dynamodb_endpoint(dict(os.environ)),
     )
+
+
+def seed_history(process: subprocess.Popen, symbol: str, points: int) -> None:
+    """Give symbol the history of a stack that has run for hours (bench/seed_history.py), then
+    wait until a page of its history reads `points` of it: from its next recorded point on."""
     command = [sys.executable, "-m", "bench.seed_history", symbol]
+    env = environment()
     done = subprocess.run(  # noqa: S603
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
     )
