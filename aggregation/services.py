@@ -146,21 +146,21 @@ def _refresh(
     started = time.monotonic()
     now, named, rates = quotes_collect(assets, exchanges, deadline=deadline, hot=hot)
     prices, failures = [], []
-    fresh: set[str] = set()  # the currencies whose rates this round has made
+    made = False  # whether this round has made a rate, which later assets convert at
     for asset, code in _rates_first(assets):
-        results = at_rates(asset, named[asset.symbol], rates, now) if fresh else named[asset.symbol]
+        results = at_rates(asset, named[asset.symbol], rates, now) if made else named[asset.symbol]
         try:
             price = aggregate(asset.symbol, results, rules=asset.rules, now=now)
         except NoQuorum as exc:
             failures.append(exc)
             if code in rates:
                 rates[code] = replace(rates[code], failed_at=now)
-                fresh.add(code)
+                made = True
             continue
         prices.append(price)
         if code is not None:
             rates[code] = conversion.Rate(price.price, now)
-            fresh.add(code)
+            made = True
     published = price_cache.publish(
         prices, [RefreshFailure(exc.symbol, now, str(exc), exc.sources) for exc in failures]
     )
