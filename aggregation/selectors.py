@@ -32,7 +32,7 @@ from aggregation.models import Asset
 from aggregation.price import AggregatedPrice
 from aggregation.price_cache import Found
 from common import redis_store
-from common.metrics import PRICE_AGE_SECONDS, PRICE_READS, observe_many
+from common.metrics import PRICE_AGE_SECONDS, PRICE_READS, count, observe_many
 from common.read_errors import InvalidRead, NoPrice, ReadError, UnknownSymbol
 from exchanges.models import Market
 
@@ -255,7 +255,7 @@ setting_changed.connect(lambda **kwargs: tier_policy.cache_clear(), weak=False)
 def _observe(readings: list[Reading]) -> None:
     # A batch costs a few metric writes, not a few per price.
     if hits := sum(reading.cached for reading in readings):
-        _CACHE_HIT.inc(hits)
+        count(_CACHE_HIT, hits)
     ages: dict[str, list[float]] = {}
     for reading in readings:
         ages.setdefault(reading.tier, []).append(reading.age)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import bisect
 import functools
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.deprecation import MiddlewareMixin
@@ -78,9 +80,9 @@ HISTORY_PRICES = Counter(
 
 
 class RequestMetricsMiddleware(MiddlewareMixin):
-    """Count each answer by view, method and status, and time it by view: three writes to the
-    host's shared metrics a request, each labelled series looked up once. First in MIDDLEWARE,
-    so the answers other middleware give (a redirect to HTTPS, a refused Host) count too."""
+    """Count each answer by view, method and status, and time it by view, each labelled series
+    looked up once, in batches (count, observe_many). First in MIDDLEWARE, so the answers other
+    middleware give (a redirect to HTTPS, a refused Host) count too."""
 
     def process_request(self, request: HttpRequest) -> None:
         request.metrics_started = time.perf_counter()  # type: ignore[attr-defined]
@@ -93,10 +95,10 @@ class RequestMetricsMiddleware(MiddlewareMixin):
         answers, seconds = _series(
             match.view_name if match else "<unresolved>", method, str(response.status_code)
         )
-        answers.inc()
+        count(answers)
         started = getattr(request, "metrics_started", None)
         if started is not None:
-            seconds.observe(time.perf_counter() - started)
+            observe_many(seconds, [time.perf_counter() - started])
         return response
 
 
@@ -109,17 +111,54 @@ def _series(view: str, method: str, status: str) -> tuple[Any, Any]:
     return HTTP_ANSWERS.labels(view, method, status), HTTP_SECONDS.labels(view, method)
 
 
+class _Batch:
+    """This process's additions to the reads' series, not written yet: each write to the
+    host's shared metrics takes a lock and a shared-memory store, and the six of a read took
+    about a tenth of its server's CPU (docs/benchmarks.md). They are written at the first
+    addition METRICS_FLUSH_SECONDS after the last writing, and when this process is scraped."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.amounts: dict[Any, float] = {}  # a counter's series, a histogram's bucket or sum
+        self.flushed = 0.0  # time.monotonic() of the last writing
+
+
+_batch = _Batch()
+
+
+def count(series: Any, amount: float = 1.0) -> None:
+    """Add amount to a labelled counter, as series.inc(amount) does, in this process's batch."""
+    _add({series: amount})
+
+
 def observe_many(histogram: Histogram, values: list[float]) -> None:
-    """Observe values into a labelled histogram at once: a write per bucket touched, where
-    observe() makes two per value (each a shared-memory write in multiprocess mode)."""
+    """Observe values into a labelled histogram, as histogram.observe(value) does for each, in
+    this process's batch."""
     # A plain dict: a Counter costs a read of one price more than the rest of this function.
-    counts: dict[int, int] = {}
+    amounts: dict[Any, float] = {}
     for value in values:
-        bucket = bisect.bisect_left(histogram._upper_bounds, value)
-        counts[bucket] = counts.get(bucket, 0) + 1
-    for bucket, count in counts.items():
-        histogram._buckets[bucket].inc(count)
-    histogram._sum.inc(sum(values))
+        bucket = histogram._buckets[bisect.bisect_left(histogram._upper_bounds, value)]
+        amounts[bucket] = amounts.get(bucket, 0) + 1
+    amounts[histogram._sum] = sum(values)
+    _add(amounts)
+
+
+def _add(amounts: dict[Any, float]) -> None:
+    with _batch.lock:
+        for series, amount in amounts.items():
+            _batch.amounts[series] = _batch.amounts.get(series, 0) + amount
+        due = time.monotonic() >= _batch.flushed + settings.PRICEHUB_METRICS_FLUSH_SECONDS
+    if due:
+        flush()
+
+
+def flush() -> None:
+    """Write what this process's batch holds to the metrics."""
+    with _batch.lock:
+        amounts, _batch.amounts = _batch.amounts, {}
+        _batch.flushed = time.monotonic()
+    for series, amount in amounts.items():
+        series.inc(amount)
 
 
 class _Collectors:
@@ -134,6 +173,7 @@ class _Collectors:
         self.extra = list(extra)
 
     def collect(self) -> Iterator[object]:
+        flush()  # this process's batch: what the others hold shows at their next writing
         for collector in (self.host, *self.extra):
             yield from collector.collect()
 

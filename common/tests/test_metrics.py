@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from common.metrics import observe_many
+from common.metrics import count, exposition, flush, observe_many
 
 
 def samples(histogram: Histogram) -> dict[str, float]:
@@ -23,5 +23,23 @@ def test_observe_many_counts_as_observing_each_value():
     for value in values:
         one.labels("hot").observe(value)
     observe_many(many.labels("hot"), values)
+    flush()
     assert samples(many) == samples(one)
     assert samples(many)["age_count{'tier': 'hot'}"] == 8
+
+
+def test_what_reads_add_is_written_once_the_interval_has_passed_or_at_a_scrape(settings):
+    settings.PRICEHUB_METRICS_FLUSH_SECONDS = 3600
+    flush()  # what earlier tests left, and the interval starts now
+    answers = Counter("answers", "", ["view"], registry=CollectorRegistry()).labels("price")
+    ages = Histogram("ages", "", buckets=(1, 5), registry=CollectorRegistry())
+    count(answers)
+    count(answers, 2)
+    observe_many(ages, [0.5, 3.0])
+    assert (answers._value.get(), ages._sum.get()) == (0, 0)
+    exposition()  # a scrape of this process writes them
+    assert (answers._value.get(), ages._sum.get()) == (3, 3.5)
+    assert [bucket.get() for bucket in ages._buckets] == [1, 1, 0]
+    settings.PRICEHUB_METRICS_FLUSH_SECONDS = 0
+    count(answers)  # the interval has passed: written at once
+    assert answers._value.get() == 4
