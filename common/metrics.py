@@ -114,13 +114,12 @@ def _series(view: str, method: str, status: str) -> tuple[Any, Any]:
 class _Batch:
     """This process's additions to the reads' series, not written yet: each write to the
     host's shared metrics takes a lock and a shared-memory store, and the six of a read took
-    about a tenth of its server's CPU (docs/benchmarks.md). They are written at the first
-    addition METRICS_FLUSH_SECONDS after the last writing, and when this process is scraped."""
+    about a tenth of its server's CPU (docs/benchmarks.md). They are written by a timer
+    METRICS_FLUSH_SECONDS after the first of them, and when this process is scraped."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.amounts: dict[Any, float] = {}  # a counter's series, a histogram's bucket or sum
-        self.flushed = 0.0  # time.monotonic() of the last writing
 
 
 _batch = _Batch()
@@ -145,18 +144,27 @@ def observe_many(histogram: Histogram, values: list[float]) -> None:
 
 def _add(amounts: dict[Any, float]) -> None:
     with _batch.lock:
+        batch = _batch.amounts
+        if not batch:  # its first addition: the batch is written an interval later
+            interval = settings.PRICEHUB_METRICS_FLUSH_SECONDS
+            timer = threading.Timer(interval, _flush_if, args=(batch,))
+            timer.daemon = True  # a process that ends loses at most an interval's reads
+            timer.start()
         for series, amount in amounts.items():
-            _batch.amounts[series] = _batch.amounts.get(series, 0) + amount
-        due = time.monotonic() >= _batch.flushed + settings.PRICEHUB_METRICS_FLUSH_SECONDS
-    if due:
-        flush()
+            batch[series] = batch.get(series, 0) + amount
 
 
 def flush() -> None:
     """Write what this process's batch holds to the metrics."""
+    _flush_if(None)
+
+
+def _flush_if(batch: dict[Any, float] | None) -> None:
+    # A timer writes its own batch, unless a scrape has written it already.
     with _batch.lock:
+        if batch is not None and batch is not _batch.amounts:
+            return
         amounts, _batch.amounts = _batch.amounts, {}
-        _batch.flushed = time.monotonic()
     for series, amount in amounts.items():
         series.inc(amount)
 

@@ -99,8 +99,8 @@ PRICEHUB_HISTORY_COPY_SECONDS = env.float("HISTORY_COPY_SECONDS", default=5.0)
 PRICEHUB_ASSET_TABLE_SECONDS = env.float("ASSET_TABLE_SECONDS", default=10.0)
 # Reads are counted in process and added to the shared demand counts this often.
 PRICEHUB_DEMAND_FLUSH_SECONDS = env.float("DEMAND_FLUSH_SECONDS", default=1.0)
-# What a process's reads add to the metrics is written to the shared ones this often (and when
-# the process is scraped).
+# What a process's reads add to the metrics is written to the shared ones this long after the
+# first of it (and when the process is scraped).
 PRICEHUB_METRICS_FLUSH_SECONDS = env.float("METRICS_FLUSH_SECONDS", default=1.0)
 # A port on which each Celery worker serves its metrics (none by default: under `make run` the
 # web's /metrics shows every process of the host).
