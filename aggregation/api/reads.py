@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.handlers.exception import response_for_exception
@@ -110,45 +110,42 @@ def serve(environ: dict[str, Any]) -> HttpResponse | None:
     # As Django's chain: each middleware's process_request, outermost first, until one answers
     # (a redirect to HTTPS) or raises (a bad Host header); then process_view and the view;
     # then process_response back out, from the innermost middleware entered.
-    entered: list[Any] = []
+    entered: list[_Hooks] = []
     response = None
-    for layer in middleware:
+    for hooks in middleware:
         try:
-            response = _hook(layer, "process_request", request)
+            response = hooks.request and hooks.request(request)
         except Exception as exc:
             response = response_for_exception(request, exc)
         else:
-            entered.append(layer)
+            entered.append(hooks)
         if response is not None:
             break
     else:
         response = _view(request, match, middleware)
-    for layer in reversed(entered):
-        response = _hook(layer, "process_response", request, response) or response
+    for hooks in reversed(entered):
+        if hooks.response:
+            response = hooks.response(request, response) or response
     return response
 
 
-def _view(request: HttpRequest, match: ResolverMatch, middleware: list[Any]) -> HttpResponse:
-    for layer in middleware:
-        if answer := _hook(layer, "process_view", request, match.func, (), match.kwargs):
+def _view(request: HttpRequest, match: ResolverMatch, middleware: list[_Hooks]) -> HttpResponse:
+    for hooks in middleware:
+        if hooks.view and (answer := hooks.view(request, match.func, (), match.kwargs)):
             return answer
     try:
         return _answer(request, match)
     except Exception as exc:
-        for layer in reversed(middleware):
-            if answer := _hook(layer, "process_exception", request, exc):
+        for hooks in reversed(middleware):
+            if hooks.exception and (answer := hooks.exception(request, exc)):
                 return answer
         return response_for_exception(request, exc)
 
 
-def _hook(layer: Any, name: str, *args: Any) -> HttpResponse | None:
-    hook = getattr(layer, name, None)
-    return None if hook is None else hook(*args)
-
-
 def _answer(request: HttpRequest, match: ResolverMatch) -> HttpResponse:
     """Return the read's answer, or its error's, with the headers DRF's view adds to each."""
-    view = match.func.view_class(**match.func.view_initkwargs)
+    view_class = match.func.view_class
+    view = view_class(**match.func.view_initkwargs)
     view.setup(request, **match.kwargs)
     try:
         response = view.read(request.GET, **match.kwargs)
@@ -158,9 +155,18 @@ def _answer(request: HttpRequest, match: ResolverMatch) -> HttpResponse:
             raise
         body = JSONRenderer().render(error_body(error))
         response = HttpResponse(body, status=error.status_code, content_type=JSON)
-    for name, value in view.default_response_headers.items():
+    for name, value in _view_headers(view_class).items():
         response[name] = value
     return response
+
+
+@functools.cache
+def _view_headers(view_class: type[ReadView]) -> dict[str, str]:
+    # DRF's Allow and Vary, which depend on the view's class alone (and on setup, which lets a
+    # view that answers GET answer HEAD).
+    view = view_class()
+    view.setup(HttpRequest())
+    return view.default_response_headers
 
 
 @functools.lru_cache(maxsize=4096)
@@ -174,18 +180,31 @@ def _route(path: str) -> ResolverMatch | None:
     return match if isinstance(view, type) and issubclass(view, ReadView) else None
 
 
+class _Hooks(NamedTuple):
+    """A middleware's hooks, each None where it has none."""
+
+    request: Callable[..., Any] | None
+    view: Callable[..., Any] | None
+    response: Callable[..., Any] | None
+    exception: Callable[..., Any] | None
+
+
 @functools.cache
-def _middleware() -> list[Any] | None:
-    """Return the middleware of settings.MIDDLEWARE that act on a read, outermost first; None
-    when one of them is not in READ_MIDDLEWARE."""
+def _middleware() -> list[_Hooks] | None:
+    """Return the hooks of the middleware of settings.MIDDLEWARE that act on a read, outermost
+    first; None when one of them is not in READ_MIDDLEWARE."""
     unknown = [path for path in settings.MIDDLEWARE if path not in READ_MIDDLEWARE]
     if unknown:
         logger.warning("Reads go through Django: %s not in READ_MIDDLEWARE", ", ".join(unknown))
         return None
-    return [
+    layers = [
         import_string(path)(_never_called)
         for path in settings.MIDDLEWARE
         if READ_MIDDLEWARE[path] == "runs"
+    ]
+    return [
+        _Hooks(*(getattr(layer, f"process_{hook}", None) for hook in _Hooks._fields))
+        for layer in layers
     ]
 
 
@@ -198,3 +217,4 @@ def _forget(**kwargs: Any) -> None:
     # Middleware read their settings (SECURE_*, X_FRAME_OPTIONS, ...) when made.
     _middleware.cache_clear()
     _route.cache_clear()
+    _view_headers.cache_clear()
