@@ -84,7 +84,7 @@ def main() -> int:
                 refresh_gaps = gaps.gaps()
                 _progress(f"the stream alone for {streams.SECONDS:g} s ...")
                 streamed.quiet_window()
-            _progress("the accuracy scenarios (manage.py accuracy, about 15 minutes) ...")
+            _progress("the accuracy scenarios (manage.py accuracy, about 20 minutes) ...")
             machine = f"{os.cpu_count()} cores ({_cpu_model()})"
             accuracy.run(started=started, commit=_commit(), machine=machine)
         publish(

@@ -75,12 +75,14 @@ class Scenario:
 
 
 def scenarios(venue: str, venues: Sequence[str], largest: str) -> list[Scenario]:
-    """Return every scenario: fault-free, each fault on venue, every venue down, a USDT
-    depeg, jumps (with the largest venue down during them) and the largest venue lagging."""
+    """Return every scenario: fault-free, each fault on venue, each other venue down, every
+    venue down, a USDT depeg, jumps (with the largest venue down during them) and the largest
+    venue lagging."""
     down = {"mode": "down"}
     return [
         Scenario("none"),
         *(Scenario(f"{venue} {name}", {venue: fault}) for name, fault in FAULTS),
+        *(Scenario(f"{name} down", {name: down}) for name in venues if name != venue),
         Scenario("all down", {name: down for name in venues}),
         Scenario("USDT at 0.97 USD", market={"rates": {"USDT": "0.97"}}),
         Scenario("jumps of 2 %", jump=2.0),

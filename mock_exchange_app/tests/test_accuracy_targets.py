@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from aggregation.price import AggregatedPrice, Source
-from mock_exchange_app.accuracy import Row, Scenario, _Errors, in_rounds
+from mock_exchange_app.accuracy import Row, Scenario, _Errors, in_rounds, scenarios
 from mock_exchange_app.management.commands.accuracy import sample, targets
 
 
@@ -20,15 +20,17 @@ def test_each_target_passes_or_misses_with_what_was_measured():
         row("none", 1.2),
         row("binance down", 3.0),
         row("binance outlier", 1.0),
+        row("kraken down", 3.6),
         row("all down", None),
         row("USDT at 0.97 USD", 1.1),
         row("jumps of 2 %", 1.0, converged=1.5),
         row("jumps, binance down", 2.0, converged=2.5),
         row("binance 3 s late, volatility x3", 3.5),
     ]
-    assert targets(rows, "binance") == [
+    assert targets(rows, "binance", ["binance", "kraken"]) == [
         (True, "fault-free 1.20 bps <= 1.5"),
         (True, "every binance fault within 2 bps of fault-free: binance down +1.80"),
+        (False, "each other venue down within 2 bps of fault-free: kraken down +2.40"),
         (True, "USDT at 0.97 USD: 1.10 bps <= 3 (plain VWAP 9.00)"),
         (True, "jumps of 2 %: within 10 bps of the truth 1.50 s after the end, p95 <= 2 s"),
         (False, "jumps, binance down: within 10 bps of the truth 2.50 s after the end, p95 <= 2 s"),
@@ -36,8 +38,14 @@ def test_each_target_passes_or_misses_with_what_was_measured():
     ]
 
 
+def test_each_venue_is_taken_down_alone_once():
+    names = [s.name for s in scenarios("binance", ["binance", "kraken", "okx"], "okx")]
+    downs = [name for name in names if name.endswith(" down")]
+    assert downs == ["binance down", "kraken down", "okx down", "all down", "jumps, okx down"]
+
+
 def test_a_fault_that_left_no_price_misses():
-    (_, fault) = targets([row("none", 1.0), row("binance down", None)], "binance")
+    (_, fault) = targets([row("none", 1.0), row("binance down", None)], "binance", ["binance"])
     assert fault == (False, "every binance fault within 2 bps of fault-free: binance down +inf")
 
 
