@@ -88,18 +88,22 @@ def front_config(
     listen (host:port), in front of the API's server at web and the stream server at stream,
     its files in directory, its access log too unless env's FRONT_ACCESS_LOG names another
     file. From env too: FRONT_ADMIN_ALLOW, the networks the admin answers, comma-separated
-    (none: every address); FRONT_TRUSTED_PROXY, those of a TLS proxy in front whose
-    X-Forwarded-Proto is believed; and the stream limits of FRONT_LIMITS."""
+    (none: every address); FRONT_TRUSTED_PROXY, those of a proxy in front whose
+    X-Forwarded-Proto is believed and whose X-Forwarded-For names the client; and the stream
+    limits of FRONT_LIMITS."""
     admin_allow = env.get("FRONT_ADMIN_ALLOW", "")
+    proxies = env.get("FRONT_TRUSTED_PROXY", "")
     names = {
         "LISTEN": listen,
         "WEB": web,
         "STREAM": stream,
         "DIR": directory,
         "ACCESS_LOG": env.get("FRONT_ACCESS_LOG", "") or f"{directory}/access.log",
-        # As compose's front does with sed: the entries of nginx's geo blocks.
+        # As compose's front does with sed: the entries of nginx's geo blocks, and the
+        # proxies whose X-Forwarded-For is read.
         "ADMIN_NETS": f"default 1; {geo_entries(admin_allow, 0)}" if admin_allow else "default 0;",
-        "PROXY_NETS": geo_entries(env.get("FRONT_TRUSTED_PROXY", ""), 1),
+        "PROXY_NETS": geo_entries(proxies, 1),
+        "REAL_IP_FROM": " ".join(f"set_real_ip_from {net};" for net in listed(proxies)),
     }
     for name, default in FRONT_LIMITS.items():
         names[name] = str(int(env.get(f"FRONT_{name}", default)))  # nginx refuses 0 or less
@@ -110,10 +114,16 @@ def front_config(
 def geo_entries(networks: str, value: int) -> str:
     """Return the entries of an nginx geo block that give value to each network of a
     comma-separated list; raise ValueError for one that is no address or network."""
-    listed = [item.strip() for item in networks.split(",") if item.strip()]
-    for item in listed:
+    return " ".join(f"{item} {value};" for item in listed(networks))
+
+
+def listed(networks: str) -> list[str]:
+    """Return the networks of a comma-separated list; raise ValueError for one that is no
+    address or network."""
+    items = [item.strip() for item in networks.split(",") if item.strip()]
+    for item in items:
         ipaddress.ip_network(item, strict=False)  # nginx would refuse it less clearly
-    return " ".join(f"{item} {value};" for item in listed)
+    return items
 
 
 def redis_answers(url: str) -> bool:

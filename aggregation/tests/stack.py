@@ -118,14 +118,10 @@ def running(
 
 
 @contextmanager
-def front(env: dict[str, str], directory: Path, *, client_header: str = "") -> Iterator[str]:
+def front(env: dict[str, str], directory: Path) -> Iterator[str]:
     """Serve the API and the stream as `make run` does: Granian's WSGI and ASGI servers (one
     worker each) behind the front (nginx), its access log in directory, its limits and lists
-    from env; yield the front's URL.
-
-    With client_header, the front takes each client's address from that request header (nginx's
-    realip), as a test cannot own the many addresses it plays.
-    """
+    from env; yield the front's URL."""
     web, stream, front = free_port(), free_port(), free_port()
     granian = [sys.executable, "-m", "granian", "--host", "127.0.0.1", "--workers", "1"]
     addresses = (f"127.0.0.1:{port}" for port in (front, web, stream))
@@ -134,10 +130,6 @@ def front(env: dict[str, str], directory: Path, *, client_header: str = "") -> I
         [*granian, "--interface", "asginl", "--port", str(stream), "pricehub.asgi:application"],
         front_command(*addresses, directory, env),
     ]
-    if client_header:
-        config = directory / "nginx.conf"
-        trust = f"http {{\n    set_real_ip_from 127.0.0.1;\n    real_ip_header {client_header};"
-        config.write_text(config.read_text().replace("http {", trust, 1))
     with running([(command, env) for command in commands]):
         for port in (web, stream, front):
             wait_for_port(port, timeout=30)

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -51,11 +52,13 @@ def front(environment, front_dir) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def limited_front(environment, tmp_path_factory) -> Iterator[str]:
-    """A front that takes 2 streams from a client and 4 in all, and each client's address from
-    X-Real-IP."""
-    env = dict(environment, FRONT_STREAMS_PER_CLIENT="2", FRONT_STREAMS_TOTAL="4")
+    """A front that takes 2 streams from a client and 4 in all, behind a proxy on 127.0.0.1
+    (each test's requests), which names each client in X-Forwarded-For: a test cannot own the
+    many addresses it plays."""
+    limits = {"FRONT_STREAMS_PER_CLIENT": "2", "FRONT_STREAMS_TOTAL": "4"}
+    env = dict(environment, **limits, FRONT_TRUSTED_PROXY="127.0.0.1")
     directory = tmp_path_factory.mktemp("limited-front")
-    with stack.front(env, directory, client_header="X-Real-IP") as url:
+    with stack.front(env, directory) as url:
         yield url
 
 
@@ -249,6 +252,28 @@ def proto_seen(front: str, **headers: str) -> str:
     ]
 
 
+def test_behind_a_trusted_proxy_the_admin_allow_list_sees_the_client_it_names(tmp_path: Path):
+    down = f"127.0.0.1:{free_port()}"  # a request let through finds nothing behind: a 503
+    inside, outside = {"X-Forwarded-For": "10.1.2.3"}, {"X-Forwarded-For": "10.1.2.3, 192.0.2.1"}
+    lists = {"FRONT_ADMIN_ALLOW": "10.0.0.0/8", "FRONT_TRUSTED_PROXY": "127.0.0.1"}
+    with front_before(down, tmp_path / "proxied", **lists) as front:
+        assert requests.get(f"{front}/admin/login/", headers=inside, timeout=10).status_code == 503
+        # The client the proxy saw is the last address, whatever a client wrote before it.
+        assert requests.get(f"{front}/admin/login/", headers=outside, timeout=10).status_code == 403
+        log = tmp_path / "proxied" / "access.log"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(lines := log_lines(log)) < 2:
+            time.sleep(0.1)
+        assert [line["remote_addr"] for line in lines] == ["10.1.2.3", "192.0.2.1"]
+    # A client's own X-Forwarded-For is never believed.
+    with front_before(down, tmp_path / "direct", FRONT_ADMIN_ALLOW="10.0.0.0/8") as front:
+        assert requests.get(f"{front}/admin/login/", headers=inside, timeout=10).status_code == 403
+
+
+def log_lines(log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
 def test_the_app_is_told_the_fronts_scheme_never_the_clients(echo, tmp_path: Path):
     with front_before(echo, tmp_path) as front:
         assert proto_seen(front, **{"X-Forwarded-Proto": "https"}) == "http"
@@ -258,6 +283,9 @@ def test_the_app_is_told_the_fronts_scheme_never_the_clients(echo, tmp_path: Pat
 def test_a_trusted_proxy_in_front_tells_the_scheme(echo, tmp_path: Path):
     with front_before(echo, tmp_path, FRONT_TRUSTED_PROXY="127.0.0.1") as front:
         assert proto_seen(front, **{"X-Forwarded-Proto": "https"}) == "https"
+        # The proxy is known by its connection, whichever client it names.
+        named = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "192.0.2.9"}
+        assert proto_seen(front, **named) == "https"
         assert proto_seen(front, **{"X-Forwarded-Proto": "gopher"}) == "http"
     with front_before(echo, tmp_path / "other", FRONT_TRUSTED_PROXY="192.0.2.7") as front:
         assert proto_seen(front, **{"X-Forwarded-Proto": "https"}) == "http"
@@ -269,8 +297,7 @@ def test_the_front_logs_each_request_as_a_line_of_json(front, front_dir):
     log = front_dir / "access.log"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        lines = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-        found = [line for line in lines if line["path"] == path]
+        found = [line for line in log_lines(log) if line["path"] == path]
         if found:
             break
         time.sleep(0.1)
@@ -287,8 +314,9 @@ def test_the_front_logs_each_request_as_a_line_of_json(front, front_dir):
 
 
 def stream_request(client: str) -> bytes:
-    """Return GET /stream of BTCUSDT from client: X-Real-IP, which only limited_front reads."""
-    headers = [b"X-Real-IP: " + client.encode()] if client else []
+    """Return GET /stream of BTCUSDT from client, as a proxy names it (X-Forwarded-For), which
+    only limited_front believes."""
+    headers = [b"X-Forwarded-For: 198.51.100.9, " + client.encode()] if client else []
     return request(b"GET /stream?assets=BTCUSDT HTTP/1.1", *headers)
 
 

@@ -87,9 +87,10 @@ def test_the_front_fills_in_every_name_of_make_runs_template_with_web_and_the_st
     front = SERVICES["front"]
     template = (ROOT / "deploy" / "nginx.conf.template").read_text()
     names = set(re.findall(r"\$\{(FRONT_\w+)\}", template))
-    # The geo entries of the lists the command makes with sed from the two lists given.
+    # The entries of the lists the command makes with sed from the two lists given.
     lists = {"FRONT_ADMIN_ALLOW", "FRONT_TRUSTED_PROXY"}
-    assert set(front["environment"]) == names - {"FRONT_ADMIN_NETS", "FRONT_PROXY_NETS"} | lists
+    made = {"FRONT_ADMIN_NETS", "FRONT_PROXY_NETS", "FRONT_REAL_IP_FROM"}
+    assert set(front["environment"]) == names - made | lists
     assert all(f"$${name}" in front["command"][-1] for name in names)  # envsubst's list
     assert front["environment"]["FRONT_WEB"] == f"web:{port_of('web')}"
     assert front["environment"]["FRONT_STREAM"] == f"stream:{port_of('stream')}"
@@ -506,11 +507,14 @@ def test_a_workers_check_passes_once_it_answers_and_leaves_no_metrics_file(
 
 
 @pytest.mark.parametrize(
-    ("admin_allow", "trusted_proxy"), [("", ""), ("10.0.0.0/8,192.168.0.0/16", "172.16.0.5")]
+    ("admin_allow", "trusted_proxy"),
+    [
+        ("", ""),
+        ("10.0.0.0/8,192.168.0.0/16", "172.16.0.5"),
+        ("10.0.0.0/8", "172.16.0.5, 10.2.0.0/16"),
+    ],
 )
-def test_the_fronts_lists_become_the_geo_entries_make_run_writes(
-    tmp_path, admin_allow, trusted_proxy
-):
+def test_the_fronts_lists_become_the_entries_make_run_writes(tmp_path, admin_allow, trusted_proxy):
     # The compose front's command, run here with sh, sed and envsubst, writing to tmp_path.
     front = SERVICES["front"]
     command = front["command"][-1].replace("$$", "$").split(" && exec nginx")[0]
@@ -525,8 +529,8 @@ def test_the_fronts_lists_become_the_geo_entries_make_run_writes(
     subprocess.run(["sh", "-c", command], env=env, cwd=ROOT, check=True)
     lists = {"FRONT_ADMIN_ALLOW": admin_allow, "FRONT_TRUSTED_PROXY": trusted_proxy}
     front_command("8080", "web:8080", "stream:8090", tmp_path, lists)
-    geo = re.compile(r"geo \$\w+ \{[^}]*\}")
+    entries = re.compile(r"geo [^{]*\{[^}]*\}|set_real_ip_from [^;]*;")
     written = (tmp_path / "compose.conf").read_text(), (tmp_path / "nginx.conf").read_text()
-    compose, make_run = ([" ".join(block.split()) for block in geo.findall(t)] for t in written)
+    compose, make_run = ([" ".join(found.split()) for found in entries.findall(t)] for t in written)
     assert compose == make_run
-    assert len(compose) == 2
+    assert len(compose) == 2 + len([net for net in trusted_proxy.split(",") if net])
