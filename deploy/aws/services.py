@@ -23,7 +23,7 @@ API = (
     f"--port {WEB_PORT} --workers 2 --blocking-threads 8 --respawn-failed-workers"
 )
 STREAM = (
-    "granian pricehub.asgi:application --interface asginl --host 0.0.0.0 "
+    "granian pricehub.asgi:application --interface asginl --host 127.0.0.1 "
     f"--port {STREAM_PORT} --workers 2 --backlog 2048 --backpressure 5000 --respawn-failed-workers"
     " --workers-kill-timeout 3"
 )
@@ -85,7 +85,8 @@ class Services(Construct):
             # The API's processes add up their metrics here, for the scrape of /metrics.
             PROMETHEUS_MULTIPROC_DIR="/tmp/metrics",  # noqa: S108 (the task's own volume)  # nosec B108
         )
-        self.tasks.front(definition, api)
+        # The balancer sends /stream to the stream tasks: the web's front has none behind it.
+        self.tasks.front(definition, api, web=f"127.0.0.1:{WEB_PORT}", stream="127.0.0.1:9")
         self.metrics.collector(definition, WEB_PORT)
         return self._run("Web", definition, config.web_tasks)
 
@@ -96,9 +97,13 @@ class Services(Construct):
             "stream",
             checked_by_the_balancer(STREAM),
             health_check=probe(STREAM_PORT),
-            NUM_PROXIES="1",
+            # The load balancer, then the front, append to X-Forwarded-For.
+            NUM_PROXIES="2",
         )
-        stream.add_port_mappings(ecs.PortMapping(container_port=STREAM_PORT))
+        # Its own front, for the limits on streams a client and in all; the balancer sends
+        # it /stream and its health checks alone, which the stream server answers.
+        server = f"127.0.0.1:{STREAM_PORT}"
+        self.tasks.front(definition, stream, web=server, stream=server)
         return self._run("Stream", definition, config.stream_tasks)
 
     def _service(
@@ -133,8 +138,8 @@ class Services(Construct):
         )
 
     def _attach(self, balancer: Balancer) -> None:
-        # /healthz through the front and Django: both up. Its Host, the task's address, is
-        # among ALLOWED_HOSTS (tasks.checked_by_the_balancer).
+        # Each task through its front; /healthz through the front and Django: both up. Its
+        # Host, the task's address, is among ALLOWED_HOSTS (tasks.checked_by_the_balancer).
         self.web_targets = balancer.https.add_targets(
             "Web",
             port=FRONT_PORT,
@@ -149,12 +154,10 @@ class Services(Construct):
             "Stream",
             priority=10,
             conditions=[elbv2.ListenerCondition.path_patterns(["/stream"])],
-            port=STREAM_PORT,
+            port=FRONT_PORT,
             protocol=elbv2.ApplicationProtocol.HTTP,
             targets=[
-                self.stream.load_balancer_target(
-                    container_name="stream", container_port=STREAM_PORT
-                )
+                self.stream.load_balancer_target(container_name="front", container_port=FRONT_PORT)
             ],
             health_check=elbv2.HealthCheck(path="/healthz", healthy_http_codes="200"),
             # A stream ends when its task goes; its client reconnects (Last-Event-ID).

@@ -18,18 +18,11 @@ from network import POSTGRES_PORT, REDIS_PORT, VPC_CIDR
 NGINX_IMAGE = "public.ecr.aws/docker/library/nginx:1.28.0-alpine"
 WEB_PORT, FRONT_PORT, STREAM_PORT = 8079, 8080, 8090
 FRONT_DIR = "/tmp/front"  # noqa: S108 (a volume of the task's own)  # nosec B108
-# The front of the web task: the API's server beside it; /stream never reaches it, as the
-# load balancer sends that path to the stream service.
-# Its access log goes to the task's log; the admin answers every address the balancer passes;
-# the balancer, inside the VPC, is the TLS proxy whose X-Forwarded-Proto the front believes.
-# The stream limits are make run's (docs/deployment.md says what they cover here).
-FRONT_CONFIG = front_config(
-    str(FRONT_PORT),
-    f"127.0.0.1:{WEB_PORT}",
-    "127.0.0.1:9",
-    FRONT_DIR,
-    {"FRONT_ACCESS_LOG": "/dev/stdout", "FRONT_TRUSTED_PROXY": VPC_CIDR},
-)
+# The front of the web and of the stream tasks, make run's: its access log goes to the task's
+# log; the admin answers every address the balancer passes; the balancer, inside the VPC, is
+# the proxy whose X-Forwarded-Proto and X-Forwarded-For (the client) the front believes. The
+# stream limits are make run's, counted by each stream task's front (docs/deployment.md).
+FRONT_LISTS = {"FRONT_ACCESS_LOG": "/dev/stdout", "FRONT_TRUSTED_PROXY": VPC_CIDR}
 # The DynamoDB calls of aggregation/history/: reads, batch writes, the candles' rollup, the
 # readiness probe. Never CreateTable or DeleteTable: the stack makes the tables.
 TABLE_ACTIONS = [
@@ -125,8 +118,17 @@ class Tasks(Construct):
         container.add_mount_points(tmp_mount())
         return container
 
-    def front(self, definition: ecs.FargateTaskDefinition, api: ecs.ContainerDefinition) -> None:
-        """Add the front (nginx) before the API's server api, on FRONT_PORT."""
+    def front(
+        self,
+        definition: ecs.FargateTaskDefinition,
+        server: ecs.ContainerDefinition,
+        *,
+        web: str,
+        stream: str,
+    ) -> None:
+        """Add the front (nginx) on FRONT_PORT before server, which it waits for: the API's
+        paths to the address web, /stream to the address stream."""
+        config = front_config(str(FRONT_PORT), web, stream, FRONT_DIR, FRONT_LISTS)
         script = (
             f'mkdir -p {FRONT_DIR} && printf "%s" "$FRONT_CONFIG" > {FRONT_DIR}/nginx.conf'
             f" && exec nginx -e stderr -c {FRONT_DIR}/nginx.conf -g 'daemon off;'"
@@ -136,15 +138,15 @@ class Tasks(Construct):
             image=ecs.ContainerImage.from_registry(NGINX_IMAGE),
             entry_point=["sh", "-c"],
             command=[script],
-            environment={"FRONT_CONFIG": FRONT_CONFIG},
-            logging=self._logs("front"),
+            environment={"FRONT_CONFIG": config},
+            logging=self._logs(f"{definition.node.id}Front"),
             readonly_root_filesystem=True,
             port_mappings=[ecs.PortMapping(container_port=FRONT_PORT)],
         )
         front.add_mount_points(tmp_mount())
         front.add_container_dependencies(
             ecs.ContainerDependency(
-                container=api, condition=ecs.ContainerDependencyCondition.HEALTHY
+                container=server, condition=ecs.ContainerDependencyCondition.HEALTHY
             )
         )
 

@@ -117,7 +117,28 @@ def test_the_front_is_make_runs_template_filled_in_by_make_runs_own_function(res
         for variable in container.get("Environment", [])
         if variable["Name"] == "FRONT_CONFIG"
     ]
-    # Behind the balancer, inside the VPC: its range is the TLS proxy; no stream comes this way.
+    # Behind the balancer, inside the VPC: its range is the proxy. The web's front sends the
+    # API's paths to the API's server (no stream comes its way); the stream's, all to its server.
     lists = {"FRONT_ACCESS_LOG": "/dev/stdout", "FRONT_TRUSTED_PROXY": "10.0.0.0/16"}
-    expected = front_config("8080", "127.0.0.1:8079", "127.0.0.1:9", "/tmp/front", lists)  # noqa: S108
-    assert configs == [expected]
+    folder = "/tmp/front"  # noqa: S108
+    web = front_config("8080", "127.0.0.1:8079", "127.0.0.1:9", folder, lists)
+    stream = front_config("8080", "127.0.0.1:8090", "127.0.0.1:8090", folder, lists)
+    assert sorted(configs) == sorted([web, stream])
+    assert "set_real_ip_from 10.0.0.0/16;" in stream
+
+
+def test_the_balancer_reaches_each_task_through_its_front_only(resources):
+    # So the front's limits on streams, a client's and all, hold on AWS too.
+    targets = [
+        (target["ContainerName"], target["ContainerPort"])
+        for service in of_type(resources, "AWS::ECS::Service")
+        for target in service.get("LoadBalancers", [])
+    ]
+    assert targets == [("front", 8080), ("front", 8080)]  # the web's and the stream's
+    ports = {
+        mapping["ContainerPort"]
+        for definition in of_type(resources, "AWS::ECS::TaskDefinition")
+        for container in definition["ContainerDefinitions"]
+        for mapping in container.get("PortMappings", [])
+    }
+    assert ports == {8080}
