@@ -75,9 +75,8 @@ class Scenario:
 
 
 def scenarios(venue: str, venues: Sequence[str], largest: str) -> list[Scenario]:
-    """Return every scenario: fault-free, each fault on venue, each other venue down, every
-    venue down, a USDT depeg, jumps (with the largest venue down during them) and the largest
-    venue lagging."""
+    """Return every scenario: fault-free, each fault on venue, each other venue down, all down,
+    a USDT depeg, jumps (with the largest venue down during them) and the largest venue lagging."""
     down = {"mode": "down"}
     return [
         Scenario("none"),
