@@ -61,6 +61,16 @@ STREAM = (
     " --respawn-failed-workers --workers-kill-timeout 3 --log-level warning"
 )
 
+# The work no read waits for (the refreshes, the ticks, the history and the streams' fan-out)
+# runs below the reads, at nice BELOW_READS (a third of their weight for the CPU): on a host
+# the reads share with it, a read's request is seldom kept waiting for a core, and the hot
+# assets stay as fresh under a load that saturates the host (docs/benchmarks.md, What sets the
+# 1,000 clients' p99). deploy/lower.py sets it for the process's session too, without which
+# the kernel's grouping of sessions (autogroup) makes it count for nothing: each process here
+# has a session of its own.
+BELOW_READS = 5
+LOWER = f"{PY} {ROOT / 'deploy' / 'lower.py'} {BELOW_READS} "
+
 # Ctrl-C stops the processes in stages, each once the one before has stopped: the front, the
 # servers behind it, the beat, the workers, the venues they ask (and any process not named),
 # then Redis and DynamoDB Local, so that nothing outlives what it needs and logs its loss. A
@@ -191,13 +201,12 @@ def main() -> int:
     needs.append(("file", str(prepared)))
     wait = waiting_for([*needs, *(("http", url) for url in venues.values())])
     servers = [("http", f"http://127.0.0.1:{port}/healthz") for port in (web_port, stream_port)]
-    celery = f"{wait}{PY} -m celery -A pricehub"
+    celery = f"{wait}{LOWER}{PY} -m celery -A pricehub"
     processes = {
-        # The refreshes, at a lower CPU priority than the reads and the ticks, which wait for
-        # none of them; sixteen threads, so a hot batch finds one free beside slow cold ones.
+        # The refreshes: sixteen threads, so a hot batch finds one free beside slow cold ones.
         # The beat's ticks run apart, in a process of their own, so a busy worker never holds
         # a tick back.
-        "worker": f"{wait}nice -n 5 {PY} -m celery -A pricehub worker -Q hot,medium,celery"
+        "worker": f"{celery} worker -Q hot,medium,celery"
         " --pool threads --concurrency 16"
         " --loglevel WARNING -n worker@%h",
         "ticker": f"{celery} worker -Q beat --pool solo --loglevel WARNING -n ticker@%h",
@@ -206,7 +215,7 @@ def main() -> int:
         "history": f"{celery} worker -Q history --pool solo --loglevel WARNING -n history@%h",
         "beat": f"{celery} beat --loglevel WARNING --schedule {data / 'celerybeat-schedule'}",
         "web": waiting_for(needs) + WEB.format(port=web_port),
-        "stream": waiting_for(needs) + STREAM.format(port=stream_port),
+        "stream": waiting_for(needs) + LOWER + STREAM.format(port=stream_port),
         "front": waiting_for(servers)
         + shlex.join(
             front_command(

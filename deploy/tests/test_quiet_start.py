@@ -17,6 +17,7 @@ import pytest
 import requests
 
 import deploy.run
+from deploy import lower
 from deploy.services import free_port
 
 # A traceback, a Python or Celery log line at ERROR or CRITICAL, nginx's [error] and worse,
@@ -73,6 +74,27 @@ def left_behind(data: Path) -> list[str]:
     return found
 
 
+def priorities(data: Path) -> dict[str, set[tuple[int, int | None]]]:
+    """Return the CPU priorities of the reads' servers ("reads") and of the work below them
+    ("below") in the stack with data as its DATA_DIR: each process's nice, and its session's
+    (autogroup) where the kernel has them."""
+    found: dict[str, set[tuple[int, int | None]]] = {"reads": set(), "below": set()}
+    for process in psutil.process_iter(["cmdline", "environ", "nice"]):
+        command = " ".join(process.info["cmdline"] or [])
+        if (process.info["environ"] or {}).get("DATA_DIR") != str(data):
+            continue
+        if command.startswith("/bin/sh") or "deploy/keep.py" in command:
+            continue  # a keeper and its shell, which only wait
+        reads = "pricehub.wsgi" in command or command.startswith("nginx")
+        below = "-m celery" in command or "pricehub.asgi" in command
+        if not reads and not below:
+            continue
+        autogroup = Path(f"/proc/{process.pid}/autogroup")
+        session = int(autogroup.read_text().split()[-1]) if autogroup.exists() else None
+        found["reads" if reads else "below"].add((process.info["nice"], session))
+    return found
+
+
 @pytest.mark.slow
 def test_a_clean_start_logs_no_error_and_ctrl_c_stops_it_all(tmp_path: Path):
     env = stack_environment(tmp_path)
@@ -85,6 +107,7 @@ def test_a_clean_start_logs_no_error_and_ctrl_c_stops_it_all(tmp_path: Path):
         from_markets = first_price(front, run, from_markets=True)
         with requests.get(f"{front}/stream?assets=BTCUSDT", stream=True, timeout=10) as stream:
             event = next(line for line in stream.iter_lines() if line.startswith(b"data: "))
+        running = priorities(Path(env["DATA_DIR"]))
     finally:
         os.killpg(run.pid, signal.SIGINT)  # Ctrl-C, as a terminal sends it
         run.wait(timeout=30)
@@ -111,6 +134,10 @@ def test_a_clean_start_logs_no_error_and_ctrl_c_stops_it_all(tmp_path: Path):
         ("bitstamp", "btceur", "EUR"),
     }
     assert b'"asset":"BTCUSDT"' in event.replace(b" ", b"")
+    # The refreshes, ticks, history and streams below the reads, their sessions too.
+    session = deploy.run.BELOW_READS if lower.AUTOGROUP.exists() else None
+    assert running["below"] == {(deploy.run.BELOW_READS, session)}
+    assert running["reads"] == {(0, 0 if session is not None else None)}
     # The start, and the stop after Ctrl-C: Redis and DynamoDB Local stop after everyone else.
     written = log.read_text()
     assert "system   | SIGINT received" in written, f"deploy.run did not see the SIGINT: {log}"
