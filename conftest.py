@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import psutil
 import pytest
 from django.http import HttpResponse
 from django.test import override_settings
@@ -34,7 +35,7 @@ from deploy.services import (
     free_port,
     redis_answers,
     redis_command,
-    wait_for_port,
+    wait_until,
 )
 
 # The properties run beside the session's services and another test worker: a slow draw or
@@ -47,22 +48,40 @@ hypothesis_settings.load_profile("pricehub")
 WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 TEST_TABLE = f"prices-test-{WORKER}"
 VENUE_KINDS = ("binance", "coinbase", "kraken", "okx", "bybit", "bitstamp")
+PORT_TRIES = 3
 
 
 @contextmanager
 def _serving(
-    command: list[str], port: int, timeout: float = 30.0, cwd: Path = ROOT, **env: str
-) -> Iterator[None]:
+    command: Callable[[int], list[str]], timeout: float = 30.0, cwd: Path = ROOT, **env: str
+) -> Iterator[int]:
+    """Start command(port) on a free port; yield the port once that process listens on it,
+    and stop it after. A port another process bound first, between its choice and the bind
+    (the other test worker's services, say), is given up for a new one: a test must never
+    talk to a service it did not start."""
     env = dict(os.environ, SIM_FAULTS="true", **env)  # the venues take the tests' faults
-    process = subprocess.Popen(
-        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_for_port(port, timeout=timeout)
-        yield
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    for _ in range(PORT_TRIES):
+        port = free_port()
+        process = subprocess.Popen(
+            command(port), cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            wait_until(functools.partial(_settled, process, port), f"port {port}", timeout)
+            if process.poll() is None:
+                yield port
+                return
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    raise RuntimeError(f"{command(0)[0]} found no free port in {PORT_TRIES} tries")
+
+
+def _settled(process: subprocess.Popen[bytes], port: int) -> bool:
+    # The process listens on port, or has ended (the port was taken: it could not bind).
+    if process.poll() is not None:
+        return True
+    connections = psutil.Process(process.pid).net_connections(kind="tcp")
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -79,8 +98,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if given and redis_answers(given):
         yield urlsplit(given)._replace(path=f"/{WORKER}").geturl()
         return
-    port = free_port()
-    with _serving(redis_command(port, tmp_path_factory.mktemp("redis")), port):
+    folder = tmp_path_factory.mktemp("redis")
+    with _serving(lambda port: redis_command(port, folder)) as port:
         yield f"redis://127.0.0.1:{port}/0"
 
 
@@ -90,10 +109,13 @@ def dynamodb_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     if given:
         yield given
         return
-    port = free_port()
     # DynamoDB Local writes a metadata file into its working directory, even in memory.
     workdir = tmp_path_factory.mktemp("dynamodb")
-    with _serving(dynamodb_command(port, db_path=None, brief=True), port, timeout=60, cwd=workdir):
+
+    def command(port: int) -> list[str]:
+        return dynamodb_command(port, db_path=None, brief=True)
+
+    with _serving(command, timeout=60, cwd=workdir) as port:
         yield f"http://127.0.0.1:{port}"
 
 
@@ -101,12 +123,16 @@ def dynamodb_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 def venues(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Serve the six simulated venues over HTTP, sharing one market control; map each kind
     to its base URL."""
-    ports = {kind: free_port() for kind in VENUE_KINDS}
     shared = str(tmp_path_factory.mktemp("sim") / "market.json")
+
+    def command(kind: str) -> Callable[[int], list[str]]:
+        return lambda port: [sys.executable, "-m", "mock_exchange_app", kind, "--port", str(port)]
+
     with ExitStack() as stack:
-        for kind, port in ports.items():
-            command = [sys.executable, "-m", "mock_exchange_app", kind, "--port", str(port)]
-            stack.enter_context(_serving(command, port, SIM_MARKET_FILE=shared))
+        ports = {
+            kind: stack.enter_context(_serving(command(kind), SIM_MARKET_FILE=shared))
+            for kind in VENUE_KINDS
+        }
         yield {kind: f"http://127.0.0.1:{port}" for kind, port in ports.items()}
 
 
