@@ -64,10 +64,10 @@ STREAM = (
 # The work no read waits for (the refreshes, the ticks, the history and the streams' fan-out)
 # runs below the reads, at nice BELOW_READS (a third of their weight for the CPU): on a host
 # the reads share with it, a read's request is seldom kept waiting for a core, and the hot
-# assets stay as fresh under a load that saturates the host (docs/benchmarks.md, What sets the
-# 1,000 clients' p99). deploy/lower.py sets it for the process's session too, without which
-# the kernel's grouping of sessions (autogroup) makes it count for nothing: each process here
-# has a session of its own.
+# assets stay as fresh under a load that saturates the host (docs/benchmarks.md, The reads
+# first). deploy/lower.py sets it for the process's session too, without which the kernel's
+# grouping of sessions (autogroup) makes it count for nothing: each process here has a session
+# of its own.
 BELOW_READS = 5
 LOWER = f"{PY} {ROOT / 'deploy' / 'lower.py'} {BELOW_READS} "
 
