@@ -11,7 +11,6 @@ message to the event's arrival.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import os
 import threading
@@ -42,7 +41,6 @@ class Streamed:
 
     subscribers: int
     connected: int = 0  # answered 200
-    settled: int = 0  # answered, refused or failed
     counting: bool = False  # events are recorded from the first publish listened to
     published: dict[int, float] = field(default_factory=dict)  # id -> when announced
     received: list[dict[int, float]] = field(default_factory=list)  # per subscriber
@@ -118,26 +116,23 @@ def subscribed() -> Iterator[Streamed]:
 
 async def _connect(result: Streamed) -> list[asyncio.Transport]:
     loop = asyncio.get_running_loop()
-    settled = asyncio.Event()
+    transports: list[asyncio.Transport] = []  # every connection made, answered or not yet
 
-    async def subscribe(seen: dict[int, float]) -> asyncio.Transport | None:
+    async def subscribe(seen: dict[int, float]) -> None:
         try:
             transport, subscriber = await loop.create_connection(
                 lambda: _Subscriber(seen, result), HOST, PORT
             )
+            transports.append(transport)
             answered = await subscriber.answered
         except OSError:
-            transport, answered = None, False
+            answered = False
         result.connected += answered
-        result.settled += 1
-        if result.settled == result.subscribers:
-            settled.set()
-        return transport
 
     tasks = [asyncio.create_task(subscribe(seen)) for seen in result.received]
-    with contextlib.suppress(TimeoutError):  # those not in by then count as not connected
-        await asyncio.wait_for(settled.wait(), _CONNECT_SECONDS)
-    return [task.result() for task in tasks if task.done() and task.result() is not None]
+    # Those not in by then count as not connected; they end when their connections close.
+    await asyncio.wait(tasks, timeout=_CONNECT_SECONDS)
+    return transports
 
 
 async def _close(transports: list[asyncio.Transport]) -> None:
