@@ -32,6 +32,9 @@ def lower(level: int, autogroup: Path = AUTOGROUP) -> None:
             return
         except BlockingIOError:  # another process's change in the last 100 ms
             time.sleep(RETRY_SECONDS)
+        except OSError as exc:  # not this process's to change here: its own nice must do
+            print(f"lower: the session's nice was left as it is: {exc}", file=sys.stderr)
+            return
     print(f"lower: the session's nice could not be set: {autogroup}", file=sys.stderr)
 
 

@@ -60,3 +60,19 @@ def test_a_usage_error_says_how():
     ran = subprocess.run([sys.executable, LOWER, "x", "true"], capture_output=True, text=True)
     assert ran.returncode == 1
     assert ran.stderr.strip() == "usage: python deploy/lower.py N COMMAND [ARG ...]"
+
+
+def test_a_session_it_may_not_change_leaves_a_line_and_the_process_s_nice(
+    tmp_path: Path, monkeypatch, capsys
+):
+    set_to = []
+    monkeypatch.setattr(lower.os, "setpriority", lambda which, who, level: set_to.append(level))
+
+    class Refused(type(tmp_path)):
+        def write_text(self, text: str) -> int:  # type: ignore[override]
+            raise PermissionError(1, "Operation not permitted")
+
+    lower.lower(5, Refused(tmp_path / "autogroup"))
+    assert set_to == [5]
+    said = capsys.readouterr().err
+    assert said.startswith("lower: the session's nice was left as it is:")
