@@ -11,16 +11,12 @@ from __future__ import annotations
 import functools
 import importlib
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from pathlib import Path
+from contextlib import ExitStack
 from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
-import psutil
 import pytest
 from django.http import HttpResponse
 from django.test import override_settings
@@ -30,12 +26,9 @@ from rest_framework.test import APIClient
 
 from aggregation.tests import stack
 from deploy.services import (
-    ROOT,
     dynamodb_command,
-    free_port,
     redis_answers,
     redis_command,
-    wait_until,
 )
 
 # The properties run beside the session's services and another test worker: a slow draw or
@@ -48,40 +41,6 @@ hypothesis_settings.load_profile("pricehub")
 WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 TEST_TABLE = f"prices-test-{WORKER}"
 VENUE_KINDS = ("binance", "coinbase", "kraken", "okx", "bybit", "bitstamp")
-PORT_TRIES = 3
-
-
-@contextmanager
-def _serving(
-    command: Callable[[int], list[str]], timeout: float = 30.0, cwd: Path = ROOT, **env: str
-) -> Iterator[int]:
-    """Start command(port) on a free port; yield the port once that process listens on it,
-    and stop it after. A port another process bound first, between its choice and the bind
-    (the other test worker's services, say), is given up for a new one: a test must never
-    talk to a service it did not start."""
-    env = dict(os.environ, SIM_FAULTS="true", **env)  # the venues take the tests' faults
-    for _ in range(PORT_TRIES):
-        port = free_port()
-        process = subprocess.Popen(
-            command(port), cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            wait_until(functools.partial(_settled, process, port), f"port {port}", timeout)
-            if process.poll() is None:
-                yield port
-                return
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-    raise RuntimeError(f"{command(0)[0]} found no free port in {PORT_TRIES} tries")
-
-
-def _settled(process: subprocess.Popen[bytes], port: int) -> bool:
-    # The process listens on port, or has ended (the port was taken: it could not bind).
-    if process.poll() is not None:
-        return True
-    connections = psutil.Process(process.pid).net_connections(kind="tcp")
-    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -99,8 +58,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield urlsplit(given)._replace(path=f"/{WORKER}").geturl()
         return
     folder = tmp_path_factory.mktemp("redis")
-    with _serving(lambda port: redis_command(port, folder)) as port:
-        yield f"redis://127.0.0.1:{port}/0"
+    with stack.serving(lambda port: redis_command(port, folder)) as redis:
+        yield f"redis://127.0.0.1:{redis.port}/0"
 
 
 @pytest.fixture(scope="session")
@@ -115,8 +74,8 @@ def dynamodb_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     def command(port: int) -> list[str]:
         return dynamodb_command(port, db_path=None, brief=True)
 
-    with _serving(command, timeout=60, cwd=workdir) as port:
-        yield f"http://127.0.0.1:{port}"
+    with stack.serving(command, timeout=60, cwd=workdir) as dynamodb:
+        yield dynamodb.url
 
 
 @pytest.fixture(scope="session")
@@ -124,16 +83,13 @@ def venues(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     """Serve the six simulated venues over HTTP, sharing one market control; map each kind
     to its base URL."""
     shared = str(tmp_path_factory.mktemp("sim") / "market.json")
+    env = dict(os.environ, SIM_FAULTS="true", SIM_MARKET_FILE=shared)  # the tests' faults
 
-    def command(kind: str) -> Callable[[int], list[str]]:
-        return lambda port: [sys.executable, "-m", "mock_exchange_app", kind, "--port", str(port)]
-
-    with ExitStack() as stack:
-        ports = {
-            kind: stack.enter_context(_serving(command(kind), SIM_MARKET_FILE=shared))
+    with ExitStack() as started:
+        yield {
+            kind: started.enter_context(stack.serving(stack.venue_command(kind), env)).url
             for kind in VENUE_KINDS
         }
-        yield {kind: f"http://127.0.0.1:{port}" for kind, port in ports.items()}
 
 
 @pytest.fixture(scope="session")

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
+import psutil
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from deploy.services import ROOT, free_port, front_command, wait_for_port
+from deploy.services import ROOT, free_port, front_command, wait_until
 
 CELERY = [sys.executable, "-m", "celery", "-A", "pricehub"]
+PORT_TRIES = 3
 
 
 def environment(
@@ -117,20 +120,80 @@ def running(
             process.wait(timeout=20)
 
 
+def venue_command(kind: str) -> Callable[[int], list[str]]:
+    """Return the command line of a simulated venue of kind, given its port."""
+    return lambda port: [sys.executable, "-m", "mock_exchange_app", kind, "--port", str(port)]
+
+
+class Served(NamedTuple):
+    """A server of a test's own: its process, and the loopback port it listens on."""
+
+    port: int
+    process: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def serving(
+    command: Callable[[int], list[str]],
+    env: Mapping[str, str] | None = None,
+    *,
+    timeout: float = 30.0,
+    cwd: Path = ROOT,
+    **popen: Any,
+) -> Iterator[Served]:
+    """Start command(port) on a free port (env, else this process's environment; popen, more
+    arguments of Popen); yield it once its process listens on that port, and stop it after.
+    A port another process bound first, between its choice and the bind (another test
+    worker's server, say), is given up for a new one: a test never talks to a server it did
+    not start."""
+    popen = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, **popen}
+    for _ in range(PORT_TRIES):
+        port = free_port()
+        process = subprocess.Popen(command(port), cwd=cwd, env=env, **popen)
+        try:
+            wait_until(functools.partial(_settled, process, port), f"port {port}", timeout)
+            if process.poll() is None:
+                yield Served(port, process)
+                return
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+    raise RuntimeError(f"{command(0)[0]} found no free port in {PORT_TRIES} tries")
+
+
+def _settled(process: subprocess.Popen, port: int) -> bool:
+    # The process (or a child of it) listens on port, or it has ended: the port was taken.
+    if process.poll() is not None:
+        return True
+    try:
+        parent = psutil.Process(process.pid)
+        family = [parent, *parent.children(recursive=True)]
+        connections = [c for member in family for c in member.net_connections(kind="tcp")]
+    except psutil.NoSuchProcess:
+        return False  # it ended as it was asked: the next look sees it
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections)
+
+
 @contextmanager
 def front(env: dict[str, str], directory: Path) -> Iterator[str]:
     """Serve the API and the stream as `make run` does: Granian's WSGI and ASGI servers (one
     worker each) behind the front (nginx), its access log in directory, its limits and lists
     from env; yield the front's URL."""
-    web, stream, front = free_port(), free_port(), free_port()
     granian = [sys.executable, "-m", "granian", "--host", "127.0.0.1", "--workers", "1"]
-    addresses = (f"127.0.0.1:{port}" for port in (front, web, stream))
-    commands = [
-        [*granian, "--interface", "wsgi", "--port", str(web), "pricehub.wsgi:application"],
-        [*granian, "--interface", "asginl", "--port", str(stream), "pricehub.asgi:application"],
-        front_command(*addresses, directory, env),
-    ]
-    with running([(command, env) for command in commands]):
-        for port in (web, stream, front):
-            wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{front}"
+
+    def server(interface: str, app: str) -> Callable[[int], list[str]]:
+        return lambda port: [*granian, "--interface", interface, "--port", str(port), app]
+
+    with ExitStack() as started:
+        web = started.enter_context(serving(server("wsgi", "pricehub.wsgi:application"), env))
+        stream = started.enter_context(serving(server("asginl", "pricehub.asgi:application"), env))
+
+        def nginx(port: int) -> list[str]:
+            addresses = (f"127.0.0.1:{p}" for p in (port, web.port, stream.port))
+            return front_command(*addresses, directory, env)
+
+        yield started.enter_context(serving(nginx, env)).url

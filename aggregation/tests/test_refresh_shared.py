@@ -25,7 +25,7 @@ from aggregation.price import AggregatedPrice, Source, whole_ms
 from aggregation.tests import stack
 from common import redis_store
 from common.metrics import VENUE_REQUESTS
-from deploy.services import ROOT, free_port, wait_for_port, wait_until
+from deploy.services import ROOT, wait_until
 from mock_exchange_app.control import clear_faults, set_fault
 
 pytestmark = pytest.mark.usefixtures("stores", "venue_rows")
@@ -179,17 +179,19 @@ def web(stack_environment, tmp_path) -> Iterator[Web]:
     env["REFRESH_FRESH_SECONDS"] = str(FRESH)
     shell = [sys.executable, "manage.py", "shell", "-c", NEW_TOKEN]
     token = subprocess.run(shell, env=env, cwd=ROOT, capture_output=True, text=True, check=True)
-    metrics, port = tmp_path / "metrics", free_port()
+    metrics = tmp_path / "metrics"
     metrics.mkdir()
     granian = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1"]
-    command = [
-        *granian,
-        *("--port", str(port), "--workers", "2", "--blocking-threads", "8"),
-        "pricehub.wsgi:application",
-    ]
-    with stack.running([(command, env | {"PROMETHEUS_MULTIPROC_DIR": str(metrics)})]):
-        wait_for_port(port, timeout=30)
-        yield Web(f"http://127.0.0.1:{port}", metrics, token.stdout.split()[-1])
+
+    def command(port: int) -> list[str]:
+        return [
+            *granian,
+            *("--port", str(port), "--workers", "2", "--blocking-threads", "8"),
+            "pricehub.wsgi:application",
+        ]
+
+    with stack.serving(command, env | {"PROMETHEUS_MULTIPROC_DIR": str(metrics)}) as web:
+        yield Web(web.url, metrics, token.stdout.split()[-1])
 
 
 @pytest.mark.slow

@@ -8,7 +8,6 @@ is the front's own; and it logs each request as JSON."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import pytest
 import requests
 
 from aggregation.tests import stack
-from deploy.services import ROOT, free_port, front_command, wait_for_port
+from deploy.services import ROOT, free_port, front_command
 
 HEAD = b"Host: 127.0.0.1\r\nConnection: close\r\n"
 
@@ -144,12 +143,12 @@ def test_the_apps_own_answers_and_errors_pass_as_they_are(front):
 
 
 def test_a_server_down_behind_the_front_is_a_json_503(tmp_path: Path):
-    port, down = free_port(), f"127.0.0.1:{free_port()}"
-    command = front_command(f"127.0.0.1:{port}", down, down, tmp_path)
-    with stack.running([(command, dict(os.environ))]):
-        wait_for_port(port)
+    down = f"127.0.0.1:{free_port()}"
+    with stack.serving(
+        lambda port: front_command(f"127.0.0.1:{port}", down, down, tmp_path)
+    ) as front:
         for path in ("/prices/BTCUSDT", "/stream?assets=BTCUSDT"):
-            answer = requests.get(f"http://127.0.0.1:{port}{path}", timeout=10)
+            answer = requests.get(f"{front.url}{path}", timeout=10)
             assert (answer.status_code, answer.json()["error"]) == (503, "unavailable")
 
 
@@ -198,11 +197,10 @@ def test_the_metrics_and_readiness_are_not_found_through_the_front(front):
 def front_before(web: str, directory: Path, **lists: str) -> Iterator[str]:
     """Run a front alone before web (host:port), with the FRONT_ lists given (FRONT_ADMIN_ALLOW,
     FRONT_TRUSTED_PROXY); yield its URL."""
-    port = free_port()
-    command = front_command(f"127.0.0.1:{port}", web, web, directory, lists)
-    with stack.running([(command, dict(os.environ))]):
-        wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
+    with stack.serving(
+        lambda port: front_command(f"127.0.0.1:{port}", web, web, directory, lists)
+    ) as front:
+        yield front.url
 
 
 def test_the_admin_refuses_an_address_outside_front_admin_allow(tmp_path: Path):

@@ -3,8 +3,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -14,10 +12,10 @@ from wsgiref.util import setup_testing_defaults
 import pytest
 import requests
 
+from aggregation.tests.stack import serving, venue_command
 from exchanges.adapters import get_adapter
 from mock_exchange_app import market
 from mock_exchange_app.control import clear_faults, set_fault, true_price
-from mock_exchange_app.tests.test_server import ROOT, free_port, wait_for
 from mock_exchange_app.venues import create_app
 
 AT = datetime(2026, 11, 25, 3, 54, 28, 123456, tzinfo=UTC)
@@ -316,14 +314,9 @@ def test_it_refuses_a_bad_truth_moment_with_400(at: str) -> None:
 
 
 def test_it_takes_faults_over_real_http_from_the_control_client() -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    ticker = f"{url}/0/public/Ticker?pair="
-    cmd = [sys.executable, "-m", "mock_exchange_app", "kraken", "--port", str(port)]
-    env = {**os.environ, "SIM_FAULTS": "true"}
-    server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-    try:
-        wait_for(ticker + "XBTUSDT")
+    with serving(venue_command("kraken"), {**os.environ, "SIM_FAULTS": "true"}) as kraken:
+        url = kraken.url
+        ticker = f"{url}/0/public/Ticker?pair="
         set_fault(url, "BTCUSDT", "down")
         down = requests.get(ticker + "XBTUSDT", timeout=2)
         set_fault(url, "*", "slow", delay=0.5)
@@ -337,9 +330,6 @@ def test_it_takes_faults_over_real_http_from_the_control_client() -> None:
         healthy = requests.get(ticker + "XBTUSDT", timeout=2)
         at = datetime.now(UTC) - timedelta(minutes=1)
         truth = true_price(url, "BTCUSDT", at=at)
-    finally:
-        server.terminate()
-        server.communicate(timeout=15)
     assert (down.status_code, down.headers["Content-Type"]) == (503, "text/html")
     assert listed["SOLUSDT"]["factor"] == "1.25"
     assert (healthy.status_code, healthy.json()["error"]) == (200, [])

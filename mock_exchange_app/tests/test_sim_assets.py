@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import pairwise
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from deploy.services import free_port, wait_for_port
+from aggregation.tests.stack import serving, venue_command
 from exchanges.adapters import get_adapter
 from mock_exchange_app import market
 
@@ -92,28 +93,14 @@ def test_it_quotes_a_synthetic_asset_near_its_listed_price(
 
 @pytest.fixture(scope="module")
 def big_venues() -> Iterator[dict[str, str]]:
-    """Serve the three venues with SIM_ASSETS set, each in its own process."""
-    ports = {kind: free_port() for kind in market.VENUES}
+    """Serve the six venues with SIM_ASSETS set, each in its own process."""
     env = {**os.environ, "SIM_ASSETS": str(COUNT)}
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "mock_exchange_app", kind, "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for kind, port in ports.items()
-    ]
-    try:
-        for port in ports.values():
-            wait_for_port(port)
-        yield {kind: f"http://127.0.0.1:{port}" for kind, port in ports.items()}
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=10)
+
+    with ExitStack() as started:
+        yield {
+            kind: started.enter_context(serving(venue_command(kind), env)).url
+            for kind in market.VENUES
+        }
 
 
 @pytest.mark.parametrize("kind", market.VENUES)

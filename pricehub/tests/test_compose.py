@@ -29,7 +29,7 @@ from prometheus_client import REGISTRY
 from aggregation.history.backlog import Backlog
 from aggregation.tests import stack
 from deploy.run import VENUES
-from deploy.services import FRONT_LIMITS, free_port, front_command, wait_for_port
+from deploy.services import FRONT_LIMITS, front_command
 from exchanges.circuits import CircuitStates
 from pricehub.tests.test_settings_documented import variables_documented
 
@@ -462,11 +462,13 @@ def test_redis_started_as_compose_starts_it_asks_for_the_password_and_keeps_an_a
     env = dict(os.environ, REDISCLI_AUTH=password)
     subprocess.run(["sh", "-c", write], env=env, check=True)
     assert config.stat().st_mode & 0o077 == 0  # for its owner's eyes only
-    port = free_port()
-    server = ["redis-server", str(config), "--port", str(port), "--dir", str(tmp_path)]
-    with stack.running([(server, dict(os.environ))]) as (process,):
-        wait_for_port(port)
-        assert password not in " ".join(psutil.Process(process.pid).cmdline())
+
+    def server(port: int) -> list[str]:
+        return ["redis-server", str(config), "--port", str(port), "--dir", str(tmp_path)]
+
+    with stack.serving(server) as served:
+        port = served.port
+        assert password not in " ".join(psutil.Process(served.process.pid).cmdline())
         with pytest.raises(redis.AuthenticationError):
             redis.Redis(host="127.0.0.1", port=port).ping()
         client = redis.Redis(host="127.0.0.1", port=port, password=password)

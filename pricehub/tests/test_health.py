@@ -12,7 +12,8 @@ from django.conf import settings
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from deploy.services import free_port, redis_command, wait_for_port
+from aggregation.tests import stack
+from deploy.services import redis_command
 from pricehub.celery import celery_app
 
 
@@ -24,21 +25,16 @@ def api() -> APIClient:
 @pytest.fixture
 def own_redis(services: None, redis_url: str, tmp_path: Path) -> Iterator[subprocess.Popen]:
     """Point the cache and the broker at a throwaway Redis, leaving the session's alone."""
-    port = free_port()
-    process = subprocess.Popen(
-        redis_command(port, tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    caches = {"default": {**settings.CACHES["default"], "LOCATION": url}}
-    try:
-        wait_for_port(port)
-        with override_settings(CACHES=caches):
-            celery_app.conf.broker_url = url
-            yield process
-    finally:
-        celery_app.conf.broker_url = redis_url
-        process.kill()
-        process.wait(timeout=10)
+    with stack.serving(lambda port: redis_command(port, tmp_path)) as redis:
+        url = f"redis://127.0.0.1:{redis.port}/0"
+        caches = {"default": {**settings.CACHES["default"], "LOCATION": url}}
+        try:
+            with override_settings(CACHES=caches):
+                celery_app.conf.broker_url = url
+                yield redis.process
+        finally:
+            celery_app.conf.broker_url = redis_url
+            redis.process.kill()  # a stopped one, too
 
 
 def test_healthz_says_the_process_is_up(api):
