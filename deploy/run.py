@@ -69,7 +69,15 @@ STREAM = (
 # grouping of sessions (autogroup) makes it count for nothing: each process here has a session
 # of its own.
 BELOW_READS = 5
-LOWER = f"{PY} {ROOT / 'deploy' / 'lower.py'} {BELOW_READS} "
+# The simulated venues stand for machines of their own: the CPU they take here, which no real
+# venue takes from PriceHub's host, runs further below, at nice SIMULATED.
+SIMULATED = 10
+
+
+def lowered(level: int) -> str:
+    """Return the prefix that runs a command at nice level, its session too."""
+    return f"{PY} {ROOT / 'deploy' / 'lower.py'} {level} "
+
 
 # Ctrl-C stops the processes in stages, each once the one before has stopped: the front, the
 # servers behind it, the beat, the workers, the venues they ask (and any process not named),
@@ -192,7 +200,9 @@ def main() -> int:
     for venue, url in venues.items():
         port = urlsplit(url).port
         manager.add_process(
-            venue, kept(f"{PY} -m mock_exchange_app {venue} --port {port}"), env=env
+            venue,
+            kept(f"{lowered(SIMULATED)}{PY} -m mock_exchange_app {venue} --port {port}"),
+            env=env,
         )
     # Each process starts once what it needs answers, so that none meets a service still
     # starting: the API's and the stream servers once the needs above are met, the Celery
@@ -201,7 +211,7 @@ def main() -> int:
     needs.append(("file", str(prepared)))
     wait = waiting_for([*needs, *(("http", url) for url in venues.values())])
     servers = [("http", f"http://127.0.0.1:{port}/healthz") for port in (web_port, stream_port)]
-    celery = f"{wait}{LOWER}{PY} -m celery -A pricehub"
+    celery = f"{wait}{lowered(BELOW_READS)}{PY} -m celery -A pricehub"
     processes = {
         # The refreshes: sixteen threads, so a hot batch finds one free beside slow cold ones.
         # The beat's ticks run apart, in a process of their own, so a busy worker never holds
@@ -215,7 +225,7 @@ def main() -> int:
         "history": f"{celery} worker -Q history --pool solo --loglevel WARNING -n history@%h",
         "beat": f"{celery} beat --loglevel WARNING --schedule {data / 'celerybeat-schedule'}",
         "web": waiting_for(needs) + WEB.format(port=web_port),
-        "stream": waiting_for(needs) + LOWER + STREAM.format(port=stream_port),
+        "stream": waiting_for(needs) + lowered(BELOW_READS) + STREAM.format(port=stream_port),
         "front": waiting_for(servers)
         + shlex.join(
             front_command(

@@ -75,23 +75,31 @@ def left_behind(data: Path) -> list[str]:
 
 
 def priorities(data: Path) -> dict[str, set[tuple[int, int | None]]]:
-    """Return the CPU priorities of the reads' servers ("reads") and of the work below them
-    ("below") in the stack with data as its DATA_DIR: each process's nice, and its session's
-    (autogroup) where the kernel has them."""
-    found: dict[str, set[tuple[int, int | None]]] = {"reads": set(), "below": set()}
+    """Return the CPU priorities of the reads' servers ("reads"), of the work below them
+    ("below") and of the simulated venues ("venues") in the stack with data as its DATA_DIR:
+    each process's nice, and its session's (autogroup) where the kernel has them."""
+    found: dict[str, set[tuple[int, int | None]]] = {
+        "reads": set(),
+        "below": set(),
+        "venues": set(),
+    }
     for process in psutil.process_iter(["cmdline", "environ", "nice"]):
         command = " ".join(process.info["cmdline"] or [])
         if (process.info["environ"] or {}).get("DATA_DIR") != str(data):
             continue
         if command.startswith("/bin/sh") or "deploy/keep.py" in command:
             continue  # a keeper and its shell, which only wait
-        reads = "pricehub.wsgi" in command or command.startswith("nginx")
-        below = "-m celery" in command or "pricehub.asgi" in command
-        if not reads and not below:
+        kinds = {
+            "reads": "pricehub.wsgi" in command or command.startswith("nginx"),
+            "below": "-m celery" in command or "pricehub.asgi" in command,
+            "venues": "-m mock_exchange_app" in command,
+        }
+        kind = next((kind for kind, matches in kinds.items() if matches), None)
+        if kind is None:
             continue
         autogroup = Path(f"/proc/{process.pid}/autogroup")
         session = int(autogroup.read_text().split()[-1]) if autogroup.exists() else None
-        found["reads" if reads else "below"].add((process.info["nice"], session))
+        found[kind].add((process.info["nice"], session))
     return found
 
 
@@ -134,10 +142,13 @@ def test_a_clean_start_logs_no_error_and_ctrl_c_stops_it_all(tmp_path: Path):
         ("bitstamp", "btceur", "EUR"),
     }
     assert b'"asset":"BTCUSDT"' in event.replace(b" ", b"")
-    # The refreshes, ticks, history and streams below the reads, their sessions too.
-    session = deploy.run.BELOW_READS if lower.AUTOGROUP.exists() else None
-    assert running["below"] == {(deploy.run.BELOW_READS, session)}
-    assert running["reads"] == {(0, 0 if session is not None else None)}
+    # The refreshes, ticks, history and streams below the reads, the simulated venues further
+    # below; their sessions too.
+    sessions = lower.AUTOGROUP.exists()
+    below, simulated = deploy.run.BELOW_READS, deploy.run.SIMULATED
+    assert running["below"] == {(below, below if sessions else None)}
+    assert running["venues"] == {(simulated, simulated if sessions else None)}
+    assert running["reads"] == {(0, 0 if sessions else None)}
     # The start, and the stop after Ctrl-C: Redis and DynamoDB Local stop after everyone else.
     written = log.read_text()
     assert "system   | SIGINT received" in written, f"deploy.run did not see the SIGINT: {log}"
