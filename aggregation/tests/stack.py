@@ -162,7 +162,10 @@ def serving(
         finally:
             process.terminate()
             process.wait(timeout=20)
-    raise RuntimeError(f"{command(0)[0]} found no free port in {PORT_TRIES} tries")
+    raise RuntimeError(
+        f"{command(0)[0]} ended before it listened, {PORT_TRIES} times (last exit code "
+        f"{process.returncode}): each port taken first, or the command failing"
+    )
 
 
 def _settled(process: subprocess.Popen, port: int) -> bool:
