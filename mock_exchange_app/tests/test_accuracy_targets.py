@@ -12,7 +12,23 @@ from mock_exchange_app.management.commands.accuracy import sample, targets
 
 
 def row(name: str, mean: float | None, converged: float | None = None) -> Row:
-    return Row(name, 6, mean, mean, 9.0, 9.0, 9.0, converged)
+    """Return the row of scenario name (as scenarios() has it, with its target) at mean."""
+    scenario = SCENARIOS[name]
+    return Row(
+        name,
+        6,
+        mean,
+        mean,
+        9.0,
+        9.0,
+        9.0,
+        converged,
+        group=scenario.group,
+        bound_bps=scenario.bound_bps,
+    )
+
+
+SCENARIOS = {s.name: s for s in scenarios("binance", ["binance", "kraken"], "binance")}
 
 
 def test_each_target_passes_or_misses_with_what_was_measured():
@@ -27,7 +43,7 @@ def test_each_target_passes_or_misses_with_what_was_measured():
         row("jumps, binance down", 2.0, converged=2.5),
         row("binance 3 s late, volatility x3", 3.5),
     ]
-    assert targets(rows, "binance", ["binance", "kraken"]) == [
+    assert targets(rows) == [
         (True, "fault-free 1.20 bps <= 1.5"),
         (True, "every binance fault within 2 bps of fault-free: binance down +1.80"),
         (False, "each other venue down within 2 bps of fault-free: kraken down +2.40"),
@@ -45,7 +61,7 @@ def test_each_venue_is_taken_down_alone_once():
 
 
 def test_a_fault_that_left_no_price_misses():
-    (_, fault) = targets([row("none", 1.0), row("binance down", None)], "binance", ["binance"])
+    (_, fault) = targets([row("none", 1.0), row("binance down", None)])
     assert fault == (False, "every binance fault within 2 bps of fault-free: binance down +inf")
 
 
@@ -81,7 +97,7 @@ def test_a_scenario_keeps_its_price_furthest_from_the_truth_and_shows_what_made_
     errors = _Errors()
     for value in ("100010", "103000", "99990"):
         errors.add(price_of(value, "1.0001"), Decimal(100000))
-    worst, truth = errors.row("USDT at 0.97 USD").worst
+    worst, truth = errors.row(SCENARIOS["USDT at 0.97 USD"]).worst
     assert (worst.price, truth) == (Decimal(103000), Decimal(100000))
     assert sample(worst, truth).splitlines() == [
         "+300.00 bps, 103000 against 100000 at 2026-12-05T12:00:01.250+00:00",
