@@ -39,13 +39,7 @@ from exchanges.circuits import circuit_close
 from exchanges.client import own_timeouts
 from exchanges.models import Exchange
 from mock_exchange_app import currencies, market
-from mock_exchange_app.control import (
-    clear_faults,
-    reset_market,
-    set_fault,
-    set_market,
-    true_price,
-)
+from mock_exchange_app.control import clear_faults, reset_market, set_fault, set_market, true_price
 
 CONVERGED_BPS = 10.0  # a jump's published price is converged within this of the truth
 _BEAT_SECONDS = 3.0  # a price younger than this at the start says the beat refreshes the asset
@@ -72,36 +66,24 @@ class Scenario:
     faults: dict[str, dict[str, Any]] = field(default_factory=dict)  # by venue name
     market: dict[str, Any] = field(default_factory=dict)  # a PUT /sim/market body
     jump: float | None = None  # percent, alternately up and down, from each jump's start
-    # Its target: the scenarios of a group are judged together, their worst within 2 bps of
-    # fault-free; a scenario with a bound, alone, its mean error within it.
-    group: str | None = None
-    bound_bps: float | None = None
+    group: str | None = None  # judged with its group's: their worst within 2 bps of fault-free
+    bound_bps: float | None = None  # judged alone: its mean error within this
 
 
 def scenarios(venue: str, venues: Sequence[str], largest: str) -> list[Scenario]:
     """Return every scenario: fault-free, each fault on venue, each other venue down, all down,
     a USDT depeg, jumps (with the largest venue down during them) and the largest venue lagging."""
-    down = {"mode": "down"}
+    down, faulty, others = {"mode": "down"}, f"every {venue} fault", "each other venue down"
+    late = {"lag": {largest: 3}, "volatility": 3}
     return [
         Scenario("none"),
-        *(
-            Scenario(f"{venue} {name}", {venue: fault}, group=f"every {venue} fault")
-            for name, fault in FAULTS
-        ),
-        *(
-            Scenario(f"{name} down", {name: down}, group="each other venue down")
-            for name in venues
-            if name != venue
-        ),
+        *(Scenario(f"{venue} {name}", {venue: f}, group=faulty) for name, f in FAULTS),
+        *(Scenario(f"{v} down", {v: down}, group=others) for v in venues if v != venue),
         Scenario("all down", {name: down for name in venues}),
         Scenario("USDT at 0.97 USD", market={"rates": {"USDT": "0.97"}}, bound_bps=3.0),
         Scenario("jumps of 2 %", jump=2.0),
         Scenario(f"jumps, {largest} down", {largest: down}, jump=2.0),
-        Scenario(
-            f"{largest} 3 s late, volatility x3",
-            market={"lag": {largest: 3}, "volatility": 3},
-            bound_bps=3.0,
-        ),
+        Scenario(f"{largest} 3 s late, volatility x3", market=late, bound_bps=3.0),
     ]
 
 
