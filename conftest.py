@@ -12,7 +12,6 @@ import functools
 import importlib
 import os
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,7 +39,6 @@ hypothesis_settings.load_profile("pricehub")
 
 WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 TEST_TABLE = f"prices-test-{WORKER}"
-VENUE_KINDS = ("binance", "coinbase", "kraken", "okx", "bybit", "bitstamp")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -84,12 +82,8 @@ def venues(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     to its base URL."""
     shared = str(tmp_path_factory.mktemp("sim") / "market.json")
     env = dict(os.environ, SIM_FAULTS="true", SIM_MARKET_FILE=shared)  # the tests' faults
-
-    with ExitStack() as started:
-        yield {
-            kind: started.enter_context(stack.serving(stack.venue_command(kind), env)).url
-            for kind in VENUE_KINDS
-        }
+    with stack.venues(env) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

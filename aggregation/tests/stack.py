@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from deploy.services import ROOT, free_port, front_command, wait_until
+from mock_exchange_app import market
 
 CELERY = [sys.executable, "-m", "celery", "-A", "pricehub"]
 PORT_TRIES = 3
@@ -123,6 +124,17 @@ def running(
 def venue_command(kind: str) -> Callable[[int], list[str]]:
     """Return the command line of a simulated venue of kind, given its port."""
     return lambda port: [sys.executable, "-m", "mock_exchange_app", kind, "--port", str(port)]
+
+
+@contextmanager
+def venues(env: Mapping[str, str]) -> Iterator[dict[str, str]]:
+    """Serve the six simulated venues in env, each in its own process; map each kind to its
+    base URL."""
+    with ExitStack() as started:
+        yield {
+            kind: started.enter_context(serving(venue_command(kind), env)).url
+            for kind in market.VENUES
+        }
 
 
 class Served(NamedTuple):

@@ -6,7 +6,6 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import pairwise
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from aggregation.tests.stack import serving, venue_command
+from aggregation.tests import stack
 from exchanges.adapters import get_adapter
 from mock_exchange_app import market
 
@@ -94,13 +93,8 @@ def test_it_quotes_a_synthetic_asset_near_its_listed_price(
 @pytest.fixture(scope="module")
 def big_venues() -> Iterator[dict[str, str]]:
     """Serve the six venues with SIM_ASSETS set, each in its own process."""
-    env = {**os.environ, "SIM_ASSETS": str(COUNT)}
-
-    with ExitStack() as started:
-        yield {
-            kind: started.enter_context(serving(venue_command(kind), env)).url
-            for kind in market.VENUES
-        }
+    with stack.venues({**os.environ, "SIM_ASSETS": str(COUNT)}) as served:
+        yield served
 
 
 @pytest.mark.parametrize("kind", market.VENUES)
