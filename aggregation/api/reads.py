@@ -37,6 +37,7 @@ from common.throttling import ByNetwork
 logger = logging.getLogger(__name__)
 
 JSON = "application/json"
+_NO_QUERY = QueryDict()  # immutable
 
 # What each middleware does to a GET of a read, reviewed: "runs" (its hooks run on the lean
 # path as in Django's chain) or why it has nothing to do there.
@@ -147,8 +148,10 @@ def _answer(request: HttpRequest, match: ResolverMatch) -> HttpResponse:
     view_class = match.func.view_class
     view = view_class(**match.func.view_initkwargs)
     view.setup(request, **match.kwargs)
+    # Without a query string, the empty QueryDict made once: parsing "" costs a read ~4 us.
+    query = request.GET if request.META.get("QUERY_STRING") else _NO_QUERY
     try:
-        response = view.read(request.GET, **match.kwargs)
+        response = view.read(query, **match.kwargs)
     except Exception as exc:
         error = api_error(exc)
         if error is None:
