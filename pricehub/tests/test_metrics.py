@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from aggregation.services import price_refresh
 from aggregation.tasks import refresh_batch
 from aggregation.tests import stack
-from deploy.services import ROOT, free_port, wait_for_port
+from deploy.services import ROOT
 from exchanges.circuits import breaker, circuit_close
 from pricehub.celery import celery_app
 
@@ -120,10 +120,9 @@ def test_metrics_show_each_venues_circuit_state_as_redis_holds_it():
 @pytest.mark.slow
 def test_a_worker_given_a_metrics_port_serves_its_metrics_there(stack_environment):
     env = stack_environment(redis_db=9, table="prices-worker-metrics", interval=60)
-    port = free_port()
     worker = [sys.executable, "-m", "celery", "-A", "pricehub", "worker", "--pool", "threads"]
-    with stack.running([(worker, env | {"WORKER_METRICS_PORT": str(port)})]):
-        wait_for_port(port, timeout=30)
-        page = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    # The port is in the worker's environment: `env` puts it there and becomes the worker.
+    with stack.serving(lambda port: ["env", f"WORKER_METRICS_PORT={port}", *worker], env) as served:
+        page = requests.get(f"{served.url}/metrics", timeout=5).text
     assert "# TYPE pricehub_refresh_seconds histogram" in page
     assert "# TYPE pricehub_celery_tasks_total counter" in page
