@@ -120,7 +120,7 @@ def test_metrics_show_each_venues_circuit_state_as_redis_holds_it():
 @pytest.mark.slow
 def test_a_worker_given_a_metrics_port_serves_its_metrics_there(stack_environment):
     env = stack_environment(redis_db=9, table="prices-worker-metrics", interval=60)
-    worker = [sys.executable, "-m", "celery", "-A", "pricehub", "worker", "--pool", "threads"]
+    worker = [*stack.CELERY, "worker", "--pool", "threads"]
     # The port is in the worker's environment: `env` puts it there and becomes the worker.
     with stack.serving(lambda port: ["env", f"WORKER_METRICS_PORT={port}", *worker], env) as served:
         page = requests.get(f"{served.url}/metrics", timeout=5).text
