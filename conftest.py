@@ -97,9 +97,12 @@ def stack_environment(
     aggregation/tests/stack.py): its Redis database, table and refresh interval; each in a
     folder of its own, so fixtures of any scope may make one."""
 
+    database = stack.migrated(tmp_path_factory.mktemp("migrated"), venues)
+
     def make(*, redis_db: int, table: str, interval: float) -> dict[str, str]:
         return stack.environment(
             tmp_path_factory.mktemp("stack"),
+            database=database,
             redis_url=redis_url,
             redis_db=redis_db,
             dynamodb_endpoint=dynamodb_endpoint,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -13,9 +14,11 @@ from typing import Any, NamedTuple
 
 import boto3
 import psutil
+from django.test import override_settings
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from aggregation.history.client import ensure_tables
 from deploy.services import ROOT, free_port, front_command, wait_until
 from mock_exchange_app import market
 
@@ -26,6 +29,7 @@ PORT_TRIES = 3
 def environment(
     tmp_path: Path,
     *,
+    database: Path,
     redis_url: str,
     redis_db: int,
     dynamodb_endpoint: str,
@@ -33,8 +37,9 @@ def environment(
     venues: dict[str, str],
     interval: float,
 ) -> dict[str, str]:
-    """Return the environment of a stack refreshing every asset each interval, migrated, with
-    its history table made and its Redis database empty."""
+    """Return the environment of a stack refreshing every asset each interval, its database a
+    copy of database (migrated), its history tables made and its Redis database empty."""
+    shutil.copyfile(database, tmp_path / "db.sqlite3")
     env = dict(
         os.environ,
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
@@ -45,16 +50,29 @@ def environment(
         REFRESH_MEDIUM_SECONDS=str(interval),
         REFRESH_COLD_SECONDS=str(interval),
         HISTORY_HEARTBEAT_SECONDS="0",  # every refresh leaves a point
-        **{f"{kind.upper()}_URL": url for kind, url in venues.items()},
+        **_venue_urls(venues),
         LOG_LEVEL="WARNING",
     )
-    run = [sys.executable, "manage.py"]
-    subprocess.run([*run, "migrate", "-v0"], env=env, cwd=ROOT, check=True)
-    subprocess.run([*run, "ensure_dynamodb_table"], env=env, cwd=ROOT, check=True)
+    with override_settings(DYNAMODB_ENDPOINT_URL=dynamodb_endpoint, DYNAMODB_TABLE=table):
+        ensure_tables()
     subprocess.run(
         ["redis-cli", "-u", env["REDIS_URL"], "flushdb"], check=True, capture_output=True
     )
     return env
+
+
+def migrated(folder: Path, venues: dict[str, str]) -> Path:
+    """Return a database in folder with every migration applied, the venues' rows at the URLs
+    of venues, for stacks to copy: a copy costs a stack no process of its own."""
+    database = folder / "db.sqlite3"
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{database}", **_venue_urls(venues))
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], env=env, cwd=ROOT, check=True)
+    return database
+
+
+def _venue_urls(venues: dict[str, str]) -> dict[str, str]:
+    # The settings that name each venue's URL (PRICEHUB_SEED_VENUES and the adapters').
+    return {f"{kind.upper()}_URL": url for kind, url in venues.items()}
 
 
 def celery(name: str, directory: Path) -> list[list[str]]:
