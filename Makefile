@@ -68,7 +68,7 @@ $(VENV)/bench-installed: $(VENV)/installed bench/requirements.txt
 
 # Not byte-compiled at install: the tools import a few hundred of its 9,000 modules.
 $(AWS_VENV)/installed: deploy/aws/requirements.txt $(VENV)/installed
-	python3 -m venv $(AWS_VENV)
+	$(UV) venv --quiet --allow-existing --python python3 $(AWS_VENV)
 	$(UV) pip install --quiet --python $(AWS_VENV)/bin/python -r $<
 	touch $@
 
