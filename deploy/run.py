@@ -93,11 +93,6 @@ STOP_ORDER = [
     ["redis", "dynamodb"],
 ]
 STAGE_SECONDS = 15.0
-# Granian stops its own workers. Were its process group signalled whole, as honcho does, the
-# workers could get the SIGTERM before Granian, which then reports their exits as unexpected
-# (an ERROR line): these get it through their keeper (deploy/keep.py) alone, and their group
-# only if still running at the end of their stage.
-SELF_STOPPING = {"web", "stream"}
 
 
 class Stack(Manager):
@@ -115,15 +110,18 @@ class Stack(Manager):
             if not stopping:
                 continue
             self._system_print(f"stopping {', '.join(stopping)}\n")
+            # Each process is told once, through its keeper (deploy/keep.py), signalled alone.
+            # A SIGTERM to the whole group, as honcho sends it, reached each command twice (from
+            # honcho and from its keeper): Celery's beat, told again as it exited, printed a
+            # traceback; and it reached Granian's workers before Granian, which reports their
+            # exits as unexpected (an ERROR line). A group still running at the end of its
+            # stage gets it whole.
             for name in stopping:
-                if name in SELF_STOPPING:
-                    os.kill(groups[name], signal.SIGTERM)
-                else:
-                    self._procmgr.terminate(groups[name])
+                os.kill(groups[name], signal.SIGTERM)
             ends = time.monotonic() + STAGE_SECONDS
             while _alive([groups[name] for name in stopping]) and time.monotonic() < ends:
                 time.sleep(0.1)
-            for name in SELF_STOPPING.intersection(stopping):
+            for name in stopping:
                 if _alive([groups[name]]):
                     self._procmgr.terminate(groups[name])
 
@@ -268,8 +266,9 @@ def start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 def kept(command: str) -> str:
     """Return command run under deploy/keep.py, which starts it again whenever it dies. The
-    shell honcho starts becomes the keeper (exec), so the keeper leads its process group."""
-    return f"exec {PY} {ROOT / 'deploy' / 'keep.py'} {shlex.quote(command)}"
+    shell honcho starts becomes the keeper, and the keeper's shell the command (exec, both):
+    the keeper leads its process group, and the signal it passes on reaches the command."""
+    return f"exec {PY} {ROOT / 'deploy' / 'keep.py'} {shlex.quote(f'exec {command}')}"
 
 
 def fresh_prometheus_dir(directory: Path) -> Path:

@@ -211,11 +211,11 @@ def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> 
 def waiting_for(needs: list[tuple[str, str]]) -> str:
     """Return the shell prefix that holds a command back until each need, a (kind, url) pair
     of ANSWERS, answers; the empty string for none. The waiting process becomes the command
-    (exec, twice), so a signal meant for the command finds the wait if it comes first."""
+    (exec), so a signal meant for the command finds the wait if it comes first."""
     if not needs:
         return ""
     args = " ".join(shlex.quote(f"{kind}={url}") for kind, url in needs)
-    return f"exec {shlex.quote(sys.executable)} -m deploy.services wait {args} -- "
+    return f"{shlex.quote(sys.executable)} -m deploy.services wait {args} -- "
 
 
 def free_port() -> int:

@@ -1,6 +1,6 @@
-"""How `make run` (deploy/run.py) stops its processes: a server that stops its own workers
-(Granian) gets the SIGTERM alone, through its keeper, so none of its workers hears it first;
-any other process's group gets it whole."""
+"""How `make run` (deploy/run.py) stops its processes: each hears the SIGTERM once, through its
+keeper, and a server that stops its own workers (Granian) tells them itself: none of them hears
+it first."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from pathlib import Path
 
 from deploy.services import ROOT
 
-# A server in miniature: a parent that stops its worker itself (with SIGUSR1) when told to
-# stop, and a worker, in the parent's process group, that writes down a SIGTERM it hears.
+# A server in miniature: a parent that writes down each SIGTERM it hears and stops its worker
+# itself (with SIGUSR1), and a worker, in the parent's process group, that writes down a SIGTERM
+# it hears.
 SERVER = """
-import signal, subprocess, sys, time
+import pathlib, signal, subprocess, sys, time
 name, folder = sys.argv[1], sys.argv[2]
+told = pathlib.Path(f"{folder}/{name}.told")
 worker = subprocess.Popen([sys.executable, "-c", '''
 import pathlib, signal, sys, time
 heard = pathlib.Path(sys.argv[1])
@@ -31,7 +33,9 @@ heard.with_suffix(".ready").touch()
 time.sleep(60)
 ''', f"{folder}/{name}.heard"])
 def stop(*_):
-    time.sleep(0.5)  # a SIGTERM sent to the whole group reaches the worker meanwhile
+    with told.open("a") as out:
+        out.write("SIGTERM\\n")
+    time.sleep(0.5)  # a SIGTERM sent to the group too would reach both meanwhile
     worker.send_signal(signal.SIGUSR1)
     worker.wait()
     sys.exit(0)
@@ -39,25 +43,26 @@ signal.signal(signal.SIGTERM, stop)
 time.sleep(60)
 """
 
+NAMES = ("web", "stream", "worker", "beat")
 STACK = """
 import shlex, sys
 sys.path.insert(0, sys.argv[1])
 from deploy.run import Stack, kept
-server, folder = sys.argv[2], sys.argv[3]
+server, folder, *names = sys.argv[2:]
 stack = Stack()
-for name in ("web", "stream", "worker"):
-    stack.add_process(name, kept("exec " + shlex.join([sys.executable, server, name, folder])))
+for name in names:
+    stack.add_process(name, kept(shlex.join([sys.executable, server, name, folder])))
 stack.loop()
 """
 
 
-def test_granian_alone_hears_the_stop_and_other_groups_hear_it_whole(tmp_path: Path):
+def test_each_process_hears_the_stop_once_and_a_servers_workers_from_it_alone(tmp_path: Path):
     server = tmp_path / "server.py"
     server.write_text(textwrap.dedent(SERVER))
-    args = [sys.executable, "-c", STACK, str(ROOT), str(server), str(tmp_path)]
+    args = [sys.executable, "-c", STACK, str(ROOT), str(server), str(tmp_path), *NAMES]
     stack = subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL)
     try:
-        ready = [tmp_path / f"{name}.ready" for name in ("web", "stream", "worker")]
+        ready = [tmp_path / f"{name}.ready" for name in NAMES]
         deadline = time.monotonic() + 30
         while not all(path.exists() for path in ready) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -67,5 +72,6 @@ def test_granian_alone_hears_the_stop_and_other_groups_hear_it_whole(tmp_path: P
     finally:
         if stack.poll() is None:
             os.killpg(stack.pid, signal.SIGKILL)
-    heard = {path.stem for path in tmp_path.glob("*.heard")}
-    assert heard == {"worker"}
+    told = {name: (tmp_path / f"{name}.told").read_text().count("SIGTERM") for name in NAMES}
+    assert told == dict.fromkeys(NAMES, 1)
+    assert list(tmp_path.glob("*.heard")) == []
