@@ -94,6 +94,10 @@ PRICEHUB_READ_COPY_SECONDS = env.float(
 # How long a web process keeps the newest history point (or its absence) of an asset Redis
 # has no price for, so such reads ask DynamoDB that often at most.
 PRICEHUB_HISTORY_COPY_SECONDS = env.float("HISTORY_COPY_SECONDS", default=5.0)
+# A worker of the API's server answers on several threads, which take turns on Python's one
+# lock: a thread ready to answer waits this long at most for the one running to let go of it.
+# Python's 5 ms default made the hot GET's p99 about a sixth longer (docs/benchmarks.md).
+PRICEHUB_WEB_SWITCH_INTERVAL_SECONDS = env.float("WEB_SWITCH_INTERVAL_SECONDS", default=0.001)
 # Each process keeps the asset table; an edit through the admin or the ORM reaches every
 # process at its next read, any other edit (bulk updates, SQL) within this many seconds.
 PRICEHUB_ASSET_TABLE_SECONDS = env.float("ASSET_TABLE_SECONDS", default=10.0)

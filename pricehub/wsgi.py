@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 from django.urls import get_resolver
 
@@ -14,6 +16,9 @@ django_application = get_wsgi_application()
 from aggregation.api.reads import LeanReads  # noqa: E402
 
 application = LeanReads(django_application)
+
+# Its threads take turns on Python's lock at this interval (pricehub/tunables.py says why).
+sys.setswitchinterval(settings.PRICEHUB_WEB_SWITCH_INTERVAL_SECONDS)
 
 # The views are imported now rather than by the first request, then all that is loaded is left
 # out of the collector's full passes: each of those scanned about 160,000 objects and held a

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
@@ -270,15 +271,25 @@ def test_the_wsgi_entry_point_serves_reads_itself_and_the_rest_through_django():
     assert answers == ["404 Not Found", "200 OK"]
 
 
-def test_the_wsgi_entry_point_loads_the_views_and_leaves_all_it_loaded_out_of_the_collector():
+def test_the_wsgi_entry_point_loads_the_views_leaves_them_out_of_the_collector_and_sets_turns():
     # In a process of its own, as a server's worker imports it: a full pass of the collector
     # scans only what was made since, not the 120,000-odd objects of Django and PriceHub.
-    show = "import gc, sys, pricehub.wsgi; print(len(gc.get_objects()), sorted(sys.modules))"
-    done = subprocess.run(
-        [sys.executable, "-c", show], cwd=ROOT, capture_output=True, text=True, check=True
+    # It also shortens the interval its threads take turns in, as the settings say.
+    show = (
+        "import gc, sys, pricehub.wsgi;"
+        "print(len(gc.get_objects()), sys.getswitchinterval(), sorted(sys.modules))"
     )
-    scanned, modules = done.stdout.split(" ", 1)
+    done = subprocess.run(
+        [sys.executable, "-c", show],
+        cwd=ROOT,
+        env={**os.environ, "WEB_SWITCH_INTERVAL_SECONDS": "0.0025"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    scanned, interval, modules = done.stdout.split(" ", 2)
     assert int(scanned) < 1_000
+    assert float(interval) == 0.0025
     assert "'aggregation.api.history'" in modules  # a view module, imported by the URLconf
 
 
