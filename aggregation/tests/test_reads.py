@@ -271,13 +271,15 @@ def test_the_wsgi_entry_point_serves_reads_itself_and_the_rest_through_django():
     assert answers == ["404 Not Found", "200 OK"]
 
 
-def test_the_wsgi_entry_point_loads_the_views_leaves_them_out_of_the_collector_and_sets_turns():
+def test_the_wsgi_entry_point_prepares_its_process():
     # In a process of its own, as a server's worker imports it: a full pass of the collector
     # scans only what was made since, not the 120,000-odd objects of Django and PriceHub.
-    # It also shortens the interval its threads take turns in, as the settings say.
+    # It also shortens the interval its threads take turns in, as the settings say, and puts
+    # compiled patterns in place of the lazy ones a read's middleware uses.
     show = (
-        "import gc, sys, pricehub.wsgi;"
-        "print(len(gc.get_objects()), sys.getswitchinterval(), sorted(sys.modules))"
+        "import gc, sys, pricehub.wsgi, django.middleware.http as m, django.utils.http as h;"
+        "print(len(gc.get_objects()), sys.getswitchinterval(),"
+        "type(m.cc_delim_re).__name__, type(h.ETAG_MATCH).__name__, sorted(sys.modules))"
     )
     done = subprocess.run(
         [sys.executable, "-c", show],
@@ -287,9 +289,10 @@ def test_the_wsgi_entry_point_loads_the_views_leaves_them_out_of_the_collector_a
         text=True,
         check=True,
     )
-    scanned, interval, modules = done.stdout.split(" ", 2)
+    scanned, interval, *patterns, modules = done.stdout.split(" ", 4)
     assert int(scanned) < 1_000
     assert float(interval) == 0.0025
+    assert patterns == ["Pattern", "Pattern"]
     assert "'aggregation.api.history'" in modules  # a view module, imported by the URLconf
 
 
