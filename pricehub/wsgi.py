@@ -21,6 +21,9 @@ application = LeanReads(django_application)
 # Its threads take turns on Python's lock at this interval (pricehub/tunables.py says why).
 sys.setswitchinterval(settings.PRICEHUB_WEB_SWITCH_INTERVAL_SECONDS)
 
+# What django.utils.regex_helper._lazy_re_compile gives its proxies to make their pattern.
+_LAZY = "_lazy_re_compile.<locals>._compile"
+
 
 def compile_lazy_patterns() -> None:
     """Put in place of each regular expression that Django compiles lazily, in the modules
@@ -30,12 +33,9 @@ def compile_lazy_patterns() -> None:
     its CPU (docs/benchmarks.md)."""
     for module in list(sys.modules.values()):
         for name, value in list(getattr(module, "__dict__", {}).items()):
-            # The proxies of django.utils.regex_helper._lazy_re_compile.
             if type(value) is SimpleLazyObject and value._setupfunc.__qualname__ == _LAZY:
                 setattr(module, name, value._setupfunc())
 
-
-_LAZY = "_lazy_re_compile.<locals>._compile"
 
 # The views are imported now rather than by the first request, and the patterns of what they
 # loaded compiled; then all that is loaded is left out of the collector's full passes: each of
