@@ -35,8 +35,9 @@ HOT_SYMBOL = "BTCUSDT"
 HOT = f"/prices/{HOT_SYMBOL}"
 HISTORY_PAGE = 100  # points a history page of the bench asks for
 # The reference and the hot GET alternate, so that both meet the machine's same moments; each
-# is its median round.
-ROUNDS = 3
+# is its median round. Five: the reference now and then falls to a third of its rate for a
+# round, and the median of three absorbed one such round but not two.
+ROUNDS = 5
 
 
 @dataclass(frozen=True)
