@@ -69,6 +69,9 @@ def scenarios(symbols: list[str]) -> list[Scenario]:
 def main() -> int:
     _raise_open_files_limit()
     started = dt.datetime.now(dt.UTC)
+    # Read once, before the run writes its results into the tree (read after, they made every
+    # clean checkout's run say "with uncommitted changes").
+    commit = _commit()
     try:
         # Every subscriber comes from one address: the front takes them all.
         limits = {
@@ -87,13 +90,18 @@ def main() -> int:
                 streamed.quiet_window()
             _progress("the accuracy scenarios (manage.py accuracy, about 20 minutes) ...")
             machine = f"{os.cpu_count()} cores ({_cpu_model()})"
-            accuracy.run(started=started, commit=_commit(), machine=machine)
+            accuracy.run(started=started, commit=commit, machine=machine)
         publish(
-            run, started=started, assets=len(symbols), refresh_gaps=refresh_gaps, streamed=streamed
+            run,
+            started=started,
+            commit=commit,
+            assets=len(symbols),
+            refresh_gaps=refresh_gaps,
+            streamed=streamed,
         )
         if scale.ASSETS:
             _progress(f"the scale scenario: a stack with {scale.ASSETS} assets ...")
-            publish_scale(scale.run(), started=started)
+            publish_scale(scale.run(), started=started, commit=commit)
     except (stack.StackError, tools.ToolError, RuntimeError, requests.RequestException) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
@@ -181,12 +189,13 @@ def publish(
     run: report.Run,
     *,
     started: dt.datetime,
+    commit: str,
     assets: int,
     refresh_gaps: list[gaps.Gaps],
     streamed: streams.Streamed,
 ) -> None:
     """Print the results and write them to bench/results/ (latest.md, latency.png)."""
-    commit, cores = _commit(), os.cpu_count()
+    cores = os.cpu_count()
     header = (
         f"PriceHub bench, {started:%Y-%m-%d %H:%M} UTC, commit {commit}, {assets} assets: "
         f"{cores} cores shared by the load tools and the whole stack, so every figure is a floor."
@@ -219,13 +228,13 @@ def publish(
     print(f"\nWrote {RESULTS / 'latest.md'} and {RESULTS / 'latency.png'}")
 
 
-def publish_scale(result: scale.Scale, *, started: dt.datetime) -> None:
+def publish_scale(result: scale.Scale, *, started: dt.datetime, commit: str) -> None:
     """Print the scale scenario's figures and write them to bench/results/scale.md."""
     lines = result.lines()
     print("\n" + "\n".join(lines))
     (RESULTS / "scale.md").write_text(
         f"# PriceHub bench: scale\n\n- date: {started:%Y-%m-%d %H:%M} UTC\n"
-        f"- commit: {_commit()}\n- machine: {os.cpu_count()} cores ({_cpu_model()})\n\n"
+        f"- commit: {commit}\n- machine: {os.cpu_count()} cores ({_cpu_model()})\n\n"
         + "".join(
             f"{line}\n" if not line or line.startswith("-") else f"- {line}\n" for line in lines
         )
