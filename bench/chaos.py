@@ -263,4 +263,5 @@ def _kill(process: subprocess.Popen | None) -> None:
 
 
 if __name__ == "__main__":
+    stack.exit_on_sigterm()
     sys.exit(main())

@@ -279,4 +279,5 @@ def _progress(message: str) -> None:
 
 
 if __name__ == "__main__":
+    stack.exit_on_sigterm()
     sys.exit(main())

@@ -42,6 +42,17 @@ class StackError(Exception):
     """The stack did not start, or not in time."""
 
 
+def exit_on_sigterm() -> None:
+    """Make a SIGTERM (a `kill`, a CI's timeout) exit the process as Ctrl-C does, through its
+    `finally` blocks: the stack runs in sessions of its own, which outlive a process killed
+    outright and hold its ports."""
+
+    def _exit(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+
+
 @contextmanager
 def running(*, assets: int, **env: str) -> Iterator[subprocess.Popen]:
     """Start deploy.run with `assets` simulated assets, DEBUG off and env added; SIGINT it at
