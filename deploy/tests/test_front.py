@@ -62,16 +62,23 @@ def limited_front(environment, tmp_path_factory) -> Iterator[str]:
 
 
 def exchange(url: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Send raw bytes as a request; return the answer's status, headers and body."""
+    """Send raw bytes as a request; return the answer's status, headers and body, read up to
+    its Content-Length (or the connection's end): a refusal's connection may stay open for
+    nginx's lingering close, 5 s, waiting for a body the request never sends."""
     parts = urlsplit(url)
-    answer = b""
+    answer, headers, body = b"", None, b""
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
         sock.sendall(raw)
         while chunk := sock.recv(65536):
             answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {name.lower(): value for name, _, value in (ln.partition(": ") for ln in lines)}
+            head, found, body = answer.partition(b"\r\n\r\n")
+            if found:
+                status_line, *lines = head.decode("latin-1").split("\r\n")
+                pairs = (line.partition(": ") for line in lines)
+                headers = {name.lower(): value for name, _, value in pairs}
+                if len(body) >= int(headers.get("content-length", -1)) >= 0:
+                    break
+    assert headers is not None, f"no answer: {answer[:200]!r}"
     return int(status_line.split()[1]), headers, body
 
 
