@@ -12,7 +12,11 @@ import requests
 
 from mock_exchange_app.conditions import LEAD_SECONDS
 
-_TIMEOUT = 5.0  # seconds; the /sim routes never misbehave, so this is only a safety net
+# The /sim routes answer at once, but only once one of the venue's 16 threads takes them: while
+# it is slow (3 s a reply) its threads are held by the ticker requests that came first, and a
+# clear sent to Coinbase's (one request a product) behind 12 s of 20 requests a second
+# waited 30 s for one.
+_TIMEOUT = 60.0  # seconds
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
