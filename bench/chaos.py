@@ -101,22 +101,26 @@ class Chaos:
         ]
         for thread in threads:
             thread.start()
-        started = time.time()
-        steps = fault()
-        note = next(steps) or ""
-        for _ in steps:  # the fault's own clean-up
-            pass
-        ended = time.time()
-        recover = None
-        while time.time() - ended < RECOVER_SECONDS:
-            if watch.all_fresh_since(int(ended * 1000)):
-                recover = time.time() - ended
-                break
-            time.sleep(0.2)
-        time.sleep(2)  # the last aggregations seen reach the history
-        stop.set()
-        for thread in threads:
-            thread.join()
+        # The readers stop however the scenario ends: left reading, they kept a run that had
+        # failed (or was told to stop) alive, asking a stopped stack in a loop.
+        try:
+            started = time.time()
+            steps = fault()
+            note = next(steps) or ""
+            for _ in steps:  # the fault's own clean-up
+                pass
+            ended = time.time()
+            recover = None
+            while time.time() - ended < RECOVER_SECONDS:
+                if watch.all_fresh_since(int(ended * 1000)):
+                    recover = time.time() - ended
+                    break
+                time.sleep(0.2)
+            time.sleep(2)  # the last aggregations seen reach the history
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
         row = Row(name, watch.requests, watch.errors_5xx, watch.wrong, note=note)
         row.recover_seconds = recover
         first, last = int(started * 1000), int(time.time() * 1000) - 2000
@@ -160,11 +164,13 @@ class Chaos:
             _start([*celery, "worker", "--pool", "threads", "-n", "chaos@%h"], env=env, cwd=ROOT),
             _start([*celery, "beat", "-s", str(DATA / "beat-2")], env=env, cwd=ROOT),
         ]
-        yield "a second worker and a second beat"
-        time.sleep(FAULT_SECONDS * 2)
-        for process in extra:
-            process.send_signal(signal.SIGINT)
-            process.wait(timeout=30)
+        try:
+            yield "a second worker and a second beat"
+            time.sleep(FAULT_SECONDS * 2)
+        finally:
+            for process in extra:
+                process.send_signal(signal.SIGINT)
+                process.wait(timeout=30)
 
     def soak(self) -> Iterator[str | None]:
         before = self._usage()
