@@ -94,15 +94,13 @@ class Chaos:
         """Run readers and the watcher through fault (a generator: set up, yield, clean up);
         measure until every asset is fresh again; check the history."""
         watch, stop = Watch(self.assets, REDIS_URL), threading.Event()
-        threads = [threading.Thread(target=watch.read, args=(stop,)) for _ in range(READERS)]
-        threads += [
-            threading.Thread(target=watch.watch, args=(stop,)),
-            threading.Thread(target=watch.watch_published, args=(stop,)),
-        ]
+        # The readers stop however the scenario ends, and never outlive the run (daemons): left
+        # reading, they kept a run that had failed or was told to stop alive, asking a stopped
+        # stack in a loop.
+        targets = [watch.read] * READERS + [watch.watch, watch.watch_published]
+        threads = [threading.Thread(target=target, args=(stop,), daemon=True) for target in targets]
         for thread in threads:
             thread.start()
-        # The readers stop however the scenario ends: left reading, they kept a run that had
-        # failed (or was told to stop) alive, asking a stopped stack in a loop.
         try:
             started = time.time()
             steps = fault()
