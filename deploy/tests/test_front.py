@@ -8,6 +8,7 @@ is the front's own; and it logs each request as JSON."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -66,20 +67,22 @@ def exchange(url: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
     its Content-Length (or the connection's end): a refusal's connection may stay open for
     nginx's lingering close, 5 s, waiting for a body the request never sends."""
     parts = urlsplit(url)
-    answer, headers, body = b"", None, b""
+    answer = b""
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
         sock.sendall(raw)
         while chunk := sock.recv(65536):
             answer += chunk
             head, found, body = answer.partition(b"\r\n\r\n")
-            if found:
-                status_line, *lines = head.decode("latin-1").split("\r\n")
-                pairs = (line.partition(": ") for line in lines)
-                headers = {name.lower(): value for name, _, value in pairs}
-                if len(body) >= int(headers.get("content-length", -1)) >= 0:
-                    break
-    assert headers is not None, f"no answer: {answer[:200]!r}"
+            length = found and _CONTENT_LENGTH.search(head)
+            if length and len(body) >= int(length[1]):
+                break
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value for name, _, value in (ln.partition(": ") for ln in lines)}
     return int(status_line.split()[1]), headers, body
+
+
+_CONTENT_LENGTH = re.compile(rb"^content-length: *(\d+)\r?$", re.IGNORECASE | re.MULTILINE)
 
 
 def request(line: bytes, *headers: bytes) -> bytes:
